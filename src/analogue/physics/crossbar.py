@@ -1,0 +1,94 @@
+"""The tiled crossbar matrix-vector product: every row block is one slice of a batched matmul.
+
+For each row block ``b`` (a tile's worth of inputs) and input vector ``n`` the array sums
+currents ``P[b, n, :] = x_n[n, rows of b] @ w_n[b]`` (Kirchhoff), output noise is added, the
+block's ADC digitises ``P[b]`` and the digital periphery scales the partial sums back and adds
+them over row blocks. Row blocks run as one ``torch.bmm``; when the partial sums of a large layer
+would exceed ``max_partial_elems`` they are processed in chunks (of blocks, then of vectors), so
+peak memory stays near that of a plain matmul.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from .noise import GaussianSource
+from .periphery import levels
+
+BlockReader = Callable[[int, int], tuple[Tensor, Tensor]]
+"""``read(b0, b1) -> (w_n, scale)``: normalised weights ``(b1-b0, r, M)`` of row blocks
+``b0..b1-1`` (conductance difference over ``g_max - g_min``) and their digital scales
+``(b1-b0, 1, M)``."""
+
+DEFAULT_MAX_PARTIAL_ELEMS = 1 << 21
+
+
+def _digitise_(p: Tensor, scale: Tensor, *, adc_bits: int | None, out_bound: float,
+               clip: bool, noise_std: float, source: GaussianSource | None) -> Tensor:
+    """In place on the fresh partial sums ``p``: noise, ADC, and the digital scale."""
+    if noise_std > 0.0:
+        assert source is not None
+        source.add_(p, noise_std)
+    if adc_bits is not None:
+        lv = levels(adc_bits)
+        p.mul_(lv / out_bound).clamp_(-lv, lv).round_()
+        p.mul_(scale * (out_bound / lv))
+    else:
+        if clip:
+            p.clamp_(-out_bound, out_bound)
+        p.mul_(scale)
+    return p
+
+
+def tiled_mvm(
+    x_blocks: Tensor,
+    read: BlockReader,
+    *,
+    groups: int,
+    adc_bits: int | None,
+    out_bound: float,
+    clip: bool,
+    noise_std: float,
+    source: GaussianSource | None,
+    max_partial_elems: int = DEFAULT_MAX_PARTIAL_ELEMS,
+) -> Tensor:
+    """Analog MVM of DAC outputs ``x_blocks`` ``(G * nb, N, r)`` against the blocks ``read`` gives.
+
+    Returns ``(G, N, M)`` in units of (input full scale) x (weight units), before the input's
+    digital rescale. ``noise_std`` is in normalised output units (the same as ``out_bound``).
+    """
+    gb, n, _ = x_blocks.shape
+    nb = gb // groups
+    w0, s0 = read(0, min(gb, 1))
+    m = w0.shape[-1]
+    out = torch.zeros(groups, n, m, dtype=x_blocks.dtype, device=x_blocks.device)
+    per_vector = max(1, nb * m)
+    kw = dict(adc_bits=adc_bits, out_bound=out_bound, clip=clip, noise_std=noise_std, source=source)
+    if gb * n * m <= max_partial_elems:  # the common case: one batched matmul for the whole layer
+        w, s = read(0, gb) if gb > 1 else (w0, s0)
+        p = _digitise_(torch.bmm(x_blocks, w), s, **kw)
+        if groups == 1:
+            torch.sum(p, dim=0, keepdim=True, out=out)
+        else:
+            out.copy_(p.view(groups, nb, n, m).sum(dim=1))
+        return out
+    # Large layers: chunks of whole row blocks, and of input vectors when one block is too big.
+    blocks_per_chunk = max(1, max_partial_elems // max(1, n * m))
+    rows_per_chunk = n if blocks_per_chunk > 1 or n * m <= max_partial_elems else max(
+        1, max_partial_elems // m)
+    del per_vector
+    for b0 in range(0, gb, blocks_per_chunk):
+        b1 = min(gb, b0 + blocks_per_chunk)
+        w, s = read(b0, b1)
+        gidx = torch.arange(b0, b1, device=x_blocks.device) // nb
+        for n0 in range(0, n, rows_per_chunk):
+            n1 = min(n, n0 + rows_per_chunk)
+            p = _digitise_(torch.bmm(x_blocks[b0:b1, n0:n1], w), s, **kw)
+            if groups == 1:
+                out[0, n0:n1] += p.sum(dim=0)
+            else:
+                out[:, n0:n1].index_add_(0, gidx, p)
+    return out

@@ -1,0 +1,59 @@
+"""Converters at the edge of the array: DAC on the inputs, ADC on the outputs, output noise.
+
+All functions are pure; quantisers round to nearest with ties to even (``torch.round``) and carry
+no gradient themselves (the straight-through estimators live in ``physics.ste``).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .noise import GaussianSource
+
+
+def levels(bits: int) -> int:
+    """Steps per side of a signed converter: ``2**(bits-1) - 1`` (symmetric, zero exact)."""
+    return (1 << (bits - 1)) - 1
+
+
+def dynamic_input_scale(x: Tensor) -> Tensor:
+    """Per-vector absolute maximum over the last dimension, ``(..., 1)``, never 0."""
+    return x.abs().amax(dim=-1, keepdim=True).clamp_min(torch.finfo(x.dtype).tiny)
+
+
+def dac(x: Tensor, scale: Tensor | float, bits: int | None) -> Tensor:
+    """Normalise by the full-scale ``scale``, clip to ``[-1, 1]`` and quantise to ``bits``."""
+    xn = (x / scale).clamp_(-1.0, 1.0)
+    if bits is not None:
+        lv = levels(bits)
+        xn.mul_(lv).round_().div_(lv)
+    return xn
+
+
+def adc(y: Tensor, bound: float | Tensor, bits: int | None, clip: bool = True) -> Tensor:
+    """Digitise column outputs over ``[-bound, bound]`` (normalised units)."""
+    if bits is not None:
+        lv = levels(bits)
+        return torch.round((y / bound * lv).clamp(-lv, lv)) * (bound / lv)
+    if clip:
+        return torch.maximum(torch.minimum(y, torch.as_tensor(bound)), -torch.as_tensor(bound))
+    return y
+
+
+def output_noise(y: Tensor, std: float, source: GaussianSource | torch.Generator) -> Tensor:
+    """``y + std * N(0, 1)`` with noise from an explicit generator or fast source."""
+    if std == 0.0:
+        return y
+    if isinstance(source, GaussianSource):
+        return source.add_(y.clone(memory_format=torch.contiguous_format), std)
+    return y + std * torch.randn(y.shape, generator=source, device=y.device, dtype=y.dtype)
+
+
+def digital_accumulate(partials: Tensor, scales: Tensor, groups: int) -> Tensor:
+    """Scale each block's digitised partial sums and add them over row blocks.
+
+    ``partials``: ``(G * nb, N, M)``; ``scales``: ``(G * nb, 1, M)``. Returns ``(G, N, M)``.
+    """
+    gb, n, m = partials.shape
+    return (partials * scales).view(groups, gb // groups, n, m).sum(dim=1)

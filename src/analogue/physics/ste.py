@@ -1,0 +1,121 @@
+"""Every custom gradient of the package, in one place (design convention 5).
+
+- ``round_ste``: rounding with an identity gradient.
+- ``clamp_ste``: clipping whose gradient passes inside the range and stops outside.
+- ``AnalogMatmulFn``: the analog layer's MVM. Forward runs the full physical simulation
+  (DAC, tiled crossbar, noise, ADC, digital accumulation). Backward is the straight-through
+  estimate of ``y = x_eff @ w_eff``: the converters and noise count as identity, so
+  ``dx = (g @ w_eff^T) * [|x| <= r]`` and ``dW = x_eff^T @ g``, where ``x_eff`` is the input the DAC
+  actually applied and ``w_eff`` the weights the array actually held; a learned input range
+  ``r`` gets the LSQ gradient (Esser et al., ICLR 2020): ``d x_eff / d r = q(x/r) - x/r`` inside the
+  range and ``sign(x)`` outside.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import torch
+from torch import Tensor
+
+
+class _RoundSTE(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x: Tensor) -> Tensor:
+        return torch.round(x)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> Tensor:
+        return g
+
+
+class _ClampSTE(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, lo: float, hi: float) -> Tensor:
+        ctx.save_for_backward((x >= lo) & (x <= hi))
+        return x.clamp(lo, hi)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Tensor, None, None]:
+        (inside,) = ctx.saved_tensors
+        return g * inside, None, None
+
+
+def round_ste(x: Tensor) -> Tensor:
+    """``round(x)`` forward, identity backward."""
+    return _RoundSTE.apply(x)
+
+
+def clamp_ste(x: Tensor, lo: float, hi: float) -> Tensor:
+    """``clamp(x, lo, hi)`` forward; gradient 1 inside ``[lo, hi]``, 0 outside."""
+    return _ClampSTE.apply(x, lo, hi)
+
+
+@dataclass
+class MVMTrace:
+    """What the forward kept for the backward of one analog MVM.
+
+    ``x_n``: DAC outputs ``(G, N, K)`` in ``[-1, 1]``; ``x_scale``: full-scale input, scalar
+    tensor or ``(G, N, 1)``; ``w_eff``: the held weights ``(G, K, M)`` in weight units;
+    ``clipped``: whether the range could clip (fixed/calibrated/learned ranges).
+    """
+
+    x_n: Tensor
+    x_scale: Tensor
+    w_eff: Tensor
+    clipped: bool
+
+
+class AnalogSim(Protocol):
+    """What an analog layer gives ``AnalogMatmulFn``."""
+
+    def simulate(self, x: Tensor, input_range: Tensor | None, keep: bool) -> tuple[Tensor, MVMTrace | None]:
+        """Forward MVM of ``x`` ``(G, N, K)`` -> ``(G, N, M)``; a trace when ``keep``."""
+        ...
+
+    def grad_input(self, g: Tensor, trace: MVMTrace) -> Tensor:
+        """``g @ w_eff^T`` -- exact, or through the array's own transposed read."""
+        ...
+
+    def weight_grad(self, g: Tensor, x_eff: Tensor) -> Tensor:
+        """``x_eff^T @ g`` (``(G, K, M)``) laid out in the weight parameter's shape."""
+        ...
+
+
+class AnalogMatmulFn(torch.autograd.Function):
+    """``y = sim.simulate(x)`` with the straight-through gradients described above."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, weight: Tensor, input_range: Tensor | None, sim: AnalogSim) -> Tensor:
+        keep = any(ctx.needs_input_grad[:3])
+        y, trace = sim.simulate(x, input_range, keep)
+        ctx.sim = sim
+        ctx.trace = trace
+        if trace is not None:
+            ctx.save_for_backward(x)
+        return y
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Tensor | None, Tensor | None, Tensor | None, None]:
+        (x,) = ctx.saved_tensors
+        trace: MVMTrace = ctx.trace
+        sim: AnalogSim = ctx.sim
+        need_x, need_w, need_r = ctx.needs_input_grad[:3]
+        gx = gw = gr = None
+        if need_x or need_r:
+            gx_full = sim.grad_input(g, trace)
+            if trace.clipped:
+                r = trace.x_scale
+                inside = x.abs() <= r
+                if need_r:
+                    dxdr = trace.x_n - torch.where(inside, x / r, torch.zeros((), dtype=x.dtype))
+                    gr = (gx_full * dxdr).sum().reshape(r.shape)
+                gx = gx_full * inside if need_x else None
+            else:
+                gx = gx_full if need_x else None
+        if need_w:
+            x_eff = trace.x_n * trace.x_scale
+            gw = sim.weight_grad(g, x_eff)
+        ctx.trace = None
+        return gx, gw, gr, None
