@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .report import print_table, save_json
+from .compile.cli import add_map_arguments, run_map
 
 
 # -- demo -------------------------------------------------------------------------------------
@@ -34,6 +35,8 @@ def _run_demo(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
                           Callable[[argparse.Namespace], int]]] = {
     "demo": ("train a CNN on digits, run it on simulated analog tiles, compare", _add_demo, _run_demo),
+    "map": ("compile a model (MODULE:FUNCTION) onto a chip and print where every layer runs",
+            add_map_arguments, run_map),
 }
 
 
@@ -49,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command][2](args)
-    except (ValueError, TypeError, FileNotFoundError) as exc:
+    except (ValueError, TypeError, OSError) as exc:
         print(f"analogue {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

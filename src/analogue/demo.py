@@ -22,6 +22,7 @@ def run_demo(out: Path, epochs: int = 15, seed: int = 0, progress: bool = True) 
     from tqdm.auto import tqdm
 
     t0 = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)  # fail before training if the folder cannot be made
     torch.manual_seed(seed)
     data = load_digits(seed=seed)
     model = digits_cnn(seed=seed)
@@ -58,7 +59,6 @@ def run_demo(out: Path, epochs: int = 15, seed: int = 0, progress: bool = True) 
          "worst %": 100 * r["worst"], "worst < 1 %": r["meets_1pct"]}
         for r in mvm_rows
     ]
-    out.mkdir(parents=True, exist_ok=True)
     paths = {"json": str(out / "results.json"), "plot": str(out / "demo.png")}
     _plot(accuracy_table, mvm_table, Path(paths["plot"]))
     result = {

@@ -41,6 +41,8 @@ class AnalogLayer(nn.Module):
         self.noise_seed = int(seed)
         self._source: GaussianSource | None = None
         self._capture: list[Tensor] | None = None  # set by lifecycle.capture_inputs
+        # callable (w_n blocks, layer) -> perturbed w_n, applied in training mode (analogue.train)
+        self.weight_perturbation = None
         dev, dt = self.weight.device, self.weight.dtype
         rng = torch.tensor(float(cfg.dac.input_range), device=dev, dtype=dt)
         if cfg.dac.range_policy == "learned":
@@ -86,23 +88,38 @@ class AnalogLayer(nn.Module):
 
     # -- the weights as the array holds them -----------------------------------------------------
     def read_blocks(self) -> BlockReader:
-        """A reader of normalised weight blocks and their digital scales (see ``physics.crossbar``)."""
+        """A reader of normalised weight blocks and their digital scales (see ``physics.crossbar``).
+
+        In training mode a weight perturbation (``self.weight_perturbation``, set by hardware-aware
+        training) is applied to the normalised blocks on every read.
+        """
         blocks = mapping.to_blocks(self._matrix().detach(), self.cfg.tile.rows)
         cols, policy = self.cfg.tile.cols, self.cfg.mapping.scale
+        perturb = self.weight_perturbation if self.training else None
 
         def read(b0: int, b1: int) -> tuple[Tensor, Tensor]:
             wb = blocks[b0:b1]
             s = mapping.weight_scales(wb, cols, policy)
-            return wb / s, s
+            w_n = wb / s
+            if perturb is not None:
+                w_n = perturb(w_n, self)
+            return w_n, s
 
         return read
+
+    def read_is_exact(self) -> bool:
+        """Whether the array reads back exactly the trainable weight (ideal device, no perturbation)."""
+        return not (self.training and self.weight_perturbation is not None)
 
     def held_matrix(self, w_blocks: Tensor, scales: Tensor) -> Tensor:
         """The weights the array holds, ``(G, K, M)`` in weight units, given all its blocks.
 
-        With an ideal device the mapping is exact, so this is the weight itself (no copy).
+        When the read is exact this is the weight itself (no copy).
         """
-        return self._matrix().detach()
+        if self.read_is_exact():
+            return self._matrix().detach()
+        g, k, m = self.matrix_shape
+        return (w_blocks * scales).view(g, -1, m)[:, :k]
 
     # -- the MVM -------------------------------------------------------------------------------
     def _input_scale(self, x: Tensor, input_range: Tensor | None) -> Tensor:

@@ -117,5 +117,4 @@ class AnalogMatmulFn(torch.autograd.Function):
         if need_w:
             x_eff = trace.x_n * trace.x_scale
             gw = sim.weight_grad(g, x_eff)
-        ctx.trace = None
         return gx, gw, gr, None

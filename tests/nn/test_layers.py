@@ -1,0 +1,198 @@
+"""Analog layers against their torch twins (the oracle), tiled and untiled."""
+
+import copy
+import math
+
+import pytest
+import torch
+from torch import nn
+
+import analogue as an
+from analogue.physics import ste
+
+
+def _pair(twin, cfg, seed=0):
+    torch.manual_seed(seed)
+    ref = twin.double()
+    return ref, type_map[type(ref)].from_float(ref, cfg)
+
+
+type_map = {nn.Linear: an.AnalogLinear, nn.Conv1d: an.AnalogConv1d, nn.Conv2d: an.AnalogConv2d}
+
+CASES = [
+    (lambda: nn.Linear(40, 13), (7, 40)),
+    (lambda: nn.Linear(40, 13, bias=False), (2, 3, 40)),
+    (lambda: nn.Linear(600, 70), (5, 600)),
+    (lambda: nn.Conv2d(6, 8, 3), (2, 6, 9, 9)),
+    (lambda: nn.Conv2d(6, 9, (3, 2), stride=2, padding=1, dilation=2, groups=3), (2, 6, 11, 12)),
+    (lambda: nn.Conv2d(4, 4, 3, padding="same", groups=4, bias=False), (3, 4, 7, 5)),
+    (lambda: nn.Conv2d(4, 6, 3, padding=2, padding_mode="reflect"), (1, 4, 6, 6)),
+    (lambda: nn.Conv2d(4, 6, 3, padding=1, padding_mode="circular"), (1, 4, 6, 6)),
+    (lambda: nn.Conv2d(2, 4, 5, padding="valid", stride=(1, 2)), (2, 2, 9, 9)),
+    (lambda: nn.Conv1d(5, 7, 4, stride=2, padding=3, dilation=2), (3, 5, 20)),
+    (lambda: nn.Conv1d(6, 6, 3, padding="same", groups=2, padding_mode="replicate"), (2, 6, 10)),
+    (lambda: nn.Conv2d(3, 5, 3), (3, 8, 8)),  # unbatched input
+]
+
+
+@pytest.mark.parametrize("rows", [4, 16, 256])
+@pytest.mark.parametrize("make, shape", CASES)
+def test_ideal_equals_torch_outputs_and_gradients(make, shape, rows):
+    ref, ana = _pair(make(), an.presets.ideal(rows=rows, cols=3))
+    x = torch.randn(shape, dtype=torch.float64)
+    x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
+    y1, y2 = ref(x1), ana(x2)
+    assert y1.shape == y2.shape
+    assert torch.allclose(y1, y2, rtol=1e-10, atol=1e-10)
+    g = torch.randn_like(y1)
+    (y1 * g).sum().backward()
+    (y2 * g).sum().backward()
+    assert torch.allclose(x1.grad, x2.grad, rtol=1e-10, atol=1e-10)
+    assert torch.allclose(ref.weight.grad, ana.weight.grad, rtol=1e-10, atol=1e-10)
+    if ref.bias is not None:
+        assert torch.allclose(ref.bias.grad, ana.bias.grad, rtol=1e-10, atol=1e-10)
+
+
+def test_gradcheck_ideal_linear_and_conv():
+    lin = an.AnalogLinear(9, 4, cfg=an.presets.ideal(rows=4), dtype=torch.float64)
+    x = torch.randn(3, 9, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x, w: ste.AnalogMatmulFn.apply(
+        x.reshape(1, 3, 9), w, None, lin)[0], (x, lin.weight))
+    conv = an.AnalogConv2d(4, 6, 3, groups=2, padding=1, cfg=an.presets.ideal(rows=5), dtype=torch.float64)
+    xc = torch.randn(2, 4, 5, 5, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(conv, (xc,))
+
+
+def test_round_and_clamp_ste_gradients():
+    x = torch.tensor([-2.0, -0.4, 0.6, 3.0], requires_grad=True)
+    ste.round_ste(x).sum().backward()
+    assert torch.equal(x.grad, torch.ones(4))
+    x.grad = None
+    ste.clamp_ste(x, -1.0, 1.0).sum().backward()
+    assert torch.equal(x.grad, torch.tensor([0.0, 1.0, 1.0, 0.0]))
+
+
+def test_learned_input_range_gets_lsq_gradient():
+    cfg = an.presets.ideal().replace(dac=an.DACConfig(bits=4, range_policy="learned", input_range=1.0))
+    lin = an.AnalogLinear(6, 3, bias=False, cfg=cfg, dtype=torch.float64)
+    assert isinstance(lin.input_range, nn.Parameter)
+    x = torch.tensor([[-2.0, -0.5, 0.3, 0.9, 1.5, 0.05]], dtype=torch.float64, requires_grad=True)
+    lin(x).sum().backward()
+    r, lv = 1.0, 7
+    inside = x.detach().abs() <= r
+    xn = torch.round(x.detach().clamp(-r, r) / r * lv) / lv
+    dxdr = torch.where(inside, xn - x.detach() / r, torch.sign(x.detach()))
+    gx_full = lin.weight.detach().sum(0, keepdim=True)  # dL/dx_eff for L = sum(y)
+    assert torch.allclose(lin.input_range.grad, (gx_full * dxdr).sum(), atol=1e-12)
+    assert torch.allclose(x.grad, gx_full * inside, atol=1e-12)
+
+
+def test_tiling_with_ideal_adc_equals_untiled():
+    # same DAC (8-bit, per-vector abs-max over the whole input) tiled and untiled; exact ADC and no noise
+    cfg = an.presets.ideal().replace(dac=an.DACConfig(bits=8))
+    torch.manual_seed(1)
+    ref = nn.Linear(500, 30).double()
+    untiled = an.AnalogLinear.from_float(ref, cfg.replace(tile=an.TileConfig(512, 512)))
+    tiled = an.AnalogLinear.from_float(ref, cfg.replace(tile=an.TileConfig(64, 8)))
+    x = torch.randn(20, 500, dtype=torch.float64)
+    assert torch.allclose(untiled(x), tiled(x), atol=1e-10)
+
+
+def _sqnr_db(y, ref):
+    return 10 * math.log10(ref.pow(2).mean() / (y - ref).pow(2).mean())
+
+
+@pytest.mark.parametrize("bits, floor_db", [(6, 22.0), (8, 33.0), (10, 44.0)])
+def test_quantisation_sqnr_floor(bits, floor_db):
+    cfg = an.presets.quantized(dac_bits=bits, adc_bits=bits, rows=128)
+    torch.manual_seed(2)
+    ref = nn.Linear(256, 64)
+    ana = an.AnalogLinear.from_float(ref, cfg)
+    x = torch.randn(512, 256)
+    an.calibrate_(ana, x[:256], adc_quantile=1.0, adc_margin=1.25)
+    with torch.no_grad():
+        s = _sqnr_db(ana(x[256:]), ref(x[256:]))
+    assert s >= floor_db, s
+
+
+def test_output_noise_statistics():
+    # one block, no converters: y - exact = s_x * s_w * std * N(0,1) per output
+    std_rel, bound = 0.01, 10.0
+    cfg = an.presets.ideal().replace(noise=an.NoiseConfig(std_rel), adc=an.ADCConfig(None, bound, False))
+    lin = an.AnalogLinear(64, 32, bias=False, cfg=cfg)
+    x = torch.randn(2000, 64)
+    with torch.no_grad():
+        err = lin(x) - x @ lin.weight.t()
+        s_x = x.abs().amax(1, keepdim=True)
+        s_w = lin.weight.abs().amax(1)
+        z = (err / (s_x * s_w)).double() / (std_rel * bound)
+    n = z.numel()
+    assert abs(z.mean()) < 6 / math.sqrt(n)
+    assert abs(z.var() - 1) < 6 * math.sqrt(2 / n)
+
+
+def test_noise_is_reproducible_per_seed():
+    cfg = an.presets.standard()
+    ref = nn.Linear(300, 20)
+    a = an.AnalogLinear.from_float(ref, cfg, seed=3)
+    b = an.AnalogLinear.from_float(ref, cfg, seed=3)
+    c = an.AnalogLinear.from_float(ref, cfg, seed=4)
+    x = torch.randn(10, 300)
+    with torch.no_grad():
+        ya, yb, yc = a(x), b(x), c(x)
+        assert torch.equal(ya, yb) and not torch.equal(ya, yc)
+        assert not torch.equal(a(x), ya)  # a fresh draw on every read
+        a.reseed(3)
+        assert torch.equal(a(x), ya)
+
+
+def test_bad_input_names_the_layer():
+    model = an.convert_(nn.Sequential(nn.Linear(8, 4), nn.Conv1d(4, 2, 3)), an.presets.standard())
+    with pytest.raises(ValueError, match=r"^0: expected input \(\.\.\., 8\)"):
+        model[0](torch.randn(2, 9))
+    with pytest.raises(ValueError, match="^1: expected input"):
+        model[1](torch.randn(2, 5, 10))
+    for bad in (float("nan"), float("inf")):
+        x = torch.randn(3, 8)
+        x[1, 2] = bad
+        with pytest.raises(ValueError, match="^0: input contains NaN or Inf"):
+            model[0](x)
+    fixed = an.AnalogLinear(8, 2, cfg=an.presets.standard().replace(dac=an.DACConfig(range_policy="fixed")))
+    x = torch.randn(3, 8)
+    x[0, 0] = float("inf")
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        fixed(x)
+    with pytest.raises(ValueError, match="smaller than the kernel"):
+        an.AnalogConv2d(1, 1, 5)(torch.randn(1, 1, 3, 3))
+
+
+def test_state_dict_deepcopy_and_float_round_trip():
+    cfg = an.presets.standard().replace(dac=an.DACConfig(range_policy="learned", input_range=2.0))
+    a = an.AnalogConv2d(3, 4, 3, cfg=cfg)
+    sd = a.state_dict()
+    assert {"weight", "bias", "input_range", "out_bound"} <= set(sd)
+    b = an.AnalogConv2d(3, 4, 3, cfg=cfg)
+    b.load_state_dict(sd)
+    assert torch.equal(b.weight, a.weight)
+    c = copy.deepcopy(a)
+    assert torch.equal(c.weight, a.weight) and c.weight is not a.weight
+    f = a.to_float()
+    assert isinstance(f, nn.Conv2d) and torch.equal(f.weight, a.weight)
+
+
+def test_any_torch_optimizer_trains_through_the_tiles():
+    torch.manual_seed(0)
+    teacher = nn.Linear(32, 4)
+    x = torch.randn(512, 32)
+    y = teacher(x).detach()
+    for opt_cls in (torch.optim.SGD, torch.optim.Adam):
+        student = an.AnalogLinear(32, 4, cfg=an.presets.standard())
+        opt = opt_cls(student.parameters(), lr=0.05)
+        first = None
+        for _ in range(60):
+            opt.zero_grad()
+            loss = (student(x) - y).pow(2).mean()
+            loss.backward()
+            opt.step()
+            first = first if first is not None else loss.item()
+        assert loss.item() < 0.1 * first, opt_cls
