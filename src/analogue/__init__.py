@@ -12,7 +12,13 @@ from .config import (
     TileConfig,
 )
 from .convert import analog_layers, convert_, to_digital_
+from .lifecycle import calibrate_, capture_inputs
+from .lifecycle_drift import compensate_drift_, drift_, program_, unprogram_
+from . import analysis
+from .compile import Program, compile  # noqa: A004 -- an.compile is the public name
 from .nn import AnalogConv1d, AnalogConv2d, AnalogLayer, AnalogLinear
+from . import chips, cost
+from .cost import CostReport, estimate_cost
 
 __version__ = "0.1.0"
 
@@ -24,14 +30,27 @@ __all__ = [
     "AnalogLayer",
     "AnalogLinear",
     "ConfigError",
+    "CostReport",
     "DACConfig",
     "DeviceConfig",
     "MappingConfig",
     "NoiseConfig",
+    "Program",
     "TileConfig",
     "analog_layers",
+    "analysis",
+    "calibrate_",
+    "capture_inputs",
+    "chips",
+    "compensate_drift_",
+    "compile",
     "convert_",
+    "cost",
+    "drift_",
+    "estimate_cost",
     "physics",
     "presets",
+    "program_",
     "to_digital_",
+    "unprogram_",
 ]

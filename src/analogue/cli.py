@@ -12,6 +12,9 @@ from pathlib import Path
 
 from .report import print_table, save_json
 from .compile.cli import add_map_arguments, run_map
+from .cost.cli import add_cost_arguments, run_cost
+from .demo_drift import add_drift_arguments, run_drift
+from .train.train_cli import add_hwa_table_arguments, add_train_arguments, run_hwa_table_cli, run_train
 
 
 # -- demo -------------------------------------------------------------------------------------
@@ -37,6 +40,15 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
     "demo": ("train a CNN on digits, run it on simulated analog tiles, compare", _add_demo, _run_demo),
     "map": ("compile a model (MODULE:FUNCTION) onto a chip and print where every layer runs",
             add_map_arguments, run_map),
+    "cost": ("energy, latency and area: chip peak figures, claims check, a compiled model's cost",
+             add_cost_arguments, run_cost),
+    "drift": ("digits CNN on PCM: accuracy from 1 s to 1 year after programming, with and without "
+              "drift compensation", add_drift_arguments, run_drift),
+    "train": ("train a model from a YAML config (digital pretraining, conversion, hardware-aware "
+              "training), checkpointed every epoch; --resume continues a stopped run",
+              add_train_arguments, run_train),
+    "hwa-table": ("digits CNN on PCM: digital vs plain analog vs HWA-trained vs HWA + hybrid, 1 s to 1 y",
+                  add_hwa_table_arguments, run_hwa_table_cli),
 }
 
 

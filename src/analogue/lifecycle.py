@@ -120,3 +120,7 @@ def calibrate_(
     finally:
         model.train(was_training)
     return model
+
+
+# devices over time (program_, drift_, compensation) live in lifecycle_drift.py
+from .lifecycle_drift import compensate_drift_, drift_, program_, unprogram_  # noqa: E402,F401

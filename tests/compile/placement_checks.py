@@ -38,11 +38,11 @@ def check_exact_placement(program) -> None:
             assert 0 <= b.core < chip.n_cores and 0 <= b.array < chip.arrays_per_core
             assert b.arr_row0 + b.n_rows <= R and b.arr_col0 + b.n_cols <= C, (lp.name, b)
             assert b.n_cols % cpw == 0 and b.col0 % cpw == 0  # a weight's cells never split
-            cover[b.replica, b.group, b.row0:b.row0 + b.n_rows, b.col0:b.col0 + b.n_cols] += 1
+            cover[b.replica, b.group, b.row0 : b.row0 + b.n_rows, b.col0 : b.col0 + b.n_cols] += 1
             key = (b.round, b.core, b.array)
             assert owner.setdefault(key, lp.name) == lp.name, f"array {key} shared"
             mask = array_masks.setdefault(key, np.zeros((R, C), dtype=np.int32))
-            mask[b.arr_row0:b.arr_row0 + b.n_rows, b.arr_col0:b.arr_col0 + b.n_cols] += 1
+            mask[b.arr_row0 : b.arr_row0 + b.n_rows, b.arr_col0 : b.arr_col0 + b.n_cols] += 1
         assert (cover == 1).all(), f"{lp.name}: weight cells not covered exactly once"
     assert all((m <= 1).all() for m in array_masks.values()), "blocks overlap inside an array"
     per_round: dict[int, int] = {}

@@ -76,10 +76,18 @@ def test_grouped_conv_packs_groups_diagonally():
 
 def test_bert_linears_analog_attention_digital():
     torch.manual_seed(0)
-    model = tiny_transformer_encoder(vocab_size=100, hidden_size=32, num_layers=2, num_heads=2,
-                                     intermediate_size=64, attn_implementation="eager")
+    model = tiny_transformer_encoder(
+        vocab_size=100,
+        hidden_size=32,
+        num_layers=2,
+        num_heads=2,
+        intermediate_size=64,
+        attn_implementation="eager",
+    )
     ids = torch.randint(0, 100, (1, 12))
-    prog = an.compile(model, {"input_ids": ids, "attention_mask": torch.ones_like(ids)}, chips.hermes())
+    prog = an.compile(
+        model, {"input_ids": ids, "attention_mask": torch.ones_like(ids)}, chips.hermes()
+    )
     linears = {n: m for n, m in model.named_modules() if isinstance(m, nn.Linear)}
     assert {lp.name for lp in prog.analog_layers} == set(linears)
     for lp in prog.analog_layers:
@@ -91,15 +99,27 @@ def test_bert_linears_analog_attention_digital():
     qk = [lp for lp in prog.digital_layers if lp.op == "matmul"]
     assert all(lp.macs == 12 * 12 * 32 for lp in qk)  # heads x L x L x head_dim
     # q, k, v projections run in parallel in one stage
-    st = {lp.stage for lp in prog.analog_layers if ".attention.self." in lp.name and "layer.0" in lp.name}
+    st = {
+        lp.stage
+        for lp in prog.analog_layers
+        if ".attention.self." in lp.name and "layer.0" in lp.name
+    }
     assert len(st) == 1
-    assert prog.analog_macs + prog.digital_macs == reference_macs(model, {"input_ids": ids}, batch=1)
+    assert prog.analog_macs + prog.digital_macs == reference_macs(
+        model, {"input_ids": ids}, batch=1
+    )
     check_exact_placement(prog)
 
 
 def test_bert_fused_attention_counted():
-    model = tiny_transformer_encoder(vocab_size=100, hidden_size=32, num_layers=1, num_heads=2,
-                                     intermediate_size=64, attn_implementation="sdpa")
+    model = tiny_transformer_encoder(
+        vocab_size=100,
+        hidden_size=32,
+        num_layers=1,
+        num_heads=2,
+        intermediate_size=64,
+        attn_implementation="sdpa",
+    )
     prog = an.compile(model, torch.randint(0, 100, (1, 10)), chips.hermes(), build_model=False)
     att = [lp for lp in prog.digital_layers if lp.op == "attention"]
     assert len(att) == 1 and att[0].macs == 2 * 10 * 10 * 2 * 16
@@ -109,13 +129,24 @@ def test_gpt2_conv1d_mapped_and_converted():
     from transformers import GPT2Config, GPT2Model
 
     torch.manual_seed(0)
-    cfg = GPT2Config(n_embd=32, n_layer=1, n_head=2, vocab_size=100, n_positions=32,
-                     bos_token_id=0, eos_token_id=0)
+    cfg = GPT2Config(
+        n_embd=32,
+        n_layer=1,
+        n_head=2,
+        vocab_size=100,
+        n_positions=32,
+        bos_token_id=0,
+        eos_token_id=0,
+    )
     model = GPT2Model(cfg).eval()
     ids = torch.randint(0, 100, (1, 8))
     prog = an.compile(model, ids, chips.hermes(), cfg=an.presets.ideal())
     assert {lp.name for lp in prog.analog_layers} == {
-        "h.0.attn.c_attn", "h.0.attn.c_proj", "h.0.mlp.c_fc", "h.0.mlp.c_proj"}
+        "h.0.attn.c_attn",
+        "h.0.attn.c_proj",
+        "h.0.mlp.c_fc",
+        "h.0.mlp.c_proj",
+    }
     assert prog.layer("h.0.attn.c_attn").cols == 96
     assert set(an.analog_layers(prog.model)) == {lp.name for lp in prog.analog_layers}
     with torch.no_grad():

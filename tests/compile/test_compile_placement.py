@@ -21,8 +21,12 @@ from .placement_checks import check_exact_placement, expected_arrays_per_copy
 
 @settings(max_examples=150, deadline=None)
 @given(
-    rows=st.integers(1, 700), cols=st.integers(1, 700), groups=st.integers(1, 12),
-    R=st.integers(4, 300), C=st.integers(4, 300), cpw=st.integers(1, 4),
+    rows=st.integers(1, 700),
+    cols=st.integers(1, 700),
+    groups=st.integers(1, 12),
+    R=st.integers(4, 300),
+    C=st.integers(4, 300),
+    cpw=st.integers(1, 4),
 )
 def test_geometry_tiles_every_group_exactly(rows, cols, groups, R, C, cpw):
     chip = SimpleNamespace(array_rows=R, array_cols=C, cells_per_weight=cpw, name="t")
@@ -35,8 +39,10 @@ def test_geometry_tiles_every_group_exactly(rows, cols, groups, R, C, cpw):
     for arr, g, r0, c0, nr, nc, ar0, ac0 in geo.blocks:
         assert 0 <= arr < geo.per_copy
         assert ar0 + nr <= R and ac0 + nc <= C and nc % cpw == 0
-        cover[g, r0:r0 + nr, c0:c0 + nc] += 1
-        in_array.setdefault(arr, np.zeros((R, C), dtype=np.int32))[ar0:ar0 + nr, ac0:ac0 + nc] += 1
+        cover[g, r0 : r0 + nr, c0 : c0 + nc] += 1
+        in_array.setdefault(arr, np.zeros((R, C), dtype=np.int32))[
+            ar0 : ar0 + nr, ac0 : ac0 + nc
+        ] += 1
     assert (cover == 1).all()
     assert all((m <= 1).all() for m in in_array.values())
     assert len(in_array) == geo.per_copy
@@ -85,9 +91,13 @@ def test_replication_fills_spare_arrays_at_the_bottleneck():
 
 def test_copies_do_not_straddle_cores_when_avoidable():
     chip = chips.Chip(name="c4", n_cores=4, arrays_per_core=4)
-    model = mlp((512, 256, 512, 256))  # 2, 2 and 2 arrays per layer (one row block extra)
+    model = mlp((512, 256, 768))  # 2 arrays, then 3 arrays: the second starts on a fresh core
     prog = an.compile(model, torch.randn(1, 512), chip, build_model=False)
-    assert [lp.cores for lp in prog.analog_layers] == [(0,), (0,), (1,)]
+    assert [lp.cores for lp in prog.analog_layers] == [(0,), (1,)]
+    check_exact_placement(prog)
+    full = chips.Chip(name="c2", n_cores=2, arrays_per_core=3)  # 2+2+2 arrays fill 6: must straddle
+    prog = an.compile(mlp((256, 512, 256, 512)), torch.randn(1, 256), full, build_model=False)
+    assert [lp.cores for lp in prog.analog_layers] == [(0,), (0, 1), (1,)]
     check_exact_placement(prog)
 
 
@@ -95,7 +105,9 @@ def test_traffic_model_mlp_on_hermes():
     """Hand count: layer 0 (784 rows) spans cores 0-3, so 3 remote row blocks send 256 partial
     sums of 8 + log2(4) bits; the ReLU runs on core 0; layers 2 and 4 (cores 4, 5) receive 256
     and 128 activations of 8 bits. The model input comes from off-chip and is not counted."""
-    prog = an.compile(mlp((784, 256, 128, 10)), torch.randn(1, 784), chips.hermes(), build_model=False)
+    prog = an.compile(
+        mlp((784, 256, 128, 10)), torch.randn(1, 784), chips.hermes(), build_model=False
+    )
     assert [lp.cores for lp in prog.analog_layers] == [(0, 1, 2, 3), (4,), (5,)]
     assert prog.activation_bits_moved == 3 * 256 * (8 + 2) + 256 * 8 + 128 * 8
     one_core = chips.Chip(name="one", n_cores=1, arrays_per_core=8)

@@ -16,8 +16,9 @@ from analogue.data.models import mlp, small_resnet
 
 @pytest.fixture(scope="module")
 def program():
-    return an.compile(small_resnet(width=8).eval(), torch.randn(1, 3, 32, 32), chips.sram_cim(),
-                      replicate=True)
+    return an.compile(
+        small_resnet(width=8).eval(), torch.randn(1, 3, 32, 32), chips.sram_cim(), replicate=True
+    )
 
 
 def test_summary_lists_every_analog_layer(program):
@@ -27,7 +28,9 @@ def test_summary_lists_every_analog_layer(program):
         assert lp.name in text
     assert f"arrays used {program.arrays_used}/64" in text
     assert "why digital" in text and "totals:" in text
-    assert len(program.summary(max_digital=None).splitlines()) > len(program.summary(max_digital=2).splitlines())
+    assert len(program.summary(max_digital=None).splitlines()) > len(
+        program.summary(max_digital=2).splitlines()
+    )
 
 
 def test_json_round_trip(program, tmp_path):
@@ -59,8 +62,20 @@ def test_occupancy_plot(program, tmp_path):
 
 def test_cli_map_writes_program(tmp_path, capsys):
     out = tmp_path / "mlp.json"
-    rc = main(["map", "analogue.data.models:mlp", "--input-shape", "1,784", "--chip", "hermes",
-               "--json", str(out), "--digital", "4"])
+    rc = main(
+        [
+            "map",
+            "analogue.data.models:mlp",
+            "--input-shape",
+            "1,784",
+            "--chip",
+            "hermes",
+            "--json",
+            str(out),
+            "--digital",
+            "4",
+        ]
+    )
     assert rc == 0
     printed = capsys.readouterr().out
     assert "Program on hermes" in printed
@@ -70,8 +85,18 @@ def test_cli_map_writes_program(tmp_path, capsys):
 
 
 def test_cli_map_reports_capacity(capsys):
-    rc = main(["map", "analogue.data.models:mlp", "--input-shape", "1,4096", "--chip", "neurram",
-               "--kwargs", '{"sizes": [4096, 4096]}'])
+    rc = main(
+        [
+            "map",
+            "analogue.data.models:mlp",
+            "--input-shape",
+            "1,4096",
+            "--chip",
+            "neurram",
+            "--kwargs",
+            '{"sizes": [4096, 4096]}',
+        ]
+    )
     assert rc == 2
     err = capsys.readouterr().err
     assert "needs 512 arrays" in err and "has 48" in err  # 16 row blocks x 32 column blocks
@@ -80,9 +105,21 @@ def test_cli_map_reports_capacity(capsys):
 
 
 def test_cli_map_token_inputs(capsys):
-    rc = main(["map", "analogue.data.models:tiny_transformer_encoder", "--input-shape", "1,8",
-               "--input-dtype", "int64", "--int-high", "50", "--kwargs",
-               '{"vocab_size": 50, "hidden_size": 32, "num_layers": 1, "num_heads": 2, "intermediate_size": 64}'])
+    rc = main(
+        [
+            "map",
+            "analogue.data.models:tiny_transformer_encoder",
+            "--input-shape",
+            "1,8",
+            "--input-dtype",
+            "int64",
+            "--int-high",
+            "50",
+            "--kwargs",
+            '{"vocab_size": 50, "hidden_size": 32, "num_layers": 1, "num_heads": 2,'
+            ' "intermediate_size": 64}',
+        ]
+    )
     assert rc == 0
     assert "encoder.layer.0.attention.self.query" in capsys.readouterr().out
 

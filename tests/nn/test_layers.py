@@ -196,3 +196,24 @@ def test_any_torch_optimizer_trains_through_the_tiles():
             opt.step()
             first = first if first is not None else loss.item()
         assert loss.item() < 0.1 * first, opt_cls
+
+
+@pytest.mark.parametrize("policy", ["dynamic", "fixed"])
+@pytest.mark.parametrize("groups", [1, 2])
+def test_chunked_inference_equals_one_shot(policy, groups):
+    # noise off so both paths are deterministic; chunking of DAC and partial sums must not matter
+    cfg = an.presets.quantized(rows=16).replace(dac=an.DACConfig(bits=6, range_policy=policy, input_range=2.0))
+    torch.manual_seed(0)
+    ref = nn.Conv2d(8, 6, 3, groups=groups, padding=1)
+    a = an.AnalogConv2d.from_float(ref, cfg)
+    b = an.AnalogConv2d.from_float(ref, cfg)
+    b.max_chunk_elems = 50  # forces chunks of blocks and of vectors
+    x = torch.randn(3, 8, 6, 6)
+    with torch.no_grad():
+        assert torch.allclose(a(x), b(x), atol=1e-5)
+    lin_a = an.AnalogLinear.from_float(nn.Linear(100, 7), cfg)
+    lin_b = copy.deepcopy(lin_a)
+    lin_b.max_chunk_elems = 64
+    xl = torch.randn(33, 100)
+    with torch.no_grad():
+        assert torch.allclose(lin_a(xl), lin_b(xl), atol=1e-5)

@@ -20,7 +20,9 @@ from ..physics import mapping
 from ..physics.crossbar import BlockReader, tiled_mvm
 from ..physics.noise import GaussianSource
 from ..physics.periphery import dac, dynamic_input_scale
+from ..physics.slicing import bit_slice, unslice
 from ..physics.ste import AnalogMatmulFn, MVMTrace
+from . import programmed
 
 
 class AnalogLayer(nn.Module):
@@ -52,6 +54,7 @@ class AnalogLayer(nn.Module):
         else:
             self.input_range = None
         self.register_buffer("out_bound", torch.tensor(float(cfg.adc.out_bound), device=dev, dtype=dt))
+        programmed.init_programmed_state(self)  # empty until an.program_ (see nn/programmed.py)
 
     # -- shapes --------------------------------------------------------------------------------
     def _matrix(self) -> Tensor:  # (G, K, M)
@@ -78,7 +81,7 @@ class AnalogLayer(nn.Module):
 
     def _noise_source(self, device: torch.device, dtype: torch.dtype, n: int) -> GaussianSource:
         src = self._source
-        pool = 1 << max(14, min(22, math.ceil(math.log2(max(n, 1)))))
+        pool = 1 << max(14, min(18, math.ceil(math.log2(max(n, 1)))))
         if src is None or src.device != device or src.pool.dtype != dtype or src.pool.numel() < pool:
             gen = torch.Generator(device=device)
             gen.manual_seed(self.noise_seed)
@@ -93,9 +96,12 @@ class AnalogLayer(nn.Module):
         In training mode a weight perturbation (``self.weight_perturbation``, set by hardware-aware
         training) is applied to the normalised blocks on every read.
         """
+        if programmed.reads_programmed(self):  # eval mode on a programmed array: what it holds now
+            return programmed.programmed_reader(self)
         blocks = mapping.to_blocks(self._matrix().detach(), self.cfg.tile.rows)
         cols, policy = self.cfg.tile.cols, self.cfg.mapping.scale
         perturb = self.weight_perturbation if self.training else None
+        slicing = self.cfg.device.slicing if self.cfg.device.slicing.active else None
 
         def read(b0: int, b1: int) -> tuple[Tensor, Tensor]:
             wb = blocks[b0:b1]
@@ -103,13 +109,15 @@ class AnalogLayer(nn.Module):
             w_n = wb / s
             if perturb is not None:
                 w_n = perturb(w_n, self)
+            if slicing is not None:  # bit-sliced weights: (b, r, M*S) columns, per-slice scales
+                w_n, s = bit_slice(w_n, s, slicing)
             return w_n, s
 
         return read
 
     def read_is_exact(self) -> bool:
         """Whether the array reads back exactly the trainable weight (ideal device, no perturbation)."""
-        return not (self.training and self.weight_perturbation is not None)
+        return not (self.training and self.weight_perturbation is not None) and not programmed.reads_programmed(self)
 
     def held_matrix(self, w_blocks: Tensor, scales: Tensor) -> Tensor:
         """The weights the array holds, ``(G, K, M)`` in weight units, given all its blocks.
@@ -119,7 +127,7 @@ class AnalogLayer(nn.Module):
         if self.read_is_exact():
             return self._matrix().detach()
         g, k, m = self.matrix_shape
-        return (w_blocks * scales).view(g, -1, m)[:, :k]
+        return unslice(w_blocks, scales, w_blocks.shape[-1] // m).view(g, -1, m)[:, :k]
 
     # -- the MVM -------------------------------------------------------------------------------
     def _input_scale(self, x: Tensor, input_range: Tensor | None) -> Tensor:
@@ -128,42 +136,71 @@ class AnalogLayer(nn.Module):
         return input_range.detach().abs().clamp_min(torch.finfo(x.dtype).tiny)
 
     def simulate(self, x: Tensor, input_range: Tensor | None, keep: bool) -> tuple[Tensor, MVMTrace | None]:
-        cfg = self.cfg
+        """Forward MVM of ``(G, N, K)`` inputs; with ``keep``, also what the backward needs.
+
+        Without ``keep`` (inference) large inputs are processed in chunks of vectors so that the
+        DAC outputs and partial sums never exceed ``max_chunk_elems`` elements at a time.
+        """
+        reps = programmed.n_instances(self) if programmed.reads_programmed(self) else 1
+        if reps > 1:  # Monte Carlo programming instances run as extra groups (evaluation only)
+            x = programmed.split_instances(self, x, reps, keep)
         g, n, k = x.shape
-        rows = cfg.tile.rows
         scale = self._input_scale(x, input_range)
-        # NaN/Inf check at the cost of one reduction (amax propagates NaN and Inf)
-        peak = scale if input_range is None else x.detach().abs().amax()
+        # NaN/Inf check at the cost of reductions the DAC needs anyway (amax propagates NaN/Inf)
+        peak = scale if input_range is None else torch.maximum(x.detach().amax(), -x.detach().amin())
         if not bool(torch.isfinite(peak).all()):
             raise ValueError(
                 f"{self.layer_name}: input contains NaN or Inf; an analog tile cannot apply it. "
                 "Check the preceding layers or the data."
             )
-        x_n = dac(x, scale, cfg.dac.bits)
-        nb, r = mapping.n_row_blocks(k, rows), mapping.block_rows(k, rows)
-        if g == 1 and nb * r == k:
-            x_blocks = x_n[0].view(n, nb, r).transpose(0, 1)  # a view: no copy of the inputs
-        else:
-            x_blocks = mapping.inputs_to_blocks(x_n, rows)
         read = self.read_blocks()
-        w_eff = None
-        if keep:  # read once, so the forward and the backward see the same (noisy) weights
-            w_all, s_all = read(0, g * nb)
-            read = lambda b0, b1: (w_all[b0:b1], s_all[b0:b1])  # noqa: E731
-            w_eff = self.held_matrix(w_all, s_all)
+        if not keep:
+            y = self._mvm(x, scale, read, chunked_dac=True)[1]
+            return programmed.merge_instances(y, reps), None
+        # read once, so the forward and the backward see the same (noisy) weights
+        nb = mapping.n_row_blocks(k, self.cfg.tile.rows)
+        w_all, s_all = read(0, g * nb)
+        x_n, y = self._mvm(x, scale, lambda b0, b1: (w_all[b0:b1], s_all[b0:b1]))
+        w_eff = self.held_matrix(w_all, s_all)
+        return y, MVMTrace(x_n=x_n, x_scale=scale, w_eff=w_eff, clipped=input_range is not None)
+
+    max_chunk_elems: int = 1 << 19
+    """Partial sums (and, in inference, DAC outputs) are processed this many elements at a time."""
+
+    def _mvm(self, x: Tensor, scale: Tensor, read: BlockReader,
+             chunked_dac: bool = False) -> tuple[Tensor | None, Tensor]:
+        """DAC, tiled crossbar, noise, ADC, digital rescale: ``(x_n, y)`` for ``(G, N, K)`` inputs.
+
+        With ``chunked_dac`` the DAC runs per chunk inside the crossbar loop (inference: no
+        full copy of the DAC outputs; ``x_n`` is then not returned).
+        """
+        cfg = self.cfg
+        g, n, k = x.shape
+        nb, r = mapping.n_row_blocks(k, cfg.tile.rows), mapping.block_rows(k, cfg.tile.rows)
+        bits = cfg.dac.bits
+        x_n = None if chunked_dac else dac(x, scale, bits)
+        src_x = x if chunked_dac else x_n
+        if g == 1 and nb * r == k:
+            x_blocks = src_x[0].view(n, nb, r).transpose(0, 1)  # a view: no copy of the inputs
+        else:
+            x_blocks = mapping.inputs_to_blocks(src_x, cfg.tile.rows)
+        chunk_dac = None
+        if chunked_dac:
+            sb = scale.repeat_interleave(nb, dim=0) if scale.dim() else scale  # (G*nb, N, 1)
+            chunk_dac = lambda xc, blocks, rows: dac(xc, sb[blocks, rows] if sb.dim() else sb, bits)  # noqa: E731
         m = self.matrix_shape[2]
-        bound = float(self.out_bound)
-        noise_std = cfg.noise.out_std_rel_fs * cfg.adc.out_bound  # absolute: a calibrated range does not change it
-        src = self._noise_source(x.device, x.dtype, g * nb * n * m) if noise_std > 0 else None
+        # output noise is a property of the array: relative to the configured range, not a calibrated one
+        noise_std = cfg.noise.out_std_rel_fs * cfg.adc.out_bound
+        src = self._noise_source(x.device, x.dtype, min(g * nb * n * m, self.max_chunk_elems)) \
+            if noise_std > 0 else None
         y = tiled_mvm(
-            x_blocks, read, groups=g, adc_bits=cfg.adc.bits, out_bound=bound,
-            clip=cfg.adc.clip, noise_std=noise_std, source=src,
+            x_blocks, read, groups=g, adc_bits=cfg.adc.bits, out_bound=float(self.out_bound),
+            clip=cfg.adc.clip, noise_std=noise_std, source=src, max_partial_elems=self.max_chunk_elems,
+            dac=chunk_dac,
         )
-        y.mul_(scale)
-        trace = None
-        if keep:
-            trace = MVMTrace(x_n=x_n, x_scale=scale, w_eff=w_eff, clipped=input_range is not None)
-        return y, trace
+        if y.shape[-1] != m:  # bit-sliced columns: shift-and-add the slices of each output
+            y = y.view(g, n, m, y.shape[-1] // m).sum(dim=-1)
+        return x_n, y.mul_(scale)
 
     def grad_input(self, g: Tensor, trace: MVMTrace) -> Tensor:
         return torch.matmul(g, trace.w_eff.transpose(1, 2))
@@ -172,7 +209,13 @@ class AnalogLayer(nn.Module):
         """``(G, N, K)`` inputs -> ``(G, N, M)`` outputs through the simulated tiles."""
         if self._capture is not None:
             self._capture.append(x.detach())
+        if not torch.is_grad_enabled():  # inference: nothing to keep for a backward
+            return self.simulate(x, self.input_range, keep=False)[0]
         return AnalogMatmulFn.apply(x, self.weight, self.input_range, self)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[override]
+        programmed.prepare_load(self, state_dict, prefix)  # a programmed state loads into a fresh layer
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def extra_repr(self) -> str:
         c = self.cfg

@@ -119,7 +119,7 @@ class _AnalogConvNd(AnalogLayer):
         m = y.shape[-1]
         y = y.view(g, b, ho * wo, m).permute(1, 0, 3, 2).reshape(b, g * m, ho, wo)
         if self.bias is not None:
-            y = y + self.bias.view(1, -1, 1, 1)
+            y = y + self.bias.view(1, -1, 1, 1)  # y is a view here: out of place
         if self._nd == 1:
             y = y.squeeze(2)
         return y.squeeze(0) if unbatched else y

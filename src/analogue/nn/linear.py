@@ -66,7 +66,7 @@ class AnalogLinear(AnalogLayer):
         lead = x.shape[:-1]
         y = self.analog_matmul(x.reshape(1, -1, self.in_features))[0]
         if self.bias is not None:
-            y = y + self.bias
+            y = y.add_(self.bias)  # the MVM's output is fresh and not kept for the backward
         return y.reshape(*lead, self.out_features)
 
     def extra_repr(self) -> str:

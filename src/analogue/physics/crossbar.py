@@ -23,7 +23,7 @@ BlockReader = Callable[[int, int], tuple[Tensor, Tensor]]
 ``b0..b1-1`` (conductance difference over ``g_max - g_min``) and their digital scales
 ``(b1-b0, 1, M)``."""
 
-DEFAULT_MAX_PARTIAL_ELEMS = 1 << 21
+DEFAULT_MAX_PARTIAL_ELEMS = 1 << 19
 
 
 def _digitise_(p: Tensor, scale: Tensor, *, adc_bits: int | None, out_bound: float,
@@ -54,41 +54,48 @@ def tiled_mvm(
     noise_std: float,
     source: GaussianSource | None,
     max_partial_elems: int = DEFAULT_MAX_PARTIAL_ELEMS,
+    out: Tensor | None = None,
+    dac: Callable[[Tensor, slice, slice], Tensor] | None = None,
 ) -> Tensor:
-    """Analog MVM of DAC outputs ``x_blocks`` ``(G * nb, N, r)`` against the blocks ``read`` gives.
+    """Analog MVM of inputs ``x_blocks`` ``(G * nb, N, r)`` against the blocks ``read`` gives.
 
-    Returns ``(G, N, M)`` in units of (input full scale) x (weight units), before the input's
-    digital rescale. ``noise_std`` is in normalised output units (the same as ``out_bound``).
+    ``x_blocks`` are DAC outputs, or raw inputs when ``dac(x_chunk, blocks, vectors)`` is given: it is
+    then applied to each chunk as it is processed, so the DAC outputs of a large layer never
+    exist all at once. Returns ``(G, N, M)`` in units of (input full scale) x (weight units),
+    before the input's digital rescale. ``noise_std`` is in normalised output units (the same
+    as ``out_bound``). ``out``: an optional ``(G, N, M)`` tensor to write into.
     """
+    if dac is None:
+        dac = lambda xc, _blocks, _rows: xc  # noqa: E731
     gb, n, _ = x_blocks.shape
     nb = gb // groups
     w0, s0 = read(0, min(gb, 1))
     m = w0.shape[-1]
-    out = torch.zeros(groups, n, m, dtype=x_blocks.dtype, device=x_blocks.device)
-    per_vector = max(1, nb * m)
+    if out is None:
+        out = torch.empty(groups, n, m, dtype=x_blocks.dtype, device=x_blocks.device)
     kw = dict(adc_bits=adc_bits, out_bound=out_bound, clip=clip, noise_std=noise_std, source=source)
     if gb * n * m <= max_partial_elems:  # the common case: one batched matmul for the whole layer
         w, s = read(0, gb) if gb > 1 else (w0, s0)
-        p = _digitise_(torch.bmm(x_blocks, w), s, **kw)
+        p = _digitise_(torch.bmm(dac(x_blocks, slice(0, gb), slice(0, n)), w), s, **kw)
         if groups == 1:
             torch.sum(p, dim=0, keepdim=True, out=out)
         else:
-            out.copy_(p.view(groups, nb, n, m).sum(dim=1))
+            torch.sum(p.view(groups, nb, n, m), dim=1, out=out)
         return out
+    out.zero_()
     # Large layers: chunks of whole row blocks, and of input vectors when one block is too big.
     blocks_per_chunk = max(1, max_partial_elems // max(1, n * m))
     rows_per_chunk = n if blocks_per_chunk > 1 or n * m <= max_partial_elems else max(
         1, max_partial_elems // m)
-    del per_vector
     for b0 in range(0, gb, blocks_per_chunk):
         b1 = min(gb, b0 + blocks_per_chunk)
         w, s = read(b0, b1)
         gidx = torch.arange(b0, b1, device=x_blocks.device) // nb
         for n0 in range(0, n, rows_per_chunk):
             n1 = min(n, n0 + rows_per_chunk)
-            p = _digitise_(torch.bmm(x_blocks[b0:b1, n0:n1], w), s, **kw)
+            p = _digitise_(torch.bmm(dac(x_blocks[b0:b1, n0:n1], slice(b0, b1), slice(n0, n1)), w), s, **kw)
             if groups == 1:
-                out[0, n0:n1] += p.sum(dim=0)
+                out[0, n0:n1].add_(p[0] if len(p) == 1 else p.sum(dim=0))
             else:
                 out[:, n0:n1].index_add_(0, gidx, p)
     return out

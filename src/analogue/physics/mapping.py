@@ -2,7 +2,7 @@
 
 A layer's weight matrix is stored transposed on the array: inputs drive the rows (word lines),
 outputs are read on the columns (bit lines). ``to_blocks`` lays a ``(groups, K, M)`` matrix out as
-``(groups * n_row_blocks, rows, M)`` so every row block becomes one batched-matmul slice; column
+``(groups * n_row_blocks, r, M)`` (``K`` split evenly into row blocks of ``r <= rows``) so every row block becomes one batched-matmul slice; column
 blocks need no separate slice because every column has its own ADC conversion anyway.
 """
 
@@ -20,8 +20,11 @@ def n_row_blocks(k: int, rows: int) -> int:
 
 
 def block_rows(k: int, rows: int) -> int:
-    """Rows per block as laid out: ``k`` itself when it fits one tile, else ``rows``."""
-    return k if k <= rows else rows
+    """Rows per block: ``k`` split evenly over ``n_row_blocks`` tiles (at most ``rows`` each).
+
+    An even split balances the tiles' utilisation and keeps zero padding below one row per block.
+    """
+    return math.ceil(k / n_row_blocks(k, rows))
 
 
 def to_blocks(mat: Tensor, rows: int) -> Tensor:
@@ -50,7 +53,8 @@ def weight_scales(w_blocks: Tensor, cols: int, policy: str) -> Tensor:
     ``w_blocks``: ``(B, r, M)``. ``policy="column"``: one scale per (block, column);
     ``"tile"``: one per (block, column tile of ``cols`` columns). Returns ``(B, 1, M)``, never 0.
     """
-    amax = w_blocks.abs().amax(dim=1, keepdim=True)
+    # two reductions instead of abs() first: no temporary the size of the weights
+    amax = torch.maximum(w_blocks.amax(dim=1, keepdim=True), -w_blocks.amin(dim=1, keepdim=True))
     if policy == "tile":
         b, _, m = amax.shape
         nc = math.ceil(m / cols)

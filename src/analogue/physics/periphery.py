@@ -18,8 +18,12 @@ def levels(bits: int) -> int:
 
 
 def dynamic_input_scale(x: Tensor) -> Tensor:
-    """Per-vector absolute maximum over the last dimension, ``(..., 1)``, never 0."""
-    return x.abs().amax(dim=-1, keepdim=True).clamp_min(torch.finfo(x.dtype).tiny)
+    """Per-vector absolute maximum over the last dimension, ``(..., 1)``, never 0.
+
+    Two reductions instead of ``abs()`` first: no temporary the size of ``x``. NaN propagates.
+    """
+    peak = torch.maximum(x.amax(dim=-1, keepdim=True), -x.amin(dim=-1, keepdim=True))
+    return peak.clamp_min(torch.finfo(x.dtype).tiny)
 
 
 def dac(x: Tensor, scale: Tensor | float, bits: int | None) -> Tensor:

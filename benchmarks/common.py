@@ -1,0 +1,60 @@
+"""Helpers shared by the benchmark scripts: interleaved timing and peak-memory measurement."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from typing import Callable
+
+
+def time_pair(fn_a: Callable[[], object], fn_b: Callable[[], object], reps: int = 30,
+              warmup: int = 5) -> tuple[float, float]:
+    """Median seconds of ``fn_a`` and ``fn_b``, run interleaved so machine noise hits both alike."""
+    for _ in range(warmup):
+        fn_a()
+        fn_b()
+    ta, tb = [], []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn_a()
+        t1 = time.perf_counter()
+        fn_b()
+        t2 = time.perf_counter()
+        ta.append(t1 - t0)
+        tb.append(t2 - t1)
+    return statistics.median(ta), statistics.median(tb)
+
+
+def peak_rss_delta_mb(code_setup: str, code_run: str) -> float:
+    """Peak resident memory (MiB) that ``code_run`` adds on top of the state ``code_setup`` leaves,
+    measured in a fresh Python process (Linux: resets the high-water mark via /proc/self/clear_refs)."""
+    script = f"""
+import gc, torch
+torch.set_num_threads({__import__('torch').get_num_threads()})
+{code_setup}
+gc.collect()
+def _status(key):
+    for line in open('/proc/self/status'):
+        if line.startswith(key):
+            return int(line.split()[1])
+base = _status('VmRSS:')
+open('/proc/self/clear_refs', 'w').write('5')
+{code_run}
+print((_status('VmHWM:') - base) / 1024)
+"""
+    # a fixed mmap threshold makes every large tensor its own mapping, returned on free:
+    # resident memory then tracks live tensors and the high-water mark is their true peak
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def md_table(rows: list[dict]) -> str:
+    keys = list(rows[0])
+    fmt = lambda v: f"{v:.3g}" if isinstance(v, float) else str(v)  # noqa: E731
+    lines = ["| " + " | ".join(keys) + " |", "|" + "|".join("---" for _ in keys) + "|"]
+    lines += ["| " + " | ".join(fmt(r[k]) for k in keys) + " |" for r in rows]
+    return "\n".join(lines)

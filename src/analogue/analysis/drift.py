@@ -1,0 +1,230 @@
+"""Accuracy over time: Monte Carlo over programming instances, with and without drift compensation.
+
+Instances are a tensor dimension: ``program_(..., instances=R)`` samples ``R`` programming
+instances at once and one forward of ``R`` stacked copies of a batch evaluates all of them.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..convert import analog_layers
+from ..lifecycle_drift import drift_, program_, unprogram_
+from ..nn.programmed import COMPENSATION_MODES
+from ..physics.devices import check_temperature, check_time
+
+SECONDS = {"1 s": 1.0, "1 min": 60.0, "1 h": 3600.0, "1 d": 86_400.0, "1 w": 604_800.0,
+           "1 mo": 2_592_000.0, "1 y": 31_536_000.0}
+"""Named times after programming (a month is 30 days, a year 365 days)."""
+
+DEFAULT_TIMES_S = tuple(SECONDS.values())
+
+
+@dataclass(frozen=True)
+class DriftPoint:
+    """Accuracy statistics over ``n`` programming instances at one time and compensation mode.
+    ``ci_low``/``ci_high``: Student-t confidence interval of the mean at ``confidence``."""
+
+    t_s: float
+    compensation: str
+    mean: float
+    std: float
+    ci_low: float
+    ci_high: float
+    n: int
+    confidence: float
+
+
+@dataclass(frozen=True)
+class AccuracyOverTime:
+    """The result of ``accuracy_over_time``: one ``DriftPoint`` per (time, compensation),
+    the per-instance accuracies, and the accuracy of the model as given (``baseline``)."""
+
+    points: tuple[DriftPoint, ...]
+    samples: dict[str, list[list[float]]]
+    baseline: float
+    temperature_k: float | None
+
+    def point(self, t_s: float, compensation: str) -> DriftPoint:
+        for p in self.points:
+            if p.compensation == compensation and math.isclose(p.t_s, t_s, rel_tol=1e-12):
+                return p
+        raise KeyError(f"no result at t_s={t_s} with compensation={compensation!r}")
+
+    def table(self) -> list[dict[str, Any]]:
+        """Rows for a table: one per time, a mean and CI column per compensation mode (in %)."""
+        times = sorted({p.t_s for p in self.points})
+        modes = list(dict.fromkeys(p.compensation for p in self.points))
+        rows = []
+        for t in times:
+            row: dict[str, Any] = {"time": format_time(t)}
+            for mode in modes:
+                p = self.point(t, mode)
+                row[f"{mode} mean %"] = 100 * p.mean
+                row[f"{mode} 95% CI" if p.confidence == 0.95 else f"{mode} CI"] = (
+                    f"[{100 * p.ci_low:.1f}, {100 * p.ci_high:.1f}]")
+            rows.append(row)
+        return rows
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"points": [asdict(p) for p in self.points], "samples": self.samples,
+                "baseline": self.baseline, "temperature_k": self.temperature_k}
+
+    def plot(self, path: str | Path, title: str = "accuracy over time") -> Path:
+        """Accuracy (mean and CI band per compensation mode) against log time; saved atomically."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from ..report import save_figure
+
+        fig, ax = plt.subplots(figsize=(7, 4))
+        for mode in dict.fromkeys(p.compensation for p in self.points):
+            pts = sorted((p for p in self.points if p.compensation == mode), key=lambda p: p.t_s)
+            t = [p.t_s for p in pts]
+            ax.plot(t, [100 * p.mean for p in pts], marker="o", label=f"compensation: {mode}")
+            ax.fill_between(t, [100 * p.ci_low for p in pts], [100 * p.ci_high for p in pts], alpha=0.2)
+        ax.axhline(100 * self.baseline, color="k", ls="--", lw=1, label="before programming")
+        ax.set_xscale("log")
+        ticks = [v for v in SECONDS.values() if min(p.t_s for p in self.points) <= v
+                 <= max(p.t_s for p in self.points)]
+        if ticks:
+            ax.set_xticks(ticks, [format_time(v) for v in ticks])
+        ax.set_xlabel("time after programming")
+        ax.set_ylabel("test accuracy (%)")
+        ax.set_title(title)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        out = save_figure(fig, path)
+        plt.close(fig)
+        return out
+
+
+def format_time(t_s: float) -> str:
+    """``3600.0`` -> ``"1 h"``; other values in seconds."""
+    for name, v in SECONDS.items():
+        if math.isclose(t_s, v, rel_tol=1e-9):
+            return name
+    return f"{t_s:g} s"
+
+
+def _data(data: object) -> list[tuple[Tensor, Tensor]] | Iterable[tuple[Tensor, Tensor]]:
+    """``(x, y)`` tensors, an object with ``x_test``/``y_test``, or an iterable of ``(x, y)``."""
+    if hasattr(data, "x_test") and hasattr(data, "y_test"):
+        return [(data.x_test, data.y_test)]  # type: ignore[attr-defined]
+    if isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(d, Tensor) for d in data):
+        x, y = data
+        if len(x) != len(y):
+            raise ValueError(f"accuracy_over_time: {len(x)} inputs but {len(y)} labels")
+        return [(x, y)]
+    if isinstance(data, Iterable):
+        return data  # type: ignore[return-value]
+    raise TypeError("accuracy_over_time: data must be (x, y) tensors, an object with x_test/y_test, "
+                    f"or an iterable of (x, y) batches; got {type(data).__name__}")
+
+
+@torch.no_grad()
+def _instance_accuracy(model: nn.Module, batches: Iterable[tuple[Tensor, Tensor]], reps: int,
+                       batch_size: int) -> Tensor:
+    """Top-1 accuracy of each of the ``reps`` programmed instances, ``(reps,)``."""
+    correct = torch.zeros(reps, dtype=torch.float64)
+    total = 0
+    for x, y in batches:
+        for i in range(0, len(x), batch_size):
+            xb, yb = x[i : i + batch_size], y[i : i + batch_size]
+            out = model(xb.repeat(reps, *([1] * (xb.dim() - 1))))
+            pred = out.view(reps, len(xb), -1).argmax(dim=-1)
+            correct += (pred == yb.to(pred.device)).sum(dim=1).double().cpu()
+            total += len(xb)
+    if total == 0:
+        raise ValueError("accuracy_over_time: data yielded no samples")
+    return correct / total
+
+
+def _stats(acc: list[float], confidence: float) -> tuple[float, float, float, float]:
+    from scipy import stats
+
+    n = len(acc)
+    t = torch.tensor(acc, dtype=torch.float64)
+    mean = float(t.mean())
+    std = float(t.std(unbiased=True)) if n > 1 else 0.0
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * std / math.sqrt(n) if n > 1 else float("nan")
+    return mean, std, mean - half, mean + half
+
+
+def accuracy_over_time(
+    model: nn.Module,
+    data: object,
+    times_s: Sequence[float] = DEFAULT_TIMES_S,
+    repeats: int = 10,
+    *,
+    compensation: Sequence[str] = ("none", "global"),
+    temperature_k: float | None = None,
+    recalibrate_every_s: float | None = None,
+    seed: int = 0,
+    confidence: float = 0.95,
+    batch_size: int = 256,
+    instances_per_pass: int = 16,
+) -> AccuracyOverTime:
+    """Top-1 accuracy of ``model`` (converted, e.g. with ``an.presets.pcm()``) at each time after
+    programming, over ``repeats`` independent programming instances, for each compensation mode.
+
+    The model is not modified (a copy is programmed). Instances are sampled and evaluated
+    ``instances_per_pass`` at a time as a tensor dimension; each instance is followed through all
+    times (the same devices age). ``compensation`` modes: ``none``, ``global``, ``column``;
+    ``recalibrate_every_s``: compensate at the last multiple of that period instead of at each
+    time. ``confidence``: level of the Student-t interval of the mean. Accuracies are in [0, 1].
+    """
+    times = [check_time(t, "accuracy_over_time: times_s") for t in times_s]
+    if not times:
+        raise ValueError("accuracy_over_time: times_s is empty")
+    if temperature_k is not None:
+        check_temperature(temperature_k, "accuracy_over_time: temperature_k")
+    modes = list(compensation)
+    bad = [m for m in modes if m not in COMPENSATION_MODES]
+    if bad or not modes:
+        raise ValueError(f"accuracy_over_time: compensation modes must be from {COMPENSATION_MODES}, got {modes}")
+    for name, v in (("repeats", repeats), ("batch_size", batch_size), ("instances_per_pass", instances_per_pass)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"accuracy_over_time: {name} must be a positive integer, got {v!r}")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"accuracy_over_time: confidence must lie in (0, 1), got {confidence}")
+    batches = _data(data)
+    if not isinstance(batches, list):
+        batches = list(batches)
+    work = copy.deepcopy(model)
+    work.eval()
+    cycles = 1 + max((int(m.prog_cycles) for m in analog_layers(work).values()
+                      if m.prog_cycles is not None), default=0)
+    unprogram_(work)  # the baseline is the model before programming
+    baseline = float(_instance_accuracy(work, batches, 1, batch_size)[0])
+    samples: dict[str, list[list[float]]] = {m: [[] for _ in times] for m in modes}
+    done = 0
+    while done < repeats:
+        reps = min(instances_per_pass, repeats - done)
+        program_(work, seed=seed + done, instances=reps, cycles=cycles)  # same age for all passes
+        for ti, t in enumerate(times):
+            for mode in modes:
+                every = recalibrate_every_s if mode != "none" else None
+                drift_(work, t, temperature_k, compensation=mode, recalibrate_every_s=every)
+                samples[mode][ti].extend(_instance_accuracy(work, batches, reps, batch_size).tolist())
+        done += reps
+    points = []
+    for ti, t in enumerate(times):
+        for mode in modes:
+            mean, std, lo, hi = _stats(samples[mode][ti], confidence)
+            points.append(DriftPoint(t, mode, mean, std, lo, hi, len(samples[mode][ti]), confidence))
+    return AccuracyOverTime(tuple(points), samples, baseline, temperature_k)
+
+
+__all__ = ["DEFAULT_TIMES_S", "SECONDS", "AccuracyOverTime", "DriftPoint", "accuracy_over_time",
+           "format_time"]

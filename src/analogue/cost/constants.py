@@ -1,0 +1,186 @@
+"""Component constants of the cost model, each with its source.
+
+Conventions: energies in joules (J) unless the name says pJ/fJ, times in seconds, areas in mm2,
+conductances in microsiemens (uS). Digital energies are given at a reference node and scaled
+with :func:`analogue.cost.components.node_energy_scale` (switched capacitance x supply squared).
+"""
+
+from __future__ import annotations
+
+import math
+
+# -- technology nodes ----------------------------------------------------------------------------
+#: Nominal core supply (V) by node (nm). Source: ITRS 2013 / IRDS 2020 logic tables, as
+#: tabulated by Stillmaker & Baas, "Scaling equations for the accurate prediction of CMOS device
+#: performance from 180 nm to 7 nm", Integration 58 (2017), Table 2 (nominal Vdd per node).
+NODE_VDD_V: dict[float, float] = {
+    180.0: 1.8,
+    130.0: 1.2,
+    90.0: 1.2,
+    65.0: 1.1,
+    45.0: 1.0,
+    40.0: 0.9,
+    32.0: 0.9,
+    28.0: 0.9,
+    22.0: 0.8,
+    16.0: 0.8,
+    14.0: 0.8,
+    10.0: 0.75,
+    7.0: 0.7,
+    5.0: 0.65,
+    3.0: 0.6,
+}
+
+#: Reference node and supply of the Horowitz energy table below.
+REF_NODE_NM = 45.0
+REF_VDD_V = 0.9
+
+# -- digital arithmetic and memory (Horowitz, "Computing's energy problem (and what we can do
+# about it)", ISSCC 2014, Fig. 1.1.9: 45 nm, 0.9 V) ----------------------------------------------
+ADD8_PJ_45 = 0.03  # 8-bit integer add
+MULT8_PJ_45 = 0.2  # 8-bit integer multiply
+ADD32_PJ_45 = 0.1  # 32-bit integer add
+MULT32_PJ_45 = 3.1  # 32-bit integer multiply
+FADD16_PJ_45 = 0.4  # 16-bit float add
+FMULT16_PJ_45 = 1.1  # 16-bit float multiply
+#: SRAM read of 64 bits from an 8 KB array (10 pJ); 32 KB: 20 pJ; 1 MB: 100 pJ. Per bit and
+#: scaling with the square root of the capacity (fits the three points within 15 %).
+SRAM_PJ_PER_BIT_8KB_45 = 10.0 / 64
+SRAM_REF_BYTES = 8 * 1024
+#: A flip-flop toggle with its clock load, about one full-adder cell: an 8-bit add / 8.
+FF_PJ_45 = ADD8_PJ_45 / 8 * 2
+#: A latched (StrongARM) comparator decision, 10-50 fJ at 45-65 nm (Razavi, "The StrongARM
+#: latch", IEEE Solid-State Circuits Magazine 7(2), 2015); we take 30 fJ at 45 nm, 0.9 V.
+COMPARATOR_PJ_45 = 0.030
+
+#: Operand supply and control of a programmable SIMD datapath relative to its arithmetic:
+#: 2-4x in specialised/vector units (Hameed et al., "Understanding sources of inefficiency in
+#: general-purpose chips", ISCA 2010). We take 3x.
+SIMD_OVERHEAD = 3.0
+
+#: Area of a digital datapath per (op/s) at 45 nm: an 8-bit MAC lane ~ 300 um2 at 45 nm
+#: (synthesised INT8 MAC, Horowitz ISSCC 2014 area table: 8-bit mult 282 um2, add 36 um2)
+#: running at 1 GHz, times 3 for registers/control (same SIMD overhead as for energy).
+DIGITAL_UM2_PER_GOPS_45 = (282.0 + 36.0) / 2 * SIMD_OVERHEAD
+#: SRAM bit cell area: 6T cell ~ 150 F2 with periphery overhead 1.5x (ITRS 2013 ORTC: 6T SRAM
+#: cell 140-160 F2; array efficiency ~ 70 %).
+SRAM_BIT_F2 = 150.0 * 1.5
+
+# -- wires and interconnect ----------------------------------------------------------------------
+#: On-chip wire capacitance ~0.2 fF/um (= 0.2 pF/mm), nearly node-independent (Ho, Mai &
+#: Horowitz, "The future of wires", Proc. IEEE 89(4), 2001). Energy per bit per mm moved:
+#: activity 0.5 x C x Vdd^2; ~0.08 pJ/bit/mm at 0.9 V, matching Keckler et al., IEEE Micro 31(5),
+#: 2011 (256-bit, 1 mm on-chip bus: 26 pJ at 40 nm, 0.1 pJ/bit/mm).
+WIRE_F_PER_MM = 0.2e-12
+WIRE_ACTIVITY = 0.5
+#: A router hop buffers each bit once (write + read of a small FIFO): 2 SRAM bit accesses of a
+#: 1 KB buffer (Orion 2.0, Kahng et al., DATE 2009, router energies ~0.1-0.3 pJ/bit at 45 nm).
+ROUTER_FIFO_BYTES = 1024
+#: Cross-point line capacitance per cell segment, 0.1-0.3 fF at 14-130 nm pitches (NeuroSim
+#: wire model, Chen et al., IEEE TCAD 37(12), 2018: 0.2 fF/um x ~1 um cell pitch).
+C_WIRE_FF_PER_CELL_DEFAULT = 0.2
+
+# -- leakage -------------------------------------------------------------------------------------
+#: Static power density of logic and SRAM (W/mm2) by node, for low-operating-power (LOP/LP)
+#: process flavours: ITRS 2013 PIDS tables give I_off ~ 10 pA/um (130 nm LP) rising to
+#: ~ 1-10 nA/um at 14-7 nm; with ~ 50-100 mm of transistor width per mm2 of logic at 0.7-1.2 V this
+#: is 0.01-5 mW/mm2. Order of magnitude only; a minor term for every preset.
+LEAKAGE_W_PER_MM2: dict[float, float] = {
+    180.0: 0.005e-3,
+    130.0: 0.01e-3,
+    90.0: 0.05e-3,
+    65.0: 0.2e-3,
+    45.0: 0.5e-3,
+    40.0: 0.5e-3,
+    32.0: 0.8e-3,
+    28.0: 1.0e-3,
+    22.0: 1.5e-3,
+    16.0: 2.0e-3,
+    14.0: 2.0e-3,
+    10.0: 2.5e-3,
+    7.0: 3.0e-3,
+    5.0: 3.5e-3,
+    3.0: 4.0e-3,
+}
+
+# -- ADCs ----------------------------------------------------------------------------------------
+#: Survey envelope as used by Accelergy/CiMLoop (reference.md section 5; Murmann, "ADC
+#: Performance Survey 1997-2023"): FoM_S = min(302.7387 - 6.46079 ln f_s, 180.1416) dB,
+#: SNDR = 6.0206 N + 1.761 dB, E = 1 / (2 * 10**((FoM_S - SNDR)/10)) J.
+ADC_FOM_A = 302.7387
+ADC_FOM_B = 6.46079
+ADC_FOM_CAP_DB = 180.1416
+#: SAR overhead over the envelope: ISAAC's 8-bit SAR (Kull et al., ISSCC 2013, as used by
+#: Shafiee et al., ISCA 2016) spends 1.56 pJ at 1.28 GS/s where the envelope gives 0.92 pJ.
+SAR_OVERHEAD = 1.56 / 0.92
+#: SAR capacitive-DAC unit capacitor, ~1 fF (matching-limited; Murmann, "Energy limits in A/D
+#: converters", IEEE Faible Tension Faible Consommation 2013: C_u 0.5-2 fF in practice).
+SAR_C_UNIT_F = 1e-15
+#: Area of an 8-bit SAR ADC: 0.0012 mm2 at 32 nm (ISAAC, Shafiee et al. 2016, Table 1),
+#: capacitive DAC ~ 2**bits unit capacitors (half the area at 8 bits), logic scales with node^2.
+SAR_AREA_MM2_8B_32NM = 0.0012
+#: A flash ADC is 2**bits - 1 comparators; a comparator with its reference tap ~ 40 um2 at 45 nm
+#: (Razavi 2015; Accelergy flash-ADC tables give 30-60 um2 per comparator at 45 nm).
+COMPARATOR_UM2_45 = 40.0
+#: Counting converters (ramp/single-slope and CCO/VCO): one comparator decision or one
+#: oscillator period plus counter increment per LSB step.
+#: CCO: the oscillator runs during the whole integration window at a mean frequency of half its
+#: full scale (current-controlled, linearised: Khaddam-Aljameh et al., JSSC 57(4), 2022,
+#: 300 ps/LSB). Switched capacitance per oscillator period: ring of 5 stages x 2 edges x ~4 fF
+#: (4 um pitch, routing-dominated) + counter LSB flip-flops ~6 fF + linearisation current
+#: mirror/level shifting ~40 fF => ~86 fF per period at the core supply.
+CCO_C_PER_PERIOD_F = 86e-15
+#: CCO column ADC area: 4 um pitch x ~100 um length (HERMES, Khaddam-Aljameh et al. 2022).
+CCO_AREA_MM2_14NM = 4e-3 * 100e-3
+#: Sample-and-hold per column: ~25 fF hold capacitor charged to the supply (ISAAC S+H:
+#: 10 uW for 1024 S+H at 10 MHz, ~1 fJ each at 32 nm; we take the capacitor model,
+#: C_hold V_dd^2, which gives 16-36 fJ across nodes and is conservative).
+C_SAMPLE_HOLD_F = 25e-15
+SAMPLE_HOLD_UM2_45 = 10.0
+
+# -- devices -------------------------------------------------------------------------------------
+#: Per device kind: on-state (full-scale) conductance per cross-point g_max_uS, off g_min_uS,
+#: cell area in F2 (F = node), program energy per cell (J, full write-verify), program time per
+#: row (s), energy of one update pulse (J) for in-memory training.
+#: Sources: reference.md sections 2 and 5; PCM: Nandakumar et al. 2019 / Joshi et al. 2020
+#: (g_max 25 uS), Burr et al., J. Vac. Sci. Technol. B 28, 2010 (RESET 10-100 pJ, ~10-20
+#: write-verify iterations, 1 um-scale pulses); RRAM: 6-100 kohm (reference.md), Wong et al.,
+#: Proc. IEEE 100(6), 2012 (0.1-10 pJ per switching pulse, 10-100 ns); STT-MRAM: 1.4 kohm on,
+#: on/off 2.8 (reference.md), ~0.1-1 pJ/bit write; NOR flash in sub-threshold analog mode:
+#: cell currents 1 nA-1 uA (Guo et al., IEDM 2017; Bayat et al., Nat. Commun. 9, 2018), program
+#: ~10 us and ~1 nJ per cell by hot-electron injection; SRAM: 6T/8T cell 150-200 F2 (ITRS);
+#: charge-domain SRAM CIM charges a ~1 fF cell capacitor per read (Valavi et al., JSSC 54(6),
+#: 2019), which the G*t form represents as 2 uS x 0.5 ns = 1 fF.
+DEVICES: dict[str, dict[str, float]] = {
+    "pcm": {"g_max_uS": 25.0, "g_min_uS": 0.0, "cell_F2": 50.0, "program_J": 1.0e-9,
+            "program_row_s": 10e-6, "pulse_J": 30e-12},
+    "rram": {"g_max_uS": 1e6 / 6e3, "g_min_uS": 1e6 / 100e3, "cell_F2": 50.0,
+             "program_J": 50e-12, "program_row_s": 2e-6, "pulse_J": 2e-12},
+    "mram": {"g_max_uS": 1e6 / 1.4e3, "g_min_uS": 1e6 / (1.4e3 * 2.8), "cell_F2": 60.0,
+             "program_J": 0.5e-12, "program_row_s": 50e-9, "pulse_J": 0.5e-12},
+    "flash": {"g_max_uS": 2.0, "g_min_uS": 0.002, "cell_F2": 30.0, "program_J": 1.0e-9,
+              "program_row_s": 100e-6, "pulse_J": 0.1e-9},
+    "sram": {"g_max_uS": 2.0, "g_min_uS": 0.0, "cell_F2": 200.0, "program_J": 0.0,
+             "program_row_s": 2e-9, "pulse_J": 0.0},
+    "ideal": {"g_max_uS": 25.0, "g_min_uS": 0.0, "cell_F2": 50.0, "program_J": 0.0,
+              "program_row_s": 0.0, "pulse_J": 0.0},
+    "none": {"g_max_uS": 0.0, "g_min_uS": 0.0, "cell_F2": 0.0, "program_J": 0.0,
+             "program_row_s": 0.0, "pulse_J": 0.0},
+}
+
+# -- workload assumptions for peak figures ---------------------------------------------------------
+#: Datasheet peak figures are measured with dense random operands. Mean input drive as a fraction
+#: of full scale (uniform inputs: mean |x| / x_max = 0.5) and mean conductance above g_min as a
+#: fraction of the range (uniform weights: 0.5).
+INPUT_ACTIVITY = 0.5
+WEIGHT_ACTIVITY = 0.5
+
+# -- GPU datasheets -----------------------------------------------------------------------------
+#: NVIDIA A100 SXM4 datasheet (2020): 312 TFLOPS dense FP16/BF16 tensor, 400 W TDP, 826 mm2, 7 nm.
+#: NVIDIA H100 SXM5 datasheet (2022): 989 TFLOPS dense BF16, 700 W, 814 mm2, 4 nm ("4N").
+GPUS: dict[str, dict[str, float]] = {
+    "a100": {"ops_per_s": 312e12, "power_W": 400.0, "area_mm2": 826.0, "node_nm": 7.0},
+    "h100": {"ops_per_s": 989e12, "power_W": 700.0, "area_mm2": 814.0, "node_nm": 4.0},
+}
+
+LN2 = math.log(2.0)

@@ -1,0 +1,403 @@
+"""Energy, latency and throughput of a compiled model (``an.estimate_cost``), of training it in
+memory (``estimate_training``), and of the same work on a GPU (``gpu_estimate``).
+
+Counting rules (per inference unless stated; ``batch`` inputs stream through the pipeline):
+
+- Every placed block (``Program.placement``) runs one MVM per input vector of its layer copy;
+  its array-side energy (crossbar, DAC, ADC, sample-and-hold, shift-and-add of bit-serial input
+  cycles) counts only the block's driven rows and converted columns.
+- What the digital unit does, including the analog layers' scaling, bias, partial-sum and
+  bit-slice accumulation, is ``LayerPlan.digital_ops`` at the unit's energy per operation.
+- The local SRAM buffers every activation read and written (``input_elems``/``output_elems``);
+  the interconnect moves ``Program.activation_bits_moved`` bits one hop (a core pitch).
+- Leakage of the periphery and digital logic runs for the whole batch latency.
+- Time-multiplexed programs (``reprogram_rounds > 1``) rewrite every round's cells once per batch.
+- Latency: the stages of the pipeline run one after another for one input; a stage takes its
+  slowest analog layer (vectors per copy x MVM time) plus the digital unit's work in it; later
+  inputs of a batch follow at the bottleneck interval (slowest stage, or the digital unit's
+  total work per inference, whichever is longer).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from analogue.chips import Chip, gpu_a100
+from analogue.config import ConfigError
+from analogue.cost import components as C
+from analogue.cost import constants as K
+from analogue.cost.model import array_energy, chip_params, digital_pJ_per_op, evaluate, timing
+
+COST_VERSION = 1
+
+PROGRAM_COMPONENTS = (
+    "crossbar",
+    "dac",
+    "adc",
+    "sample_hold",
+    "shift_add",
+    "digital",
+    "sram",
+    "noc",
+    "leakage",
+    "program",
+)
+
+
+@dataclass
+class CostReport:
+    """Cost of running a compiled model (``kind="inference"``) or training it (``"training"``).
+
+    Per inference (or per training sample): ``energy_J``, ``macs``; for the batch: ``latency_s``
+    (first input in to last output out); ``throughput_per_s`` inferences (samples) per second in
+    steady state; ``tops``/``tops_per_W`` effective (2 ops per MAC plus digital ops, over the
+    batch latency and energy); ``area_mm2`` the chip's. Breakdowns: ``energy_breakdown_J`` per
+    component, ``layer_energy_J`` and ``layer_latency_s`` per layer. ``gpu``: the same work on the
+    reference GPU (``energy_J``, ``latency_s``, ``energy_ratio`` = GPU / analog,
+    ``speedup`` = GPU latency / analog latency).
+    """
+
+    chip: str
+    kind: str
+    batch: int
+    energy_J: float
+    latency_s: float
+    throughput_per_s: float
+    tops: float
+    tops_per_W: float
+    area_mm2: float
+    macs: int
+    energy_breakdown_J: dict[str, float] = field(default_factory=dict)
+    layer_energy_J: dict[str, float] = field(default_factory=dict)
+    layer_latency_s: dict[str, float] = field(default_factory=dict)
+    gpu: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    version: int = COST_VERSION
+
+    @property
+    def energy_per_mac_pJ(self) -> float:
+        """Energy per MAC, everything included, pJ."""
+        return self.energy_J / max(self.macs, 1) * 1e12
+
+    @property
+    def adc_share(self) -> float:
+        """Fraction of the energy spent in the ADCs."""
+        return self.energy_breakdown_J.get("adc", 0.0) / max(self.energy_J, 1e-300)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict of builtins (JSON/YAML-safe)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CostReport:
+        """Inverse of ``to_dict``; unknown fields fail loudly."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"CostReport.from_dict: expected a mapping, got {type(data).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(f"CostReport.from_dict: unknown fields {sorted(unknown)}")
+        if data.get("version", COST_VERSION) != COST_VERSION:
+            raise ConfigError(
+                f"CostReport.from_dict: this analogue reads version {COST_VERSION}, "
+                f"got {data.get('version')!r}"
+            )
+        return cls(**data)
+
+    def table(self, max_layers: int = 15) -> str:
+        """Readable fixed-width tables: headline, energy per component, the costliest layers."""
+        unit = "inference" if self.kind == "inference" else "training sample"
+        lines = [
+            f"{self.kind} cost on {self.chip} (batch {self.batch})",
+            (f"  energy      {self.energy_J * 1e6:12.4g} uJ per {unit} "
+            f"({self.energy_per_mac_pJ:.3g} pJ/MAC, {self.macs:,} MACs)"),
+            f"  latency     {self.latency_s * 1e6:12.4g} us for the batch",
+            f"  throughput  {self.throughput_per_s:12.4g} {unit}s/s",
+            f"  effective   {self.tops:12.4g} TOPS, {self.tops_per_W:.4g} TOPS/W",
+            f"  area        {self.area_mm2:12.4g} mm2",
+        ]
+        if self.gpu:
+            g = self.gpu
+            lines.append(
+                f"  vs {g['name']}: {g['energy_J'] * 1e6:.4g} uJ, {g['latency_s'] * 1e6:.4g} us "
+                f"(datasheet peak) -> energy GPU/analog {g['energy_ratio']:.3g}x, "
+                f"time GPU/analog {g['speedup']:.3g}x"
+            )
+        lines.append("")
+        lines.append(f"  {'component':<12} {'energy uJ':>12} {'share':>7}")
+        for k, v in self.energy_breakdown_J.items():
+            lines.append(f"  {k:<12} {v * 1e6:>12.4g} {v / max(self.energy_J, 1e-300):>7.1%}")
+        if self.layer_energy_J:
+            lines.append("")
+            lines.append(f"  {'layer':<28} {'energy uJ':>12} {'latency us':>12}")
+            order = sorted(self.layer_energy_J, key=self.layer_energy_J.get, reverse=True)
+            for name in order[:max_layers]:
+                lat = self.layer_latency_s.get(name, 0.0)
+                lines.append(
+                    f"  {name[:28]:<28} {self.layer_energy_J[name] * 1e6:>12.4g} {lat * 1e6:>12.4g}"
+                )
+            if len(order) > max_layers:
+                rest = sum(self.layer_energy_J[n] for n in order[max_layers:])
+                lines.append(f"  {'(' + str(len(order) - max_layers) + ' more)':<28} {rest * 1e6:>12.4g}")
+        for n in self.notes:
+            lines.append(f"  note: {n}")
+        return "\n".join(lines)
+
+
+def _check_program(program: Any, batch: int, where: str) -> Chip:
+    if not (isinstance(batch, int) and not isinstance(batch, bool) and batch >= 1):
+        raise ConfigError(f"{where}: batch must be an integer >= 1, got {batch!r}")
+    for attr in ("chip", "layers", "placement", "activation_bits_moved"):
+        if not hasattr(program, attr):
+            raise ConfigError(
+                f"{where}: expected an analogue Program (from an.compile), missing {attr!r}"
+            )
+    chip = program.chip
+    if not isinstance(chip, Chip):
+        raise ConfigError(f"{where}: program.chip must be an analogue.chips.Chip")
+    return chip
+
+
+def _layer_costs(
+    program: Any, p: dict[str, Any], input_activity: float, weight_activity: float
+) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    """Per layer: array-side energy per component (J per inference at batch 1) and the analog
+    time of one inference on one copy (s)."""
+    tm = timing(p)
+    mvm_s = float(tm["mvm_latency_s"])
+    energies: dict[str, dict[str, float]] = {}
+    times: dict[str, float] = {}
+    for lp in program.layers:
+        if lp.placement != "analog":
+            continue
+        blocks = program.placement.get(lp.name, [])
+        if not blocks:
+            raise ConfigError(
+                f"estimate_cost: analog layer {lp.name!r} has no placed blocks in the program"
+            )
+        rows = np.array([b.n_rows for b in blocks], dtype=np.float64)
+        cols = np.array([b.n_cols for b in blocks], dtype=np.float64)
+        rep = max(int(lp.replication), 1)
+        # each block belongs to one copy; a copy handles mvms/replication vectors
+        vectors_per_block = lp.mvms_per_inference / rep
+        e = array_energy(p, rows, cols, tm, input_activity, weight_activity, slices=False)
+        energies[lp.name] = {k: float(np.sum(v) * vectors_per_block) for k, v in e.items()}
+        times[lp.name] = math.ceil(lp.mvms_per_inference / rep) * mvm_s
+    return energies, times
+
+
+def estimate_cost(
+    program: Any,
+    batch: int = 1,
+    gpu: Chip | None = None,
+    input_activity: float = K.INPUT_ACTIVITY,
+    weight_activity: float = K.WEIGHT_ACTIVITY,
+) -> CostReport:
+    """Energy, latency, throughput, effective TOPS and TOPS/W, area of a compiled model.
+
+    ``program``: an ``an.Program`` from ``an.compile``; ``batch``: inputs streamed through the
+    pipeline; ``gpu``: the all-digital reference for the comparison (default ``gpu_a100()``);
+    ``input_activity``/``weight_activity``: mean input drive and mean conductance as fractions of
+    full scale (0.5 each for uniform random operands).
+    """
+    chip = _check_program(program, batch, "estimate_cost")
+    if not chip.is_analog:
+        raise ConfigError(
+            "estimate_cost: the program's chip has no analog arrays; use gpu_estimate(program)"
+        )
+    p = chip_params(chip)
+    peak_r = evaluate(p, input_activity, weight_activity)
+    arr_e, arr_t = _layer_costs(program, p, input_activity, weight_activity)
+    e_op = float(digital_pJ_per_op(p)) * 1e-12
+    dig_rate = chip.digital.ops_per_s
+    node = chip.node_nm
+    sram_bit = (
+        float(C.sram_energy_per_bit_J(chip.sram_bytes_per_core, node))
+        if chip.sram_bytes_per_core > 0
+        else 0.0
+    )
+    hop_mm = math.sqrt(float(peak_r["core_area_mm2"]))
+    if chip.noc_pJ_per_bit_mm is None:
+        noc_bit = float(C.noc_energy_per_bit_J(hop_mm, node, chip.supply_V))
+    else:
+        noc_bit = chip.noc_pJ_per_bit_mm * 1e-12 * hop_mm
+
+    comp = dict.fromkeys(PROGRAM_COMPONENTS, 0.0)
+    layer_e: dict[str, float] = {}
+    layer_t: dict[str, float] = {}
+    stage_analog: dict[int, float] = {}
+    stage_digital: dict[int, float] = {}
+    total_digital_t = 0.0
+    macs = 0
+    ops = 0.0
+    for lp in program.layers:
+        e_layer = 0.0
+        if lp.placement == "analog":
+            for k, v in arr_e[lp.name].items():
+                comp[k] += v
+                e_layer += v
+            act_bits = lp.input_elems * chip.dac_bits + lp.output_elems * chip.adc_bits
+            t_an = arr_t[lp.name]
+            stage_analog[lp.stage] = max(stage_analog.get(lp.stage, 0.0), t_an)
+            ops += 2.0 * lp.macs
+        else:
+            act_bits = (lp.input_elems + lp.output_elems) * chip.digital.op_bits
+            t_an = 0.0
+            ops += lp.digital_ops
+        e_dig = lp.digital_ops * e_op
+        e_sram = act_bits * sram_bit
+        comp["digital"] += e_dig
+        comp["sram"] += e_sram
+        e_layer += e_dig + e_sram
+        t_dig = lp.digital_ops / dig_rate
+        stage_digital[lp.stage] = stage_digital.get(lp.stage, 0.0) + t_dig
+        total_digital_t += t_dig
+        layer_e[lp.name] = e_layer
+        layer_t[lp.name] = t_an + t_dig
+        macs += int(lp.macs)
+    comp["noc"] = program.activation_bits_moved * noc_bit
+
+    stages = sorted(set(stage_analog) | set(stage_digital))
+    stage_t = [stage_analog.get(s, 0.0) + stage_digital.get(s, 0.0) for s in stages]
+    latency_1 = sum(stage_t)
+    interval = max([*stage_t, total_digital_t, 1e-30])
+    notes: list[str] = []
+    rounds = max(int(getattr(program, "reprogram_rounds", 1)), 1)
+    prog_time = 0.0
+    if rounds > 1:
+        dev = K.DEVICES[chip.device]
+        cells = sum(b.cells for blocks in program.placement.values() for b in blocks)
+        comp["program"] = cells * dev["program_J"] / batch
+        prog_time = rounds * chip.array_rows * dev["program_row_s"]
+        notes.append(
+            f"{rounds} reprogramming rounds: every batch rewrites {cells:,} cells "
+            f"({prog_time * 1e3:.3g} ms per batch); larger batches amortise it"
+        )
+        # time-multiplexed: rounds run one after another, each streaming the whole batch
+        latency = latency_1 + (batch - 1) * interval + prog_time
+    else:
+        latency = latency_1 + (batch - 1) * interval
+    leak_W = float(peak_r["leakage_W"])
+    comp["leakage"] = leak_W * latency / batch
+    energy = sum(comp.values())
+    throughput = batch / latency
+    tops = ops * batch / latency / 1e12
+    report = CostReport(
+        chip=chip.name,
+        kind="inference",
+        batch=batch,
+        energy_J=energy,
+        latency_s=latency,
+        throughput_per_s=throughput,
+        tops=tops,
+        tops_per_W=ops / energy / 1e12,
+        area_mm2=float(peak_r["area_mm2"]["total"]),
+        macs=macs,
+        energy_breakdown_J=comp,
+        layer_energy_J=layer_e,
+        layer_latency_s=layer_t,
+        notes=notes,
+    )
+    report.gpu = _gpu_compare(program, batch, gpu, energy, latency)
+    return report
+
+
+def gpu_estimate(program: Any, batch: int = 1, gpu: Chip | None = None,
+                 utilization: float = 1.0) -> dict[str, Any]:
+    """The same work on an all-digital chip (default ``gpu_a100()``) from its datasheet figures.
+
+    Work: 2 ops per MAC of every analog layer plus the digital unit's ops of every digital op.
+    Energy: ops x (TDP / peak ops/s), the datasheet's best case; latency: ops / (peak x
+    ``utilization``); at batch 1 a real GPU runs far below peak, so this flatters the GPU.
+    Returns ``name``, ``energy_J`` (per inference), ``latency_s`` (batch), ``ops``.
+    """
+    _check_program(program, batch, "gpu_estimate")
+    ref = gpu_a100() if gpu is None else gpu
+    if not (0.0 < utilization <= 1.0):
+        raise ConfigError(f"gpu_estimate: utilization must lie in (0, 1], got {utilization!r}")
+    p = chip_params(ref)
+    e_op = float(digital_pJ_per_op(p)) * 1e-12
+    ops = sum(
+        2.0 * lp.macs if lp.placement == "analog" else float(lp.digital_ops)
+        for lp in program.layers
+    )
+    return {
+        "name": ref.name,
+        "energy_J": ops * e_op,
+        "latency_s": ops * batch / (ref.digital.ops_per_s * utilization),
+        "ops": ops,
+    }
+
+
+def _gpu_compare(program: Any, batch: int, gpu: Chip | None, energy: float,
+                 latency: float) -> dict[str, Any]:
+    g = gpu_estimate(program, batch, gpu)
+    g["energy_ratio"] = g["energy_J"] / max(energy, 1e-300)
+    g["speedup"] = g["latency_s"] / max(latency, 1e-300)
+    return g
+
+
+def estimate_training(
+    program: Any,
+    batch: int = 1,
+    pulses_per_update: int = 10,
+    gpu: Chip | None = None,
+) -> CostReport:
+    """Training in memory: forward, backward (transposed MVMs on the same arrays) and a pulsed
+    outer-product update of every programmed cell, per training sample.
+
+    - forward: as ``estimate_cost``;
+    - backward: one transposed MVM per forward MVM (input gradients), same array-side energy and
+      time (transposable periphery, as NeuRRAM's), and the digital unit's work again;
+    - update: each cell receives on average ``pulses_per_update`` programming pulses per sample
+      (stochastic pulse coincidence, Gokmen & Vlasov, Front. Neurosci. 10, 2016: BL = 10-31) at the
+      device's ``pulse_J``; all arrays update in parallel, one pulse train per sample of
+      ``pulses_per_update x t_read_s``.
+    The GPU comparison uses 3x the forward work (forward, input and weight gradients).
+    """
+    fwd = estimate_cost(program, batch=batch, gpu=gpu)
+    chip: Chip = program.chip
+    if not (isinstance(pulses_per_update, int) and pulses_per_update >= 1):
+        raise ConfigError(
+            f"estimate_training: pulses_per_update must be an integer >= 1, got {pulses_per_update!r}"
+        )
+    dev = K.DEVICES[chip.device]
+    cells = sum(b.cells for blocks in program.placement.values() for b in blocks)
+    comp = {k: 2.0 * v for k, v in fwd.energy_breakdown_J.items() if k not in ("leakage", "program")}
+    comp["update"] = cells * pulses_per_update * dev["pulse_J"]
+    update_t = pulses_per_update * chip.t_read_s * batch
+    latency = 2.0 * fwd.latency_s + update_t
+    comp["leakage"] = fwd.energy_breakdown_J["leakage"] * latency / max(fwd.latency_s, 1e-300)
+    comp["program"] = fwd.energy_breakdown_J.get("program", 0.0)
+    energy = sum(comp.values())
+    ops = 3.0 * fwd.tops * fwd.latency_s * 1e12 / batch
+    layer_e = {k: 2.0 * v for k, v in fwd.layer_energy_J.items()}
+    layer_t = {k: 2.0 * v for k, v in fwd.layer_latency_s.items()}
+    g = gpu_estimate(program, batch, gpu)
+    g["energy_J"] *= 3.0
+    g["latency_s"] *= 3.0
+    g["ops"] *= 3.0
+    g["energy_ratio"] = g["energy_J"] / max(energy, 1e-300)
+    g["speedup"] = g["latency_s"] / max(latency, 1e-300)
+    return CostReport(
+        chip=chip.name,
+        kind="training",
+        batch=batch,
+        energy_J=energy,
+        latency_s=latency,
+        throughput_per_s=batch / latency,
+        tops=ops * batch / latency / 1e12,
+        tops_per_W=ops / energy / 1e12,
+        area_mm2=fwd.area_mm2,
+        macs=3 * fwd.macs,
+        energy_breakdown_J=comp,
+        layer_energy_J=layer_e,
+        layer_latency_s=layer_t,
+        gpu=g,
+        notes=[*fwd.notes, f"update: {pulses_per_update} pulses per cell per sample"],
+    )

@@ -1,0 +1,296 @@
+"""The chip-level cost model, vectorised over design points.
+
+``chip_params(chips)`` turns one or many ``Chip`` objects into a dict of NumPy arrays (one entry
+per design point); ``evaluate(params)`` returns, per design point, the time and the energy
+breakdown of one MVM on one array, the chip's peak throughput, power, efficiency and area
+breakdown. ``analogue.cost.peak`` and ``analogue.cost.sweep`` are thin shells around it.
+
+What one array MVM costs (J), every term a component of :mod:`analogue.cost.components`:
+
+- ``crossbar``: ``phases x reads x (sum V^2 G t + line charging)``;
+- ``dac``: input drivers and pulse logic for every read;
+- ``adc``: ``phases x conversions x cols`` conversions at the sample rate the timing implies;
+- ``sample_hold``: every conversion of a sampling ADC (not a CCO, which integrates);
+- ``shift_add``: combining bit-serial input cycles and weight bit slices digitally;
+- ``accumulate``: one partial-sum addition per output (arrays tile larger layers);
+- ``sram``: inputs read from and outputs written to the core's buffer;
+- ``noc``: outputs sent one hop to the next core;
+- ``digital``: two digital-unit operations per output (scale and activation);
+- ``leakage``: static power of the periphery, SRAM and digital logic over the MVM time.
+
+At peak every array does one MVM per ``mvm_latency_s``; ``TOPS = 2 x MACs / time`` (one MAC is
+two operations, as datasheets count).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from analogue.chips import Chip
+from analogue.cost import components as C
+from analogue.cost import constants as K
+
+ENERGY_COMPONENTS = (
+    "crossbar",
+    "dac",
+    "adc",
+    "sample_hold",
+    "shift_add",
+    "accumulate",
+    "sram",
+    "noc",
+    "digital",
+    "leakage",
+)
+AREA_COMPONENTS = ("arrays", "adc", "dac", "sample_hold", "shift_add", "sram", "digital", "other")
+
+_DEVICE_CODE = {k: i for i, k in enumerate(K.DEVICES)}
+
+
+def _nan(x: float | None) -> float:
+    return math.nan if x is None else float(x)
+
+
+def chip_params(chips: Chip | Sequence[Chip]) -> dict[str, np.ndarray]:
+    """Numeric parameters of one chip (0-d arrays) or many (1-d arrays), device constants resolved.
+
+    Fields left ``None`` on the chip become NaN and are derived in :func:`evaluate`.
+    """
+    single = isinstance(chips, Chip)
+    seq = [chips] if single else list(chips)
+    rows: dict[str, list[float]] = {}
+
+    def put(name: str, value: float) -> None:
+        rows.setdefault(name, []).append(value)
+
+    for ch in seq:
+        dev = K.DEVICES[ch.device]
+        put("node_nm", ch.node_nm)
+        put("supply_V", ch.supply_V)
+        put("n_cores", ch.n_cores)
+        put("arrays_per_core", ch.arrays_per_core)
+        put("rows", ch.array_rows)
+        put("cols", ch.array_cols)
+        put("cells_per_weight", ch.cells_per_weight)
+        put("weight_bits", ch.weight_bits)
+        put("dac_bits", ch.dac_bits)
+        put("encoding", C.ENCODING_CODE[ch.input_encoding])
+        put("adc_bits", ch.adc_bits)
+        put("adc_kind", C.ADC_KIND_CODE[ch.adc_kind])
+        put("columns_per_adc", ch.columns_per_adc)
+        put("clock_hz", ch.clock_hz)
+        put("mvm_time_s", _nan(ch.mvm_time_s))
+        put("input_phases", ch.input_phases)
+        put("sram_bytes_per_core", ch.sram_bytes_per_core)
+        put("t_read_s", ch.t_read_s)
+        put("v_read_V", ch.v_read_V)
+        put("read_supply_V", ch.v_read_V if ch.read_supply_V is None else ch.read_supply_V)
+        put("bias_uW_per_column", ch.bias_uW_per_column)
+        put("post_ops_per_output", ch.post_ops_per_output)
+        put("gated_cells", float(ch.gated_cells))
+        put("g_max_uS", dev["g_max_uS"] if ch.g_max_uS is None else ch.g_max_uS)
+        put("g_min_uS", dev["g_min_uS"])
+        put("device", _DEVICE_CODE[ch.device])
+        f_um = ch.node_nm * 1e-3
+        put("cell_area_um2", dev["cell_F2"] * f_um**2 if ch.cell_area_um2 is None else ch.cell_area_um2)
+        put("c_wire_fF_per_cell", ch.c_wire_fF_per_cell)
+        put("noc_pJ_per_bit_mm", _nan(ch.noc_pJ_per_bit_mm))
+        put("core_area_mm2", _nan(ch.core_area_mm2))
+        put("dig_ops_per_s", ch.digital.ops_per_s)
+        put("dig_node_nm", ch.digital.node_nm)
+        put("dig_pJ_per_op", _nan(ch.digital.pJ_per_op))
+        put("dig_area_mm2", _nan(ch.digital.area_mm2))
+        put("dig_op_bits", ch.digital.op_bits)
+    out = {k: np.asarray(v, dtype=np.float64) for k, v in rows.items()}
+    if single:
+        out = {k: v[0] for k, v in out.items()}
+    return out
+
+
+def timing(p: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Read time, reads and conversions per phase, conversion time, MVM latency (s) per point.
+
+    Mirrors the ``Chip`` properties (``read_time_s``, ``mvm_latency_s``, ...), vectorised.
+    """
+    enc = np.asarray(p["encoding"])
+    b_in = np.asarray(p["dac_bits"], dtype=np.float64)
+    serial = (enc == C.ENCODING_CODE["bit_serial"]) | (enc == C.ENCODING_CODE["bit_serial_integrate"])
+    reads = np.where(serial, b_in, 1.0)
+    convs = np.where(enc == C.ENCODING_CODE["bit_serial"], b_in, 1.0)
+    timed = (enc == C.ENCODING_CODE["pwm"]) | (enc == C.ENCODING_CODE["pulse_count"])
+    window = 2.0 ** np.maximum(b_in - 1.0, 0.0)
+    t_read = np.where(timed, window / p["clock_hz"], p["t_read_s"])
+    t_drive = np.where(
+        enc == C.ENCODING_CODE["pwm"], t_read,
+        np.where(enc == C.ENCODING_CODE["pulse_count"], window * p["t_read_s"], p["t_read_s"]),
+    )
+    t_conv = C.adc_conversion_time_s(p["adc_kind"], p["adc_bits"], p["clock_hz"])
+    derived = p["input_phases"] * (reads * t_read + convs * p["columns_per_adc"] * t_conv)
+    given = np.asarray(p["mvm_time_s"], dtype=np.float64)
+    latency = np.where(np.isnan(given), derived, p["input_phases"] * np.nan_to_num(given))
+    return {"t_read_s": t_read, "t_drive_s": t_drive, "reads": reads, "convs": convs, "t_conv_s": t_conv,
+            "mvm_latency_s": latency}
+
+
+def digital_pJ_per_op(p: dict[str, Any]) -> np.ndarray:
+    """Energy per digital-unit operation (given, or derived from its node and width), pJ."""
+    derived = C.digital_op_energy_J(p["dig_op_bits"], p["dig_node_nm"]) * 1e12
+    given = np.asarray(p["dig_pJ_per_op"], dtype=np.float64)
+    return np.where(np.isnan(given), derived, given)
+
+
+def digital_unit_area_mm2(p: dict[str, Any]) -> np.ndarray:
+    """Area of the digital unit (given, or derived from its throughput and node), mm2."""
+    derived = C.digital_area_mm2(p["dig_ops_per_s"], p["dig_node_nm"])
+    given = np.asarray(p["dig_area_mm2"], dtype=np.float64)
+    return np.where(np.isnan(given), derived, given)
+
+
+def array_energy(
+    p: dict[str, Any],
+    rows: Any,
+    cols: Any,
+    tm: dict[str, np.ndarray] | None = None,
+    input_activity: float = K.INPUT_ACTIVITY,
+    weight_activity: float = K.WEIGHT_ACTIVITY,
+    slices: bool = True,
+) -> dict[str, np.ndarray]:
+    """Energy of one MVM on one array of which ``rows x cols`` cells are driven and converted, J.
+
+    Components ``crossbar``, ``dac``, ``adc``, ``sample_hold``, ``shift_add`` (combining
+    bit-serial input cycles and, if ``slices``, the ``cells_per_weight`` bit slices). ``rows``
+    and ``cols`` broadcast against the parameters (e.g. one entry per placed block).
+    """
+    tm = timing(p) if tm is None else tm
+    node, vdd = p["node_nm"], p["supply_V"]
+    R, Cc = np.asarray(rows, dtype=np.float64), np.asarray(cols, dtype=np.float64)
+    phases, reads, convs = p["input_phases"], tm["reads"], tm["convs"]
+    g_mean = p["g_min_uS"] + (p["g_max_uS"] - p["g_min_uS"]) * weight_activity
+    n_read = phases * reads
+    n_conv = phases * convs * Cc
+    # the read current I = V_read G flows for the drive time and is drawn from its rail
+    ohmic = C.crossbar_read_energy_J(R, Cc, g_mean, p["v_read_V"], tm["t_drive_s"], input_activity)
+    v_gate = np.where(p["gated_cells"] > 0, vdd, 0.0)
+    # pulse-count inputs charge the driven lines once per pulse, as many as the input's magnitude
+    pulses = np.where(
+        p["encoding"] == C.ENCODING_CODE["pulse_count"],
+        2.0 ** np.maximum(p["dac_bits"] - 1.0, 0.0) * input_activity,
+        1.0,
+    )
+    lines = C.line_charge_energy_J(R, Cc, p["c_wire_fF_per_cell"], p["v_read_V"], v_gate, pulses)
+    e: dict[str, np.ndarray] = {}
+    e["crossbar"] = n_read * (ohmic * p["read_supply_V"] / p["v_read_V"] + lines)
+    e["dac"] = n_read * C.dac_energy_J(
+        R, Cc, p["dac_bits"], p["encoding"], p["c_wire_fF_per_cell"], p["v_read_V"], node, vdd
+    )
+    # sample rate of one ADC: its conversions spread over the MVM time
+    lat = tm["mvm_latency_s"]
+    fs = phases * convs * p["columns_per_adc"] / np.maximum(lat, 1e-15)
+    e["adc"] = n_conv * C.adc_energy_J(p["adc_kind"], p["adc_bits"], fs, node, vdd)
+    # an amplifier-based comparator is biased while it converts
+    t_converting = phases * convs * p["columns_per_adc"] * tm["t_conv_s"]
+    e["adc"] = e["adc"] + Cc * p["bias_uW_per_column"] * 1e-6 * t_converting
+    samples = p["adc_kind"] != C.ADC_KIND_CODE["cco"]
+    e["sample_hold"] = np.where(samples, n_conv * C.sample_hold_energy_J(vdd), 0.0)
+    cpw = p["cells_per_weight"] if slices else 1.0
+    combine = (convs > 1) | (np.asarray(cpw) > 1)
+    sa_bits = p["adc_bits"] + np.log2(np.maximum(convs * cpw, 1.0))
+    e["shift_add"] = np.where(combine, n_conv * C.add_energy_J(sa_bits, node), 0.0)
+    return e
+
+
+def evaluate(
+    p: dict[str, Any],
+    input_activity: float = K.INPUT_ACTIVITY,
+    weight_activity: float = K.WEIGHT_ACTIVITY,
+) -> dict[str, Any]:
+    """Cost of one array MVM and the chip's peak figures, for every design point in ``p``.
+
+    Returns a dict with ``mvm_latency_s``, ``mvm_energy_J`` (dict per component, J per array
+    MVM), ``macs_per_mvm``, ``tops``, ``power_W``, ``tops_per_W``, ``energy_per_mac_J``,
+    ``area_mm2`` (dict per component, chip total in ``"total"``), ``core_area_mm2``,
+    ``tops_per_mm2``. All values are arrays shaped like the inputs.
+    """
+    tm = timing(p)
+    node, vdd = p["node_nm"], p["supply_V"]
+    R, Cc, cpw = p["rows"], p["cols"], p["cells_per_weight"]
+    phases = p["input_phases"]
+    convs = tm["convs"]
+    outputs = R * 0.0 + np.floor(Cc / cpw)
+    macs = R * outputs
+    lat = tm["mvm_latency_s"]
+
+    e = array_energy(p, R, Cc, tm, input_activity, weight_activity)
+    combine = (convs > 1) | (cpw > 1)
+    sa_bits = p["adc_bits"] + np.log2(np.maximum(convs * cpw, 1.0))
+    samples = p["adc_kind"] != C.ADC_KIND_CODE["cco"]
+    acc_bits = p["adc_bits"] + 8.0
+    e["accumulate"] = outputs * phases * C.add_energy_J(acc_bits, node)
+    e_sram_bit = C.sram_energy_per_bit_J(p["sram_bytes_per_core"], node)
+    has_sram = p["sram_bytes_per_core"] > 0
+    e["sram"] = np.where(has_sram, (R * p["dac_bits"] + outputs * p["adc_bits"]) * e_sram_bit, 0.0)
+
+    # -- area ---------------------------------------------------------------------------------
+    a: dict[str, np.ndarray] = {}
+    apc = p["arrays_per_core"]
+    n_adc = np.ceil(Cc / p["columns_per_adc"])
+    a["arrays"] = apc * R * Cc * p["cell_area_um2"] * 1e-6
+    a["adc"] = apc * n_adc * C.adc_area_mm2(p["adc_kind"], p["adc_bits"], node)
+    a["dac"] = apc * R * 4.0 * K.COMPARATOR_UM2_45 * 1e-6 * C.node_area_scale(node) / 4.0
+    a["sample_hold"] = np.where(samples, apc * Cc * K.SAMPLE_HOLD_UM2_45 * 1e-6, 0.0)
+    a["shift_add"] = np.where(
+        combine, apc * n_adc * C.digital_area_mm2(1e9, node) * sa_bits / 8.0, 0.0
+    )
+    a["sram"] = C.sram_area_mm2(p["sram_bytes_per_core"], node)
+    n_cores = p["n_cores"]
+    dig_area = digital_unit_area_mm2(p)
+    a["digital"] = dig_area / n_cores  # per-core share of the digital unit
+    core_parts = sum(a.values())
+    given_core = np.asarray(p["core_area_mm2"], dtype=np.float64)
+    core_area = np.where(np.isnan(given_core), core_parts, given_core)
+    a["other"] = np.maximum(core_area - core_parts, 0.0)
+    core_area = np.maximum(core_area, core_parts)
+
+    hop_mm = np.sqrt(core_area)
+    noc_bit = C.noc_energy_per_bit_J(hop_mm, node, vdd)
+    given_noc = np.asarray(p["noc_pJ_per_bit_mm"], dtype=np.float64)
+    noc_bit = np.where(np.isnan(given_noc), noc_bit, np.nan_to_num(given_noc) * 1e-12 * hop_mm)
+    e["noc"] = outputs * p["adc_bits"] * noc_bit
+    e["digital"] = outputs * p["post_ops_per_output"] * digital_pJ_per_op(p) * 1e-12
+    # periphery, SRAM and digital logic leak; the non-volatile arrays do not
+    logic_area = np.maximum(core_area - a["arrays"], 0.0)
+    leak_W_core = C.leakage_W_per_mm2(node) * logic_area
+    e["leakage"] = leak_W_core / np.maximum(apc, 1.0) * lat
+
+    mvm_energy = sum(e.values())
+    analog = apc > 0
+    n_arrays = n_cores * apc
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ops_analog = np.where(analog, 2.0 * macs * n_arrays / np.where(analog, lat, 1.0), 0.0)
+        power_analog = np.where(analog, n_arrays * mvm_energy / np.where(analog, lat, 1.0), 0.0)
+    dig_ops = np.asarray(p["dig_ops_per_s"], dtype=np.float64)
+    dig_power = dig_ops * digital_pJ_per_op(p) * 1e-12
+    # an all-digital chip's peak is its digital unit; an analog chip's is its arrays
+    ops = np.where(analog, ops_analog, dig_ops)
+    power = np.where(analog, power_analog, dig_power)
+    area_total = np.where(analog, n_cores * core_area, dig_area)
+    areas = {k: np.where(analog, n_cores * v, 0.0) for k, v in a.items()}
+    areas["digital"] = np.where(analog, areas["digital"], dig_area)
+    areas["total"] = area_total
+    return {
+        "mvm_latency_s": lat,
+        "mvm_energy_J": e,
+        "macs_per_mvm": macs,
+        "tops": ops / 1e12,
+        "power_W": power,
+        "tops_per_W": ops / 1e12 / np.maximum(power, 1e-30),
+        "energy_per_mac_J": 2.0 * power / np.maximum(ops, 1e-30),
+        "area_mm2": areas,
+        "core_area_mm2": core_area,
+        "leakage_W": np.where(analog, n_cores * leak_W_core, 0.0),
+        "tops_per_mm2": ops / 1e12 / np.maximum(area_total, 1e-30),
+    }

@@ -1,0 +1,95 @@
+"""Plots of the cost model (matplotlib, Agg backend; files written atomically)."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from analogue.chips import Chip
+from analogue.config import atomic_write_bytes
+
+
+def _save(fig: object, path: str | os.PathLike[str]) -> Path:
+    buf = io.BytesIO()
+    fig.savefig(buf, format=Path(path).suffix.lstrip(".") or "png", dpi=120,  # type: ignore[attr-defined]
+                bbox_inches="tight")
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def plot_energy_breakdown(
+    breakdowns: Mapping[str, Mapping[str, float]],
+    path: str | os.PathLike[str],
+    per: str = "MAC",
+    macs: Mapping[str, float] | None = None,
+) -> Path:
+    """Stacked bars, one per chip (or model): energy per component, normalised per ``per``.
+
+    ``breakdowns``: name -> {component: energy J}; ``macs``: name -> MACs to divide by (pJ/MAC
+    bars), or ``None`` to plot shares of the total (the ADC share visible at a glance).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(breakdowns)
+    comps: list[str] = []
+    for b in breakdowns.values():
+        comps += [k for k in b if k not in comps]
+    fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(names), 4.2))
+    bottom = np.zeros(len(names))
+    cmap = plt.get_cmap("tab20")
+    for i, comp in enumerate(comps):
+        vals = []
+        for n in names:
+            b = breakdowns[n]
+            total = sum(b.values()) or 1.0
+            v = b.get(comp, 0.0)
+            vals.append(v / macs[n] * 1e12 if macs is not None else v / total * 100.0)
+        vals_a = np.array(vals)
+        if not np.any(vals_a > 0):
+            continue
+        ax.bar(names, vals_a, bottom=bottom, label=comp, color=cmap(i % 20),
+               edgecolor="black" if comp == "adc" else None, linewidth=1.2 if comp == "adc" else 0)
+        bottom += vals_a
+    ax.set_ylabel(f"energy per {per} (pJ)" if macs is not None else "share of energy (%)")
+    ax.set_title("Energy breakdown (ADC outlined)")
+    ax.legend(fontsize=7, bbox_to_anchor=(1.01, 1.0), loc="upper left")
+    ax.tick_params(axis="x", labelrotation=20)
+    out = _save(fig, path)
+    plt.close(fig)
+    return out
+
+
+def plot_tops_per_W_vs_adc_bits(
+    chips: Sequence[Chip],
+    path: str | os.PathLike[str],
+    bits: Sequence[int] = tuple(range(2, 13)),
+) -> Path:
+    """TOPS/W at peak against ADC resolution, one line per chip (a vectorised sweep each)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from analogue.cost.peak import sweep
+
+    fig, ax = plt.subplots(figsize=(5.5, 4.0))
+    for ch in chips:
+        r = sweep(ch, adc_bits=list(bits))
+        ax.plot(r["adc_bits"], r["tops_per_W"], marker="o", ms=3, label=ch.name)
+        ax.plot([ch.adc_bits], [float(np.interp(ch.adc_bits, r["adc_bits"], r["tops_per_W"]))],
+                marker="*", ms=10, color=ax.lines[-1].get_color())
+    ax.set_yscale("log")
+    ax.set_xlabel("ADC bits")
+    ax.set_ylabel("peak TOPS/W")
+    ax.set_title("Efficiency against ADC resolution (star: preset)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    out = _save(fig, path)
+    plt.close(fig)
+    return out

@@ -1,0 +1,354 @@
+"""The programmed state of an analog layer: conductances on the array, over time.
+
+``program_layer`` maps the layer's current weight to conductance targets, samples one (or ``R``
+Monte Carlo) programming instance(s) and stores everything in registered buffers (so
+``state_dict``, ``deepcopy`` and ``.to()`` carry it):
+
+=================  =====================  ====================================================
+buffer             shape                  meaning
+=================  =====================  ====================================================
+``prog_target``    ``(B, r, M*S)``        normalised target weights (sliced), ``B = G * nb``
+``prog_scales``    ``(B, 1, M*S)``        digital scales fixed at programming time
+``prog_g_pos/neg`` ``(R*B, r, M*S)``      conductances just after programming, uS
+``prog_nu_pos/neg`` ``(R*B, r, M*S)``     drift exponents (``None`` without drift)
+``prog_stuck``     ``(2, R*B, r, M*S)``   int8 fault codes of G+ / G- (``None`` without faults)
+``prog_w``         ``(R*B, r, M*S)``      weights as read now, ``(G+ - G-) / (g_max - g_min)``
+``prog_comp``      ``(R*B, 1, M*S)``      drift-compensation gain applied digitally (1: none)
+``prog_seed``      ``()`` int64           the layer's programming seed
+``prog_cycles``    ``()`` int64           programming cycles so far (aging)
+``prog_clock``     ``(2,)`` float64       ``[t_s, temperature_k]`` of ``prog_w``
+=================  =====================  ====================================================
+
+``drift_layer`` recomputes ``prog_w`` once for a time and temperature (the forward never
+recomputes drift); random read-noise and relaxation samples are regenerated from the seed, so
+the same instance is seen at every time. In eval mode the forward reads ``prog_w`` (plus fresh
+per-read noise, if any), scaled by ``prog_scales * prog_comp``; in training mode, or when
+unprogrammed, it reads the trainable weight. Changing the weight after programming does not
+change the programmed state: call ``program_`` again.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..physics import mapping
+from ..physics.crossbar import BlockReader, tiled_mvm
+from ..physics.devices import (
+    ProgrammedDevices,
+    aging_range_fraction,
+    check_temperature,
+    check_time,
+    device_targets,
+    devices_at,
+    program_devices,
+)
+from ..physics.periphery import levels
+from ..physics.slicing import bit_slice
+
+PROGRAMMED_BUFFERS = (
+    "prog_target", "prog_scales", "prog_g_pos", "prog_g_neg", "prog_nu_pos", "prog_nu_neg",
+    "prog_stuck", "prog_w", "prog_comp", "prog_seed", "prog_cycles", "prog_clock",
+)
+COMPENSATION_MODES = ("none", "global", "column")
+MAX_PROBES = 1024
+PROBE_HEADROOM = 0.5
+"""Calibration inputs are scaled so their largest ideal column sum is this fraction of the ADC
+range: well above the noise floor, never clipped (drift only shrinks it)."""
+
+_STREAM_PROGRAM, _STREAM_FLICKER, _STREAM_RELAX = range(3)
+
+
+def init_programmed_state(layer: nn.Module) -> None:
+    """Register the (empty) programmed-state buffers on a new layer."""
+    for name in PROGRAMMED_BUFFERS:
+        layer.register_buffer(name, None)
+
+
+def is_programmed(layer: nn.Module) -> bool:
+    return getattr(layer, "prog_w", None) is not None
+
+
+def reads_programmed(layer: nn.Module) -> bool:
+    """Whether the forward reads the programmed array (programmed and in eval mode)."""
+    return not layer.training and is_programmed(layer)
+
+
+def n_instances(layer: nn.Module) -> int:
+    """Monte Carlo programming instances held by the layer (1 when unprogrammed)."""
+    if not is_programmed(layer):
+        return 1
+    return layer.prog_w.shape[0] // layer.prog_scales.shape[0]
+
+
+def _generator(seed: int, stream: int, device: torch.device) -> torch.Generator:
+    gen = torch.Generator(device=device)
+    gen.manual_seed((int(seed) * 1_000_003 + stream * 7_919) % (1 << 63))
+    return gen
+
+
+def mapped_blocks(layer: Any) -> tuple[Tensor, Tensor]:
+    """The layer's current weight as normalised (and bit-sliced) blocks ``(B, r, M*S)`` with
+    their digital scales ``(B, 1, M*S)``."""
+    cfg = layer.cfg
+    blocks = mapping.to_blocks(layer._matrix().detach(), cfg.tile.rows)
+    s = mapping.weight_scales(blocks, cfg.tile.cols, cfg.mapping.scale)
+    return bit_slice(blocks / s, s, cfg.device.slicing)
+
+
+# -- programming --------------------------------------------------------------------------------
+@torch.no_grad()
+def program_layer(layer: Any, seed: int, instances: int = 1, cycles: int | None = None) -> None:
+    """Sample ``instances`` programming instances of ``layer`` and store them (state at t = 0)."""
+    cfg = layer.cfg
+    dev, mp = cfg.device, cfg.mapping
+    prev = int(layer.prog_cycles) if layer.prog_cycles is not None else 0
+    cycles = prev + 1 if cycles is None else int(cycles)
+    frac = aging_range_fraction(cycles, dev.aging)
+    w_n, scales = mapped_blocks(layer)
+    b, r, ms = w_n.shape
+    gen = _generator(seed, _STREAM_PROGRAM, w_n.device)
+    tp, tn = device_targets(w_n, mp.g_max_uS, mp.g_min_uS, dev.levels, frac)
+    shape = (instances * b, r, ms)
+    pp = program_devices(tp.expand(instances, b, r, ms).reshape(shape), dev, mp.g_max_uS, mp.g_min_uS, gen)
+    pn = program_devices(tn.expand(instances, b, r, ms).reshape(shape), dev, mp.g_max_uS, mp.g_min_uS, gen)
+    del tp, tn
+    layer.prog_target = w_n.contiguous()
+    layer.prog_scales = scales.contiguous()
+    layer.prog_g_pos, layer.prog_g_neg = pp.g_uS, pn.g_uS
+    layer.prog_nu_pos, layer.prog_nu_neg = pp.nu, pn.nu
+    layer.prog_stuck = torch.stack([pp.stuck, pn.stuck]) if pp.stuck is not None else None
+    layer.prog_seed = torch.tensor(int(seed), dtype=torch.int64, device=w_n.device)
+    layer.prog_cycles = torch.tensor(cycles, dtype=torch.int64, device=w_n.device)
+    layer.prog_comp = torch.ones(instances * b, 1, ms, dtype=w_n.dtype, device=w_n.device)
+    layer.prog_clock = torch.zeros(2, dtype=torch.float64, device=w_n.device)
+    layer.prog_w = torch.empty(0, device=w_n.device)  # marks the layer programmed; set just below
+    drift_layer(layer, 0.0, dev.temperature.reference_k)
+
+
+def unprogram_layer(layer: nn.Module) -> None:
+    """Forget the programmed state: the forward reads the trainable weight again."""
+    for name in PROGRAMMED_BUFFERS:
+        setattr(layer, name, None)
+
+
+def _check_programmed(layer: Any, verb: str) -> None:
+    if not is_programmed(layer):
+        raise RuntimeError(f"{layer.layer_name}: {verb} needs a programmed array; call "
+                           "an.program_(model, seed=...) first (programming is never implicit)")
+
+
+# -- over time ----------------------------------------------------------------------------------
+@torch.no_grad()
+def drift_layer(layer: Any, t_s: float, temperature_k: float | None = None) -> None:
+    """Move the programmed instance(s) to ``t_s`` seconds after programming at ``temperature_k``
+    (default: the device's reference temperature) and cache the weights as read then."""
+    _check_programmed(layer, "drift_")
+    cfg = layer.cfg
+    dev, mp = cfg.device, cfg.mapping
+    t = check_time(t_s, f"{layer.layer_name}: t_s")
+    temp = dev.temperature.reference_k if temperature_k is None else temperature_k
+    temp = check_temperature(temp, f"{layer.layer_name}: temperature_k")
+    frac = aging_range_fraction(int(layer.prog_cycles), dev.aging)
+    target = layer.prog_target
+    b, r, ms = target.shape
+    reps = layer.prog_g_pos.shape[0] // b
+    tp, tn = device_targets(target, mp.g_max_uS, mp.g_min_uS, dev.levels, frac)
+    shape4 = (reps, b, r, ms)
+    seed = int(layer.prog_seed)
+    zf = zr = None
+    if dev.read_noise.active:
+        zf = torch.randn((2,) + shape4, generator=_generator(seed, _STREAM_FLICKER, target.device),
+                         device=target.device, dtype=target.dtype)
+    if dev.relaxation.active:
+        zr = torch.randn((2,) + shape4, generator=_generator(seed, _STREAM_RELAX, target.device),
+                         device=target.device, dtype=target.dtype)
+    out = []
+    for side, (g, nu, tgt) in enumerate(((layer.prog_g_pos, layer.prog_nu_pos, tp),
+                                         (layer.prog_g_neg, layer.prog_nu_neg, tn))):
+        stuck = layer.prog_stuck[side].view(shape4) if layer.prog_stuck is not None else None
+        prog = ProgrammedDevices(g.view(shape4), None if nu is None else nu.view(shape4), stuck)
+        out.append(devices_at(prog, tgt, t, temp, dev, mp.g_max_uS, mp.g_min_uS,
+                              None if zf is None else zf[side], None if zr is None else zr[side]))
+    w = (out[0] - out[1]).div_(mp.g_max_uS - mp.g_min_uS)
+    layer.prog_w = w.view(reps * b, r, ms)
+    layer.prog_clock = torch.tensor([t, temp], dtype=torch.float64, device=target.device)
+
+
+def device_time(layer: Any) -> tuple[float, float]:
+    """``(t_s, temperature_k)`` the cached read weights correspond to."""
+    _check_programmed(layer, "device_time")
+    return float(layer.prog_clock[0]), float(layer.prog_clock[1])
+
+
+# -- the forward's reader -----------------------------------------------------------------------
+def programmed_reader(layer: Any) -> BlockReader:
+    """Reader of the cached read weights (plus fresh per-read noise) and the compensated scales."""
+    w = layer.prog_w
+    reps = n_instances(layer)
+    s = layer.prog_scales
+    s = (s.repeat(reps, 1, 1) if reps > 1 else s) * layer.prog_comp
+    std = layer.cfg.device.read_noise.per_read_std_frac
+    src = layer._noise_source(w.device, w.dtype, w.numel()) if std > 0 else None
+
+    def read(b0: int, b1: int) -> tuple[Tensor, Tensor]:
+        wb = w[b0:b1]
+        if src is not None:
+            wb = src.add_(wb.clone(), std)
+        return wb, s[b0:b1]
+
+    return read
+
+
+def split_instances(layer: Any, x: Tensor, reps: int, keep: bool) -> Tensor:
+    """``(G, R*N, K)`` inputs, instance-major, -> ``(R*G, N, K)`` (one group per instance)."""
+    if keep:
+        raise RuntimeError(
+            f"{layer.layer_name}: a layer holding {reps} Monte Carlo instances is for evaluation only; "
+            "run it under torch.no_grad(), or program_ with instances=1 to backpropagate")
+    g, n, k = x.shape
+    if n % reps:
+        raise ValueError(
+            f"{layer.layer_name}: holds {reps} programming instances, so the batch must be {reps} "
+            f"copies of the data, instance-major (x.repeat({reps}, ...)); got {n} vectors")
+    return x.view(g, reps, n // reps, k).transpose(0, 1).reshape(reps * g, n // reps, k)
+
+
+def merge_instances(y: Tensor, reps: int) -> Tensor:
+    """Inverse of ``split_instances`` on the outputs: ``(R*G, N, M)`` -> ``(G, R*N, M)``."""
+    if reps == 1:
+        return y
+    rg, n, m = y.shape
+    return y.view(reps, rg // reps, n, m).transpose(0, 1).reshape(rg // reps, reps * n, m)
+
+
+# -- calibration reads (drift compensation) -----------------------------------------------------
+def hadamard_probes(r: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """``(P, r)`` +-1 calibration inputs: ``r`` columns of a Sylvester-Hadamard matrix of order
+    ``P = 2**ceil(log2 r)`` (at most ``MAX_PROBES`` rows). With all ``P`` rows the inputs are exactly
+    orthogonal, ``X^T X = P I``: the least-squares gain they measure is that of the weights."""
+    n = 1 << max(0, math.ceil(math.log2(max(r, 1))))
+    h = torch.ones(1, 1, dtype=dtype, device=device)
+    while h.shape[0] < n:
+        h = torch.cat([torch.cat([h, h], 1), torch.cat([h, -h], 1)], 0)
+    return h[:MAX_PROBES, :r].contiguous()
+
+
+def probe_inputs(layer: Any) -> Tensor:
+    """Calibration inputs per row block ``(B, P, r)``: Hadamard rows times an amplitude on the DAC
+    grid chosen so the largest ideal column sum is ``PROBE_HEADROOM`` of the ADC range."""
+    target = layer.prog_target
+    b, r, _ = target.shape
+    h = hadamard_probes(r, target.dtype, target.device).expand(b, -1, r)
+    peak = torch.bmm(h, target).abs().amax(dim=(1, 2)).clamp_min(torch.finfo(target.dtype).tiny)
+    amp = (PROBE_HEADROOM * float(layer.out_bound) / peak).clamp_max(1.0)
+    bits = layer.cfg.dac.bits
+    if bits is not None:
+        lv = levels(bits)
+        amp = (torch.floor(amp * lv) / lv).clamp_min(1.0 / lv)
+    return h * amp.view(b, 1, 1)
+
+
+@torch.no_grad()
+def probe_readings(layer: Any, n_reads: int = 1) -> tuple[Tensor, Tensor]:
+    """Read the calibration inputs through the real path (read weights with per-read noise,
+    output noise, ADC; no digital scale or compensation), averaged over ``n_reads`` reads.
+
+    Returns ``(expected, measured)``, both ``(R*B, P, M*S)`` in normalised units: ``expected``
+    is computed digitally from the programmed targets (the host knows what it programmed),
+    ``measured`` comes off the array as it is now.
+    """
+    _check_programmed(layer, "drift compensation")
+    if isinstance(n_reads, bool) or not isinstance(n_reads, int) or n_reads < 1:
+        raise ValueError(f"probe_readings: n_reads must be a positive integer, got {n_reads!r}")
+    cfg = layer.cfg
+    reps = n_instances(layer)
+    x = probe_inputs(layer)
+    expected = torch.bmm(x, layer.prog_target)
+    if reps > 1:
+        x, expected = x.repeat(reps, 1, 1), expected.repeat(reps, 1, 1)
+    gb, p, _ = x.shape
+    w = layer.prog_w
+    ones = torch.ones(gb, 1, w.shape[-1], dtype=w.dtype, device=w.device)
+    std = cfg.device.read_noise.per_read_std_frac
+    noise_std = cfg.noise.out_std_rel_fs * cfg.adc.out_bound
+    size = gb * p * w.shape[-1]
+    src = layer._noise_source(w.device, w.dtype, size) if (noise_std > 0 or std > 0) else None
+
+    def read(b0: int, b1: int) -> tuple[Tensor, Tensor]:
+        wb = w[b0:b1]
+        if std > 0:
+            wb = src.add_(wb.clone(), std)
+        return wb, ones[b0:b1]
+
+    total = torch.zeros(gb, p, w.shape[-1], dtype=w.dtype, device=w.device)
+    for _ in range(n_reads):
+        total += tiled_mvm(x, read, groups=gb, adc_bits=cfg.adc.bits, out_bound=float(layer.out_bound),
+                           clip=cfg.adc.clip, noise_std=noise_std, source=src)
+    return expected, total.div_(n_reads)
+
+
+def compensation_gains(y_ref: Tensor, y_now: Tensor, reps: int, mode: str, noise_var: float) -> Tensor:
+    """Digital gains ``(R*B, 1, M*S)`` that undo the drift between expected and measured readings.
+
+    The drift factor is the least-squares ratio ``alpha = sum(y_ref * y_now) / sum(y_ref ** 2)``
+    over probes (``column``: per block column, falling back to the instance's global factor where
+    the expected signal is not well above ``noise_var`` per probe; ``global``: one per instance),
+    and the gain is ``1 / alpha``. With orthogonal probes ``alpha`` is, up to noise, the
+    least-squares drift of the weights themselves, ``sum(w_target * w_now) / sum(w_target ** 2)``.
+    """
+    if mode not in COMPENSATION_MODES:
+        raise ValueError(f"drift compensation mode must be one of {COMPENSATION_MODES}, got {mode!r}")
+    gb, p, ms = y_ref.shape
+    if mode == "none":
+        return torch.ones(gb, 1, ms, dtype=y_ref.dtype, device=y_ref.device)
+    num = (y_ref * y_now).sum(dim=1, keepdim=True)
+    den = (y_ref * y_ref).sum(dim=1, keepdim=True)
+    tiny = torch.finfo(y_ref.dtype).tiny
+    alpha_g = num.view(reps, -1).sum(1) / den.view(reps, -1).sum(1).clamp_min(tiny)
+    alpha_g = alpha_g.clamp_min(1e-3).view(reps, 1, 1, 1).expand(reps, gb // reps, 1, ms).reshape(gb, 1, ms)
+    if mode == "global":
+        alpha = alpha_g
+    else:
+        alpha = num / den.clamp_min(tiny)
+        weak = (den < 16.0 * p * max(noise_var, tiny)) | (alpha <= 1e-3)
+        alpha = torch.where(weak, alpha_g, alpha)
+    return 1.0 / alpha
+
+
+@torch.no_grad()
+def compensate_layer(layer: Any, mode: str = "global", n_reads: int = 1) -> Tensor:
+    """Measure the drift with the calibration inputs and set ``prog_comp``; returns the gains."""
+    _check_programmed(layer, "drift compensation")
+    if mode not in COMPENSATION_MODES:
+        raise ValueError(f"{layer.layer_name}: drift compensation mode must be one of "
+                         f"{COMPENSATION_MODES}, got {mode!r}")
+    cfg = layer.cfg
+    if mode == "none":
+        gains = torch.ones_like(layer.prog_comp)
+    else:
+        y_exp, y_now = probe_readings(layer, n_reads)
+        bound = float(layer.out_bound)
+        lsb2 = 0.0 if cfg.adc.bits is None else (bound / levels(cfg.adc.bits)) ** 2 / 12.0
+        noise_var = (cfg.noise.out_std_rel_fs * cfg.adc.out_bound) ** 2 / n_reads + lsb2
+        gains = compensation_gains(y_exp, y_now, n_instances(layer), mode, noise_var)
+    layer.prog_comp = gains.to(layer.prog_comp.dtype)
+    return gains
+
+
+def prepare_load(layer: nn.Module, state_dict: dict[str, Any], prefix: str) -> None:
+    """Before ``load_state_dict``: shape the programmed buffers like the incoming ones (a
+    programmed state loads into a fresh layer; an unprogrammed state unprograms the layer)."""
+    dev = layer.weight.device
+    for name in PROGRAMMED_BUFFERS:
+        key = prefix + name
+        cur = getattr(layer, name)
+        if key in state_dict:
+            inc = state_dict[key]
+            if cur is None or cur.shape != inc.shape or cur.dtype != inc.dtype:
+                setattr(layer, name, torch.empty(inc.shape, dtype=inc.dtype, device=dev))
+        elif cur is not None:
+            setattr(layer, name, None)

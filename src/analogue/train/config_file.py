@@ -1,0 +1,249 @@
+"""The training config file of ``analogue train CONFIG.yaml``: YAML validated into frozen dataclasses.
+
+A run has two phases: ``pretrain.epochs`` of digital training, then ``epochs`` of (hardware-aware)
+training of the model converted with ``analog`` (a preset plus overrides; ``preset: null`` keeps
+the model digital). Example (``examples/digits_hwa.yaml``)::
+
+    model: {name: digits_cnn}
+    data: {name: digits, batch_size: 64}
+    pretrain: {epochs: 30, optimizer: {name: adam, lr: 3.0e-3}}
+    analog: {preset: pcm, overrides: {dac.range_policy: learned}}
+    hwa: {device_noise_scale: 1.0, clip_weights_sigma: 2.5}
+    optimizer: {name: adam, lr: 1.0e-3, schedule: cosine}
+    epochs: 20
+    seed: 0
+
+Unknown keys fail naming the key and the closest valid one (``analogue.config.section_from_dict``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..config import AnalogConfig, ConfigError, section_from_dict
+from .hwa import HWAOptions
+
+TRAIN_CONFIG_VERSION = 1
+OPTIMIZERS = ("adam", "adamw", "sgd", "lamb")
+SCHEDULES = ("none", "cosine")
+
+
+def _check_int(value: Any, where: str, lo: int) -> None:
+    if not (isinstance(value, int) and not isinstance(value, bool) and value >= lo):
+        raise ConfigError(f"{where}: must be an integer >= {lo}, got {value!r}")
+
+
+def _check_mapping(value: Any, where: str) -> None:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: must be a mapping of keyword arguments, got {type(value).__name__}")
+
+
+def _resolve(name: str, builtins: dict[str, Callable[..., Any]], where: str) -> Callable[..., Any]:
+    """A builtin by name, or ``package.module:function``."""
+    if name in builtins:
+        return builtins[name]
+    if ":" in name:
+        mod_name, _, fn_name = name.partition(":")
+        try:
+            fn = getattr(importlib.import_module(mod_name), fn_name)
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(f"{where}: cannot load {name!r} ({exc})") from None
+        if not callable(fn):
+            raise ConfigError(f"{where}: {name!r} is not callable")
+        return fn
+    import difflib
+
+    close = difflib.get_close_matches(name, list(builtins), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise ConfigError(f"{where}: unknown name {name!r}{hint} (builtins: {sorted(builtins)}, "
+                      "or give 'package.module:function')")
+
+
+def _model_builtins() -> dict[str, Callable[..., Any]]:
+    from ..data import models
+    from ..data.digits import digits_cnn
+
+    return {"digits_cnn": digits_cnn, "mlp": models.mlp, "small_resnet": models.small_resnet,
+            "resnet18_like": models.resnet18_like}
+
+
+def _data_builtins() -> dict[str, Callable[..., Any]]:
+    from ..data.digits import load_digits
+
+    return {"digits": load_digits}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """``name``: a builtin (``digits_cnn``, ``mlp``, ``small_resnet``, ``resnet18_like``) or
+    ``package.module:function`` returning an ``nn.Module``; ``kwargs``: its arguments; ``init``: an
+    optional ``state_dict`` file (``torch.save``) of the digital model to start from."""
+
+    name: str = "digits_cnn"
+    kwargs: dict = field(default_factory=dict)
+    init: str | None = None
+
+    def __post_init__(self) -> None:
+        _resolve(self.name, _model_builtins(), "model.name")
+        _check_mapping(self.kwargs, "model.kwargs")
+        if self.init is not None and not os.path.isfile(self.init):
+            raise ConfigError(f"model.init: no such file {self.init!r}")
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """``name``: ``digits`` or ``package.module:function`` returning an object with tensors
+    ``x_train, y_train, x_test, y_test`` (class labels); ``batch_size``: training batch size."""
+
+    name: str = "digits"
+    kwargs: dict = field(default_factory=dict)
+    batch_size: int = 64
+
+    def __post_init__(self) -> None:
+        _resolve(self.name, _data_builtins(), "data.name")
+        _check_mapping(self.kwargs, "data.kwargs")
+        _check_int(self.batch_size, "data.batch_size", 1)
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """``name`` in adam|adamw|sgd|lamb (``analogue.train.LAMB``); ``lr``; ``weight_decay``;
+    ``kwargs`` passed on (e.g. ``momentum`` for sgd); ``schedule``: none|cosine (per epoch)."""
+
+    name: str = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    kwargs: dict = field(default_factory=dict)
+    schedule: str = "none"
+
+    def __post_init__(self) -> None:
+        if self.name not in OPTIMIZERS:
+            raise ConfigError(f"optimizer.name: must be one of {OPTIMIZERS}, got {self.name!r}")
+        for name in ("lr", "weight_decay"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0):
+                raise ConfigError(f"optimizer.{name}: must be a number >= 0, got {v!r}")
+        if self.lr == 0:
+            raise ConfigError("optimizer.lr: must be > 0")
+        _check_mapping(self.kwargs, "optimizer.kwargs")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"optimizer.schedule: must be one of {SCHEDULES}, got {self.schedule!r}")
+
+
+@dataclass(frozen=True)
+class PretrainSpec:
+    """Digital training before conversion: ``epochs`` (0: none) with ``optimizer``."""
+
+    epochs: int = 0
+    optimizer: OptimizerSpec = field(default_factory=lambda: OptimizerSpec(lr=3e-3))
+
+    def __post_init__(self) -> None:
+        _check_int(self.epochs, "pretrain.epochs", 0)
+
+
+@dataclass(frozen=True)
+class AnalogSpec:
+    """The conversion: ``preset`` names a function of ``analogue.presets`` (``null``: stay digital),
+    called with ``kwargs``, then ``overrides`` applied (dotted keys, ``AnalogConfig.replace``).
+    ``digital``: module names or ``re:`` patterns kept digital; ``int8_digital``: run them int8;
+    ``calibrate``: measure input and ADC ranges on training data after conversion."""
+
+    preset: str | None = "standard"
+    kwargs: dict = field(default_factory=dict)
+    overrides: dict = field(default_factory=dict)
+    digital: tuple[str, ...] = ()
+    int8_digital: bool = False
+    calibrate: bool = True
+
+    def __post_init__(self) -> None:
+        _check_mapping(self.kwargs, "analog.kwargs")
+        _check_mapping(self.overrides, "analog.overrides")
+        if self.preset is not None:
+            self.build()  # fails early on a bad preset name or override
+        if not all(isinstance(n, str) for n in self.digital):
+            raise ConfigError(f"analog.digital: must be a list of module names, got {self.digital!r}")
+
+    def build(self) -> AnalogConfig | None:
+        """The ``AnalogConfig`` (``None`` when the run stays digital)."""
+        if self.preset is None:
+            return None
+        from .. import presets
+
+        fn = getattr(presets, self.preset, None)
+        public = [n for n in getattr(presets, "__all__", dir(presets)) if not n.startswith("_")]
+        if fn is None or self.preset.startswith("_") or not callable(fn):
+            import difflib
+
+            close = difflib.get_close_matches(self.preset, public, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; presets: {public}"
+            raise ConfigError(f"analog.preset: unknown preset {self.preset!r}{hint}")
+        cfg = fn(**self.kwargs)
+        return cfg.replace(**self.overrides) if self.overrides else cfg
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run (see the module docstring for the file layout)."""
+
+    model: ModelSpec = field(default_factory=ModelSpec)
+    data: DataSpec = field(default_factory=DataSpec)
+    pretrain: PretrainSpec = field(default_factory=PretrainSpec)
+    analog: AnalogSpec = field(default_factory=AnalogSpec)
+    hwa: HWAOptions = field(default_factory=HWAOptions)
+    optimizer: OptimizerSpec = field(default_factory=OptimizerSpec)
+    epochs: int = 10
+    seed: int = 0
+    version: int = TRAIN_CONFIG_VERSION
+
+    def __post_init__(self) -> None:
+        _check_int(self.epochs, "epochs", 0)
+        _check_int(self.seed, "seed", 0)
+        if self.version != TRAIN_CONFIG_VERSION:
+            raise ConfigError(f"version: this analogue reads training configs of version "
+                              f"{TRAIN_CONFIG_VERSION}, got {self.version!r}")
+        if self.hwa.distill_alpha > 0 and self.analog.preset is None:
+            raise ConfigError("hwa.distill_alpha: distillation needs an analog student; set analog.preset")
+        if self.pretrain.epochs + self.epochs == 0:
+            raise ConfigError("epochs: nothing to train (pretrain.epochs and epochs are both 0)")
+
+    @property
+    def total_epochs(self) -> int:
+        return self.pretrain.epochs + self.epochs
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["hwa"] = self.hwa.to_dict()
+        out["analog"]["digital"] = list(self.analog.digital)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Any) -> TrainConfig:
+        try:
+            return section_from_dict(cls, data, "train config")
+        except TypeError as exc:  # a value of the wrong kind reached a constructor
+            raise ConfigError(f"train config: {exc}") from None
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike[str]) -> TrainConfig:
+        import yaml
+
+        p = Path(path)
+        if not p.is_file():
+            raise FileNotFoundError(f"no such training config: {p}")
+        with open(p, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+        if data is None:
+            raise ConfigError(f"{p}: the file is empty")
+        return cls.from_dict(data)
+
+    def to_yaml(self, path: str | os.PathLike[str]) -> Path:
+        import yaml
+
+        from ..config import atomic_write_text
+
+        return atomic_write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))

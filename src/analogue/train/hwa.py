@@ -1,0 +1,293 @@
+"""Hardware-aware (HWA) training: let the network learn to shrug off the hardware's noise.
+
+Recipe (Joshi et al., Nat. Commun. 2020; Rasch et al., Nat. Commun. 2023): in every
+training-mode forward the analog layers already quantise their inputs (DAC) and outputs (ADC),
+clip at the ADC bound and add output noise (the core does that). ``hwa_`` adds what the core does
+not: on every read of the array a fresh perturbation of the normalised weights (``w / max|w|`` per
+tile column, the conductance difference over ``g_max - g_min``), resampled per batch --
+
+- ``weight_noise_rel``: additive Gaussian noise, std relative to the column's largest weight
+  (i.e. to ``g_max``), like programming noise of a device with a flat noise floor;
+- ``device_noise_scale``: the preset's own device model (``cfg.device``, ``physics.devices``): every
+  batch the weights are programmed afresh (write noise, variability, faults) and, with
+  ``device_time_s``, aged to that time (drift, 1/f read noise) and globally drift-compensated;
+  the deviation from the target, times this factor, is the perturbation (PCM: reference.md
+  section 2);
+- ``weight_noise_prop``: multiplicative Gaussian noise, std relative to each weight (drift
+  dispersion and 1/f read noise grow with the conductance);
+- ``drift_scale_range``: one uniform factor per layer and batch -- what is left of drift after an
+  imperfect global compensation.
+
+The backward uses the perturbed weights (noise-injection straight-through estimate, see
+``nn/base.py``). ``clip_weights_`` keeps each column within ``+-k`` standard deviations after an
+optimizer step, so the column maximum that maps to ``g_max`` is not an outlier and the noise
+relative to typical weights stays small. ``distillation_loss`` trains against the digital teacher.
+All randomness comes from seeded per-layer generators; ``reseed_noise_`` restarts every stream of
+a model (layer output noise and HWA perturbations) so runs are reproducible and resumable.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..config import AnalogConfig, ConfigError
+from ..convert import analog_layers
+from ..nn import AnalogLayer
+from ..physics.noise import GaussianSource
+
+_SEED_STRIDE = 1_000_003  # a prime: seeds derived from (run seed, index) do not collide
+
+
+def derive_seed(*parts: int) -> int:
+    """A 63-bit seed from integers (run seed, epoch, layer index, ...); order matters."""
+    s = 0x2545F4914F6CDD1D
+    for p in parts:
+        s = (s * _SEED_STRIDE + int(p) + 0x9E3779B97F4A7C15) % (1 << 63)
+    return s
+
+
+def _check_nonneg(value: Any, where: str) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+    if not ok:
+        raise ConfigError(f"{where}: must be a finite number >= 0, got {value!r}")
+
+
+@dataclass(frozen=True)
+class HWAOptions:
+    """What hardware-aware training injects; every effect is off by default.
+
+    ``weight_noise_rel``: additive weight noise std, relative to the column's largest weight.
+    ``weight_noise_prop``: multiplicative weight noise std, relative to each weight.
+    ``device_noise_scale``: factor on the deviation the device model (``cfg.device``) causes when
+      the weights are programmed afresh every batch (0: off).
+    ``device_time_s``: with the device model, also age the sampled devices to this time after
+      programming (drift, 1/f read noise), then undo the mean drift as global drift compensation
+      does (0: programming only).
+    ``drift_scale_range``: ``(lo, hi)`` with ``0 < lo <= hi``: a per-layer, per-batch uniform
+      factor on the weights (``None``: off).
+    ``clip_weights_sigma``: after each optimizer step clip each column's weights to
+      ``+-k`` standard deviations of that column (``None``: off).
+    ``distill_T``, ``distill_alpha``: temperature and weight of the distillation term against the
+      digital teacher (``alpha=0``: plain cross-entropy).
+    """
+
+    weight_noise_rel: float = 0.0
+    weight_noise_prop: float = 0.0
+    device_noise_scale: float = 0.0
+    device_time_s: float = 0.0
+    drift_scale_range: tuple[float, float] | None = None
+    clip_weights_sigma: float | None = None
+    distill_T: float = 1.0
+    distill_alpha: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("weight_noise_rel", "weight_noise_prop", "device_noise_scale", "device_time_s"):
+            _check_nonneg(getattr(self, name), f"HWAOptions.{name}")
+        r = self.drift_scale_range
+        if r is not None:
+            ok = (isinstance(r, (tuple, list)) and len(r) == 2
+                  and all(isinstance(v, (int, float)) and math.isfinite(v) for v in r)
+                  and 0 < r[0] <= r[1])
+            if not ok:
+                raise ConfigError(f"HWAOptions.drift_scale_range: must be (lo, hi) with 0 < lo <= hi "
+                                  f"or None, got {r!r}")
+            object.__setattr__(self, "drift_scale_range", (float(r[0]), float(r[1])))
+        if self.clip_weights_sigma is not None:
+            _check_nonneg(self.clip_weights_sigma, "HWAOptions.clip_weights_sigma")
+            if self.clip_weights_sigma == 0:
+                raise ConfigError("HWAOptions.clip_weights_sigma: must be > 0 (e.g. 2.5) or None (off)")
+        _check_nonneg(self.distill_T, "HWAOptions.distill_T")
+        if self.distill_T == 0:
+            raise ConfigError("HWAOptions.distill_T: the temperature must be > 0 (1 is plain softmax)")
+        if not (isinstance(self.distill_alpha, (int, float)) and 0.0 <= self.distill_alpha <= 1.0):
+            raise ConfigError(f"HWAOptions.distill_alpha: must lie in [0, 1], got {self.distill_alpha!r}")
+
+    @property
+    def perturbs_weights(self) -> bool:
+        """Whether any weight perturbation is on (otherwise ``hwa_`` installs nothing)."""
+        return (self.weight_noise_rel > 0 or self.weight_noise_prop > 0 or self.device_noise_scale > 0
+                or self.drift_scale_range is not None)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        if out["drift_scale_range"] is not None:
+            out["drift_scale_range"] = list(out["drift_scale_range"])
+        return out
+
+
+def device_weights(w_n: Tensor, cfg: AnalogConfig, t_s: float, generator: torch.Generator) -> Tensor:
+    """One fresh sample of normalised weights ``w_n`` as the device model of ``cfg`` holds them.
+
+    Programs targets ``w_n`` (write noise, variability, faults; ``physics.devices``), reads them
+    ``t_s`` seconds later (drift, relaxation, accumulated 1/f noise) and divides by the
+    least-squares drift factor ``sum(w t) / sum(w^2)`` over the whole tensor, as global drift
+    compensation does. Returns a new tensor of ``w_n``'s shape.
+    """
+    from ..physics import devices
+
+    dev, mp = cfg.device, cfg.mapping
+    span = mp.g_max_uS - mp.g_min_uS
+    tp, tn = devices.device_targets(w_n, mp.g_max_uS, mp.g_min_uS, dev.levels)
+    targets = torch.stack([tp, tn])
+    prog = devices.program_devices(targets, dev, mp.g_max_uS, mp.g_min_uS, generator)
+    if t_s > 0:
+        z = lambda active: (torch.randn(targets.shape, generator=generator, device=w_n.device,  # noqa: E731
+                                        dtype=w_n.dtype) if active else None)
+        g = devices.devices_at(prog, targets, t_s, dev.temperature.reference_k, dev, mp.g_max_uS,
+                               mp.g_min_uS, z(dev.read_noise.active), z(dev.relaxation.active))
+    else:
+        g = prog.g_uS
+    w = (g[0] - g[1]) / span
+    if t_s > 0:
+        alpha = (w * w_n).sum() / (w_n * w_n).sum().clamp_min(torch.finfo(w_n.dtype).tiny)
+        w = w / alpha.clamp_min(1e-3)
+    return w
+
+
+class WeightPerturbation:
+    """The per-layer, per-batch weight perturbation ``hwa_`` installs (``(w_n, layer) -> w_n'``).
+
+    Draws from its own seeded fast Gaussian source; ``reseed`` restarts the stream.
+    """
+
+    def __init__(self, options: HWAOptions, seed: int) -> None:
+        self.options = options
+        self.seed = int(seed)
+        self._source: GaussianSource | None = None
+
+    def reseed(self, seed: int) -> None:
+        self.seed = int(seed)
+        self._source = None
+
+    def _src(self, w: Tensor) -> GaussianSource:
+        src = self._source
+        pool = 1 << max(14, min(22, math.ceil(math.log2(max(w.numel(), 1)))))
+        if src is None or src.device != w.device or src.pool.dtype != w.dtype or src.pool.numel() < pool:
+            gen = torch.Generator(device=w.device)
+            gen.manual_seed(self.seed)
+            src = GaussianSource(gen, pool_size=pool, dtype=w.dtype)
+            self._source = src
+        return src
+
+    def std(self, w_n: Tensor) -> Tensor | float:
+        """Std of the Gaussian part of the noise in normalised units (a float when it does not
+        depend on ``w``); the device part is sampled from the device model itself."""
+        o = self.options
+        var: Tensor | float = o.weight_noise_rel ** 2
+        if o.weight_noise_prop > 0:
+            var = var + (o.weight_noise_prop * w_n) ** 2
+        return var.sqrt() if isinstance(var, Tensor) else math.sqrt(var)
+
+    def __call__(self, w_n: Tensor, layer: AnalogLayer) -> Tensor:
+        o = self.options
+        src = self._src(w_n)
+        std = self.std(w_n)
+        out = w_n
+        if o.device_noise_scale > 0:
+            if layer.cfg.device.is_ideal:
+                raise ValueError(f"{layer.layer_name}: HWAOptions.device_noise_scale needs a device model "
+                                 f"(cfg.device is ideal); use a preset with one (e.g. pcm()) or "
+                                 "weight_noise_rel instead")
+            w_dev = device_weights(w_n, layer.cfg, o.device_time_s, src.generator)
+            out = w_n + o.device_noise_scale * (w_dev - w_n)
+        if isinstance(std, Tensor) or std > 0:
+            z = src.sample(tuple(w_n.shape))
+            out = out + z * std
+        if o.drift_scale_range is not None:
+            lo, hi = o.drift_scale_range
+            u = torch.rand((), generator=src.generator, device=w_n.device, dtype=w_n.dtype)
+            out = out * (lo + (hi - lo) * u)
+        return out
+
+    def __repr__(self) -> str:
+        return f"WeightPerturbation({self.options}, seed={self.seed})"
+
+
+def hwa_(model: nn.Module, options: HWAOptions, seed: int = 0) -> nn.Module:
+    """Install ``options``' weight perturbation on every analog layer of ``model``; returns it.
+
+    Only training-mode forwards are perturbed (``model.eval()`` runs the plain analog model). Each
+    layer gets its own noise stream, seeded from ``seed`` and its position. With no weight
+    perturbation in ``options`` this removes any installed one.
+    """
+    if not isinstance(options, HWAOptions):
+        raise TypeError(f"hwa_: options must be an HWAOptions, got {type(options).__name__}")
+    layers = analog_layers(model)
+    if not layers:
+        raise ValueError("hwa_: the model has no analog layers; call an.convert_(model, cfg) first")
+    for i, layer in enumerate(layers.values()):
+        layer.weight_perturbation = (WeightPerturbation(options, derive_seed(seed, i))
+                                     if options.perturbs_weights else None)
+    return model
+
+
+def remove_hwa_(model: nn.Module) -> nn.Module:
+    """Remove every weight perturbation ``hwa_`` installed; returns ``model``."""
+    for layer in analog_layers(model).values():
+        layer.weight_perturbation = None
+    return model
+
+
+@contextmanager
+def hardware_aware(model: nn.Module, options: HWAOptions, seed: int = 0) -> Iterator[nn.Module]:
+    """``with hardware_aware(model, options): train...`` -- ``hwa_`` inside, removed on exit."""
+    hwa_(model, options, seed)
+    try:
+        yield model
+    finally:
+        remove_hwa_(model)
+
+
+def reseed_noise_(model: nn.Module, seed: int) -> nn.Module:
+    """Restart every noise stream of ``model`` (analog output noise and HWA perturbations).
+
+    Layer ``i`` gets ``derive_seed(seed, i)`` for its output noise and ``derive_seed(seed, i, 1)``
+    for its weight perturbation. The training loop calls this at the start of every epoch, so the
+    noise an epoch sees depends only on (run seed, epoch) and a resumed run repeats it exactly.
+    """
+    for i, layer in enumerate(analog_layers(model).values()):
+        layer.reseed(derive_seed(seed, i))
+        pert = layer.weight_perturbation
+        if isinstance(pert, WeightPerturbation):
+            pert.reseed(derive_seed(seed, i, 1))
+    return model
+
+
+@torch.no_grad()
+def clip_weights_(model: nn.Module, sigma: float) -> nn.Module:
+    """Clip every analog layer's weights to ``+-sigma`` standard deviations of their tile column.
+
+    A tile column holds the weights of one output (``weight[o]`` of a Linear or Conv), so the
+    statistics are per output channel. Call after each optimizer step; returns ``model``.
+    """
+    if not (isinstance(sigma, (int, float)) and sigma > 0 and math.isfinite(sigma)):
+        raise ValueError(f"clip_weights_: sigma must be a finite number > 0, got {sigma!r}")
+    for layer in analog_layers(model).values():
+        w = layer.weight
+        flat = w.view(w.shape[0], -1)
+        bound = flat.std(dim=1, keepdim=True, unbiased=False) * sigma
+        flat.clamp_(-bound, bound)
+    return model
+
+
+def distillation_loss(student_logits: Tensor, teacher_logits: Tensor, target: Tensor,
+                      T: float = 1.0, alpha: float = 0.5) -> Tensor:
+    """``(1 - alpha) CE(student, target) + alpha T^2 KL(softmax(teacher/T) || softmax(student/T))``.
+
+    Hinton et al., "Distilling the knowledge in a neural network", 2015 (the ``T^2`` keeps the
+    gradient scale independent of the temperature).
+    """
+    ce = F.cross_entropy(student_logits, target)
+    if alpha == 0.0:
+        return ce
+    kl = F.kl_div(F.log_softmax(student_logits / T, dim=-1), F.log_softmax(teacher_logits.detach() / T, dim=-1),
+                  reduction="batchmean", log_target=True)
+    return (1.0 - alpha) * ce + alpha * (T * T) * kl

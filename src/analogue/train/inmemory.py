@@ -1,0 +1,472 @@
+"""Training in memory: optimizers that change analog weights only by device pulses.
+
+The forward and backward MVMs run on the simulated tiles (``AnalogLinear`` layers; the backward
+optionally through its own transposed read, ``BackwardConfig``), and the weights are updated in
+place by the devices' response to pulses (``analogue.physics.pulsed``), never by exact arithmetic:
+
+- ``AnalogSGD``: stochastic pulse trains from the row (inputs) and column (errors) drivers; every
+  coincidence is one device pulse (Gokmen & Vlasov, Front. Neurosci. 10:333, 2016).
+- ``MixedPrecision``: the gradient is accumulated digitally in ``chi``; whenever ``|chi|`` passes
+  the device's nominal step, that many pulses are sent and subtracted from ``chi`` (Nandakumar et
+  al., Front. Neurosci. 14:406, 2020).
+- ``TikiTaka``: pulsed SGD on a fast array ``A``; every ``transfer_every`` steps a few columns of
+  ``A`` are read (one-hot inputs through the read periphery), accumulated digitally in ``H`` and
+  moved to the slow array ``C`` (the weights the model uses) by threshold pulses (Gokmen & Haensch,
+  Front. Neurosci. 14:103, 2020; the digital ``H`` as in Gokmen, Front. AI 4:699148, 2021). With
+  ``chop_every`` the fast array's inputs and reads carry a sign that flips periodically, which
+  cancels the offset of ``A``'s symmetry point (Rasch et al., "Fast offset-corrected in-memory
+  training", arXiv:2303.04721, 2023).
+
+They are optimizer-like objects (``torch.optim.Optimizer`` subclasses: ``step()`` after
+``loss.backward()``, ``zero_grad()``, ``state_dict()``) over the analog layers of a model; their
+weights stop requiring gradients (they change only through pulses). Train the digital parameters
+(biases, norms) with any torch optimizer over ``digital_parameters(model)``::
+
+    opt = an.train.AnalogSGD(model, an.train.rram_asymmetric(), lr=0.1)
+    dig = torch.optim.SGD(an.train.digital_parameters(model), lr=0.1)
+    loss.backward(); opt.step(); dig.step(); opt.zero_grad(); dig.zero_grad()
+
+The weight ``Parameter`` always holds ``weight_scale * w`` where ``w`` is the array's state in
+device units; per-device parameters and states live in the optimizer's ``state``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..convert import analog_layers
+from ..nn import AnalogLayer, AnalogLinear
+from ..physics import pulsed
+from ..physics.noise import GaussianSource
+from ..physics.periphery import adc
+from ..physics.ste import MVMTrace
+from .pulsed_array import PulsedArray
+from .pulsed_config import BackwardConfig, PulsedDevice
+
+ALGORITHMS = ("sgd", "mixed", "tikitaka")
+
+
+# -- the analog backward pass --------------------------------------------------------------------------
+class TransposedRead:
+    """``grad_input`` of an analog layer computed by the array's transposed read (``BackwardConfig``).
+
+    Installed on a layer by ``attach_analog_backward_`` (``layer.grad_input = TransposedRead(...)``),
+    which ``AnalogMatmulFn``'s backward calls instead of the exact ``g @ w_eff^T``.
+    """
+
+    def __init__(self, layer: AnalogLayer, cfg: BackwardConfig, seed: int) -> None:
+        if not isinstance(cfg, BackwardConfig):
+            raise TypeError(f"{layer.layer_name}: backward config must be a BackwardConfig, "
+                            f"got {type(cfg).__name__}")
+        self.cfg = cfg
+        self.tile = layer.cfg.tile
+        self.scale_policy = layer.cfg.mapping.scale
+        self.seed = int(seed)
+        self._source: GaussianSource | None = None
+
+    def __call__(self, g: Tensor, trace: MVMTrace) -> Tensor:
+        c = self.cfg
+        noise_std = c.out_std_rel_fs * c.out_bound
+        src = None
+        if noise_std > 0:
+            if self._source is None or self._source.device != g.device or self._source.pool.dtype != g.dtype:
+                gen = torch.Generator(device=g.device).manual_seed(self.seed)
+                self._source = GaussianSource(gen, pool_size=1 << 20, dtype=g.dtype)
+            src = self._source
+        return pulsed.transposed_mvm(
+            g.contiguous(), trace.w_eff, rows=self.tile.rows, cols=self.tile.cols,
+            scale_policy=self.scale_policy, dac_bits=c.dac_bits, adc_bits=c.adc_bits,
+            out_bound=c.out_bound, noise_std=noise_std, source=src)
+
+
+def attach_analog_backward_(model: nn.Module | AnalogLayer, cfg: BackwardConfig | None,
+                            seed: int = 0) -> nn.Module | AnalogLayer:
+    """Make every analog layer compute its input gradient by a transposed read (``cfg``), or
+    restore the exact straight-through ``g @ w_eff^T`` with ``cfg=None``. In place; returns ``model``."""
+    layers = [model] if isinstance(model, AnalogLayer) else list(analog_layers(model).values())
+    for i, layer in enumerate(layers):
+        if "grad_input" in layer.__dict__:
+            del layer.__dict__["grad_input"]
+        if cfg is not None:
+            layer.grad_input = TransposedRead(layer, cfg, seed * 1_000_003 + 7919 * (i + 1))
+        layer.backward_sim = cfg
+    return model
+
+
+# -- capturing x and d -----------------------------------------------------------------------------------
+class _Record:
+    __slots__ = ("x", "d")
+
+    def __init__(self, x: Tensor) -> None:
+        self.x = x
+        self.d: Tensor | None = None
+
+
+def _resolve_layers(model: nn.Module | Iterable[AnalogLayer]) -> dict[str, AnalogLinear]:
+    if isinstance(model, AnalogLinear):
+        layers: dict[str, AnalogLayer] = {model.layer_name: model}
+    elif isinstance(model, nn.Module):
+        layers = dict(analog_layers(model))
+    else:
+        layers = {getattr(m, "layer_name", str(i)): m for i, m in enumerate(model)}
+    if not layers:
+        raise ValueError("in-memory training: the model has no analog layers; call an.convert_ first")
+    for name, layer in layers.items():
+        if not isinstance(layer, AnalogLinear):
+            raise ValueError(f"{name}: in-memory training supports AnalogLinear layers only, got "
+                             f"{type(layer).__name__}; keep it digital (rules={{{name!r}: None}}) or "
+                             "train it hardware-aware")
+    return layers  # type: ignore[return-value]
+
+
+def digital_parameters(model: nn.Module) -> Iterator[nn.Parameter]:
+    """The parameters a normal torch optimizer should train: all but the in-memory weights."""
+    managed = {id(m.weight) for m in analog_layers(model).values()
+               if getattr(m, "_inmemory_managed", False)}
+    for p in model.parameters():
+        if id(p) not in managed and p.requires_grad:
+            yield p
+
+
+# -- the optimizers --------------------------------------------------------------------------------------
+class InMemoryOptimizer(torch.optim.Optimizer):
+    """Base of the in-memory algorithms: layer bookkeeping, capture of ``x`` and ``d``, write-back.
+
+    ``model``: a module (its ``AnalogLinear`` layers are trained) or an iterable of layers.
+    ``device``: the pulsed device model of every array. ``lr``: learning rate in weight units (the
+    expected change of ``W`` is ``-lr * dL/dW`` for a nominal device). ``bl``: pulse-train length.
+    ``sampling``: ``"counts"`` (fast) or ``"trains"`` (exact pulse trains); see
+    ``physics.pulsed.sample_coincidences``. ``backward``: a ``BackwardConfig`` for an analog
+    transposed read in the backward pass, or ``None`` for the exact one. ``weight_scale``: weight
+    units per device unit; ``None`` chooses ``max|W| / init_fraction`` per layer at start.
+    ``seed``: the device sampling and pulse randomness.
+    """
+
+    algorithm = "base"
+
+    def __init__(self, model: nn.Module | Iterable[AnalogLayer], device: PulsedDevice, lr: float, *,
+                 bl: int = 31, sampling: str = "counts", backward: BackwardConfig | None = None,
+                 weight_scale: float | None = None, init_fraction: float = 0.5, seed: int = 0,
+                 **defaults: Any) -> None:
+        if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
+            raise ValueError(f"{type(self).__name__}: lr must be a finite number > 0, got {lr!r}")
+        if not (isinstance(bl, int) and 1 <= bl <= 1 << 16):
+            raise ValueError(f"{type(self).__name__}: bl (pulse-train length) must be an int in [1, 65536], "
+                             f"got {bl!r}")
+        if sampling not in pulsed.SAMPLING_MODES:
+            raise ValueError(f"{type(self).__name__}: sampling must be one of {pulsed.SAMPLING_MODES}, "
+                             f"got {sampling!r}")
+        if weight_scale is not None and not weight_scale > 0:
+            raise ValueError(f"{type(self).__name__}: weight_scale must be > 0 or None, got {weight_scale!r}")
+        if not 0 < init_fraction <= 1:
+            raise ValueError(f"{type(self).__name__}: init_fraction must lie in (0, 1], got {init_fraction!r}")
+        layers = _resolve_layers(model)
+        self.device_model = device
+        self.bl, self.sampling, self.backward_cfg = bl, sampling, backward
+        self._layers = {id(layer.weight): (name, layer) for name, layer in layers.items()}
+        self._records: dict[int, list[_Record]] = {id(layer.weight): [] for layer in layers.values()}
+        self._hooks: list[Any] = []
+        self.generator = torch.Generator().manual_seed(int(seed))
+        # cycle-to-cycle noise: a fast Gaussian source on its own stream
+        self._noise = GaussianSource(torch.Generator().manual_seed(int(seed) * 1_000_003 + 1),
+                                     pool_size=1 << 20)
+        self._pulses = torch.zeros((), dtype=torch.float64)
+        self._counts = {"steps": 0, "array_updates": 0, "transfer_reads": 0, "refreshes": 0,
+                        "samples": 0}
+        self._scale: dict[int, float] = {}
+        super().__init__([layer.weight for layer in layers.values()], dict(lr=lr, **defaults))
+        for i, layer in enumerate(layers.values()):
+            self._attach(layer)
+            self._init_layer(layer, weight_scale, init_fraction)
+        if backward is not None:
+            for i, layer in enumerate(layers.values()):
+                attach_analog_backward_(layer, backward, seed=seed * 1_000_003 + i)
+
+    # -- setup -----------------------------------------------------------------------------------
+    def _attach(self, layer: AnalogLinear) -> None:
+        layer._inmemory_managed = True
+        layer.weight.requires_grad_(False)
+        key = id(layer.weight)
+
+        def pre_hook(mod: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
+            x = args[0]
+            if torch.is_grad_enabled() and mod.training and mod.bias is None and not x.requires_grad:
+                return (x.detach().requires_grad_(),) + tuple(args[1:])  # so an error reaches this layer
+            return None
+
+        def hook(mod: nn.Module, args: tuple[Any, ...], out: Tensor) -> None:
+            if not (torch.is_grad_enabled() and mod.training and out.requires_grad):
+                return
+            rec = _Record(args[0].detach().reshape(-1, mod.in_features))
+            self._records[key].append(rec)
+
+            def grab(g: Tensor) -> None:
+                rec.d = g.detach().reshape(-1, mod.out_features)
+
+            out.register_hook(grab)
+
+        self._hooks.append(layer.register_forward_pre_hook(pre_hook))
+        self._hooks.append(layer.register_forward_hook(hook))
+
+    def _new_array(self, like: Tensor, device: PulsedDevice | None = None) -> PulsedArray:
+        return PulsedArray.sample(device or self.device_model, tuple(like.shape), self.generator, like)
+
+    def _init_layer(self, layer: AnalogLinear, weight_scale: float | None, init_fraction: float) -> None:
+        w = layer.weight
+        st = self.state[w]
+        peak = float(w.detach().abs().max())
+        ws = weight_scale if weight_scale is not None else max(peak, 1e-12) / init_fraction
+        st["weight_scale"] = torch.tensor(ws, dtype=w.dtype, device=w.device)
+        self._scale[id(w)] = float(ws)
+        arr = self._new_array(w.detach())
+        arr.program_(w.detach() / ws)
+        st["array"] = arr.tensors
+        self._write_back(w)
+
+    def close(self) -> None:
+        """Detach from the model: remove hooks, restore gradients and the exact backward."""
+        for h in self._hooks:
+            h.remove()
+        self._hooks.clear()
+        for _name, layer in self._layers.values():
+            layer.weight.requires_grad_(True)
+            layer._inmemory_managed = False
+            if self.backward_cfg is not None:
+                attach_analog_backward_(layer, None)
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def array(self, weight: Tensor, name: str = "array") -> PulsedArray:
+        """The ``PulsedArray`` view of a layer's (slow) array."""
+        return PulsedArray(self._device_for(name), self.state[weight][name])
+
+    def _device_for(self, name: str) -> PulsedDevice:
+        return self.device_model
+
+    def _write_back(self, w: Tensor) -> None:
+        st = self.state[w]
+        with torch.no_grad():
+            w.copy_(st["weight_scale"] * self.array(w).weight())
+
+    def layers(self) -> dict[str, AnalogLinear]:
+        return {name: layer for name, layer in self._layers.values()}
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget captured activations and errors (and clear gradients, which these weights lack)."""
+        for recs in self._records.values():
+            recs.clear()
+        super().zero_grad(set_to_none=set_to_none)
+
+    @property
+    def stats(self) -> dict[str, float]:
+        """Work done so far: optimizer ``steps``, ``samples`` seen (per layer, summed over layers),
+        ``array_updates`` (parallel pulsed updates of a whole array), ``device_pulses`` (pulses
+        received by devices, summed), ``transfer_reads`` (Tiki-Taka column reads), ``refreshes``
+        (PCM pair refreshes)."""
+        return {**{k: float(v) for k, v in self._counts.items()}, "device_pulses": float(self._pulses)}
+
+    def _weight_scale(self, w: Tensor) -> float:
+        ws = self._scale.get(id(w))
+        if ws is None:  # e.g. after load_state_dict
+            ws = self._scale[id(w)] = float(self.state[w]["weight_scale"])
+        return ws
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        super().load_state_dict(state_dict)
+        self._scale.clear()
+        for group in self.param_groups:
+            for w in group["params"]:
+                self._write_back(w)
+
+    def _count_pulses(self, n_up: Tensor, n_down: Tensor) -> None:
+        self._pulses += n_up.sum(dtype=torch.float64) + n_down.sum(dtype=torch.float64)
+
+    def _pulsed_update(self, arr: PulsedArray, x: Tensor, d: Tensor, lr_device: float) -> None:
+        """Pulse trains for ``W -= lr_device * d^T x`` (device units) onto ``arr``."""
+        ppu = lr_device / arr.device.dw_nominal
+        # descent: a coincidence of x_i and -d_j with positive sign is an up pulse
+        ps, qs = pulsed.pulse_probabilities(x, d.neg(), ppu, self.bl)
+        n_up, n_down = pulsed.sample_coincidences(ps, qs, self.bl, self.generator, self.sampling)
+        self._counts["refreshes"] += arr.pulse_(n_up, n_down, self._noise)
+        self._counts["array_updates"] += 1
+        self._count_pulses(n_up, n_down)
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:  # noqa: D102 (torch signature)
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for w in group["params"]:
+                recs = [r for r in self._records[id(w)] if r.d is not None]
+                if not recs:
+                    continue
+                x = torch.cat([r.x for r in recs]) if len(recs) > 1 else recs[0].x
+                d = torch.cat([r.d for r in recs]) if len(recs) > 1 else recs[0].d  # type: ignore[misc]
+                self._counts["samples"] += x.shape[0]
+                self._update(w, x, d, group)
+                self._write_back(w)
+        for recs in self._records.values():
+            recs.clear()
+        self._counts["steps"] += 1
+        return loss
+
+    def _update(self, w: Tensor, x: Tensor, d: Tensor, group: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+
+class AnalogSGD(InMemoryOptimizer):
+    """Plain analog SGD: every step is one stochastic pulse-train update of the array."""
+
+    algorithm = "sgd"
+
+    def _update(self, w: Tensor, x: Tensor, d: Tensor, group: dict[str, Any]) -> None:
+        self._pulsed_update(self.array(w), x, d, group["lr"] / self._weight_scale(w))
+
+
+class MixedPrecision(InMemoryOptimizer):
+    """Digital gradient accumulation with threshold transfer to the array (Nandakumar et al. 2020).
+
+    ``chi`` (device units) accumulates ``-lr * dL/dW / weight_scale``; every device whose ``|chi|``
+    reaches its nominal step gets ``trunc(chi / step)`` pulses (at most ``max_pulses`` per step) and
+    ``chi`` keeps the remainder.
+    """
+
+    algorithm = "mixed"
+
+    def __init__(self, model: nn.Module | Iterable[AnalogLayer], device: PulsedDevice, lr: float, *,
+                 max_pulses: int = 31, **kwargs: Any) -> None:
+        if not (isinstance(max_pulses, int) and max_pulses >= 1):
+            raise ValueError(f"MixedPrecision: max_pulses must be an int >= 1, got {max_pulses!r}")
+        super().__init__(model, device, lr, max_pulses=max_pulses, **kwargs)
+
+    def _update(self, w: Tensor, x: Tensor, d: Tensor, group: dict[str, Any]) -> None:
+        st = self.state[w]
+        ws = self._weight_scale(w)
+        chi = st.get("chi")
+        if chi is None:
+            chi = st["chi"] = torch.zeros_like(w)
+        chi.sub_(d.t() @ x, alpha=group["lr"] / ws)
+        dw = self.device_model.dw_nominal
+        n = torch.trunc(chi / dw).clamp_(-group["max_pulses"], group["max_pulses"])
+        chi.sub_(n * dw)
+        n_up, n_down = n.clamp_min(0.0), (-n).clamp_min(0.0)
+        self._counts["refreshes"] += self.array(w).pulse_(n_up, n_down, self._noise)
+        self._counts["array_updates"] += 1
+        self._count_pulses(n_up, n_down)
+
+
+class TikiTaka(InMemoryOptimizer):
+    """Tiki-Taka (v2) with optional chopper: fast array ``A``, digital ``H``, slow array ``C`` = weights.
+
+    ``lr``: learning rate of the pulsed updates onto ``A`` (weight units, as ``AnalogSGD``).
+    ``transfer_lr``: ``H += transfer_lr * read(A[:, i])`` for the transferred columns.
+    ``transfer_every``: steps between transfers; ``columns_per_transfer``: input columns read per
+    transfer (cyclically). ``H`` moves to ``C`` by ``trunc(H / step_C)`` pulses (at most
+    ``max_pulses``). ``chop_every``: flip a column's chopper sign after this many reads of it
+    (``None``: no chopper). ``fast_device``: device model of ``A`` (default: the same as ``C``).
+    ``zero_shift``: ``A`` is read against a reference at each device's symmetry point, where ``A``
+    also starts (Kim et al., arXiv:1907.10228, 2019). ``transfer_read``: the read periphery.
+    """
+
+    algorithm = "tikitaka"
+
+    def __init__(self, model: nn.Module | Iterable[AnalogLayer], device: PulsedDevice, lr: float, *,
+                 transfer_lr: float = 0.1, transfer_every: int = 1, columns_per_transfer: int = 1,
+                 max_pulses: int = 31, chop_every: int | None = None,
+                 fast_device: PulsedDevice | None = None, zero_shift: bool = True,
+                 transfer_read: BackwardConfig | None = None, **kwargs: Any) -> None:
+        for name, v in (("transfer_every", transfer_every), ("columns_per_transfer", columns_per_transfer),
+                        ("max_pulses", max_pulses)):
+            if not (isinstance(v, int) and v >= 1):
+                raise ValueError(f"TikiTaka: {name} must be an int >= 1, got {v!r}")
+        if chop_every is not None and not (isinstance(chop_every, int) and chop_every >= 1):
+            raise ValueError(f"TikiTaka: chop_every must be an int >= 1 or None, got {chop_every!r}")
+        if not transfer_lr > 0:
+            raise ValueError(f"TikiTaka: transfer_lr must be > 0, got {transfer_lr!r}")
+        self.fast_device = fast_device
+        self.zero_shift = zero_shift
+        self.transfer_read = transfer_read if transfer_read is not None else BackwardConfig(
+            dac_bits=8, adc_bits=8, out_bound=1.0, out_std_rel_fs=0.02)
+        super().__init__(model, device, lr, transfer_lr=transfer_lr, transfer_every=transfer_every,
+                         columns_per_transfer=columns_per_transfer, max_pulses=max_pulses,
+                         chop_every=chop_every, **kwargs)
+
+    def _device_for(self, name: str) -> PulsedDevice:
+        if name == "fast" and self.fast_device is not None:
+            return self.fast_device
+        return self.device_model
+
+    def _init_layer(self, layer: AnalogLinear, weight_scale: float | None, init_fraction: float) -> None:
+        super()._init_layer(layer, weight_scale, init_fraction)
+        w = layer.weight
+        st = self.state[w]
+        fast = PulsedArray.sample(self._device_for("fast"), tuple(w.shape), self.generator, w.detach())
+        ref = fast.symmetry_point() if self.zero_shift else torch.zeros_like(w)
+        fast.program_(ref)
+        st["fast"] = fast.tensors
+        st["fast_ref"] = ref
+        st["h"] = torch.zeros_like(w)
+        st["chopper"] = torch.ones(w.shape[1], dtype=w.dtype, device=w.device)
+        st["reads"] = torch.zeros(w.shape[1], dtype=w.dtype, device=w.device)
+        st["tt_step"] = torch.zeros((), dtype=w.dtype, device=w.device)
+        st["next_col"] = torch.zeros((), dtype=w.dtype, device=w.device)
+
+    def _read_columns(self, fast: PulsedArray, ref: Tensor, cols: Tensor) -> Tensor:
+        """One-hot reads of ``A[:, cols]`` against the reference, through the read periphery."""
+        c = self.transfer_read
+        a = fast.weight()[:, cols] - ref[:, cols]
+        if c.out_std_rel_fs > 0:
+            a = a + (c.out_std_rel_fs * c.out_bound) * torch.randn(
+                a.shape, generator=self.generator, dtype=a.dtype, device=a.device)
+        return adc(a, c.out_bound, c.adc_bits, clip=True)
+
+    def _update(self, w: Tensor, x: Tensor, d: Tensor, group: dict[str, Any]) -> None:
+        st = self.state[w]
+        fast = self.array(w, "fast")
+        chop = st["chopper"]
+        self._pulsed_update(fast, x * chop, d, group["lr"] / self._weight_scale(w))
+        st["tt_step"] += 1
+        if int(st["tt_step"]) % group["transfer_every"]:
+            return
+        k = w.shape[1]
+        n_cols = min(group["columns_per_transfer"], k)
+        start = int(st["next_col"])
+        cols = (torch.arange(n_cols, device=w.device) + start) % k
+        st["next_col"].fill_((start + n_cols) % k)
+        h = st["h"]
+        a = self._read_columns(fast, st["fast_ref"], cols) * chop[cols]
+        h[:, cols] += group["transfer_lr"] * a
+        slow = self.array(w)
+        dw = slow.device.dw_nominal
+        n = torch.trunc(h[:, cols] / dw).clamp_(-group["max_pulses"], group["max_pulses"])
+        h[:, cols] -= n * dw
+        n_up, n_down = n.clamp_min(0.0), (-n).clamp_min(0.0)
+        self._counts["refreshes"] += slow.pulse_(n_up, n_down, self._noise, cols)
+        self._count_pulses(n_up, n_down)
+        self._counts["transfer_reads"] += n_cols
+        if group["chop_every"] is not None:
+            st["reads"][cols] += 1
+            flip = st["reads"][cols] % group["chop_every"] == 0
+            chop[cols] = torch.where(flip, -chop[cols], chop[cols])
+
+
+OPTIMIZERS: dict[str, type[InMemoryOptimizer]] = {"sgd": AnalogSGD, "mixed": MixedPrecision,
+                                                   "tikitaka": TikiTaka}
+
+__all__ = [
+    "ALGORITHMS",
+    "AnalogSGD",
+    "InMemoryOptimizer",
+    "MixedPrecision",
+    "OPTIMIZERS",
+    "TikiTaka",
+    "TransposedRead",
+    "attach_analog_backward_",
+    "digital_parameters",
+]

@@ -1,0 +1,337 @@
+"""The training loop behind ``analogue train``: digital pretraining, conversion, hardware-aware
+training, an atomic checkpoint after every epoch, and exact resumption.
+
+Reproducibility: everything random in an epoch is a function of the checkpointed state --
+the torch RNG state (dropout and the like), the data-order generator state, and the analog noise
+streams, which restart at the start of every epoch from ``derive_seed(seed, epoch)``
+(``hwa.reseed_noise_``; their pools are too large to checkpoint). A run killed at any point and
+resumed from its last checkpoint therefore ends bit-for-bit where the uninterrupted run ends. The
+loop runs inside ``torch.random.fork_rng``, so it leaves the caller's global RNG untouched.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..config import ConfigError, atomic_write_bytes, atomic_write_text
+from ..convert import convert_
+from .config_file import OptimizerSpec, TrainConfig, _data_builtins, _model_builtins, _resolve
+from .hwa import clip_weights_, derive_seed, distillation_loss, hwa_, reseed_noise_
+from .lamb import LAMB
+
+CHECKPOINT = "checkpoint.pt"
+CONFIG_COPY = "config.yaml"
+HISTORY = "history.json"
+FINAL_MODEL = "model.pt"
+
+
+# -- building blocks ------------------------------------------------------------------------------
+def build_model(cfg: TrainConfig) -> nn.Module:
+    """The digital model of ``cfg`` (initialised from ``cfg.seed``; global RNG left untouched)."""
+    fn = _resolve(cfg.model.name, _model_builtins(), "model.name")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        model = fn(**cfg.model.kwargs)
+    if not isinstance(model, nn.Module):
+        raise ConfigError(f"model.name: {cfg.model.name!r} returned a {type(model).__name__}, not an nn.Module")
+    if cfg.model.init is not None:
+        model.load_state_dict(torch.load(cfg.model.init, weights_only=True, map_location="cpu"))
+    return model
+
+
+def build_data(cfg: TrainConfig) -> Any:
+    """The data object of ``cfg``: tensors ``x_train, y_train, x_test, y_test``."""
+    fn = _resolve(cfg.data.name, _data_builtins(), "data.name")
+    data = fn(**cfg.data.kwargs)
+    for name in ("x_train", "y_train", "x_test", "y_test"):
+        if not isinstance(getattr(data, name, None), Tensor):
+            raise ConfigError(f"data.name: {cfg.data.name!r} returned an object without a tensor {name!r}")
+    return data
+
+
+def make_optimizer(spec: OptimizerSpec, params: Any) -> torch.optim.Optimizer:
+    """A torch optimizer (or ``LAMB``) from its spec."""
+    cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD, "lamb": LAMB}[spec.name]
+    try:
+        return cls(params, lr=spec.lr, weight_decay=spec.weight_decay, **spec.kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"optimizer.kwargs: {exc}") from None
+
+
+def make_scheduler(spec: OptimizerSpec, opt: torch.optim.Optimizer, epochs: int) -> Any:
+    if spec.schedule == "cosine" and epochs > 0:
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+    return None
+
+
+def convert_for_training(model: nn.Module, cfg: TrainConfig, data: Any | None) -> nn.Module:
+    """Convert ``model`` in place as ``cfg.analog`` says, calibrate, and install HWA."""
+    from ..nn.int8 import quantize_int8_
+
+    acfg = cfg.analog.build()
+    assert acfg is not None
+    rules = {name: None for name in cfg.analog.digital} or None
+    convert_(model, acfg, rules=rules, seed=cfg.seed)
+    if cfg.analog.int8_digital:
+        quantize_int8_(model)
+    if cfg.analog.calibrate and data is not None:
+        from ..lifecycle import calibrate_
+
+        calibrate_(model, data.x_train[:512])
+    hwa_(model, cfg.hwa, seed=cfg.seed)
+    return model
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 512) -> dict[str, float]:
+    """Mean cross-entropy and top-1 accuracy (eval mode; the caller's mode is restored)."""
+    was = model.training
+    model.eval()
+    loss, correct = 0.0, 0
+    for i in range(0, len(x), batch_size):
+        out = model(x[i:i + batch_size])
+        loss += float(F.cross_entropy(out, y[i:i + batch_size], reduction="sum"))
+        correct += int((out.argmax(dim=1) == y[i:i + batch_size]).sum())
+    model.train(was)
+    return {"loss": loss / len(x), "accuracy": correct / len(x)}
+
+
+def train_epoch(model: nn.Module, data: Any, batch_size: int, opt: torch.optim.Optimizer,
+                generator: torch.Generator, *, teacher: nn.Module | None = None,
+                hwa: Any = None, on_batch: Callable[[float], None] | None = None) -> float:
+    """One pass over ``data.x_train`` in the order ``generator`` draws; returns the mean loss."""
+    model.train()
+    x, y = data.x_train, data.y_train
+    order = torch.randperm(len(x), generator=generator)
+    total = 0.0
+    for i in range(0, len(x), batch_size):
+        idx = order[i:i + batch_size]
+        xb, yb = x[idx], y[idx]
+        opt.zero_grad(set_to_none=True)
+        out = model(xb)
+        if teacher is not None and hwa is not None and hwa.distill_alpha > 0:
+            with torch.no_grad():
+                t_out = teacher(xb)
+            loss = distillation_loss(out, t_out, yb, hwa.distill_T, hwa.distill_alpha)
+        else:
+            loss = F.cross_entropy(out, yb)
+        loss.backward()
+        opt.step()
+        if hwa is not None and hwa.clip_weights_sigma is not None:
+            clip_weights_(model, hwa.clip_weights_sigma)
+        total += float(loss.detach()) * len(idx)
+        if on_batch is not None:
+            on_batch(float(loss.detach()))
+    return total / len(x)
+
+
+# -- checkpoints ----------------------------------------------------------------------------------
+def save_checkpoint(path: Path, state: dict[str, Any]) -> Path:
+    """``torch.save`` to bytes, then an atomic write: a kill never leaves a torn checkpoint."""
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    return torch.load(path, weights_only=True, map_location="cpu")
+
+
+# -- the run --------------------------------------------------------------------------------------
+@dataclass
+class TrainResult:
+    """The trained model, one history row per epoch, where the run wrote its files, and the
+    digital model as it was when converted (``None`` for a digital run)."""
+
+    model: nn.Module
+    history: list[dict[str, Any]] = field(default_factory=list)
+    out_dir: Path | None = None
+    digital: nn.Module | None = None
+    completed_epochs: int = 0
+
+
+@dataclass
+class _State:
+    model: nn.Module
+    digital: nn.Module | None  # the model as converted; also the distillation teacher
+    opt: torch.optim.Optimizer
+    sched: Any
+    phase: str
+
+
+def _prepare_out_dir(cfg: TrainConfig, out: Path, resume: bool, force: bool) -> dict[str, Any] | None:
+    """Check the output folder; return the checkpoint to resume from (or ``None``)."""
+    ckpt_path, cfg_path = out / CHECKPOINT, out / CONFIG_COPY
+    if resume:
+        if not cfg_path.is_file():
+            raise FileNotFoundError(f"--resume: {out} holds no run ({CONFIG_COPY} missing); "
+                                    "start it without --resume")
+        saved = TrainConfig.from_yaml(cfg_path)
+        if saved.to_dict() != cfg.to_dict():
+            raise ConfigError(f"--resume: the config differs from the run saved in {out}; resume with "
+                              f"the same config ({cfg_path}) or start a new run in another --out")
+        return load_checkpoint(ckpt_path) if ckpt_path.is_file() else None
+    if out.exists() and any(out.iterdir()) and not force:
+        raise FileExistsError(f"{out} is not empty: pass --resume to continue the run in it, --force "
+                              "to overwrite it, or choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    for name in (CHECKPOINT, HISTORY, FINAL_MODEL):
+        (out / name).unlink(missing_ok=True)
+    cfg.to_yaml(cfg_path)
+    return None
+
+
+def _phase_of(cfg: TrainConfig, epoch: int) -> str:
+    """``pretrain`` (digital) for the first ``pretrain.epochs`` epochs, then ``train``."""
+    return "pretrain" if epoch < cfg.pretrain.epochs else "train"
+
+
+def _is_analog(cfg: TrainConfig, phase: str) -> bool:
+    return phase == "train" and cfg.analog.preset is not None
+
+
+def _start_phase(cfg: TrainConfig, phase: str, model: nn.Module, data: Any | None) -> _State:
+    """Set up a phase: conversion (and calibration when ``data`` is given), optimizer, schedule."""
+    digital = None
+    if _is_analog(cfg, phase):
+        digital = copy.deepcopy(model).eval().requires_grad_(False)
+        convert_for_training(model, cfg, data)
+    spec, n_epochs = (cfg.pretrain.optimizer, cfg.pretrain.epochs) if phase == "pretrain" \
+        else (cfg.optimizer, cfg.epochs)
+    opt = make_optimizer(spec, model.parameters())
+    return _State(model, digital, opt, make_scheduler(spec, opt, n_epochs), phase)
+
+
+def run_training(
+    cfg: TrainConfig,
+    out_dir: str | Path | None = None,
+    *,
+    resume: bool = False,
+    force: bool = False,
+    progress: bool = True,
+    stop_after: int | None = None,
+    log: Callable[[str], None] | None = None,
+) -> TrainResult:
+    """Run ``cfg``; with ``out_dir`` write ``config.yaml``, ``checkpoint.pt`` after every epoch,
+    ``history.json`` and finally ``model.pt`` (the trained ``state_dict``).
+
+    ``resume``: continue the run saved in ``out_dir`` (same config) from its last checkpoint.
+    ``force``: start afresh in a non-empty ``out_dir`` (otherwise refused). ``stop_after``: stop
+    once this many epochs (counted over both phases) are complete, as a kill after that epoch
+    would. Returns the model (in eval mode) and the history.
+    """
+    out = Path(out_dir) if out_dir is not None else None
+    if resume and out is None:
+        raise ValueError("run_training: resume needs the out_dir of the run")
+    if stop_after is not None and stop_after < 1:
+        raise ValueError(f"run_training: stop_after must be >= 1, got {stop_after}")
+    ckpt = _prepare_out_dir(cfg, out, resume, force) if out is not None else None
+    say = log or (lambda _msg: None)
+    data = build_data(cfg)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(cfg.seed, 7))
+        gen = torch.Generator().manual_seed(derive_seed(cfg.seed, 11))
+        model = build_model(cfg)
+        if ckpt is None:
+            start, history = 0, []
+            state = _start_phase(cfg, _phase_of(cfg, 0), model, data)
+        else:
+            start, history = int(ckpt["epoch"]), list(ckpt["history"])
+            state = _start_phase(cfg, ckpt["phase"], model, None)
+            _restore(state, ckpt, cfg, gen)
+            say(f"resuming {out} after epoch {start} of {cfg.total_epochs}")
+        for epoch in range(start, cfg.total_epochs):
+            if _phase_of(cfg, epoch) != state.phase:
+                state = _start_phase(cfg, _phase_of(cfg, epoch), state.model, data)
+            row = _one_epoch(cfg, state, data, gen, epoch, progress)
+            history.append(row)
+            say(_format_row(row, cfg.total_epochs))
+            if out is not None:
+                _checkpoint(out, cfg, state, gen, epoch + 1, history)
+            if stop_after is not None and epoch + 1 >= stop_after and epoch + 1 < cfg.total_epochs:
+                return TrainResult(state.model.eval(), history, out, state.digital, epoch + 1)
+    if out is not None:
+        buf = io.BytesIO()
+        torch.save(state.model.state_dict(), buf)
+        atomic_write_bytes(out / FINAL_MODEL, buf.getvalue())
+    return TrainResult(state.model.eval(), history, out, state.digital, cfg.total_epochs)
+
+
+def _one_epoch(cfg: TrainConfig, state: _State, data: Any, gen: torch.Generator, epoch: int,
+               progress: bool) -> dict[str, Any]:
+    from tqdm.auto import tqdm
+
+    model = state.model
+    analog = _is_analog(cfg, state.phase)
+    if analog:
+        reseed_noise_(model, derive_seed(cfg.seed, epoch))
+    n_batches = math.ceil(len(data.x_train) / cfg.data.batch_size)
+    bar = tqdm(total=n_batches, desc=f"epoch {epoch + 1}/{cfg.total_epochs} ({state.phase})",
+               disable=not progress, leave=False, unit="batch")
+
+    def on_batch(loss: float) -> None:
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+
+    t0 = time.perf_counter()
+    teacher = state.digital if analog and cfg.hwa.distill_alpha > 0 else None
+    loss = train_epoch(model, data, cfg.data.batch_size, state.opt, gen, teacher=teacher,
+                       hwa=cfg.hwa if analog else None, on_batch=on_batch)
+    seconds = time.perf_counter() - t0
+    bar.close()
+    if state.sched is not None:
+        state.sched.step()
+    test = evaluate(model, data.x_test, data.y_test)
+    return {"epoch": epoch + 1, "phase": "analog" if analog else "digital", "train_loss": loss, "test_loss": test["loss"],
+            "test_accuracy": test["accuracy"], "seconds": seconds}
+
+
+def _format_row(row: dict[str, Any], total: int) -> str:
+    return (f"epoch {row['epoch']}/{total} ({row['phase']}): train loss {row['train_loss']:.4f}, "
+            f"test loss {row['test_loss']:.4f}, test accuracy {100 * row['test_accuracy']:.2f} %, "
+            f"{row['seconds']:.1f} s")
+
+
+def _checkpoint(out: Path, cfg: TrainConfig, state: _State, gen: torch.Generator, epoch: int,
+                history: list[dict[str, Any]]) -> None:
+    ckpt = {
+        "version": 1,
+        "epoch": epoch,
+        "phase": state.phase,
+        "model": state.model.state_dict(),
+        "optimizer": state.opt.state_dict(),
+        "scheduler": state.sched.state_dict() if state.sched is not None else None,
+        "digital": state.digital.state_dict() if state.digital is not None else None,
+        "torch_rng": torch.get_rng_state(),
+        "data_rng": gen.get_state(),
+        "history": history,
+        "config": json.dumps(cfg.to_dict()),
+    }
+    save_checkpoint(out / CHECKPOINT, ckpt)
+    atomic_write_text(out / HISTORY, json.dumps(history, indent=2) + "\n")
+
+
+def _restore(state: _State, ckpt: dict[str, Any], cfg: TrainConfig, gen: torch.Generator) -> None:
+    if ckpt["phase"] != state.phase:
+        raise ConfigError(f"checkpoint phase {ckpt['phase']!r} does not match the run's {state.phase!r}")
+    state.model.load_state_dict(ckpt["model"])
+    if ckpt["digital"] is not None:
+        digital = build_model(cfg)
+        digital.load_state_dict(ckpt["digital"])
+        state.digital = digital.eval().requires_grad_(False)
+    state.opt.load_state_dict(ckpt["optimizer"])
+    if state.sched is not None and ckpt["scheduler"] is not None:
+        state.sched.load_state_dict(ckpt["scheduler"])
+    torch.set_rng_state(ckpt["torch_rng"])
+    gen.set_state(ckpt["data_rng"])

@@ -1,0 +1,75 @@
+"""``analogue train CONFIG.yaml`` and ``analogue hwa-table`` (registered in ``cli.COMMANDS``)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+from pathlib import Path
+
+from ..report import print_table
+
+
+# -- analogue train -------------------------------------------------------------------------------
+def add_train_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", help="training config (YAML; see examples/digits_hwa.yaml)")
+    p.add_argument("--out", default=None, help="run folder: config copy, checkpoint.pt after every epoch, "
+                   "history.json, model.pt (default: runs/<config name>)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--force", action="store_true", help="start afresh even if --out is not empty (overwrites)")
+    p.add_argument("--stop-after", type=int, default=None, metavar="N",
+                   help="stop once N epochs are complete (resume later with --resume)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p.add_argument("--in-memory", action="store_true",
+                   help="in-memory (pulsed) training of the config instead (analogue.train.inmemory_cli)")
+
+
+def run_train(args: argparse.Namespace) -> int:
+    if args.in_memory:
+        if importlib.util.find_spec("analogue.train.inmemory_cli") is None:
+            raise ValueError("--in-memory: in-memory training is not available in this version of analogue")
+        from . import inmemory_cli  # type: ignore[attr-defined]
+
+        return int(inmemory_cli.run_inmemory(args))
+    from .config_file import TrainConfig
+    from .loop import run_training
+
+    cfg = TrainConfig.from_yaml(args.config)
+    out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
+    result = run_training(cfg, out, resume=args.resume, force=args.force, progress=not args.no_progress,
+                          stop_after=args.stop_after, log=print)
+    if result.completed_epochs < cfg.total_epochs:
+        print(f"stopped after epoch {result.completed_epochs} of {cfg.total_epochs}; continue with "
+              f"`analogue train {args.config} --out {out} --resume`")
+    else:
+        last = result.history[-1] if result.history else None
+        if last is not None:
+            print(f"done: test accuracy {100 * last['test_accuracy']:.2f} % after {cfg.total_epochs} epochs")
+        print(f"saved {out / 'model.pt'} (state_dict) and {out / 'history.json'}")
+    return 0
+
+
+# -- analogue hwa-table ---------------------------------------------------------------------------
+def add_hwa_table_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default=None,
+                   help="training config (default: the recipe of examples/digits_hwa.yaml)")
+    p.add_argument("--out", default="results", help="folder for hwa_table.json")
+    p.add_argument("--repeats", type=int, default=10, help="programming instances (Monte Carlo)")
+    p.add_argument("--analog-macs", type=float, default=0.95,
+                   help="hybrid budget: minimum fraction of MACs kept on analog tiles")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+
+
+def run_hwa_table_cli(args: argparse.Namespace) -> int:
+    from .config_file import TrainConfig
+    from .hwa_table import run_hwa_table
+
+    cfg = TrainConfig.from_yaml(args.config) if args.config else None
+    res = run_hwa_table(cfg, args.out, repeats=args.repeats, min_analog_mac_fraction=args.analog_macs,
+                        progress=not args.no_progress, log=print)
+    print_table(f"Digits CNN on PCM (an.presets.pcm()): test accuracy %, mean +- std over {args.repeats} "
+                "programming instances, global drift compensation", res["table"])
+    h = res["hybrid"]
+    print_table(f"Hybrid placement ({100 * h['analog_mac_fraction']:.1f} % of MACs analog, budget "
+                f">= {100 * h['min_analog_mac_fraction']:.0f} %): per-layer loss increase at 1 d", h["table"])
+    print(f"saved {res['path']} ({res['seconds']:.0f} s)")
+    return 0

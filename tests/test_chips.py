@@ -1,0 +1,148 @@
+"""The Chip description: validation, presets, serialisation, derived timing."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from analogue import chips
+from analogue.chips import ADC_KINDS, INPUT_ENCODINGS, Chip, DigitalUnit
+from analogue.config import ConfigError
+
+PRESET_NAMES = [
+    "hermes",
+    "hermes-4phase",
+    "mythic_m1076",
+    "neurram",
+    "neurram-8b_out_6b_in",
+    "sram_cim",
+    "gpu_a100",
+]
+
+
+@pytest.mark.parametrize("name", PRESET_NAMES)
+def test_presets_round_trip_through_json_and_yaml(name: str) -> None:
+    chip = chips.get(name)
+    assert Chip.from_dict(json.loads(json.dumps(chip.to_dict()))) == chip
+    assert Chip.from_dict(yaml.safe_load(yaml.safe_dump(chip.to_dict()))) == chip
+
+
+def test_hermes_organisation_and_timing() -> None:
+    h = chips.hermes()
+    assert (h.n_cores, h.array_rows, h.array_cols, h.node_nm) == (64, 256, 256, 14.0)
+    assert h.weight_capacity == 64 * 256 * 256
+    assert h.adcs_per_array == 256
+    assert h.mvm_latency_s == pytest.approx(130e-9)
+    assert chips.hermes(four_phase=True).mvm_latency_s == pytest.approx(4 * 130e-9)
+
+
+def test_derived_timing_follows_encoding_and_adc() -> None:
+    base = Chip(mvm_time_s=None, clock_hz=1e9, dac_bits=8, adc_bits=8, t_read_s=10e-9)
+    # PWM: 128-cycle window, then a SAR conversion of 8 clocks per column sharing the ADC
+    pwm = base.replace(input_encoding="pwm", adc_kind="sar", columns_per_adc=4)
+    assert pwm.mvm_latency_s == pytest.approx(128e-9 + 4 * 8e-9)
+    # bit-serial: 8 reads, each converted (CCO adds no time of its own)
+    ser = base.replace(input_encoding="bit_serial", adc_kind="cco")
+    assert ser.mvm_latency_s == pytest.approx(8 * 10e-9)
+    assert ser.conversions_per_mvm == 8 * 256
+    # ramp converter: 2**bits clocks; two phases double it
+    ramp = base.replace(input_encoding="amplitude", adc_kind="ramp", input_phases=2)
+    assert ramp.mvm_latency_s == pytest.approx(2 * (10e-9 + 256e-9))
+    # pulse count: 2**(bits-1) clock cycles of pulses, one conversion
+    pc = base.replace(input_encoding="pulse_count", adc_kind="flash", dac_bits=4)
+    assert pc.mvm_latency_s == pytest.approx(8e-9 + 1e-9)
+
+
+def test_cells_per_weight_reduce_capacity() -> None:
+    n = chips.neurram()
+    assert n.weights_per_array == 256 * 128
+    assert chips.sram_cim().weights_per_array == 256 * 32
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"adc_kind": "sigma-delta"}, "adc_kind"),
+        ({"device": "memristor"}, "device"),
+        ({"input_encoding": "thermometer"}, "input_encoding"),
+        ({"array_rows": 0}, "array_rows"),
+        ({"clock_hz": -1.0}, "clock_hz"),
+        ({"columns_per_adc": 300}, "columns_per_adc"),
+        ({"cells_per_weight": 512}, "cells_per_weight"),
+        ({"arrays_per_core": 0}, "device"),
+        ({"mvm_time_s": float("nan")}, "mvm_time_s"),
+        ({"gated_cells": 1}, "gated_cells"),
+    ],
+)
+def test_bad_fields_fail_naming_the_field(change: dict, field: str) -> None:
+    with pytest.raises(ConfigError, match=f"Chip.{field}"):
+        chips.hermes().replace(**change)
+
+
+def test_unknown_keys_suggest_the_closest() -> None:
+    with pytest.raises(ConfigError, match="did you mean 'adc_bits'"):
+        Chip.from_dict({"adc_bit": 8})
+    with pytest.raises(ConfigError, match="did you mean 'node_nm'"):
+        chips.hermes().replace(node_mn=7)
+    with pytest.raises(ConfigError, match="Chip.digital"):
+        Chip.from_dict({"digital": {"ops_per_sec": 1.0}})
+
+
+def test_replace_reaches_the_digital_unit() -> None:
+    h = chips.hermes().replace(**{"digital.node_nm": 7.0})
+    assert h.digital.node_nm == 7.0 and h.node_nm == 14.0
+    with pytest.raises(ConfigError, match="DigitalUnit.ops_per_s"):
+        DigitalUnit(ops_per_s=0.0)
+
+
+def test_device_config_object_reduces_to_its_kind() -> None:
+    @dataclass(frozen=True)
+    class FakeDevice:
+        kind: str = "rram"
+
+    assert Chip(device=FakeDevice()).device == "rram"  # type: ignore[arg-type]
+
+
+def test_unknown_preset_and_operating_point() -> None:
+    with pytest.raises(ConfigError, match="did you mean 'hermes'"):
+        chips.get("hermess")
+    with pytest.raises(ConfigError, match="operating_point"):
+        chips.neurram("4b_out_4b_in")
+
+
+def test_all_digital_reference() -> None:
+    g = chips.gpu_a100()
+    assert not g.is_analog and g.n_arrays == 0 and g.weight_capacity == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.integers(1, 4096),
+    cols=st.integers(8, 4096),
+    adc_bits=st.integers(1, 16),
+    dac_bits=st.integers(1, 16),
+    kind=st.sampled_from(ADC_KINDS),
+    enc=st.sampled_from(INPUT_ENCODINGS),
+    node=st.floats(3.0, 180.0),
+    mvm=st.one_of(st.none(), st.floats(1e-9, 1e-3)),
+)
+def test_random_chips_round_trip(rows, cols, adc_bits, dac_bits, kind, enc, node, mvm) -> None:
+    chip = Chip(array_rows=rows, array_cols=cols, adc_bits=adc_bits, dac_bits=dac_bits,
+                adc_kind=kind, input_encoding=enc, node_nm=node, mvm_time_s=mvm)
+    assert Chip.from_dict(json.loads(json.dumps(chip.to_dict()))) == chip
+    assert chip.mvm_latency_s > 0
+
+
+def test_numpy_scalars_become_builtins() -> None:
+    import numpy as np
+
+    chip = chips.hermes().replace(adc_bits=np.int64(6), clock_hz=np.float64(5e8))
+    assert type(chip.adc_bits) is int and type(chip.clock_hz) is float
+    json.dumps(chip.to_dict())
+    with pytest.raises(ConfigError, match="Chip.adc_bits"):
+        chips.hermes().replace(adc_bits=np.float64(6.0))
