@@ -71,11 +71,13 @@ def device_targets(w_n: Tensor, g_max_uS: float, g_min_uS: float, levels: Levels
     (aging: a worn device cannot reach the top of its range).
     """
     span = g_max_uS - g_min_uS
-    pos = quantize_levels(w_n.clamp(0.0, 1.0), levels)
-    neg = quantize_levels((-w_n).clamp(0.0, 1.0), levels)
-    if range_fraction < 1.0:
-        pos, neg = pos.clamp(max=range_fraction), neg.clamp(max=range_fraction)
-    return g_min_uS + span * pos, g_min_uS + span * neg
+    out = []
+    for part in (w_n.clamp(0.0, 1.0), torch.neg(w_n).clamp_(0.0, 1.0)):  # fresh tensors: in place below
+        part = quantize_levels(part, levels)
+        if range_fraction < 1.0:
+            part = part.clamp_(max=range_fraction)
+        out.append(part.mul_(span).add_(g_min_uS))
+    return out[0], out[1]
 
 
 # -- 2. programming -----------------------------------------------------------------------------
@@ -84,10 +86,13 @@ def programming_std_uS(g: Tensor, prog: ProgrammingNoise, g_max_uS: float) -> Te
 
     PCM (Nandakumar et al. 2019): ``(0.26348 + 1.9650 g - 1.1731 g^2) * g_max_uS / 25``.
     """
-    out = torch.zeros_like(g)
-    for c in reversed(prog.std_poly_frac_gmax):  # Horner
-        out = out * g + c
-    return out.clamp_min(0.0) * g_max_uS
+    coeffs = prog.std_poly_frac_gmax
+    if not coeffs:
+        return torch.zeros_like(g)
+    out = torch.full_like(g, coeffs[-1])
+    for c in reversed(coeffs[:-1]):  # Horner, in place on the fresh buffer
+        out.mul_(g).add_(c)
+    return out.clamp_min_(0.0).mul_(g_max_uS)
 
 
 def drift_exponent_stats(g: Tensor, drift: Drift) -> tuple[Tensor, Tensor]:
@@ -96,9 +101,9 @@ def drift_exponent_stats(g: Tensor, drift: Drift) -> tuple[Tensor, Tensor]:
     PCM (Joshi et al. 2020): ``mu = clip(-0.0155 ln g + 0.0244, 0.049, 0.1)``,
     ``sigma = clip(-0.0125 ln g - 0.0059, 0.008, 0.045)``, ``g`` floored at ``1e-7``.
     """
-    ln_g = torch.log(g.clamp_min(drift.g_floor))
-    mu = (drift.nu_mean_at_g1 + drift.nu_mean_per_ln_g * ln_g).clamp(*drift.nu_mean_bounds)
-    sd = (drift.nu_std_at_g1 + drift.nu_std_per_ln_g * ln_g).clamp(*drift.nu_std_bounds)
+    ln_g = g.clamp_min(drift.g_floor).log_()
+    mu = torch.mul(ln_g, drift.nu_mean_per_ln_g).add_(drift.nu_mean_at_g1).clamp_(*drift.nu_mean_bounds)
+    sd = ln_g.mul_(drift.nu_std_per_ln_g).add_(drift.nu_std_at_g1).clamp_(*drift.nu_std_bounds)
     return mu, sd
 
 
@@ -106,7 +111,7 @@ def sample_drift_exponents(g: Tensor, drift: Drift, generator: torch.Generator) 
     """One exponent per device, ``nu = |N(mu(g), sigma(g))|``."""
     mu, sd = drift_exponent_stats(g, drift)
     z = torch.randn(g.shape, generator=generator, device=g.device, dtype=g.dtype)
-    return (mu + sd * z).abs_()
+    return z.mul_(sd).add_(mu).abs_()
 
 
 def sample_faults(shape: tuple[int, ...], stuck_on_rate: float, stuck_off_rate: float,
@@ -139,15 +144,17 @@ def program_devices(g_target_uS: Tensor, dev: DeviceConfig, g_max_uS: float, g_m
     """Program devices to ``g_target_uS`` once: write noise, device-to-device gain, faults and
     drift exponents, in that order of random draws. ``G >= 0`` always."""
     g = g_target_uS / g_max_uS
-    out = g_target_uS
+    shape, kw = g.shape, dict(device=g.device, dtype=g.dtype)
     if dev.programming.active:
-        std = programming_std_uS(g, dev.programming, g_max_uS)
-        out = out + std * torch.randn(out.shape, generator=generator, device=out.device, dtype=out.dtype)
+        out = torch.randn(shape, generator=generator, **kw)
+        out.mul_(programming_std_uS(g, dev.programming, g_max_uS)).add_(g_target_uS)
+    else:
+        out = g_target_uS.clone()
     if dev.variability.active:
-        gain = 1.0 + dev.variability.gain_std_rel * torch.randn(
-            out.shape, generator=generator, device=out.device, dtype=out.dtype)
-        out = out * gain
-    out = out.clamp_min(0.0)
+        gain = torch.randn(shape, generator=generator, **kw).mul_(dev.variability.gain_std_rel).add_(1.0)
+        out.mul_(gain)
+        del gain
+    out.clamp_min_(0.0)
     stuck = None
     if dev.faults.active:
         stuck = sample_faults(tuple(out.shape), dev.faults.stuck_on_rate, dev.faults.stuck_off_rate,
@@ -194,20 +201,20 @@ def arrhenius_factor(temperature_k: float, temp: Temperature) -> float:
 
 def drift_factor(t_s: float, nu: Tensor, t0_s: float) -> Tensor:
     """``((t + t0) / t0) ** -nu``: the fraction of its programmed conductance a device keeps."""
-    return torch.exp(-nu * math.log((check_time(t_s) + t0_s) / t0_s))
+    return torch.mul(nu, -math.log((check_time(t_s) + t0_s) / t0_s)).exp_()
 
 
 def flicker_q_s(g: Tensor, rn: ReadNoise) -> Tensor:
     """``Q_s = min(coeff / max(g ** exponent, floor), max)`` (PCM: 0.0088, 0.65, 1e-3, 0.2)."""
-    return (rn.flicker_coeff / g.clamp_min(0.0).pow(rn.flicker_g_exponent).clamp_min(rn.flicker_g_floor)
-            ).clamp_max(rn.flicker_max)
+    q = g.clamp_min(0.0).pow_(rn.flicker_g_exponent).clamp_min_(rn.flicker_g_floor)
+    return q.reciprocal_().mul_(rn.flicker_coeff).clamp_max_(rn.flicker_max)
 
 
 def flicker_std_rel(g: Tensor, t_s: float, rn: ReadNoise, t0_s: float) -> Tensor:
     """Relative std of the accumulated 1/f read noise at time ``t_s`` after programming:
     ``Q_s(g) * sqrt(ln((t + t0 + t_read) / (2 t_read)))``."""
     t = check_time(t_s)
-    return flicker_q_s(g, rn) * math.sqrt(math.log((t + t0_s + rn.t_read_s) / (2.0 * rn.t_read_s)))
+    return flicker_q_s(g, rn).mul_(math.sqrt(math.log((t + t0_s + rn.t_read_s) / (2.0 * rn.t_read_s))))
 
 
 def relaxation_std_uS(t_s: float, dev: DeviceConfig) -> float:
@@ -237,24 +244,27 @@ def devices_at(
     t = check_time(t_s)
     temp_k = check_temperature(temperature_k)
     t_eff = t * arrhenius_factor(temp_k, dev.temperature)
-    g = prog.g_uS
-    if prog.nu is not None:
-        g = g * drift_factor(t_eff, prog.nu, dev.drift.t0_s)
+    if dev.relaxation.active and z_relax is None:
+        raise ValueError("devices_at: this device relaxes; pass z_relax (one N(0, 1) per device)")
+    if dev.read_noise.active and z_flicker is None:
+        raise ValueError("devices_at: this device has 1/f read noise; pass z_flicker (one N(0, 1) per device)")
+    # g is a fresh tensor from here on, so every step below may work in place
+    if prog.nu is not None and t_eff > 0.0:
+        g = drift_factor(t_eff, prog.nu, dev.drift.t0_s).mul_(prog.g_uS)
+    else:
+        g = prog.g_uS.clone()
     if dev.relaxation.active:
-        if z_relax is None:
-            raise ValueError("devices_at: this device relaxes; pass z_relax (one N(0, 1) per device)")
-        g = (g + relaxation_std_uS(t_eff, dev) * z_relax).clamp_min(0.0)
-    if dev.read_noise.active:
-        if z_flicker is None:
-            raise ValueError("devices_at: this device has 1/f read noise; pass z_flicker (one N(0, 1) per device)")
+        g.add_(z_relax, alpha=relaxation_std_uS(t_eff, dev)).clamp_min_(0.0)
+    if dev.read_noise.active:  # g >= 0 here, so |G| * (1 + rel z) = G * (1 + rel z)
         rel = flicker_std_rel(g_target_uS / g_max_uS, t, dev.read_noise, dev.drift.t0_s)
-        g = (g + g.abs() * rel * z_flicker).clamp_min(0.0)
+        g.mul_(torch.mul(z_flicker, rel).add_(1.0)).clamp_min_(0.0)  # rel may broadcast over instances
+        del rel
     tc = dev.temperature.g_coeff_per_k
     if tc != 0.0:
-        g = (g * (1.0 + tc * (temp_k - dev.temperature.reference_k))).clamp_min(0.0)
+        g.mul_(1.0 + tc * (temp_k - dev.temperature.reference_k)).clamp_min_(0.0)
     if prog.stuck is not None:
         g = apply_faults(g, prog.stuck, g_max_uS, g_min_uS)
-    return g if g is not prog.g_uS else g.clone()
+    return g
 
 
 __all__ = [
