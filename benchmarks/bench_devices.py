@@ -5,7 +5,9 @@ Times, side by side in one run:
 - ``an.drift_`` to one year (drift + accumulated 1/f read noise, caches the read weights),
 - ``an.drift_`` with global drift compensation (Hadamard calibration reads through the ADC),
 - the plain-PyTorch floor: one ``torch.randn_like`` per device for the same number of weights,
-- one inference forward of a 64-vector batch on the programmed model and on the torch model.
+- one inference forward of a 64-vector batch: torch, analog unprogrammed, analog programmed (the
+  programmed read adds no per-forward device cost for PCM; both analog forwards pay the
+  ADC/noise periphery).
 
 Run: ``python benchmarks/bench_devices.py [--weights 10e6] [--repeats 3]``; prints a markdown table.
 """
@@ -37,11 +39,12 @@ def main() -> None:
     ap.add_argument("--weights", type=float, default=10e6, help="approximate number of weights")
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
-    width = int(round(math.sqrt(args.weights)))
+    width = round(math.sqrt(args.weights))
     torch.manual_seed(0)
     digital = nn.Sequential(nn.Linear(width, width, bias=False)).eval()
     n_weights = sum(p.numel() for p in digital.parameters())
     model = an.convert_(copy.deepcopy(digital), an.presets.pcm()).eval()
+    unprogrammed = copy.deepcopy(model)
     w = digital[0].weight.detach()
 
     def floor() -> None:  # one Gaussian per device (2 per weight): the least any sampler must do
@@ -55,6 +58,7 @@ def main() -> None:
     with torch.no_grad():
         t_fwd_torch = _best(lambda: digital(x), args.repeats)
         t_fwd_prog = _best(lambda: model(x), args.repeats)
+        t_fwd_unprog = _best(lambda: unprogrammed(x), args.repeats)
     rows = [
         ("torch: 2 x randn_like (floor)", t_floor, 1.0),
         ("an.program_ (PCM)", t_prog, t_prog / t_floor),
@@ -62,10 +66,13 @@ def main() -> None:
         ("an.program_ + an.drift_", t_prog + t_drift, (t_prog + t_drift) / t_floor),
         ("an.drift_ + global compensation", t_comp, t_comp / t_floor),
         ("forward, torch (64 vectors)", t_fwd_torch, 1.0),
+        ("forward, analog unprogrammed (64 vectors)", t_fwd_unprog, t_fwd_unprog / t_fwd_torch),
         ("forward, programmed PCM (64 vectors)", t_fwd_prog, t_fwd_prog / t_fwd_torch),
     ]
-    print(f"\n{n_weights / 1e6:.1f} M weights ({width}x{width}), {torch.get_num_threads()} threads, "
-          f"best of {args.repeats}\n")
+    print(
+        f"\n{n_weights / 1e6:.1f} M weights ({width}x{width}), {torch.get_num_threads()} threads, "
+        f"best of {args.repeats}\n"
+    )
     print("| step | seconds | ratio |")
     print("|---|---|---|")
     for name, t, r in rows:

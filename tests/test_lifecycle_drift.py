@@ -1,4 +1,4 @@
-"""program_ / drift_ / compensation on whole models: explicit, reproducible, tracking the true drift."""
+"""program_ / drift_ / compensation on models: explicit, reproducible, tracking the true drift."""
 
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ HOUR, DAY, WEEK, MONTH, YEAR = 3600.0, 86_400.0, 604_800.0, 2_592_000.0, 31_536_
 
 def _quiet(cfg: an.AnalogConfig) -> an.AnalogConfig:
     """Converters and output noise off: only the device remains."""
-    return cfg.replace(**{"adc.bits": None, "adc.clip": False, "dac.bits": None, "noise.out_std_rel_fs": 0.0})
+    return cfg.replace(
+        **{"adc.bits": None, "adc.clip": False, "dac.bits": None, "noise.out_std_rel_fs": 0.0}
+    )
 
 
 def _mlp(seed: int = 0) -> nn.Sequential:
@@ -31,7 +33,11 @@ def _held(layer: an.AnalogLayer, instance: int = 0) -> torch.Tensor:
     """The (K, M) weights a programmed linear layer holds now, rebuilt from its buffers."""
     g, k, m = layer.matrix_shape
     b = layer.prog_scales.shape[0]
-    w = layer.prog_w[instance * b : (instance + 1) * b] * layer.prog_scales * layer.prog_comp[instance * b : (instance + 1) * b]
+    w = (
+        layer.prog_w[instance * b : (instance + 1) * b]
+        * layer.prog_scales
+        * layer.prog_comp[instance * b : (instance + 1) * b]
+    )
     return w.view(g, -1, m)[0, :k]
 
 
@@ -244,7 +250,9 @@ def test_periodic_recalibration_uses_the_last_calibration():
 
 
 def test_temperature_accelerates_drift():
-    layer = an.AnalogLinear(128, 32, bias=False, cfg=_quiet(an.presets.pcm(read_noise=False))).eval()
+    layer = an.AnalogLinear(
+        128, 32, bias=False, cfg=_quiet(an.presets.pcm(read_noise=False))
+    ).eval()
     an.program_(layer, seed=0)
     an.drift_(layer, DAY)
     cold = float(_true_drift(layer, 1)[0])

@@ -200,7 +200,8 @@ class ProgrammingNoise:
             _check_real(c, where)
         worst = min((sum(c * (i / 64) ** k for k, c in enumerate(self.std_poly_frac_gmax))
                      for i in range(65)), default=0.0)
-        _check(worst >= 0.0, where, f"the standard deviation must be >= 0 for g in [0, 1] (min {worst:.3g})")
+        _check(worst >= 0.0, where,
+               f"the standard deviation must be >= 0 for g in [0, 1] (min {worst:.3g})")
 
     @property
     def active(self) -> bool:
@@ -252,8 +253,9 @@ class Drift:
 
     @property
     def active(self) -> bool:
-        return any(v != 0.0 for v in (self.nu_mean_at_g1, self.nu_mean_per_ln_g, self.nu_std_at_g1,
-                                      self.nu_std_per_ln_g, self.nu_mean_bounds[0], self.nu_std_bounds[0]))
+        coeffs = (self.nu_mean_at_g1, self.nu_mean_per_ln_g, self.nu_std_at_g1,
+                  self.nu_std_per_ln_g, self.nu_mean_bounds[0], self.nu_std_bounds[0])
+        return any(v != 0.0 for v in coeffs)
 
 
 @dataclass(frozen=True)
@@ -372,8 +374,9 @@ class Aging:
     onset_cycles: float = 1.0
 
     def __post_init__(self) -> None:
-        _check(isinstance(self.range_loss_per_decade, (int, float)) and 0.0 <= self.range_loss_per_decade <= 1.0,
-               "Aging.range_loss_per_decade", f"must lie in [0, 1], got {self.range_loss_per_decade!r}")
+        loss = self.range_loss_per_decade
+        _check(isinstance(loss, (int, float)) and 0.0 <= loss <= 1.0,
+               "Aging.range_loss_per_decade", f"must lie in [0, 1], got {loss!r}")
         _check_pos(self.onset_cycles, "Aging.onset_cycles")
 
     @property
@@ -407,7 +410,7 @@ class BitSlicing:
 
 @dataclass(frozen=True)
 class DeviceConfig:
-    """The memory cell's non-idealities, one small section per effect (``analogue.physics.devices``).
+    """The memory cell's non-idealities, one small section per effect (``physics.devices``).
 
     ``kind`` names the technology for reports and cost models (``ideal``, ``pcm``, ``rram``,
     ``sram``, ``flash``, ...); the physics come only from the sections. ``DeviceConfig()`` is the
@@ -434,7 +437,8 @@ class DeviceConfig:
                 continue
             cls = _DEVICE_SECTIONS[f.name]
             v = getattr(self, f.name)
-            _check(isinstance(v, cls), f"DeviceConfig.{f.name}", f"must be a {cls.__name__}, got {type(v).__name__}")
+            _check(isinstance(v, cls), f"DeviceConfig.{f.name}",
+                   f"must be a {cls.__name__}, got {type(v).__name__}")
 
     @property
     def is_ideal(self) -> bool:
@@ -586,6 +590,8 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        # mkstemp makes the file private (0600); keep the mode of the file replaced, else 0644
+        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

@@ -13,8 +13,10 @@ from .nn import ANALOG_TWINS, AnalogLayer
 Rules = Mapping[str, "AnalogConfig | None"]
 
 
-def _rule_for(name: str, rules: Rules | None, default: AnalogConfig) -> tuple[bool, AnalogConfig | None]:
-    """(matched, config) for module ``name``: exact names first, then ``re:`` patterns in order."""
+def rule_for(name: str, rules: Rules | None, default: AnalogConfig) -> tuple[bool, AnalogConfig | None]:
+    """``(matched, config)`` for module ``name`` under ``rules``: exact names first, then ``re:``
+    patterns (full match) in order; ``default`` when nothing matches. Shared by ``convert_`` and
+    ``analogue.compile`` so both read rules the same way."""
     if not rules:
         return False, default
     if name in rules:
@@ -25,7 +27,8 @@ def _rule_for(name: str, rules: Rules | None, default: AnalogConfig) -> tuple[bo
     return False, default
 
 
-def _validate_rules(model: nn.Module, rules: Rules | None) -> None:
+def validate_rules(model: nn.Module, rules: Rules | None) -> None:
+    """Fail early on a rule that names no module, an invalid regex, or a value that is not a config."""
     if not rules:
         return
     names = {n for n, _ in model.named_modules()}
@@ -56,7 +59,7 @@ def convert_(model: nn.Module, cfg: AnalogConfig, rules: Rules | None = None, se
     """
     if not isinstance(cfg, AnalogConfig):
         raise TypeError(f"convert_: cfg must be an AnalogConfig (e.g. an.presets.standard()), got {type(cfg).__name__}")
-    _validate_rules(model, rules)
+    validate_rules(model, rules)
     if isinstance(model, tuple(ANALOG_TWINS.values())) or type(model).__name__ in ANALOG_TWINS and type(model) in (nn.Linear, nn.Conv1d, nn.Conv2d):
         raise ValueError("convert_: pass a container module; a bare layer cannot be replaced in place "
                          "(use AnalogLinear.from_float(layer, cfg) instead)")
@@ -64,7 +67,7 @@ def convert_(model: nn.Module, cfg: AnalogConfig, rules: Rules | None = None, se
     for name, module in list(model.named_modules()):
         for child_name, child in list(module.named_children()):
             full = f"{name}.{child_name}" if name else child_name
-            matched, layer_cfg = _rule_for(full, rules, cfg)
+            matched, layer_cfg = rule_for(full, rules, cfg)
             twin = ANALOG_TWINS.get(type(child).__name__) if type(child) in (nn.Linear, nn.Conv1d, nn.Conv2d) else None
             if twin is not None and layer_cfg is not None:
                 new = twin.from_float(child, layer_cfg, seed=seed * 1_000_003 + index)

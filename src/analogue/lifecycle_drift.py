@@ -47,7 +47,9 @@ def _layers(model: nn.Module, verb: str) -> dict[str, AnalogLayer]:
     if isinstance(model, AnalogLayer):
         layers = {model.layer_name: model}
     if not layers:
-        raise ValueError(f"{verb}: the model has no analog layers; call an.convert_(model, cfg) first")
+        raise ValueError(
+            f"{verb}: the model has no analog layers; call an.convert_(model, cfg) first"
+        )
     return layers
 
 
@@ -55,12 +57,16 @@ def _programmed_layers(model: nn.Module, verb: str) -> dict[str, AnalogLayer]:
     layers = _layers(model, verb)
     missing = [n for n, layer in layers.items() if not is_programmed(layer)]
     if missing:
-        raise RuntimeError(f"{verb}: layer(s) {missing} are not programmed; call "
-                           "an.program_(model, seed=...) first (programming is never implicit)")
+        raise RuntimeError(
+            f"{verb}: layer(s) {missing} are not programmed; call "
+            "an.program_(model, seed=...) first (programming is never implicit)"
+        )
     return layers
 
 
-def program_(model: nn.Module, seed: int = 0, *, instances: int = 1, cycles: int | None = None) -> nn.Module:
+def program_(
+    model: nn.Module, seed: int = 0, *, instances: int = 1, cycles: int | None = None
+) -> nn.Module:
     """Program every analog layer's array once from its current weights; returns ``model``.
 
     Samples programming noise, device variability, faults and drift exponents, stores them in
@@ -75,16 +81,24 @@ def program_(model: nn.Module, seed: int = 0, *, instances: int = 1, cycles: int
         raise TypeError(f"program_: seed must be an integer, got {seed!r}")
     if isinstance(instances, bool) or not isinstance(instances, int) or instances < 1:
         raise ValueError(f"program_: instances must be a positive integer, got {instances!r}")
-    if cycles is not None and (isinstance(cycles, bool) or not isinstance(cycles, int) or cycles < 1):
+    if cycles is not None and (
+        isinstance(cycles, bool) or not isinstance(cycles, int) or cycles < 1
+    ):
         raise ValueError(f"program_: cycles must be a positive integer or None, got {cycles!r}")
     for i, layer in enumerate(_layers(model, "program_").values()):
         program_layer(layer, seed * 1_000_003 + i, instances, cycles)
     return model
 
 
-def drift_(model: nn.Module, t_s: float, temperature_k: float | None = None, *,
-           compensation: str | None = None, recalibrate_every_s: float | None = None,
-           n_reads: int = 1) -> nn.Module:
+def drift_(
+    model: nn.Module,
+    t_s: float,
+    temperature_k: float | None = None,
+    *,
+    compensation: str | None = None,
+    recalibrate_every_s: float | None = None,
+    n_reads: int = 1,
+) -> nn.Module:
     """Move the programmed arrays to ``t_s`` seconds after programming; returns ``model``.
 
     ``temperature_k``: the temperature the arrays were held and are read at (kelvin; default
@@ -98,8 +112,10 @@ def drift_(model: nn.Module, t_s: float, temperature_k: float | None = None, *,
     if temperature_k is not None:
         check_temperature(temperature_k, "drift_: temperature_k")
     if compensation is not None and compensation not in COMPENSATION_MODES:
-        raise ValueError(f"drift_: compensation must be None or one of {COMPENSATION_MODES}, "
-                         f"got {compensation!r}")
+        raise ValueError(
+            f"drift_: compensation must be None or one of {COMPENSATION_MODES}, "
+            f"got {compensation!r}"
+        )
     t_cal = t
     if recalibrate_every_s is not None:
         every = check_time(recalibrate_every_s, "drift_: recalibrate_every_s")
@@ -126,7 +142,9 @@ def compensate_drift_(model: nn.Module, mode: str = "global", n_reads: int = 1) 
     (``global``: one factor per array instance, ``column``: one per array column, ``none``:
     remove); returns ``model``."""
     if mode not in COMPENSATION_MODES:
-        raise ValueError(f"compensate_drift_: mode must be one of {COMPENSATION_MODES}, got {mode!r}")
+        raise ValueError(
+            f"compensate_drift_: mode must be one of {COMPENSATION_MODES}, got {mode!r}"
+        )
     for layer in _programmed_layers(model, "compensate_drift_").values():
         compensate_layer(layer, mode, n_reads)
     return model

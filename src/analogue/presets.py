@@ -97,8 +97,10 @@ def pcm_device(*, programming_noise: bool | None = None, drift: bool | None = No
 
     - programming noise ``(0.26348 + 1.9650 g - 1.1731 g^2) * g_max/25`` uS, clamped at ``G >= 0``;
     - drift ``((t + 20 s) / 20 s) ** -nu``, ``nu = |N(mu, sigma)|`` per device with
-      ``mu = clip(-0.0155 ln g + 0.0244, 0.049, 0.1)``, ``sigma = clip(-0.0125 ln g - 0.0059, 0.008, 0.045)``;
-    - accumulated 1/f read noise ``Q_s = min(0.0088 / max(g^0.65, 1e-3), 0.2)``, ``t_read = 250 ns``.
+      ``mu = clip(-0.0155 ln g + 0.0244, 0.049, 0.1)``,
+      ``sigma = clip(-0.0125 ln g - 0.0059, 0.008, 0.045)``;
+    - accumulated 1/f read noise ``Q_s = min(0.0088 / max(g^0.65, 1e-3), 0.2)``,
+      ``t_read = 250 ns``.
 
     Temperature (labelled assumptions, not from the sources above): drift is thermally activated
     structural relaxation (Ielmini et al., IEEE TED 54(2), 2007), modelled with an activation
@@ -108,17 +110,19 @@ def pcm_device(*, programming_noise: bool | None = None, drift: bool | None = No
     coeffs = tuple(c / 25.0 for c in (0.26348, 1.9650, -1.1731))
     models = {
         "programming_noise": ("programming", ProgrammingNoise(std_poly_frac_gmax=coeffs)),
-        "drift": ("drift", Drift(nu_mean_at_g1=0.0244, nu_mean_per_ln_g=-0.0155, nu_mean_bounds=(0.049, 0.1),
-                                 nu_std_at_g1=-0.0059, nu_std_per_ln_g=-0.0125, nu_std_bounds=(0.008, 0.045),
+        "drift": ("drift", Drift(nu_mean_at_g1=0.0244, nu_mean_per_ln_g=-0.0155,
+                                 nu_mean_bounds=(0.049, 0.1), nu_std_at_g1=-0.0059,
+                                 nu_std_per_ln_g=-0.0125, nu_std_bounds=(0.008, 0.045),
                                  t0_s=20.0, g_floor=1e-7)),
         "read_noise": ("read_noise", ReadNoise(flicker_coeff=0.0088, flicker_g_exponent=0.65,
-                                               flicker_g_floor=1e-3, flicker_max=0.2, t_read_s=250e-9)),
+                                               flicker_g_floor=1e-3, flicker_max=0.2,
+                                               t_read_s=250e-9)),
         "temperature": ("temperature", Temperature(reference_k=300.0, drift_activation_eV=0.3,
                                                    g_coeff_per_k=0.005)),
     }
     why = {"relaxation": "PCM's post-programming dynamics are its power-law drift (use drift)"}
-    asked = dict(programming_noise=programming_noise, drift=drift, read_noise=read_noise,
-                 relaxation=relaxation, temperature=temperature)
+    asked = {"programming_noise": programming_noise, "drift": drift, "read_noise": read_noise,
+             "relaxation": relaxation, "temperature": temperature}
     return _device("pcm", models, why, asked, faults=faults or Faults())
 
 
@@ -158,13 +162,16 @@ def rram_device(*, levels: int | None = 8, programming_noise: bool | None = None
         "relaxation": ("relaxation", Relaxation(std_uS=1.5, tau_s=100.0)),
     }
     why = {
-        "drift": "NeuRRAM-class RRAM is modelled by relaxation after programming, not power-law drift",
-        "read_noise": "no accumulated 1/f model is published for NeuRRAM-class RRAM (relaxation covers it)",
+        "drift": "NeuRRAM-class RRAM is modelled by relaxation after programming, "
+                 "not power-law drift",
+        "read_noise": "no accumulated 1/f model is published for NeuRRAM-class RRAM "
+                      "(relaxation covers it)",
         "temperature": "no temperature model for RRAM in this preset",
     }
-    asked = dict(programming_noise=programming_noise, drift=drift, read_noise=read_noise,
-                 relaxation=relaxation, temperature=temperature)
-    return _device("rram", models, why, asked, faults=faults or Faults(), levels=Levels(per_device=levels))
+    asked = {"programming_noise": programming_noise, "drift": drift, "read_noise": read_noise,
+             "relaxation": relaxation, "temperature": temperature}
+    return _device("rram", models, why, asked, faults=faults or Faults(),
+                   levels=Levels(per_device=levels))
 
 
 def rram(*, rows: int = 256, cols: int = 256, levels: int | None = 8,
@@ -187,10 +194,10 @@ def rram(*, rows: int = 256, cols: int = 256, levels: int | None = 8,
     )
 
 
-def sram_device(*, weight_bits: int = 8, bits_per_slice: int = 1, programming_noise: bool | None = None,
-                drift: bool | None = None, read_noise: bool | None = None,
-                relaxation: bool | None = None, temperature: bool | None = None,
-                faults: Faults | None = None) -> DeviceConfig:
+def sram_device(*, weight_bits: int = 8, bits_per_slice: int = 1,
+                programming_noise: bool | None = None, drift: bool | None = None,
+                read_noise: bool | None = None, relaxation: bool | None = None,
+                temperature: bool | None = None, faults: Faults | None = None) -> DeviceConfig:
     """SRAM compute-in-memory cells (Jia et al., IEEE JSSC 55(9), 2020): binary cells written
     exactly, weights bit-sliced one bit per column and shifted-and-added digitally. A digital
     bit neither drifts nor carries programming or read noise (asking for them raises)."""
@@ -202,10 +209,11 @@ def sram_device(*, weight_bits: int = 8, bits_per_slice: int = 1, programming_no
         "relaxation": f"{bits}: it does not relax",
         "temperature": f"{bits}; its value does not depend on temperature",
     }
-    asked = dict(programming_noise=programming_noise, drift=drift, read_noise=read_noise,
-                 relaxation=relaxation, temperature=temperature)
-    per_device = (1 << bits_per_slice)
-    return _device("sram", {}, why, asked, faults=faults or Faults(), levels=Levels(per_device=per_device),
+    asked = {"programming_noise": programming_noise, "drift": drift, "read_noise": read_noise,
+             "relaxation": relaxation, "temperature": temperature}
+    per_device = 1 << bits_per_slice
+    return _device("sram", {}, why, asked, faults=faults or Faults(),
+                   levels=Levels(per_device=per_device),
                    slicing=BitSlicing(weight_bits=weight_bits, bits_per_slice=bits_per_slice))
 
 
@@ -245,16 +253,17 @@ def flash_device(*, levels: int | None = 128, programming_noise: bool | None = N
     reference cells (0). No relaxation or 1/f model (asking raises)."""
     models = {
         "programming_noise": ("programming", ProgrammingNoise(std_poly_frac_gmax=(0.002,))),
-        "drift": ("drift", Drift(nu_mean_at_g1=0.001, nu_mean_bounds=(0.0, 1.0), nu_std_at_g1=0.0005,
-                                 nu_std_bounds=(0.0, 1.0), t0_s=20.0)),
+        "drift": ("drift", Drift(nu_mean_at_g1=0.001, nu_mean_bounds=(0.0, 1.0),
+                                 nu_std_at_g1=0.0005, nu_std_bounds=(0.0, 1.0), t0_s=20.0)),
         "temperature": ("temperature", Temperature(reference_k=300.0, drift_activation_eV=1.1,
                                                    g_coeff_per_k=0.0)),
     }
     why = {"relaxation": "flash charge loss is modelled as slow drift (use drift)",
            "read_noise": "no accumulated 1/f model for flash cells in this preset"}
-    asked = dict(programming_noise=programming_noise, drift=drift, read_noise=read_noise,
-                 relaxation=relaxation, temperature=temperature)
-    return _device("flash", models, why, asked, faults=faults or Faults(), levels=Levels(per_device=levels))
+    asked = {"programming_noise": programming_noise, "drift": drift, "read_noise": read_noise,
+             "relaxation": relaxation, "temperature": temperature}
+    return _device("flash", models, why, asked, faults=faults or Faults(),
+                   levels=Levels(per_device=levels))
 
 
 def flash(*, rows: int = 1024, cols: int = 1024, levels: int | None = 128,
@@ -277,5 +286,5 @@ def flash(*, rows: int = 1024, cols: int = 1024, levels: int | None = 128,
     )
 
 
-__all__ = ["flash", "flash_device", "ideal", "pcm", "pcm_device", "quantized", "rram", "rram_device",
-           "sram", "sram_device", "standard"]
+__all__ = ["flash", "flash_device", "ideal", "pcm", "pcm_device", "quantized", "rram",
+           "rram_device", "sram", "sram_device", "standard"]

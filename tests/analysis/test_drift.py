@@ -29,14 +29,23 @@ def digits_mlp():
 @pytest.fixture(scope="module")
 def result(digits_mlp):
     model, data = digits_mlp
-    return accuracy_over_time(model, data, (HOUR, YEAR), repeats=8, compensation=("none", "global"),
-                              seed=0, instances_per_pass=4)
+    return accuracy_over_time(
+        model,
+        data,
+        (HOUR, YEAR),
+        repeats=8,
+        compensation=("none", "global"),
+        seed=0,
+        instances_per_pass=4,
+    )
 
 
 def test_statistics_are_computed_from_the_samples(result):
     assert len(result.points) == 4
     for p in result.points:
-        acc = torch.tensor(result.samples[p.compensation][[HOUR, YEAR].index(p.t_s)], dtype=torch.float64)
+        acc = torch.tensor(
+            result.samples[p.compensation][[HOUR, YEAR].index(p.t_s)], dtype=torch.float64
+        )
         assert p.n == 8 == len(acc)
         assert p.mean == pytest.approx(float(acc.mean()))
         assert p.std == pytest.approx(float(acc.std()))
@@ -83,15 +92,18 @@ def test_table_json_and_plot(result, tmp_path):
     assert format_time(86_400.0) == "1 d" and format_time(5.0) == "5 s"
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"times_s": (-1.0,)}, "time"),
-    ({"times_s": (float("nan"),)}, "time"),
-    ({"times_s": ()}, "empty"),
-    ({"repeats": 0}, "repeats"),
-    ({"compensation": ("drift",)}, "compensation"),
-    ({"temperature_k": -5.0}, "kelvin"),
-    ({"confidence": 1.5}, "confidence"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"times_s": (-1.0,)}, "time"),
+        ({"times_s": (float("nan"),)}, "time"),
+        ({"times_s": ()}, "empty"),
+        ({"repeats": 0}, "repeats"),
+        ({"compensation": ("drift",)}, "compensation"),
+        ({"temperature_k": -5.0}, "kelvin"),
+        ({"confidence": 1.5}, "confidence"),
+    ],
+)
 def test_bad_input_fails(digits_mlp, kwargs, match):
     model, data = digits_mlp
     with pytest.raises(ValueError, match=match):

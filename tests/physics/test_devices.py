@@ -27,7 +27,7 @@ from analogue.config import (
 from analogue.physics import devices as D
 
 G_MAX = 25.0
-# reference.md section 2: g, sigma_prog uS, mu_nu, sigma_nu, drift factor at 1 h / 1 d / 1 y at mu_nu
+# reference.md section 2: g, sigma_prog uS, mu_nu, sigma_nu, drift factors at mu_nu (1 h, 1 d, 1 y)
 PCM_TABLE = [
     (0.01, 0.283, 0.0958, 0.0450, (0.608, 0.449, 0.255)),
     (0.10, 0.448, 0.0601, 0.0229, (0.732, 0.605, 0.424)),
@@ -52,7 +52,9 @@ def _clamped_normal_moments(mu: float, sd: float) -> tuple[float, float]:
 
 def _folded_normal_moments(mu: float, sd: float) -> tuple[float, float]:
     """Mean and std of |N(mu, sd)|."""
-    m1 = sd * math.sqrt(2 / math.pi) * math.exp(-mu * mu / (2 * sd * sd)) + mu * (1 - 2 * stats.norm.cdf(-mu / sd))
+    m1 = sd * math.sqrt(2 / math.pi) * math.exp(-mu * mu / (2 * sd * sd)) + mu * (
+        1 - 2 * stats.norm.cdf(-mu / sd)
+    )
     return m1, math.sqrt(mu * mu + sd * sd - m1 * m1)
 
 
@@ -80,7 +82,9 @@ def test_pcm_formulas_reproduce_the_table(g, sigma, mu, sd, factors):
 def test_programming_noise_scales_with_g_max():
     dev = _pcm()
     g = torch.tensor([0.5])
-    assert float(D.programming_std_uS(g, dev.programming, 50.0)) == pytest.approx(2 * 0.9527, abs=1e-3)
+    assert float(D.programming_std_uS(g, dev.programming, 50.0)) == pytest.approx(
+        2 * 0.9527, abs=1e-3
+    )
 
 
 # -- the table, sampled -------------------------------------------------------------------------
@@ -90,8 +94,12 @@ def test_pcm_programming_noise_sampled(g, sigma, mu, sd, factors):
     target = torch.full((N,), g * G_MAX, dtype=torch.float64)
     prog = D.program_devices(target, dev, G_MAX, 0.0, torch.Generator().manual_seed(1))
     assert prog.nu is None and prog.stuck is None
-    exact_sigma = float(D.programming_std_uS(torch.tensor(g, dtype=torch.float64), dev.programming, G_MAX))
-    mean, std = _clamped_normal_moments(g * G_MAX, exact_sigma)  # clamp at G >= 0 matters at g = 0.01
+    exact_sigma = float(
+        D.programming_std_uS(torch.tensor(g, dtype=torch.float64), dev.programming, G_MAX)
+    )
+    mean, std = _clamped_normal_moments(
+        g * G_MAX, exact_sigma
+    )  # clamp at G >= 0 matters at g = 0.01
     _assert_mean_std(prog.g_uS, mean, std)
     assert float(prog.g_uS.min()) >= 0.0
     assert exact_sigma == pytest.approx(sigma, abs=5e-4)
@@ -113,7 +121,9 @@ def test_pcm_drift_exponents_sampled(g, sigma, mu, sd, factors):
         torch.testing.assert_close(ratio, expect, rtol=1e-12, atol=0)
         # the geometric-mean drift is the table's factor at the (folded) mean exponent
         geo = float(torch.exp(torch.log(ratio).mean()))
-        assert geo == pytest.approx(f ** (fm / mu), rel=5 * fs * math.log((t + 20) / 20) / math.sqrt(N) + 5e-4)
+        assert geo == pytest.approx(
+            f ** (fm / mu), rel=5 * fs * math.log((t + 20) / 20) / math.sqrt(N) + 5e-4
+        )
 
 
 @pytest.mark.parametrize("g", [0.01, 0.1, 0.5, 1.0])
@@ -124,12 +134,13 @@ def test_pcm_accumulated_read_noise_sampled(g, t):
     prog = D.program_devices(target, dev, G_MAX, 0.0, torch.Generator())
     z = torch.randn(N, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
     got = D.devices_at(prog, target, t, 300.0, dev, G_MAX, 0.0, z_flicker=z) / (g * G_MAX)
-    q_s = min(0.0088 / max(g ** 0.65, 1e-3), 0.2)
+    q_s = min(0.0088 / max(g**0.65, 1e-3), 0.2)
     rel = q_s * math.sqrt(math.log((t + 20.0 + 250e-9) / (2 * 250e-9)))
     mean, std = _clamped_normal_moments(1.0, rel)  # clamp at G >= 0 matters for small g
     _assert_mean_std(got, mean, std)
-    assert float(D.flicker_std_rel(torch.tensor(g, dtype=torch.float64), t, dev.read_noise, 20.0)) == \
-        pytest.approx(rel, rel=1e-12)
+    assert float(
+        D.flicker_std_rel(torch.tensor(g, dtype=torch.float64), t, dev.read_noise, 20.0)
+    ) == pytest.approx(rel, rel=1e-12)
 
 
 # -- other effects ------------------------------------------------------------------------------
@@ -233,7 +244,11 @@ def test_pure_functions_do_not_modify_inputs():
     prog = D.program_devices(target, dev, G_MAX, 0.0, torch.Generator().manual_seed(7))
     g_keep, nu_keep = prog.g_uS.clone(), prog.nu.clone()
     D.devices_at(prog, target, YEAR, 330.0, dev, G_MAX, 0.0, z_flicker=torch.randn(1000))
-    assert torch.equal(target, keep) and torch.equal(prog.g_uS, g_keep) and torch.equal(prog.nu, nu_keep)
+    assert (
+        torch.equal(target, keep)
+        and torch.equal(prog.g_uS, g_keep)
+        and torch.equal(prog.nu, nu_keep)
+    )
 
 
 def test_device_config_validation_and_round_trip():
@@ -257,11 +272,18 @@ def test_device_config_validation_and_round_trip():
         Aging(range_loss_per_decade=2.0)
 
 
-@pytest.mark.parametrize("make, feature", [
-    (presets.sram, "drift"), (presets.sram, "programming_noise"), (presets.sram, "temperature"),
-    (presets.rram, "drift"), (presets.rram, "temperature"), (presets.flash, "relaxation"),
-    (presets.pcm, "relaxation"),
-])
+@pytest.mark.parametrize(
+    "make, feature",
+    [
+        (presets.sram, "drift"),
+        (presets.sram, "programming_noise"),
+        (presets.sram, "temperature"),
+        (presets.rram, "drift"),
+        (presets.rram, "temperature"),
+        (presets.flash, "relaxation"),
+        (presets.pcm, "relaxation"),
+    ],
+)
 def test_presets_refuse_features_they_cannot_model(make, feature):
     with pytest.raises(ConfigError, match=f"cannot model {feature}"):
         make(**{feature: True})

@@ -48,7 +48,8 @@ def test_slices_and_significance():
 def test_sram_layer_equals_torch_with_quantised_weights():
     """Oracle: converters and noise off, a bit-sliced layer is x @ round(W / s * L) * s / L."""
     cfg = an.presets.sram(weight_bits=6).replace(
-        **{"adc.bits": None, "adc.clip": False, "dac.bits": None, "noise.out_std_rel_fs": 0.0})
+        **{"adc.bits": None, "adc.clip": False, "dac.bits": None, "noise.out_std_rel_fs": 0.0}
+    )
     torch.manual_seed(0)
     lin = an.AnalogLinear(300, 20, bias=True, cfg=cfg)
     x = torch.randn(16, 300)
@@ -72,8 +73,9 @@ def test_sram_layer_equals_torch_with_quantised_weights():
 def test_sram_slices_see_their_own_adc():
     """With a coarse ADC each slice column is digitised on its own: the result differs from
     digitising the summed column, and stays within one LSB per slice of the exact product."""
-    cfg = an.presets.sram(weight_bits=4).replace(**{"noise.out_std_rel_fs": 0.0, "dac.bits": None,
-                                                     "adc.bits": 4, "adc.out_bound": 8.0})
+    cfg = an.presets.sram(weight_bits=4).replace(
+        **{"noise.out_std_rel_fs": 0.0, "dac.bits": None, "adc.bits": 4, "adc.out_bound": 8.0}
+    )
     torch.manual_seed(1)
     lin = an.AnalogLinear(64, 8, bias=False, cfg=cfg).eval()
     x = torch.rand(32, 64)

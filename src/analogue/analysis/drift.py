@@ -21,8 +21,15 @@ from ..lifecycle_drift import drift_, program_, unprogram_
 from ..nn.programmed import COMPENSATION_MODES
 from ..physics.devices import check_temperature, check_time
 
-SECONDS = {"1 s": 1.0, "1 min": 60.0, "1 h": 3600.0, "1 d": 86_400.0, "1 w": 604_800.0,
-           "1 mo": 2_592_000.0, "1 y": 31_536_000.0}
+SECONDS = {
+    "1 s": 1.0,
+    "1 min": 60.0,
+    "1 h": 3600.0,
+    "1 d": 86_400.0,
+    "1 w": 604_800.0,
+    "1 mo": 2_592_000.0,
+    "1 y": 31_536_000.0,
+}
 """Named times after programming (a month is 30 days, a year 365 days)."""
 
 DEFAULT_TIMES_S = tuple(SECONDS.values())
@@ -70,13 +77,18 @@ class AccuracyOverTime:
                 p = self.point(t, mode)
                 row[f"{mode} mean %"] = 100 * p.mean
                 row[f"{mode} 95% CI" if p.confidence == 0.95 else f"{mode} CI"] = (
-                    f"[{100 * p.ci_low:.1f}, {100 * p.ci_high:.1f}]")
+                    f"[{100 * p.ci_low:.1f}, {100 * p.ci_high:.1f}]"
+                )
             rows.append(row)
         return rows
 
     def to_dict(self) -> dict[str, Any]:
-        return {"points": [asdict(p) for p in self.points], "samples": self.samples,
-                "baseline": self.baseline, "temperature_k": self.temperature_k}
+        return {
+            "points": [asdict(p) for p in self.points],
+            "samples": self.samples,
+            "baseline": self.baseline,
+            "temperature_k": self.temperature_k,
+        }
 
     def plot(self, path: str | Path, title: str = "accuracy over time") -> Path:
         """Accuracy (mean and CI band per compensation mode) against log time; saved atomically."""
@@ -92,11 +104,16 @@ class AccuracyOverTime:
             pts = sorted((p for p in self.points if p.compensation == mode), key=lambda p: p.t_s)
             t = [p.t_s for p in pts]
             ax.plot(t, [100 * p.mean for p in pts], marker="o", label=f"compensation: {mode}")
-            ax.fill_between(t, [100 * p.ci_low for p in pts], [100 * p.ci_high for p in pts], alpha=0.2)
+            ax.fill_between(
+                t, [100 * p.ci_low for p in pts], [100 * p.ci_high for p in pts], alpha=0.2
+            )
         ax.axhline(100 * self.baseline, color="k", ls="--", lw=1, label="before programming")
         ax.set_xscale("log")
-        ticks = [v for v in SECONDS.values() if min(p.t_s for p in self.points) <= v
-                 <= max(p.t_s for p in self.points)]
+        ticks = [
+            v
+            for v in SECONDS.values()
+            if min(p.t_s for p in self.points) <= v <= max(p.t_s for p in self.points)
+        ]
         if ticks:
             ax.set_xticks(ticks, [format_time(v) for v in ticks])
         ax.set_xlabel("time after programming")
@@ -121,20 +138,27 @@ def _data(data: object) -> list[tuple[Tensor, Tensor]] | Iterable[tuple[Tensor, 
     """``(x, y)`` tensors, an object with ``x_test``/``y_test``, or an iterable of ``(x, y)``."""
     if hasattr(data, "x_test") and hasattr(data, "y_test"):
         return [(data.x_test, data.y_test)]  # type: ignore[attr-defined]
-    if isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(d, Tensor) for d in data):
+    if (
+        isinstance(data, (tuple, list))
+        and len(data) == 2
+        and all(isinstance(d, Tensor) for d in data)
+    ):
         x, y = data
         if len(x) != len(y):
             raise ValueError(f"accuracy_over_time: {len(x)} inputs but {len(y)} labels")
         return [(x, y)]
     if isinstance(data, Iterable):
         return data  # type: ignore[return-value]
-    raise TypeError("accuracy_over_time: data must be (x, y) tensors, an object with x_test/y_test, "
-                    f"or an iterable of (x, y) batches; got {type(data).__name__}")
+    raise TypeError(
+        "accuracy_over_time: data must be (x, y) tensors, an object with x_test/y_test, "
+        f"or an iterable of (x, y) batches; got {type(data).__name__}"
+    )
 
 
 @torch.no_grad()
-def _instance_accuracy(model: nn.Module, batches: Iterable[tuple[Tensor, Tensor]], reps: int,
-                       batch_size: int) -> Tensor:
+def _instance_accuracy(
+    model: nn.Module, batches: Iterable[tuple[Tensor, Tensor]], reps: int, batch_size: int
+) -> Tensor:
     """Top-1 accuracy of each of the ``reps`` programmed instances, ``(reps,)``."""
     correct = torch.zeros(reps, dtype=torch.float64)
     total = 0
@@ -157,7 +181,11 @@ def _stats(acc: list[float], confidence: float) -> tuple[float, float, float, fl
     t = torch.tensor(acc, dtype=torch.float64)
     mean = float(t.mean())
     std = float(t.std(unbiased=True)) if n > 1 else 0.0
-    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * std / math.sqrt(n) if n > 1 else float("nan")
+    half = (
+        float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * std / math.sqrt(n)
+        if n > 1
+        else float("nan")
+    )
     return mean, std, mean - half, mean + half
 
 
@@ -192,8 +220,14 @@ def accuracy_over_time(
     modes = list(compensation)
     bad = [m for m in modes if m not in COMPENSATION_MODES]
     if bad or not modes:
-        raise ValueError(f"accuracy_over_time: compensation modes must be from {COMPENSATION_MODES}, got {modes}")
-    for name, v in (("repeats", repeats), ("batch_size", batch_size), ("instances_per_pass", instances_per_pass)):
+        raise ValueError(
+            f"accuracy_over_time: compensation modes must be from {COMPENSATION_MODES}, got {modes}"
+        )
+    for name, v in (
+        ("repeats", repeats),
+        ("batch_size", batch_size),
+        ("instances_per_pass", instances_per_pass),
+    ):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ValueError(f"accuracy_over_time: {name} must be a positive integer, got {v!r}")
     if not 0.0 < confidence < 1.0:
@@ -203,8 +237,10 @@ def accuracy_over_time(
         batches = list(batches)
     work = copy.deepcopy(model)
     work.eval()
-    cycles = 1 + max((int(m.prog_cycles) for m in analog_layers(work).values()
-                      if m.prog_cycles is not None), default=0)
+    cycles = 1 + max(
+        (int(m.prog_cycles) for m in analog_layers(work).values() if m.prog_cycles is not None),
+        default=0,
+    )
     unprogram_(work)  # the baseline is the model before programming
     baseline = float(_instance_accuracy(work, batches, 1, batch_size)[0])
     samples: dict[str, list[list[float]]] = {m: [[] for _ in times] for m in modes}
@@ -216,15 +252,25 @@ def accuracy_over_time(
             for mode in modes:
                 every = recalibrate_every_s if mode != "none" else None
                 drift_(work, t, temperature_k, compensation=mode, recalibrate_every_s=every)
-                samples[mode][ti].extend(_instance_accuracy(work, batches, reps, batch_size).tolist())
+                samples[mode][ti].extend(
+                    _instance_accuracy(work, batches, reps, batch_size).tolist()
+                )
         done += reps
     points = []
     for ti, t in enumerate(times):
         for mode in modes:
             mean, std, lo, hi = _stats(samples[mode][ti], confidence)
-            points.append(DriftPoint(t, mode, mean, std, lo, hi, len(samples[mode][ti]), confidence))
+            points.append(
+                DriftPoint(t, mode, mean, std, lo, hi, len(samples[mode][ti]), confidence)
+            )
     return AccuracyOverTime(tuple(points), samples, baseline, temperature_k)
 
 
-__all__ = ["DEFAULT_TIMES_S", "SECONDS", "AccuracyOverTime", "DriftPoint", "accuracy_over_time",
-           "format_time"]
+__all__ = [
+    "DEFAULT_TIMES_S",
+    "SECONDS",
+    "AccuracyOverTime",
+    "DriftPoint",
+    "accuracy_over_time",
+    "format_time",
+]

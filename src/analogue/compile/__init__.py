@@ -132,12 +132,12 @@ def compile(  # noqa: A001 -- the public name is an.compile
     not modified). ``cfg``: the ``AnalogConfig`` it simulates (see :func:`analog_config_for`;
     default derived from the chip); ``seed``: its noise seed.
     """
-    from analogue.convert import _rule_for, _validate_rules
+    from analogue.convert import rule_for, validate_rules
 
     if not isinstance(model, nn.Module):
         raise TypeError(f"compile: model must be a torch.nn.Module, got {type(model).__name__}")
     chip = _resolve_chip(chip)
-    _validate_rules(model, rules)
+    validate_rules(model, rules)
     ops, batch = capture(_digital_copy(model), example_inputs, batch_size=batch_size)
 
     analog_names: set[str] = set()
@@ -148,9 +148,9 @@ def compile(  # noqa: A001 -- the public name is an.compile
         if not chip.is_analog:
             reasons[op.name] = f"chip {chip.name!r} has no arrays"
             continue
-        matched, layer_cfg = _rule_for(op.name, rules, True)
+        matched, layer_cfg = rule_for(op.name, rules, True)
         if not matched and op.weight:
-            matched, layer_cfg = _rule_for(op.weight.rsplit(".", 1)[0], rules, True)
+            matched, layer_cfg = rule_for(op.weight.rsplit(".", 1)[0], rules, True)
         if matched and layer_cfg is None:
             reasons[op.name] = "rules"
         else:

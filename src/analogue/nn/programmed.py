@@ -50,8 +50,18 @@ from ..physics.periphery import levels
 from ..physics.slicing import bit_slice
 
 PROGRAMMED_BUFFERS = (
-    "prog_target", "prog_scales", "prog_g_pos", "prog_g_neg", "prog_nu_pos", "prog_nu_neg",
-    "prog_stuck", "prog_w", "prog_comp", "prog_seed", "prog_cycles", "prog_clock",
+    "prog_target",
+    "prog_scales",
+    "prog_g_pos",
+    "prog_g_neg",
+    "prog_nu_pos",
+    "prog_nu_neg",
+    "prog_stuck",
+    "prog_w",
+    "prog_comp",
+    "prog_seed",
+    "prog_cycles",
+    "prog_clock",
 )
 COMPENSATION_MODES = ("none", "global", "column")
 MAX_PROBES = 1024
@@ -113,8 +123,12 @@ def program_layer(layer: Any, seed: int, instances: int = 1, cycles: int | None 
     gen = _generator(seed, _STREAM_PROGRAM, w_n.device)
     tp, tn = device_targets(w_n, mp.g_max_uS, mp.g_min_uS, dev.levels, frac)
     shape = (instances * b, r, ms)
-    pp = program_devices(tp.expand(instances, b, r, ms).reshape(shape), dev, mp.g_max_uS, mp.g_min_uS, gen)
-    pn = program_devices(tn.expand(instances, b, r, ms).reshape(shape), dev, mp.g_max_uS, mp.g_min_uS, gen)
+    pp = program_devices(
+        tp.expand(instances, b, r, ms).reshape(shape), dev, mp.g_max_uS, mp.g_min_uS, gen
+    )
+    pn = program_devices(
+        tn.expand(instances, b, r, ms).reshape(shape), dev, mp.g_max_uS, mp.g_min_uS, gen
+    )
     del tp, tn
     layer.prog_target = w_n.contiguous()
     layer.prog_scales = scales.contiguous()
@@ -137,8 +151,10 @@ def unprogram_layer(layer: nn.Module) -> None:
 
 def _check_programmed(layer: Any, verb: str) -> None:
     if not is_programmed(layer):
-        raise RuntimeError(f"{layer.layer_name}: {verb} needs a programmed array; call "
-                           "an.program_(model, seed=...) first (programming is never implicit)")
+        raise RuntimeError(
+            f"{layer.layer_name}: {verb} needs a programmed array; call "
+            "an.program_(model, seed=...) first (programming is never implicit)"
+        )
 
 
 # -- over time ----------------------------------------------------------------------------------
@@ -161,18 +177,38 @@ def drift_layer(layer: Any, t_s: float, temperature_k: float | None = None) -> N
     seed = int(layer.prog_seed)
     zf = zr = None
     if dev.read_noise.active:
-        zf = torch.randn((2,) + shape4, generator=_generator(seed, _STREAM_FLICKER, target.device),
-                         device=target.device, dtype=target.dtype)
+        zf = torch.randn(
+            (2,) + shape4,
+            generator=_generator(seed, _STREAM_FLICKER, target.device),
+            device=target.device,
+            dtype=target.dtype,
+        )
     if dev.relaxation.active:
-        zr = torch.randn((2,) + shape4, generator=_generator(seed, _STREAM_RELAX, target.device),
-                         device=target.device, dtype=target.dtype)
+        zr = torch.randn(
+            (2,) + shape4,
+            generator=_generator(seed, _STREAM_RELAX, target.device),
+            device=target.device,
+            dtype=target.dtype,
+        )
     out = []
-    for side, (g, nu, tgt) in enumerate(((layer.prog_g_pos, layer.prog_nu_pos, tp),
-                                         (layer.prog_g_neg, layer.prog_nu_neg, tn))):
+    for side, (g, nu, tgt) in enumerate(
+        ((layer.prog_g_pos, layer.prog_nu_pos, tp), (layer.prog_g_neg, layer.prog_nu_neg, tn))
+    ):
         stuck = layer.prog_stuck[side].view(shape4) if layer.prog_stuck is not None else None
         prog = ProgrammedDevices(g.view(shape4), None if nu is None else nu.view(shape4), stuck)
-        out.append(devices_at(prog, tgt, t, temp, dev, mp.g_max_uS, mp.g_min_uS,
-                              None if zf is None else zf[side], None if zr is None else zr[side]))
+        out.append(
+            devices_at(
+                prog,
+                tgt,
+                t,
+                temp,
+                dev,
+                mp.g_max_uS,
+                mp.g_min_uS,
+                None if zf is None else zf[side],
+                None if zr is None else zr[side],
+            )
+        )
     w = (out[0] - out[1]).div_(mp.g_max_uS - mp.g_min_uS)
     layer.prog_w = w.view(reps * b, r, ms)
     layer.prog_clock = torch.tensor([t, temp], dtype=torch.float64, device=target.device)
@@ -207,13 +243,15 @@ def split_instances(layer: Any, x: Tensor, reps: int, keep: bool) -> Tensor:
     """``(G, R*N, K)`` inputs, instance-major, -> ``(R*G, N, K)`` (one group per instance)."""
     if keep:
         raise RuntimeError(
-            f"{layer.layer_name}: a layer holding {reps} Monte Carlo instances is for evaluation only; "
-            "run it under torch.no_grad(), or program_ with instances=1 to backpropagate")
+            f"{layer.layer_name}: a layer holding {reps} Monte Carlo instances is for evaluation "
+            "only; run it under torch.no_grad(), or program_ with instances=1 to backpropagate"
+        )
     g, n, k = x.shape
     if n % reps:
         raise ValueError(
             f"{layer.layer_name}: holds {reps} programming instances, so the batch must be {reps} "
-            f"copies of the data, instance-major (x.repeat({reps}, ...)); got {n} vectors")
+            f"copies of the data, instance-major (x.repeat({reps}, ...)); got {n} vectors"
+        )
     return x.view(g, reps, n // reps, k).transpose(0, 1).reshape(reps * g, n // reps, k)
 
 
@@ -228,7 +266,7 @@ def merge_instances(y: Tensor, reps: int) -> Tensor:
 # -- calibration reads (drift compensation) -----------------------------------------------------
 def hadamard_probes(r: int, dtype: torch.dtype, device: torch.device) -> Tensor:
     """``(P, r)`` +-1 calibration inputs: ``r`` columns of a Sylvester-Hadamard matrix of order
-    ``P = 2**ceil(log2 r)`` (at most ``MAX_PROBES`` rows). With all ``P`` rows the inputs are exactly
+    ``P = 2**ceil(log2 r)`` (at most ``MAX_PROBES`` rows). With all ``P`` rows the inputs are
     orthogonal, ``X^T X = P I``: the least-squares gain they measure is that of the weights."""
     n = 1 << max(0, math.ceil(math.log2(max(r, 1))))
     h = torch.ones(1, 1, dtype=dtype, device=device)
@@ -286,12 +324,22 @@ def probe_readings(layer: Any, n_reads: int = 1) -> tuple[Tensor, Tensor]:
 
     total = torch.zeros(gb, p, w.shape[-1], dtype=w.dtype, device=w.device)
     for _ in range(n_reads):
-        total += tiled_mvm(x, read, groups=gb, adc_bits=cfg.adc.bits, out_bound=float(layer.out_bound),
-                           clip=cfg.adc.clip, noise_std=noise_std, source=src)
+        total += tiled_mvm(
+            x,
+            read,
+            groups=gb,
+            adc_bits=cfg.adc.bits,
+            out_bound=float(layer.out_bound),
+            clip=cfg.adc.clip,
+            noise_std=noise_std,
+            source=src,
+        )
     return expected, total.div_(n_reads)
 
 
-def compensation_gains(y_ref: Tensor, y_now: Tensor, reps: int, mode: str, noise_var: float) -> Tensor:
+def compensation_gains(
+    y_ref: Tensor, y_now: Tensor, reps: int, mode: str, noise_var: float
+) -> Tensor:
     """Digital gains ``(R*B, 1, M*S)`` that undo the drift between expected and measured readings.
 
     The drift factor is the least-squares ratio ``alpha = sum(y_ref * y_now) / sum(y_ref ** 2)``
@@ -301,7 +349,9 @@ def compensation_gains(y_ref: Tensor, y_now: Tensor, reps: int, mode: str, noise
     least-squares drift of the weights themselves, ``sum(w_target * w_now) / sum(w_target ** 2)``.
     """
     if mode not in COMPENSATION_MODES:
-        raise ValueError(f"drift compensation mode must be one of {COMPENSATION_MODES}, got {mode!r}")
+        raise ValueError(
+            f"drift compensation mode must be one of {COMPENSATION_MODES}, got {mode!r}"
+        )
     gb, p, ms = y_ref.shape
     if mode == "none":
         return torch.ones(gb, 1, ms, dtype=y_ref.dtype, device=y_ref.device)
@@ -309,7 +359,12 @@ def compensation_gains(y_ref: Tensor, y_now: Tensor, reps: int, mode: str, noise
     den = (y_ref * y_ref).sum(dim=1, keepdim=True)
     tiny = torch.finfo(y_ref.dtype).tiny
     alpha_g = num.view(reps, -1).sum(1) / den.view(reps, -1).sum(1).clamp_min(tiny)
-    alpha_g = alpha_g.clamp_min(1e-3).view(reps, 1, 1, 1).expand(reps, gb // reps, 1, ms).reshape(gb, 1, ms)
+    alpha_g = (
+        alpha_g.clamp_min(1e-3)
+        .view(reps, 1, 1, 1)
+        .expand(reps, gb // reps, 1, ms)
+        .reshape(gb, 1, ms)
+    )
     if mode == "global":
         alpha = alpha_g
     else:
@@ -324,8 +379,10 @@ def compensate_layer(layer: Any, mode: str = "global", n_reads: int = 1) -> Tens
     """Measure the drift with the calibration inputs and set ``prog_comp``; returns the gains."""
     _check_programmed(layer, "drift compensation")
     if mode not in COMPENSATION_MODES:
-        raise ValueError(f"{layer.layer_name}: drift compensation mode must be one of "
-                         f"{COMPENSATION_MODES}, got {mode!r}")
+        raise ValueError(
+            f"{layer.layer_name}: drift compensation mode must be one of "
+            f"{COMPENSATION_MODES}, got {mode!r}"
+        )
     cfg = layer.cfg
     if mode == "none":
         gains = torch.ones_like(layer.prog_comp)

@@ -1,4 +1,4 @@
-"""Device models: what happens to a conductance between the weight you trained and the current you read.
+"""Device models: what happens to a conductance between the trained weight and the read current.
 
 Pure functions on tensors (conductances in microsiemens, times in seconds, temperatures in
 kelvin); randomness only through an explicit ``torch.Generator``; inputs are never modified.
@@ -49,7 +49,8 @@ def aging_range_fraction(cycles: float, aging: Aging) -> float:
     if frac <= 0.0:
         raise ValueError(
             f"aging: after {cycles:g} programming cycles the device has no conductance range left "
-            f"(Aging.range_loss_per_decade={aging.range_loss_per_decade}); program it fewer times")
+            f"(Aging.range_loss_per_decade={aging.range_loss_per_decade}); program it fewer times"
+        )
     return frac
 
 
@@ -62,8 +63,9 @@ def quantize_levels(g_norm: Tensor, levels: Levels) -> Tensor:
     return torch.round(g_norm.clamp(0.0, 1.0) * steps) / steps
 
 
-def device_targets(w_n: Tensor, g_max_uS: float, g_min_uS: float, levels: Levels,
-                   range_fraction: float = 1.0) -> tuple[Tensor, Tensor]:
+def device_targets(
+    w_n: Tensor, g_max_uS: float, g_min_uS: float, levels: Levels, range_fraction: float = 1.0
+) -> tuple[Tensor, Tensor]:
     """Target conductances ``(G+, G-)`` in uS for normalised weights ``w_n`` in ``[-1, 1]``.
 
     The positive part goes to ``G+``, the negative part to ``G-`` (the other device at
@@ -72,7 +74,10 @@ def device_targets(w_n: Tensor, g_max_uS: float, g_min_uS: float, levels: Levels
     """
     span = g_max_uS - g_min_uS
     out = []
-    for part in (w_n.clamp(0.0, 1.0), torch.neg(w_n).clamp_(0.0, 1.0)):  # fresh tensors: in place below
+    for part in (
+        w_n.clamp(0.0, 1.0),
+        torch.neg(w_n).clamp_(0.0, 1.0),
+    ):  # fresh tensors: in place below
         part = quantize_levels(part, levels)
         if range_fraction < 1.0:
             part = part.clamp_(max=range_fraction)
@@ -102,7 +107,11 @@ def drift_exponent_stats(g: Tensor, drift: Drift) -> tuple[Tensor, Tensor]:
     ``sigma = clip(-0.0125 ln g - 0.0059, 0.008, 0.045)``, ``g`` floored at ``1e-7``.
     """
     ln_g = g.clamp_min(drift.g_floor).log_()
-    mu = torch.mul(ln_g, drift.nu_mean_per_ln_g).add_(drift.nu_mean_at_g1).clamp_(*drift.nu_mean_bounds)
+    mu = (
+        torch.mul(ln_g, drift.nu_mean_per_ln_g)
+        .add_(drift.nu_mean_at_g1)
+        .clamp_(*drift.nu_mean_bounds)
+    )
     sd = ln_g.mul_(drift.nu_std_per_ln_g).add_(drift.nu_std_at_g1).clamp_(*drift.nu_std_bounds)
     return mu, sd
 
@@ -114,8 +123,13 @@ def sample_drift_exponents(g: Tensor, drift: Drift, generator: torch.Generator) 
     return z.mul_(sd).add_(mu).abs_()
 
 
-def sample_faults(shape: tuple[int, ...], stuck_on_rate: float, stuck_off_rate: float,
-                  generator: torch.Generator, device: torch.device | None = None) -> Tensor:
+def sample_faults(
+    shape: tuple[int, ...],
+    stuck_on_rate: float,
+    stuck_off_rate: float,
+    generator: torch.Generator,
+    device: torch.device | None = None,
+) -> Tensor:
     """``int8`` fault codes: ``STUCK_ON`` with probability ``stuck_on_rate``, ``STUCK_OFF`` with
     ``stuck_off_rate``, 0 otherwise (independent per device)."""
     for name, r in (("stuck_on_rate", stuck_on_rate), ("stuck_off_rate", stuck_off_rate)):
@@ -139,26 +153,40 @@ class ProgrammedDevices:
     stuck: Tensor | None
 
 
-def program_devices(g_target_uS: Tensor, dev: DeviceConfig, g_max_uS: float, g_min_uS: float,
-                    generator: torch.Generator) -> ProgrammedDevices:
+def program_devices(
+    g_target_uS: Tensor,
+    dev: DeviceConfig,
+    g_max_uS: float,
+    g_min_uS: float,
+    generator: torch.Generator,
+) -> ProgrammedDevices:
     """Program devices to ``g_target_uS`` once: write noise, device-to-device gain, faults and
     drift exponents, in that order of random draws. ``G >= 0`` always."""
     g = g_target_uS / g_max_uS
-    shape, kw = g.shape, dict(device=g.device, dtype=g.dtype)
+    shape, kw = g.shape, {"device": g.device, "dtype": g.dtype}
     if dev.programming.active:
         out = torch.randn(shape, generator=generator, **kw)
         out.mul_(programming_std_uS(g, dev.programming, g_max_uS)).add_(g_target_uS)
     else:
         out = g_target_uS.clone()
     if dev.variability.active:
-        gain = torch.randn(shape, generator=generator, **kw).mul_(dev.variability.gain_std_rel).add_(1.0)
+        gain = (
+            torch.randn(shape, generator=generator, **kw)
+            .mul_(dev.variability.gain_std_rel)
+            .add_(1.0)
+        )
         out.mul_(gain)
         del gain
     out.clamp_min_(0.0)
     stuck = None
     if dev.faults.active:
-        stuck = sample_faults(tuple(out.shape), dev.faults.stuck_on_rate, dev.faults.stuck_off_rate,
-                              generator, out.device)
+        stuck = sample_faults(
+            tuple(out.shape),
+            dev.faults.stuck_on_rate,
+            dev.faults.stuck_off_rate,
+            generator,
+            out.device,
+        )
         out = apply_faults(out, stuck, g_max_uS, g_min_uS)
     nu = sample_drift_exponents(g, dev.drift, generator) if dev.drift.active else None
     if nu is not None and stuck is not None:
@@ -175,18 +203,30 @@ def apply_faults(g_uS: Tensor, stuck: Tensor, g_max_uS: float, g_min_uS: float) 
 # -- 3. over time -------------------------------------------------------------------------------
 def check_time(t_s: float, where: str = "t_s") -> float:
     """A device time in seconds: finite and >= 0."""
-    if isinstance(t_s, bool) or not isinstance(t_s, (int, float)) or not math.isfinite(t_s) or t_s < 0:
-        raise ValueError(f"{where}: time since programming must be a finite number of seconds >= 0, "
-                         f"got {t_s!r}")
+    if (
+        isinstance(t_s, bool)
+        or not isinstance(t_s, (int, float))
+        or not math.isfinite(t_s)
+        or t_s < 0
+    ):
+        raise ValueError(
+            f"{where}: time since programming must be a finite number of seconds >= 0, got {t_s!r}"
+        )
     return float(t_s)
 
 
 def check_temperature(temperature_k: float, where: str = "temperature_k") -> float:
     """A temperature in kelvin: finite and > 0 (not Celsius: 25 C is 298.15 K)."""
-    if (isinstance(temperature_k, bool) or not isinstance(temperature_k, (int, float))
-            or not math.isfinite(temperature_k) or temperature_k <= 0):
-        raise ValueError(f"{where}: must be a finite temperature in kelvin > 0 (25 C = 298.15 K), "
-                         f"got {temperature_k!r}")
+    if (
+        isinstance(temperature_k, bool)
+        or not isinstance(temperature_k, (int, float))
+        or not math.isfinite(temperature_k)
+        or temperature_k <= 0
+    ):
+        raise ValueError(
+            f"{where}: must be a finite temperature in kelvin > 0 (25 C = 298.15 K), "
+            f"got {temperature_k!r}"
+        )
     return float(temperature_k)
 
 
@@ -214,11 +254,13 @@ def flicker_std_rel(g: Tensor, t_s: float, rn: ReadNoise, t0_s: float) -> Tensor
     """Relative std of the accumulated 1/f read noise at time ``t_s`` after programming:
     ``Q_s(g) * sqrt(ln((t + t0 + t_read) / (2 t_read)))``."""
     t = check_time(t_s)
-    return flicker_q_s(g, rn).mul_(math.sqrt(math.log((t + t0_s + rn.t_read_s) / (2.0 * rn.t_read_s))))
+    return flicker_q_s(g, rn).mul_(
+        math.sqrt(math.log((t + t0_s + rn.t_read_s) / (2.0 * rn.t_read_s)))
+    )
 
 
 def relaxation_std_uS(t_s: float, dev: DeviceConfig) -> float:
-    """Standard deviation of the relaxation walk at ``t_s``: ``std_uS * sqrt(1 - exp(-t / tau))``."""
+    """Std of the relaxation walk at ``t_s``: ``std_uS * sqrt(1 - exp(-t / tau))``."""
     r = dev.relaxation
     return r.std_uS * math.sqrt(-math.expm1(-check_time(t_s) / r.tau_s)) if r.active else 0.0
 
@@ -247,7 +289,9 @@ def devices_at(
     if dev.relaxation.active and z_relax is None:
         raise ValueError("devices_at: this device relaxes; pass z_relax (one N(0, 1) per device)")
     if dev.read_noise.active and z_flicker is None:
-        raise ValueError("devices_at: this device has 1/f read noise; pass z_flicker (one N(0, 1) per device)")
+        raise ValueError(
+            "devices_at: this device has 1/f read noise; pass z_flicker (one N(0, 1) per device)"
+        )
     # g is a fresh tensor from here on, so every step below may work in place
     if prog.nu is not None and t_eff > 0.0:
         g = drift_factor(t_eff, prog.nu, dev.drift.t0_s).mul_(prog.g_uS)
@@ -257,7 +301,9 @@ def devices_at(
         g.add_(z_relax, alpha=relaxation_std_uS(t_eff, dev)).clamp_min_(0.0)
     if dev.read_noise.active:  # g >= 0 here, so |G| * (1 + rel z) = G * (1 + rel z)
         rel = flicker_std_rel(g_target_uS / g_max_uS, t, dev.read_noise, dev.drift.t0_s)
-        g.mul_(torch.mul(z_flicker, rel).add_(1.0)).clamp_min_(0.0)  # rel may broadcast over instances
+        g.mul_(torch.mul(z_flicker, rel).add_(1.0)).clamp_min_(
+            0.0
+        )  # rel may broadcast over instances
         del rel
     tc = dev.temperature.g_coeff_per_k
     if tc != 0.0:

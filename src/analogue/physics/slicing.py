@@ -18,8 +18,9 @@ from ..config import BitSlicing
 from .periphery import levels
 
 
-def slice_significance(cfg: BitSlicing, dtype: torch.dtype = torch.float32,
-                       device: torch.device | None = None) -> Tensor:
+def slice_significance(
+    cfg: BitSlicing, dtype: torch.dtype = torch.float32, device: torch.device | None = None
+) -> Tensor:
     """``(S,)`` weight of each slice relative to the full-scale weight: ``(base - 1) base**s / L``."""
     if cfg.weight_bits is None:
         return torch.ones(1, dtype=dtype, device=device)
@@ -43,7 +44,9 @@ def bit_slice(w_n: Tensor, scales: Tensor, cfg: BitSlicing) -> tuple[Tensor, Ten
     q = torch.round(w_n.abs().clamp_max(1.0) * levels(cfg.weight_bits)).to(torch.int64)
     shifts = torch.arange(n_s, device=w_n.device, dtype=torch.int64) * cfg.bits_per_slice
     digits = (q.unsqueeze(-1) >> shifts) & (base - 1)  # (B, r, M, S)
-    sliced = (digits.to(w_n.dtype) * (torch.sign(w_n).unsqueeze(-1) / (base - 1))).reshape(b, r, m * n_s)
+    sliced = (digits.to(w_n.dtype) * (torch.sign(w_n).unsqueeze(-1) / (base - 1))).reshape(
+        b, r, m * n_s
+    )
     sig = slice_significance(cfg, w_n.dtype, w_n.device)
     s_out = (scales.unsqueeze(-1) * sig).reshape(scales.shape[0], 1, m * n_s)
     return sliced, s_out

@@ -8,11 +8,14 @@ tile column, the conductance difference over ``g_max - g_min``), resampled per b
 
 - ``weight_noise_rel``: additive Gaussian noise, std relative to the column's largest weight
   (i.e. to ``g_max``), like programming noise of a device with a flat noise floor;
-- ``device_noise_scale``: the preset's own device model (``cfg.device``, ``physics.devices``): every
-  batch the weights are programmed afresh (write noise, variability, faults) and, with
-  ``device_time_s``, aged to that time (drift, 1/f read noise) and globally drift-compensated;
-  the deviation from the target, times this factor, is the perturbation (PCM: reference.md
-  section 2);
+- ``device_noise_scale``: the programming noise of the preset's device model (``cfg.device``):
+  Gaussian with the write-noise std of both devices of each differential pair at their targets
+  (``physics.devices.programming_std_uS``; PCM: reference.md section 2), times this factor -- the
+  PCM-like training noise of Joshi et al. 2020. With ``device_time_s > 0`` the whole device
+  model is sampled instead: every batch the weights are programmed afresh (write noise,
+  variability, faults), aged to that time (drift, 1/f read noise) and globally drift-compensated,
+  and the deviation from the target, times the factor, is the perturbation (about 20 element-wise
+  passes over the weights per batch, against 3 for the Gaussian);
 - ``weight_noise_prop``: multiplicative Gaussian noise, std relative to each weight (drift
   dispersion and 1/f read noise grow with the conductance);
 - ``drift_scale_range``: one uniform factor per layer and batch -- what is left of drift after an
@@ -66,11 +69,10 @@ class HWAOptions:
 
     ``weight_noise_rel``: additive weight noise std, relative to the column's largest weight.
     ``weight_noise_prop``: multiplicative weight noise std, relative to each weight.
-    ``device_noise_scale``: factor on the deviation the device model (``cfg.device``) causes when
-      the weights are programmed afresh every batch (0: off).
-    ``device_time_s``: with the device model, also age the sampled devices to this time after
-      programming (drift, 1/f read noise), then undo the mean drift as global drift compensation
-      does (0: programming only).
+    ``device_noise_scale``: factor on the device model's programming noise (``cfg.device``; 0: off).
+    ``device_time_s``: with ``device_noise_scale``, sample the full device model aged to this time
+      after programming (drift, 1/f read noise, global drift compensation) instead of its
+      programming noise alone (0: programming noise only).
     ``drift_scale_range``: ``(lo, hi)`` with ``0 < lo <= hi``: a per-layer, per-batch uniform
       factor on the weights (``None``: off).
     ``clip_weights_sigma``: after each optimizer step clip each column's weights to
@@ -152,6 +154,24 @@ def device_weights(w_n: Tensor, cfg: AnalogConfig, t_s: float, generator: torch.
     return w
 
 
+def programming_std(w_n: Tensor, cfg: AnalogConfig) -> Tensor:
+    """Std of a normalised weight's write noise: both devices of the differential pair at their
+    targets (``g_min + span |w|`` and ``g_min``), ``sqrt(s(G+)^2 + s(G-)^2) / span``.
+
+    ``s`` is the device model's programming-noise std (``physics.devices.programming_std_uS``);
+    the clamp at ``G >= 0`` is ignored (a Gaussian stand-in for training). Returns a new tensor.
+    """
+    from ..physics import devices
+
+    prog, mp = cfg.device.programming, cfg.mapping
+    span = mp.g_max_uS - mp.g_min_uS
+    g_on = (w_n.abs() * (span / mp.g_max_uS)).add_(mp.g_min_uS / mp.g_max_uS)
+    s_on = devices.programming_std_uS(g_on, prog, mp.g_max_uS)
+    s_off = devices.programming_std_uS(torch.full((), mp.g_min_uS / mp.g_max_uS, dtype=w_n.dtype), prog,
+                                       mp.g_max_uS)
+    return s_on.square_().add_(s_off.square()).sqrt_().div_(span)
+
+
 class WeightPerturbation:
     """The per-layer, per-batch weight perturbation ``hwa_`` installs (``(w_n, layer) -> w_n'``).
 
@@ -191,13 +211,20 @@ class WeightPerturbation:
         src = self._src(w_n)
         std = self.std(w_n)
         out = w_n
-        if o.device_noise_scale > 0:
+        if o.device_noise_scale > 0 and o.device_time_s > 0:
             if layer.cfg.device.is_ideal:
                 raise ValueError(f"{layer.layer_name}: HWAOptions.device_noise_scale needs a device model "
                                  f"(cfg.device is ideal); use a preset with one (e.g. pcm()) or "
                                  "weight_noise_rel instead")
             w_dev = device_weights(w_n, layer.cfg, o.device_time_s, src.generator)
             out = w_n + o.device_noise_scale * (w_dev - w_n)
+        elif o.device_noise_scale > 0:
+            if not layer.cfg.device.programming.active:
+                raise ValueError(f"{layer.layer_name}: HWAOptions.device_noise_scale needs a device model "
+                                 f"with programming noise (cfg.device.kind={layer.cfg.device.kind!r} has none); "
+                                 "use a preset with one (e.g. pcm()) or weight_noise_rel instead")
+            dev_std = programming_std(w_n, layer.cfg).mul_(o.device_noise_scale)
+            std = dev_std if not (isinstance(std, Tensor) or std > 0) else (dev_std.square() + std ** 2).sqrt()
         if isinstance(std, Tensor) or std > 0:
             z = src.sample(tuple(w_n.shape))
             out = out + z * std

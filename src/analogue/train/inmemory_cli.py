@@ -51,13 +51,15 @@ def digits_mlp(hidden: tuple[int, ...] = HIDDEN, seed: int = 0) -> nn.Sequential
 def train_digits(algorithm: str, *, device: PulsedDevice | None = None, epochs: int = 10,
                  batch_size: int = 16, seed: int = 0, cfg: AnalogConfig | None = None,
                  backward: BackwardConfig | None = None, data: DigitsData | None = None,
-                 hidden: tuple[int, ...] = HIDDEN, **overrides: Any) -> dict[str, Any]:
+                 hidden: tuple[int, ...] = HIDDEN, lr_decay: float = 1.0,
+                 **overrides: Any) -> dict[str, Any]:
     """Train the digits MLP with ``algorithm`` (``"digital"`` or one of ``ALGORITHMS``).
 
     Analog runs use ``cfg`` (default ``presets.standard()``) for the forward, ``backward``
     (default: the same converters and noise as the forward) for the transposed read and ``device``
     (default ``rram_asymmetric()``) for every array. Returns per-epoch test accuracy and loss,
-    the wall time and the optimizer's work counters.
+    the wall time and the optimizer's work counters. ``lr_decay``: factor on every learning rate
+    after each epoch.
     """
     if algorithm != "digital" and algorithm not in ALGORITHMS:
         raise ValueError(f"train_digits: algorithm must be 'digital' or one of {ALGORITHMS}, got {algorithm!r}")
@@ -72,7 +74,7 @@ def train_digits(algorithm: str, *, device: PulsedDevice | None = None, epochs: 
         cfg = cfg or presets.standard()
         convert_(model, cfg, seed=seed)
         device = device or DEVICE_PRESETS["rram"]()
-        backward = backward or BackwardConfig.like_forward(cfg)
+        backward = BackwardConfig.like_forward(cfg) if backward is None else (backward or None)
         opt = OPTIMIZERS[algorithm](model, device, lr, backward=backward, seed=seed, **hp)
         dig = torch.optim.SGD(list(digital_parameters(model)), lr=lr)
     loss_fn = nn.CrossEntropyLoss()
@@ -91,9 +93,12 @@ def train_digits(algorithm: str, *, device: PulsedDevice | None = None, epochs: 
                 opt.zero_grad()
             dig.step()
             dig.zero_grad(set_to_none=True)
-            total += float(loss) * len(xb)
+            total += float(loss.detach()) * len(xb)
             count += len(xb)
         losses.append(total / count)
+        for o in (opt, dig):
+            for group in o.param_groups if o is not None else ():
+                group["lr"] *= lr_decay
         accuracy.append(evaluate_accuracy(model, data.x_test, data.y_test))
     seconds = time.perf_counter() - t0
     out: dict[str, Any] = {"algorithm": algorithm, "accuracy": accuracy, "loss": losses,

@@ -70,6 +70,6 @@ def run_hwa_table_cli(args: argparse.Namespace) -> int:
                 "programming instances, global drift compensation", res["table"])
     h = res["hybrid"]
     print_table(f"Hybrid placement ({100 * h['analog_mac_fraction']:.1f} % of MACs analog, budget "
-                f">= {100 * h['min_analog_mac_fraction']:.0f} %): per-layer loss increase at 1 d", h["table"])
+                f">= {100 * h['min_analog_mac_fraction']:.0f} %): per-layer relative output error at 1 d", h["table"])
     print(f"saved {res['path']} ({res['seconds']:.0f} s)")
     return 0
