@@ -292,3 +292,17 @@ def test_calibrate_after_programming_reads_the_array():
     an.calibrate_(model, torch.randn(64, 40))
     assert float(model[0].out_bound) != before
     assert mapping.n_row_blocks(300, 256) == model[2].prog_scales.shape[0]
+
+
+def test_rram_levels_then_relaxation_on_a_layer():
+    cfg = _quiet(an.presets.rram(programming_noise=False)).replace(**{"mapping.g_min_uS": 10.0})
+    layer = an.AnalogLinear(256, 256, bias=False, cfg=cfg).eval()
+    an.program_(layer, seed=0)
+    w0 = layer.prog_w
+    torch.testing.assert_close(w0 * 7, torch.round(layer.prog_target * 7), rtol=0, atol=1e-5)
+    an.drift_(layer, DAY)
+    # both devices of a pair relax by 1.5 uS over a 30 uS range (from 10 uS: G >= 0 never binds)
+    dev = (layer.prog_w - w0).flatten()
+    expect = math.sqrt(2) * 1.5 * math.sqrt(1 - math.exp(-DAY / 100.0)) / 30.0
+    assert float(dev.mean()) == pytest.approx(0.0, abs=5 * expect / math.sqrt(dev.numel()))
+    assert float(dev.std()) == pytest.approx(expect, rel=10 / math.sqrt(2 * dev.numel()))

@@ -15,6 +15,7 @@ from .convert import analog_layers, convert_, to_digital_
 from .lifecycle import calibrate_, capture_inputs
 from .lifecycle_drift import compensate_drift_, drift_, program_, unprogram_
 from . import analysis
+from . import train
 from .compile import Program, compile  # noqa: A004 -- an.compile is the public name
 from .nn import AnalogConv1d, AnalogConv2d, AnalogLayer, AnalogLinear
 from . import chips, cost
@@ -52,5 +53,6 @@ __all__ = [
     "presets",
     "program_",
     "to_digital_",
+    "train",
     "unprogram_",
 ]

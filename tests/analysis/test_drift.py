@@ -118,3 +118,12 @@ def test_drift_command_end_to_end(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "1 y" in out and "global mean %" in out
     assert (tmp_path / "drift.json").exists() and (tmp_path / "drift.png").exists()
+
+
+def test_periodic_recalibration_in_evaluation(digits_mlp):
+    model, data = digits_mlp
+    sub = (data.x_test[:100], data.y_test[:100])
+    res = accuracy_over_time(model, sub, (0.5 * HOUR, YEAR), repeats=2, compensation=("global",),
+                             recalibrate_every_s=HOUR)
+    assert [p.compensation for p in res.points] == ["global", "global"]
+    assert all(0.0 <= p.mean <= 1.0 for p in res.points)

@@ -91,7 +91,7 @@ def test_unknown_keys_name_the_closest_field():
         TrainConfig.from_dict({**SMALL, "analog": {"preset": "pcn"}})
     with pytest.raises(ConfigError, match="model.name"):
         TrainConfig.from_dict({**SMALL, "model": {"name": "digit_cnn"}})
-    with pytest.raises(ConfigError, match="adc.bit"):
+    with pytest.raises(ConfigError, match="analog.overrides.*did you mean 'bits'"):
         TrainConfig.from_dict({**SMALL, "analog": {"preset": "pcm", "overrides": {"adc.bit": 6}}})
 
 

@@ -248,7 +248,7 @@ def sensitivity(
                 if calibrate:
                     from ..lifecycle import calibrate_
 
-                    calibrate_(_KwargsModel(model), [x])
+                    calibrate_(_KwargsModel(model).eval(), [x])  # eval: calibrate_ restores the mode
                 _deploy(twin, seed * 1_000_003 + i, n_seeds, float(t_s), compensation)
                 vals = _metric_per_instance(_forward(model, xr), n_seeds, metric, y, ref)
             finally:

@@ -2,6 +2,7 @@
 
 from .base import AnalogLayer
 from .conv import AnalogConv1d, AnalogConv2d
+from .int8 import Int8Conv1d, Int8Conv2d, Int8Linear, quantize_int8_
 from .linear import AnalogLinear
 
 ANALOG_TWINS = {
@@ -10,4 +11,5 @@ ANALOG_TWINS = {
     "Conv2d": AnalogConv2d,
 }
 
-__all__ = ["ANALOG_TWINS", "AnalogConv1d", "AnalogConv2d", "AnalogLayer", "AnalogLinear"]
+__all__ = ["ANALOG_TWINS", "AnalogConv1d", "AnalogConv2d", "AnalogLayer", "AnalogLinear", "Int8Conv1d",
+           "Int8Conv2d", "Int8Linear", "quantize_int8_"]

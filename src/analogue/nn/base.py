@@ -117,7 +117,8 @@ class AnalogLayer(nn.Module):
 
     def read_is_exact(self) -> bool:
         """Whether the array reads back exactly the trainable weight (ideal device, no perturbation)."""
-        return not (self.training and self.weight_perturbation is not None) and not programmed.reads_programmed(self)
+        perturbed = self.training and self.weight_perturbation is not None
+        return not perturbed and not programmed.reads_programmed(self)
 
     def held_matrix(self, w_blocks: Tensor, scales: Tensor) -> Tensor:
         """The weights the array holds, ``(G, K, M)`` in weight units, given all its blocks.

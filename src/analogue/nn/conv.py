@@ -111,10 +111,14 @@ class _AnalogConvNd(AnalogLayer):
         if ho <= 0 or wo <= 0:
             raise ValueError(f"{self.layer_name}: input {tuple(x.shape)} is smaller than the kernel "
                              f"{self.kernel_size} with dilation {self.dilation}; pad it or shrink the kernel.")
-        cols = F.unfold(x4, k, dilation=d, stride=s)  # (B, C*prod(k), L)
+        # im2col with strided views (much faster than F.unfold on CPU), one copy into (G, N, K)
+        # with K ordered (channel, kernel row, kernel column) like the weight
+        patches = x4.unfold(2, d[0] * (k[0] - 1) + 1, s[0]).unfold(3, d[1] * (k[1] - 1) + 1, s[1])
+        patches = patches[..., :: d[0], :: d[1]]  # (B, C, Ho, Wo, kh, kw)
         g = self.groups
-        kg = cols.shape[1] // g
-        xm = cols.view(b, g, kg, ho * wo).permute(1, 0, 3, 2).reshape(g, b * ho * wo, kg)
+        cg = x4.shape[1] // g
+        xm = patches.reshape(b, g, cg, ho, wo, k[0], k[1]).permute(1, 0, 3, 4, 2, 5, 6) \
+            .reshape(g, b * ho * wo, cg * k[0] * k[1])
         y = self.analog_matmul(xm)  # (G, B*L, M)
         m = y.shape[-1]
         y = y.view(g, b, ho * wo, m).permute(1, 0, 3, 2).reshape(b, g * m, ho, wo)

@@ -115,7 +115,7 @@ _POISSON_GUIDE = 1024
 def _poisson_tables(device: torch.device, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
     """CDFs ``(G+1, KMAX+1)`` of Poisson laws on the mean grid, and a guide table ``(G+1, J)``:
     the smallest ``k`` with ``CDF(k) > j / J`` (Chen & Asau 1974), both flattened."""
-    g = int(round(POISSON_TABLE_MAX / POISSON_GRID_STEP))
+    g = round(POISSON_TABLE_MAX / POISSON_GRID_STEP)
     mu = torch.arange(g + 1, dtype=torch.float64) * POISSON_GRID_STEP
     k = torch.arange(_POISSON_KMAX + 1, dtype=torch.float64)
     logp = k * torch.log(mu.clamp_min(1e-300)).unsqueeze(1) - mu.unsqueeze(1) - torch.lgamma(k + 1)
@@ -144,7 +144,7 @@ def sample_poisson(mean: Tensor, generator: torch.Generator) -> Tensor:
     shape, dt, dev = mean.shape, mean.dtype, mean.device
     mean = mean.reshape(-1)
     cdf, guide = _poisson_tables(dev, dt)
-    g = int(round(POISSON_TABLE_MAX / POISSON_GRID_STEP))
+    round(POISSON_TABLE_MAX / POISSON_GRID_STEP)
     width = _POISSON_KMAX + 1
     u = torch.rand(mean.shape, generator=generator, device=dev, dtype=dt)
     t = mean.clamp(0.0, POISSON_TABLE_MAX) * (1.0 / POISSON_GRID_STEP)
@@ -330,7 +330,7 @@ def transposed_mvm(g: Tensor, w_eff: Tensor, *, rows: int, cols: int, scale_poli
     are scaled and added digitally. ``w_eff``: the held weights ``(G, K, M)`` in weight units,
     normalised per (column block, row) by ``scale_policy`` like the forward read.
     """
-    groups, n, m = g.shape
+    groups, _n, _m = g.shape
     wt = w_eff.transpose(1, 2)  # (G, M, K): the transposed read's "rows" are the array's columns
     blocks = to_blocks(wt, cols)
     scales = weight_scales(blocks, rows, scale_policy)

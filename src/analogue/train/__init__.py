@@ -10,12 +10,44 @@ from .hwa import (
     remove_hwa_,
     reseed_noise_,
 )
+from .inmemory import (
+    AnalogSGD,
+    InMemoryOptimizer,
+    MixedPrecision,
+    TikiTaka,
+    attach_analog_backward_,
+    digital_parameters,
+)
 from .lamb import LAMB
 from .loop import TrainResult, run_training
+from .pulsed_config import (
+    BackwardConfig,
+    ConstantStepDevice,
+    PCMLikeDevice,
+    SoftBoundsDevice,
+    ideal_device,
+    pcm_like,
+    rpu_constant_step,
+    rram_asymmetric,
+)
 
 __all__ = [
+    "AnalogSGD",
+    "BackwardConfig",
+    "ConstantStepDevice",
     "HWAOptions",
+    "InMemoryOptimizer",
     "LAMB",
+    "MixedPrecision",
+    "PCMLikeDevice",
+    "SoftBoundsDevice",
+    "TikiTaka",
+    "attach_analog_backward_",
+    "digital_parameters",
+    "ideal_device",
+    "pcm_like",
+    "rpu_constant_step",
+    "rram_asymmetric",
     "TrainConfig",
     "TrainResult",
     "clip_weights_",

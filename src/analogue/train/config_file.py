@@ -182,8 +182,14 @@ class AnalogSpec:
             close = difflib.get_close_matches(self.preset, public, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else f"; presets: {public}"
             raise ConfigError(f"analog.preset: unknown preset {self.preset!r}{hint}")
-        cfg = fn(**self.kwargs)
-        return cfg.replace(**self.overrides) if self.overrides else cfg
+        try:
+            cfg = fn(**self.kwargs)
+        except TypeError as exc:
+            raise ConfigError(f"analog.kwargs: {exc}") from None
+        try:
+            return cfg.replace(**self.overrides) if self.overrides else cfg
+        except (ConfigError, TypeError) as exc:
+            raise ConfigError(f"analog.overrides: {exc}") from None
 
 
 @dataclass(frozen=True)

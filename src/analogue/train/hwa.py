@@ -197,37 +197,42 @@ class WeightPerturbation:
             self._source = src
         return src
 
-    def std(self, w_n: Tensor) -> Tensor | float:
-        """Std of the Gaussian part of the noise in normalised units (a float when it does not
-        depend on ``w``); the device part is sampled from the device model itself."""
+    def std(self, w_n: Tensor, cfg: AnalogConfig) -> Tensor | float:
+        """Std of the Gaussian noise on ``w_n`` in normalised units: additive, multiplicative and
+        (unless ``device_time_s`` asks for the full device model) the device's programming noise.
+        A float when it does not depend on ``w_n``."""
         o = self.options
         var: Tensor | float = o.weight_noise_rel ** 2
         if o.weight_noise_prop > 0:
             var = var + (o.weight_noise_prop * w_n) ** 2
+        if o.device_noise_scale > 0 and o.device_time_s == 0:
+            dev = programming_std(w_n, cfg).mul_(o.device_noise_scale)
+            return dev if isinstance(var, float) and var == 0 else dev.square_().add_(var).sqrt_()
         return var.sqrt() if isinstance(var, Tensor) else math.sqrt(var)
+
+    def _check_device(self, layer: AnalogLayer) -> None:
+        o, dev = self.options, layer.cfg.device
+        if o.device_time_s > 0 and dev.is_ideal or o.device_time_s == 0 and not dev.programming.active:
+            raise ValueError(
+                f"{layer.layer_name}: HWAOptions.device_noise_scale needs a device model with "
+                f"{'programming noise' if o.device_time_s == 0 else 'non-idealities'} "
+                f"(cfg.device.kind={dev.kind!r} has none); use a preset with one (e.g. pcm()) or "
+                "weight_noise_rel instead")
 
     def __call__(self, w_n: Tensor, layer: AnalogLayer) -> Tensor:
         o = self.options
         src = self._src(w_n)
-        std = self.std(w_n)
+        if o.device_noise_scale > 0:
+            self._check_device(layer)
         out = w_n
         if o.device_noise_scale > 0 and o.device_time_s > 0:
-            if layer.cfg.device.is_ideal:
-                raise ValueError(f"{layer.layer_name}: HWAOptions.device_noise_scale needs a device model "
-                                 f"(cfg.device is ideal); use a preset with one (e.g. pcm()) or "
-                                 "weight_noise_rel instead")
             w_dev = device_weights(w_n, layer.cfg, o.device_time_s, src.generator)
             out = w_n + o.device_noise_scale * (w_dev - w_n)
-        elif o.device_noise_scale > 0:
-            if not layer.cfg.device.programming.active:
-                raise ValueError(f"{layer.layer_name}: HWAOptions.device_noise_scale needs a device model "
-                                 f"with programming noise (cfg.device.kind={layer.cfg.device.kind!r} has none); "
-                                 "use a preset with one (e.g. pcm()) or weight_noise_rel instead")
-            dev_std = programming_std(w_n, layer.cfg).mul_(o.device_noise_scale)
-            std = dev_std if not (isinstance(std, Tensor) or std > 0) else (dev_std.square() + std ** 2).sqrt()
-        if isinstance(std, Tensor) or std > 0:
-            z = src.sample(tuple(w_n.shape))
-            out = out + z * std
+        std = self.std(w_n, layer.cfg)
+        if isinstance(std, Tensor):
+            out = torch.addcmul(out, src.sample(tuple(w_n.shape)), std)
+        elif std > 0:
+            out = src.add_(out.clone(memory_format=torch.contiguous_format), std)
         if o.drift_scale_range is not None:
             lo, hi = o.drift_scale_range
             u = torch.rand((), generator=src.generator, device=w_n.device, dtype=w_n.dtype)

@@ -44,7 +44,7 @@ def digits_hwa_config() -> TrainConfig:
         "data": {"name": "digits", "batch_size": 64},
         "pretrain": {"epochs": 30, "optimizer": {"name": "adam", "lr": 3.0e-3}},
         "analog": {"preset": "pcm"},
-        "hwa": {"device_noise_scale": 1.0, "device_time_s": 86_400.0, "clip_weights_sigma": 2.5},
+        "hwa": {"device_noise_scale": 3.0, "clip_weights_sigma": 2.5},
         "optimizer": {"name": "adam", "lr": 1.0e-3, "schedule": "cosine"},
         "epochs": 20,
         "seed": 0,

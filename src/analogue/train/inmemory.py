@@ -100,7 +100,7 @@ def attach_analog_backward_(model: nn.Module | AnalogLayer, cfg: BackwardConfig 
 
 # -- capturing x and d -----------------------------------------------------------------------------------
 class _Record:
-    __slots__ = ("x", "d")
+    __slots__ = ("d", "x")
 
     def __init__(self, x: Tensor) -> None:
         self.x = x
@@ -118,7 +118,7 @@ def _resolve_layers(model: nn.Module | Iterable[AnalogLayer]) -> dict[str, Analo
         raise ValueError("in-memory training: the model has no analog layers; call an.convert_ first")
     for name, layer in layers.items():
         if not isinstance(layer, AnalogLinear):
-            raise ValueError(f"{name}: in-memory training supports AnalogLinear layers only, got "
+            raise TypeError(f"{name}: in-memory training supports AnalogLinear layers only, got "
                              f"{type(layer).__name__}; keep it digital (rules={{{name!r}: None}}) or "
                              "train it hardware-aware")
     return layers  # type: ignore[return-value]
@@ -151,7 +151,7 @@ class InMemoryOptimizer(torch.optim.Optimizer):
 
     def __init__(self, model: nn.Module | Iterable[AnalogLayer], device: PulsedDevice, lr: float, *,
                  bl: int = 31, sampling: str = "counts", backward: BackwardConfig | None = None,
-                 weight_scale: float | None = None, init_fraction: float = 0.5, seed: int = 0,
+                 weight_scale: float | None = None, init_fraction: float = 0.15, seed: int = 0,
                  **defaults: Any) -> None:
         if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
             raise ValueError(f"{type(self).__name__}: lr must be a finite number > 0, got {lr!r}")
@@ -172,15 +172,14 @@ class InMemoryOptimizer(torch.optim.Optimizer):
         self._records: dict[int, list[_Record]] = {id(layer.weight): [] for layer in layers.values()}
         self._hooks: list[Any] = []
         self.generator = torch.Generator().manual_seed(int(seed))
-        # cycle-to-cycle noise: a fast Gaussian source on its own stream
-        self._noise = GaussianSource(torch.Generator().manual_seed(int(seed) * 1_000_003 + 1),
-                                     pool_size=1 << 20)
+        self._seed = int(seed)
+        self._noise_source: GaussianSource | None = None
         self._pulses = torch.zeros((), dtype=torch.float64)
         self._counts = {"steps": 0, "array_updates": 0, "transfer_reads": 0, "refreshes": 0,
                         "samples": 0}
         self._scale: dict[int, float] = {}
         super().__init__([layer.weight for layer in layers.values()], dict(lr=lr, **defaults))
-        for i, layer in enumerate(layers.values()):
+        for layer in layers.values():
             self._attach(layer)
             self._init_layer(layer, weight_scale, init_fraction)
         if backward is not None:
@@ -261,10 +260,21 @@ class InMemoryOptimizer(torch.optim.Optimizer):
             recs.clear()
         super().zero_grad(set_to_none=set_to_none)
 
+    def _noise(self, arr: PulsedArray) -> GaussianSource | None:
+        """Cycle-to-cycle noise for ``arr``: a fast Gaussian source on its own stream, made on first
+        use; ``None`` for noise-free devices."""
+        dev = arr.device
+        if dev.c2c_std_rel <= 0 and getattr(dev, "reset_std", 0.0) <= 0:
+            return None
+        if self._noise_source is None:
+            gen = torch.Generator().manual_seed(self._seed * 1_000_003 + 1)
+            self._noise_source = GaussianSource(gen, pool_size=1 << 20)
+        return self._noise_source
+
     @property
     def stats(self) -> dict[str, float]:
-        """Work done so far: optimizer ``steps``, ``samples`` seen (per layer, summed over layers),
-        ``array_updates`` (parallel pulsed updates of a whole array), ``device_pulses`` (pulses
+        """Work done so far: optimizer ``steps``, training ``samples`` (input vectors of the layer
+        that saw most, per step), ``array_updates`` (parallel pulsed updates of a whole array), ``device_pulses`` (pulses
         received by devices, summed), ``transfer_reads`` (Tiki-Taka column reads), ``refreshes``
         (PCM pair refreshes)."""
         return {**{k: float(v) for k, v in self._counts.items()}, "device_pulses": float(self._pulses)}
@@ -291,16 +301,17 @@ class InMemoryOptimizer(torch.optim.Optimizer):
         # descent: a coincidence of x_i and -d_j with positive sign is an up pulse
         ps, qs = pulsed.pulse_probabilities(x, d.neg(), ppu, self.bl)
         n_up, n_down = pulsed.sample_coincidences(ps, qs, self.bl, self.generator, self.sampling)
-        self._counts["refreshes"] += arr.pulse_(n_up, n_down, self._noise)
+        self._counts["refreshes"] += arr.pulse_(n_up, n_down, self._noise(arr))
         self._counts["array_updates"] += 1
         self._count_pulses(n_up, n_down)
 
     @torch.no_grad()
-    def step(self, closure: Any = None) -> Any:  # noqa: D102 (torch signature)
+    def step(self, closure: Any = None) -> Any:
         loss = None
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
+        samples = 0
         for group in self.param_groups:
             for w in group["params"]:
                 recs = [r for r in self._records[id(w)] if r.d is not None]
@@ -308,12 +319,16 @@ class InMemoryOptimizer(torch.optim.Optimizer):
                     continue
                 x = torch.cat([r.x for r in recs]) if len(recs) > 1 else recs[0].x
                 d = torch.cat([r.d for r in recs]) if len(recs) > 1 else recs[0].d  # type: ignore[misc]
-                self._counts["samples"] += x.shape[0]
+                if not bool(torch.isfinite(d.abs().amax())):
+                    raise ValueError(f"{self._layers[id(w)][0]}: the error reaching the array is NaN or "
+                                     "Inf; lower the learning rate or check the loss")
+                samples = max(samples, x.shape[0])
                 self._update(w, x, d, group)
                 self._write_back(w)
         for recs in self._records.values():
             recs.clear()
         self._counts["steps"] += 1
+        self._counts["samples"] += samples
         return loss
 
     def _update(self, w: Tensor, x: Tensor, d: Tensor, group: dict[str, Any]) -> None:
@@ -356,7 +371,8 @@ class MixedPrecision(InMemoryOptimizer):
         n = torch.trunc(chi / dw).clamp_(-group["max_pulses"], group["max_pulses"])
         chi.sub_(n * dw)
         n_up, n_down = n.clamp_min(0.0), (-n).clamp_min(0.0)
-        self._counts["refreshes"] += self.array(w).pulse_(n_up, n_down, self._noise)
+        arr = self.array(w)
+        self._counts["refreshes"] += arr.pulse_(n_up, n_down, self._noise(arr))
         self._counts["array_updates"] += 1
         self._count_pulses(n_up, n_down)
 
@@ -447,7 +463,7 @@ class TikiTaka(InMemoryOptimizer):
         n = torch.trunc(h[:, cols] / dw).clamp_(-group["max_pulses"], group["max_pulses"])
         h[:, cols] -= n * dw
         n_up, n_down = n.clamp_min(0.0), (-n).clamp_min(0.0)
-        self._counts["refreshes"] += slow.pulse_(n_up, n_down, self._noise, cols)
+        self._counts["refreshes"] += slow.pulse_(n_up, n_down, self._noise(slow), cols)
         self._count_pulses(n_up, n_down)
         self._counts["transfer_reads"] += n_cols
         if group["chop_every"] is not None:
@@ -461,10 +477,10 @@ OPTIMIZERS: dict[str, type[InMemoryOptimizer]] = {"sgd": AnalogSGD, "mixed": Mix
 
 __all__ = [
     "ALGORITHMS",
+    "OPTIMIZERS",
     "AnalogSGD",
     "InMemoryOptimizer",
     "MixedPrecision",
-    "OPTIMIZERS",
     "TikiTaka",
     "TransposedRead",
     "attach_analog_backward_",

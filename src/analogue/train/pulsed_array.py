@@ -125,7 +125,7 @@ class PulsedArray:
         restricted to ``cols``); returns the number of PCM refreshes (0 for other devices)."""
         dev, g = self.device, self._get
         c2c = dev.c2c_std_rel
-        gen = source
+        gen = source if c2c > 0 or getattr(dev, "reset_std", 0.0) > 0 else None
         if isinstance(dev, PCMLikeDevice):
             gp, gm = pulsed.pcm_set_response(g("g_plus", cols), g("g_minus", cols), n_up, n_down,
                                              g("step", cols), g("g_max", cols), c2c, gen, g("k", cols))

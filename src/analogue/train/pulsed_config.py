@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, ClassVar
 
 from ..config import ADCConfig, AnalogConfig, ConfigError, section_from_dict
 
@@ -67,7 +67,7 @@ class _BidirectionalDevice:
                f"must lie in (-1, 1) (up steps 1+a, down steps 1-a), got {self.asym_up_down!r}")
         _nonneg(self, "d2d_step_std_rel", "d2d_asym_std", "d2d_bound_std_rel", "c2c_std_rel")
 
-    kind = "bidirectional"
+    kind: ClassVar[str] = "bidirectional"
 
     @property
     def dw_nominal(self) -> float:
@@ -87,14 +87,15 @@ class ConstantStepDevice(_BidirectionalDevice):
     steps ``1 - a`` times the nominal step. ``w_max``/``w_min``: bounds (device units).
     """
 
-    kind = "constant_step"
+    kind: ClassVar[str] = "constant_step"
 
 
 @dataclass(frozen=True)
 class SoftBoundsDevice(_BidirectionalDevice):
     """Saturating response: a pulse moves ``w`` by ``s_up (1 - w/w_max)`` up or ``s_down (1 - w/w_min)``
     down (Gokmen & Haensch 2020). ``n_states`` sets the step at ``w = 0``: ``(w_max - w_min) /
-    n_states``; the other fields as for ``ConstantStepDevice``. Needs ``n_states >= 3``."""
+    n_states``; the other fields as for ``ConstantStepDevice``. The step must stay below half of
+    each bound."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -102,7 +103,7 @@ class SoftBoundsDevice(_BidirectionalDevice):
         _check(worst < min(self.w_max, -self.w_min) / 2, f"{type(self).__name__}.n_states",
                f"the step {worst:.3g} must be below half of each bound; raise n_states")
 
-    kind = "soft_bounds"
+    kind: ClassVar[str] = "soft_bounds"
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ class PCMLikeDevice:
                f"{name}.reset_threshold_rel", f"must lie in (0, 1], got {self.reset_threshold_rel!r}")
         _nonneg(self, "d2d_step_std_rel", "d2d_bound_std_rel", "c2c_std_rel", "reset_std")
 
-    kind = "pcm_like"
+    kind: ClassVar[str] = "pcm_like"
 
     @property
     def dw_nominal(self) -> float:
@@ -143,7 +144,7 @@ class PCMLikeDevice:
         return {"kind": self.kind, **dataclasses.asdict(self)}
 
 
-PulsedDevice = Union[ConstantStepDevice, SoftBoundsDevice, PCMLikeDevice]
+PulsedDevice = ConstantStepDevice | SoftBoundsDevice | PCMLikeDevice
 _KINDS.update({"constant_step": ConstantStepDevice, "soft_bounds": SoftBoundsDevice,
                "pcm_like": PCMLikeDevice})
 
