@@ -5,7 +5,8 @@ timed interleaved with the digital step of the same model:
 
 - analog: the model converted with ``presets.pcm()`` (DAC/ADC quantisation, output noise in the
   forward; what every analog training step costs), no weight perturbation;
-- HWA recipe: plus ``HWAOptions(device_noise_scale=3, clip_weights_sigma=2.5)`` (3x the PCM programming noise, resampled every batch; ``examples/digits_hwa.yaml``);
+- HWA recipe: plus ``HWAOptions(device_noise_scale=3, clip_weights_sigma=2.5)`` (3x the PCM
+  programming noise, resampled every batch; ``examples/digits_hwa.yaml``);
 - HWA device 1 y: plus the whole PCM device model sampled every batch at 1 year
   (``HWAOptions(device_noise_scale=1, device_time_s=3.15e7, clip_weights_sigma=2.5)``).
 
@@ -19,17 +20,18 @@ from __future__ import annotations
 import copy
 import os
 import sys
+import time
 
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import md_table, time_pair  # noqa: E402
+from common import md_table
 
-import analogue as an  # noqa: E402
-from analogue.data import digits_cnn  # noqa: E402
-from analogue.data.models import mlp, small_resnet  # noqa: E402
-from analogue.train import HWAOptions, clip_weights_, hwa_  # noqa: E402
+import analogue as an
+from analogue.data import digits_cnn
+from analogue.data.models import mlp, small_resnet
+from analogue.train import HWAOptions, clip_weights_, hwa_
 
 
 def _step_fn(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, clip: float | None):
@@ -44,6 +46,20 @@ def _step_fn(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, clip: flo
             clip_weights_(model, clip)
 
     return step
+
+
+def _time_min(fns: list, reps: int = 15, warmup: int = 2) -> list[float]:
+    """Fastest of ``reps`` interleaved runs of each function (robust to a loaded machine)."""
+    for _ in range(warmup):
+        for fn in fns:
+            fn()
+    best = [float("inf")] * len(fns)
+    for _ in range(reps):
+        for i, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - t0)
+    return best
 
 
 def main() -> None:
@@ -62,16 +78,17 @@ def main() -> None:
     rows = []
     for name, model, x in cases:
         y = torch.randint(0, 10, (len(x),))
-        digital = _step_fn(copy.deepcopy(model), x, y, None)
-        for vname, opts in variants.items():
+        steps = [_step_fn(copy.deepcopy(model), x, y, None)]
+        for opts in variants.values():
             m = an.convert_(copy.deepcopy(model), cfg)
             if opts is not None:
                 hwa_(m, opts)
-            step = _step_fn(m, x, y, None if opts is None else opts.clip_weights_sigma)
-            t_d, t_a = time_pair(digital, step, reps=10, warmup=2)
-            rows.append({"model": name, "variant": vname, "digital ms": 1e3 * t_d,
-                         "analog ms": 1e3 * t_a, "ratio": t_a / t_d})
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; one training step, median of 10\n")
+            steps.append(_step_fn(m, x, y, None if opts is None else opts.clip_weights_sigma))
+        t_d, t_a, *t_hwa = _time_min(steps)
+        for vname, t in zip(variants, [t_a, *t_hwa]):
+            rows.append({"model": name, "variant": vname, "digital ms": 1e3 * t_d, "variant ms": 1e3 * t,
+                         "vs digital": t / t_d, "vs analog": t / t_a})
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; one training step, fastest of 15 interleaved runs\n")
     print(md_table(rows))
 
 

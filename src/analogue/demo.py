@@ -42,6 +42,10 @@ def run_demo(out: Path, epochs: int = 15, seed: int = 0, progress: bool = True) 
     calibrated = convert_(copy.deepcopy(model), cfg, seed=seed)
     calibrate_(calibrated, data.x_train[:512])
     acc_cal = evaluate_accuracy(calibrated, data.x_test, data.y_test)
+    low = cfg.replace(**{"dac.bits": 4, "adc.bits": 4})
+    coarse = convert_(copy.deepcopy(model), low, seed=seed)
+    calibrate_(coarse, data.x_train[:512])
+    acc_low = evaluate_accuracy(coarse, data.x_test, data.y_test)
 
     accuracy_table = [
         {"model": "digital (float32)", "test accuracy %": 100 * acc_digital, "drop (points)": 0.0},
@@ -49,6 +53,8 @@ def run_demo(out: Path, epochs: int = 15, seed: int = 0, progress: bool = True) 
          "drop (points)": 100 * (acc_digital - acc_analog)},
         {"model": "analog standard() + ADC calibration", "test accuracy %": 100 * acc_cal,
          "drop (points)": 100 * (acc_digital - acc_cal)},
+        {"model": "analog, 4-bit DAC/ADC + calibration", "test accuracy %": 100 * acc_low,
+         "drop (points)": 100 * (acc_digital - acc_low)},
     ]
     mvm_rows = mvm_error_table(
         {"quantized 8/8-bit": presets.quantized(), "standard (8/8-bit + noise)": cfg},
@@ -80,15 +86,16 @@ def _plot(acc_rows: list[dict], mvm_rows: list[dict], path: Path) -> None:
 
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
     names = [r["model"] for r in acc_rows]
-    a1.barh(names, [r["test accuracy %"] for r in acc_rows], color=["#555", "#c44", "#4a4"])
+    a1.barh(names, [r["test accuracy %"] for r in acc_rows], color=["#555", "#c44", "#4a4", "#c84"])
     a1.set_xlim(min(r["test accuracy %"] for r in acc_rows) - 5, 100)
     a1.set_xlabel("test accuracy (%)")
     a1.set_title("digits CNN")
-    labels = [f"{r['config']}\n{'calibrated' if r['ADC calibrated'] else 'default range'}" for r in mvm_rows]
+    labels = [f"{r['config'].split(' ')[0]}\n{'calibrated' if r['ADC calibrated'] else 'default range'}"
+              for r in mvm_rows]
     a2.bar(range(len(mvm_rows)), [r["worst %"] for r in mvm_rows], label="worst case")
     a2.bar(range(len(mvm_rows)), [r["mean %"] for r in mvm_rows], label="mean")
     a2.axhline(1.0, color="k", ls="--", lw=1, label="1 % of full scale")
-    a2.set_xticks(range(len(mvm_rows)), labels, fontsize=7)
+    a2.set_xticks(range(len(mvm_rows)), labels, fontsize=8)
     a2.set_yscale("log")
     a2.set_ylabel("MVM error (% of full-scale output)")
     a2.legend(fontsize=8)

@@ -10,7 +10,12 @@ from hypothesis import strategies as st
 
 import analogue as an
 from analogue.analysis.hybrid import apply_hybrid_, plan_hybrid
-from analogue.analysis.sensitivity import LayerSensitivity, SensitivityResult, count_macs, sensitivity
+from analogue.analysis.sensitivity import (
+    LayerSensitivity,
+    SensitivityResult,
+    count_macs,
+    sensitivity,
+)
 from analogue.data import digits_cnn
 from analogue.data.models import small_resnet, tiny_transformer_encoder
 from analogue.nn.int8 import Int8Conv2d, Int8Linear

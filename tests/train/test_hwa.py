@@ -27,7 +27,7 @@ def _ideal_with(device=None):
 
 
 def _pcm_device(**off):
-    kw = dict(programming_noise=None, drift=False, read_noise=False, temperature=False)
+    kw = {"programming_noise": None, "drift": False, "read_noise": False, "temperature": False}
     kw.update(off)
     return an.presets.pcm_device(**kw)
 

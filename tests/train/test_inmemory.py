@@ -21,6 +21,15 @@ def _gen(seed=0):
     return torch.Generator().manual_seed(seed)
 
 
+@pytest.fixture
+def one_thread():
+    """Small matmuls run faster on one thread than on two shared ones; restored afterwards."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def _mlp(seed=0, cfg=None, bias=True):
     torch.manual_seed(seed)
     m = nn.Sequential(nn.Linear(8, 6, bias=bias), nn.ReLU(), nn.Linear(6, 3, bias=bias))
@@ -105,7 +114,7 @@ def _grads(model, x, y):
     return [m.weight.grad for m in twin if isinstance(m, nn.Linear)]
 
 
-def test_analog_sgd_update_is_minus_lr_times_gradient_in_expectation():
+def test_analog_sgd_update_is_minus_lr_times_gradient_in_expectation(one_thread):
     dev = pc.ConstantStepDevice(n_states=4000)  # symmetric, no variability, no noise
     g = _gen(1)
     x, y = torch.rand(16, 8, generator=g), torch.randint(0, 3, (16,), generator=g)
@@ -298,7 +307,7 @@ def test_transposed_read_backward_equals_exact_when_ideal_and_differs_when_not()
 
 
 # -- end to end --------------------------------------------------------------------------------------
-def test_inmemory_demo_writes_results_and_energy(tmp_path):
+def test_inmemory_demo_writes_results_and_energy(tmp_path, one_thread):
     from analogue.train.inmemory_cli import run_inmemory_demo
 
     res = run_inmemory_demo(["sgd"], epochs=1, out=tmp_path, log=lambda *a: None)
@@ -311,7 +320,7 @@ def test_inmemory_demo_writes_results_and_energy(tmp_path):
 
 
 @pytest.mark.slow
-def test_tikitaka_reaches_94_percent_on_digits_and_plain_sgd_falls_short():
+def test_tikitaka_reaches_94_percent_on_digits_and_plain_sgd_falls_short(one_thread):
     from analogue.train.inmemory_cli import train_digits
 
     tt = train_digits("tikitaka", epochs=10, seed=0)

@@ -54,7 +54,7 @@ def test_resume_after_any_epoch_is_bit_identical(uninterrupted, tmp_path, k):
     resumed = run_training(cfg, tmp_path, resume=True, progress=False)
     assert resumed.completed_epochs == cfg.total_epochs
     assert _same_state(full.model.state_dict(), resumed.model.state_dict())
-    drop = lambda h: [{k2: v for k2, v in r.items() if k2 != "seconds"} for r in h]  # noqa: E731
+    drop = lambda h: [{k2: v for k2, v in r.items() if k2 != "seconds"} for r in h]
     assert drop(full.history) == drop(resumed.history)
     saved = torch.load(tmp_path / "model.pt", weights_only=True)
     assert _same_state(saved, full.model.state_dict())
@@ -111,6 +111,8 @@ def test_cli_train_and_resume(tmp_path, capsys):
     assert main(["train", str(cfg_path), "--out", str(out), "--no-progress", "--resume"]) == 0
     assert (out / "model.pt").is_file() and (out / "history.json").is_file()
     assert main(["train", str(cfg_path), "--out", str(out), "--no-progress"]) == 2  # not empty
+    assert main(["train"]) == 2
+    assert "CONFIG.yaml" in capsys.readouterr().err
     bad = tmp_path / "bad.yaml"
     bad.write_text("epochs: 1\nhwa: {weight_noise_rel: -1}\n")
     assert main(["train", str(bad), "--out", str(tmp_path / "o2")]) == 2

@@ -46,7 +46,7 @@ def _repeat(x: Inputs, reps: int) -> Inputs:
     instances expects)."""
     if reps == 1:
         return x
-    rep = lambda t: t.repeat(reps, *([1] * (t.dim() - 1)))  # noqa: E731
+    rep = lambda t: t.repeat(reps, *([1] * (t.dim() - 1)))
     return rep(x) if isinstance(x, Tensor) else {k: rep(v) for k, v in x.items()}
 
 

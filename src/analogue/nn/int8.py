@@ -43,7 +43,7 @@ def _copy_params(src: nn.Module, dst: nn.Module) -> nn.Module:
 
 def _twin(mod: nn.Module, cls: type) -> nn.Module:
     """A fresh ``cls`` with ``mod``'s geometry and copies of its parameters."""
-    kw = dict(bias=mod.bias is not None, device=mod.weight.device, dtype=mod.weight.dtype)
+    kw = {"bias": mod.bias is not None, "device": mod.weight.device, "dtype": mod.weight.dtype}
     if isinstance(mod, nn.Linear):
         new = cls(mod.in_features, mod.out_features, **kw)
     else:

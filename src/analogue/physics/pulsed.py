@@ -147,7 +147,7 @@ def sample_poisson(mean: Tensor, generator: torch.Generator) -> Tensor:
     round(POISSON_TABLE_MAX / POISSON_GRID_STEP)
     width = _POISSON_KMAX + 1
     u = torch.rand(mean.shape, generator=generator, device=dev, dtype=dt)
-    t = mean.clamp(0.0, POISSON_TABLE_MAX) * (1.0 / POISSON_GRID_STEP)
+    t = mean.clamp(0.0, POISSON_TABLE_MAX).mul_(1.0 / POISSON_GRID_STEP)
     row = torch.floor(t)
     f = t.sub_(row)
     # stochastic rounding to the grid keeps the mean exact
@@ -190,8 +190,10 @@ def sample_coincidences(ps: Tensor, qs: Tensor, bl: int, generator: torch.Genera
         pa, qa = ps.abs(), qs.abs()
         h = 0.5 * bl
         tot, diff = (qa * h).t() @ pa, (qs * h).t() @ ps
-        means = torch.stack([tot + diff, tot - diff]).clamp_min_(0.0)
-        both = sample_poisson(means, generator)
+        means = torch.empty((2, *tot.shape), dtype=tot.dtype, device=tot.device)
+        torch.add(tot, diff, out=means[0])
+        torch.sub(tot, diff, out=means[1])
+        both = sample_poisson(means.clamp_min_(0.0), generator)
         return both[0], both[1]
     if mode == "trains":
         b, k = ps.shape

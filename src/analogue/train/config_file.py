@@ -21,9 +21,10 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..config import AnalogConfig, ConfigError, section_from_dict
 from .hwa import HWAOptions

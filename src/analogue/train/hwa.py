@@ -141,7 +141,7 @@ def device_weights(w_n: Tensor, cfg: AnalogConfig, t_s: float, generator: torch.
     targets = torch.stack([tp, tn])
     prog = devices.program_devices(targets, dev, mp.g_max_uS, mp.g_min_uS, generator)
     if t_s > 0:
-        z = lambda active: (torch.randn(targets.shape, generator=generator, device=w_n.device,  # noqa: E731
+        z = lambda active: (torch.randn(targets.shape, generator=generator, device=w_n.device,
                                         dtype=w_n.dtype) if active else None)
         g = devices.devices_at(prog, targets, t_s, dev.temperature.reference_k, dev, mp.g_max_uS,
                                mp.g_min_uS, z(dev.read_noise.active), z(dev.relaxation.active))

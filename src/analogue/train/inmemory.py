@@ -51,6 +51,12 @@ from .pulsed_config import BackwardConfig, PulsedDevice
 ALGORITHMS = ("sgd", "mixed", "tikitaka")
 
 
+def _pool_size(n: int) -> int:
+    """Pool of a ``GaussianSource`` for ``n`` samples per call: the next power of two in [2^14, 2^22]
+    (as the layers' forward noise; each call renews 1/64 of it)."""
+    return 1 << max(14, min(22, math.ceil(math.log2(max(n, 1)))))
+
+
 # -- the analog backward pass --------------------------------------------------------------------------
 class TransposedRead:
     """``grad_input`` of an analog layer computed by the array's transposed read (``BackwardConfig``).
@@ -74,10 +80,11 @@ class TransposedRead:
         noise_std = c.out_std_rel_fs * c.out_bound
         src = None
         if noise_std > 0:
-            if self._source is None or self._source.device != g.device or self._source.pool.dtype != g.dtype:
-                gen = torch.Generator(device=g.device).manual_seed(self.seed)
-                self._source = GaussianSource(gen, pool_size=1 << 20, dtype=g.dtype)
+            pool = _pool_size(g.shape[0] * g.shape[1] * trace.w_eff.shape[1])
             src = self._source
+            if src is None or src.device != g.device or src.pool.dtype != g.dtype or src.pool.numel() < pool:
+                gen = torch.Generator(device=g.device).manual_seed(self.seed)
+                src = self._source = GaussianSource(gen, pool_size=pool, dtype=g.dtype)
         return pulsed.transposed_mvm(
             g.contiguous(), trace.w_eff, rows=self.tile.rows, cols=self.tile.cols,
             scale_policy=self.scale_policy, dac_bits=c.dac_bits, adc_bits=c.adc_bits,
@@ -249,7 +256,7 @@ class InMemoryOptimizer(torch.optim.Optimizer):
     def _write_back(self, w: Tensor) -> None:
         st = self.state[w]
         with torch.no_grad():
-            w.copy_(st["weight_scale"] * self.array(w).weight())
+            torch.mul(self.array(w).weight(), st["weight_scale"], out=w)
 
     def layers(self) -> dict[str, AnalogLinear]:
         return {name: layer for name, layer in self._layers.values()}
@@ -266,10 +273,12 @@ class InMemoryOptimizer(torch.optim.Optimizer):
         dev = arr.device
         if dev.c2c_std_rel <= 0 and getattr(dev, "reset_std", 0.0) <= 0:
             return None
-        if self._noise_source is None:
+        pool = _pool_size(arr.weight().numel())
+        src = self._noise_source
+        if src is None or src.pool.numel() < pool:
             gen = torch.Generator().manual_seed(self._seed * 1_000_003 + 1)
-            self._noise_source = GaussianSource(gen, pool_size=1 << 20)
-        return self._noise_source
+            src = self._noise_source = GaussianSource(gen, pool_size=pool)
+        return src
 
     @property
     def stats(self) -> dict[str, float]:
@@ -388,6 +397,9 @@ class TikiTaka(InMemoryOptimizer):
     (``None``: no chopper). ``fast_device``: device model of ``A`` (default: the same as ``C``).
     ``zero_shift``: ``A`` is read against a reference at each device's symmetry point, where ``A``
     also starts (Kim et al., arXiv:1907.10228, 2019). ``transfer_read``: the read periphery.
+    ``A`` forgets through its device's asymmetry (soft bounds pull it to the symmetry point); a
+    symmetric constant-step fast device never forgets, and the transfer then runs away -- give
+    such arrays a soft-bounds ``fast_device``.
     """
 
     algorithm = "tikitaka"

@@ -43,25 +43,27 @@ LR_DECAY = 0.85
 
 def digits_mlp(hidden: tuple[int, ...] = HIDDEN, seed: int = 0) -> nn.Sequential:
     """``64 -> hidden... -> 10`` with ReLUs (plain torch layers; convert them for analog)."""
-    torch.manual_seed(seed)
     sizes = (64, *hidden, 10)
     mods: list[nn.Module] = []
-    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
-        mods.append(nn.Linear(a, b))
-        if i < len(sizes) - 2:
-            mods.append(nn.ReLU())
+    with torch.random.fork_rng(devices=[]):  # seeded initialisation, global RNG untouched
+        torch.manual_seed(seed)
+        for i, (a, b) in enumerate(itertools.pairwise(sizes)):
+            mods.append(nn.Linear(a, b))
+            if i < len(sizes) - 2:
+                mods.append(nn.ReLU())
     return nn.Sequential(*mods)
 
 
 def train_digits(algorithm: str, *, device: PulsedDevice | None = None, epochs: int = 10,
                  batch_size: int = 16, seed: int = 0, cfg: AnalogConfig | None = None,
-                 backward: BackwardConfig | None = None, data: DigitsData | None = None,
+                 backward: BackwardConfig | bool | None = None, data: DigitsData | None = None,
                  hidden: tuple[int, ...] = HIDDEN, lr_decay: float = LR_DECAY,
                  **overrides: Any) -> dict[str, Any]:
     """Train the digits MLP with ``algorithm`` (``"digital"`` or one of ``ALGORITHMS``).
 
     Analog runs use ``cfg`` (default ``presets.standard()``) for the forward, ``backward``
-    (default: the same converters and noise as the forward) for the transposed read and ``device``
+    (default ``None``: the same converters and noise as the forward; ``False``: the exact
+    ``g @ W^T``) for the transposed read and ``device``
     (default ``rram_asymmetric()``) for every array. Returns per-epoch test accuracy and loss,
     the wall time and the optimizer's work counters. ``lr_decay``: factor on every learning rate
     after each epoch.
@@ -80,7 +82,10 @@ def train_digits(algorithm: str, *, device: PulsedDevice | None = None, epochs: 
         cfg = cfg or presets.standard()
         convert_(model, cfg, seed=seed)
         device = device or DEVICE_PRESETS["rram"]()
-        backward = BackwardConfig.like_forward(cfg) if backward is None else (backward or None)
+        if backward is None or backward is True:
+            backward = BackwardConfig.like_forward(cfg)
+        elif backward is False:
+            backward = None
         opt = OPTIMIZERS[algorithm](model, device, lr, backward=backward, seed=seed, **hp)
         dig = torch.optim.SGD(list(digital_parameters(model)), lr=bias_lr)
     loss_fn = nn.CrossEntropyLoss()
@@ -124,7 +129,8 @@ def training_energy(result: dict[str, Any], hidden: tuple[int, ...] = HIDDEN, ba
     with the pulses actually applied: the digits MLP compiled onto NeuRRAM (RRAM devices; HERMES for
     PCM-like devices); per sample forward and backward as the cost model counts them, plus the
     measured device pulses at the chip device's energy per pulse. ``None`` if the cost model is
-    unavailable. Tiki-Taka's fast array and its column reads are not counted (a lower bound)."""
+    unavailable. The pulses include Tiki-Taka's fast array; its column reads are not counted (they
+    are one one-hot MVM per read column, a small part)."""
     try:
         from .. import chips
         from ..compile import compile as an_compile
@@ -146,7 +152,7 @@ def training_energy(result: dict[str, Any], hidden: tuple[int, ...] = HIDDEN, ba
 
 
 # -- the command -----------------------------------------------------------------------------------
-def add_inmemory_arguments(p: argparse.ArgumentParser) -> None:
+def add_inmemory_arguments(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """The options of ``analogue train --in-memory`` (next to the shared ``--out``)."""
     p.add_argument("--algorithm", default="all", choices=[*ALGORITHMS, "all"],
                    help="in-memory algorithm (default: all, with digital SGD for reference)")
@@ -167,11 +173,16 @@ def run_inmemory_demo(algorithms: list[str], *, epochs: int = 10, device: str = 
     dev = DEVICE_PRESETS[device]()
     data = load_digits(flat=True, seed=0)
     runs: dict[str, dict[str, Any]] = {}
-    for name in ["digital", *algorithms]:
-        log(f"training {name} ...")
-        runs[name] = train_digits(name, device=dev, epochs=epochs, seed=seed, data=data)
-        if name != "digital":
-            runs[name]["energy"] = training_energy(runs[name], device_kind=dev.kind)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # layers this small run fastest on one thread; restored below
+    try:
+        for name in ["digital", *algorithms]:
+            log(f"training {name} ...")
+            runs[name] = train_digits(name, device=dev, epochs=epochs, seed=seed, data=data)
+            if name != "digital":
+                runs[name]["energy"] = training_energy(runs[name], device_kind=dev.kind)
+    finally:
+        torch.set_num_threads(threads)
     table = [{"epoch": e + 1, **{n: 100 * r["accuracy"][e] for n, r in runs.items()}} for e in range(epochs)]
     summary = []
     for n, r in runs.items():
@@ -223,7 +234,8 @@ def run_inmemory(args: argparse.Namespace) -> int:
 
     algorithm = getattr(args, "algorithm", "all") or "all"
     algorithms = list(ALGORITHMS) if algorithm == "all" else [algorithm]
-    epochs = getattr(args, "epochs", None) or 10
+    epochs = getattr(args, "epochs", None)
+    epochs = 10 if epochs is None else epochs
     out = Path(getattr(args, "out", None) or "results")
     res = run_inmemory_demo(algorithms, epochs=epochs, device=getattr(args, "device", "rram") or "rram",
                             seed=getattr(args, "seed", 0) or 0, out=out)

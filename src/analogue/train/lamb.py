@@ -52,8 +52,8 @@ class LAMB(torch.optim.Optimizer):
             raise ValueError(f"LAMB.weight_decay must be >= 0, got {weight_decay}")
         if trust_clamp is not None and not trust_clamp > 0.0:
             raise ValueError(f"LAMB.trust_clamp must be > 0 or None, got {trust_clamp}")
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                        trust_clamp=trust_clamp, bias_correction=bias_correction)
+        defaults = {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay,
+                        "trust_clamp": trust_clamp, "bias_correction": bias_correction}
         super().__init__(params, defaults)
 
     @torch.no_grad()

@@ -11,7 +11,7 @@ from ..report import print_table
 
 # -- analogue train -------------------------------------------------------------------------------
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("config", help="training config (YAML; see examples/digits_hwa.yaml)")
+    p.add_argument("config", nargs="?", help="training config (YAML; see examples/digits_hwa.yaml)")
     p.add_argument("--out", default=None, help="run folder: config copy, checkpoint.pt after every epoch, "
                    "history.json, model.pt (default: runs/<config name>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
@@ -20,16 +20,26 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help="stop once N epochs are complete (resume later with --resume)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     p.add_argument("--in-memory", action="store_true",
-                   help="in-memory (pulsed) training of the config instead (analogue.train.inmemory_cli)")
+                   help="in-memory (pulsed) training demo instead of a config (analogue.train.inmemory_cli)")
+    if _has_inmemory():
+        from .inmemory_cli import add_inmemory_arguments
+
+        add_inmemory_arguments(p.add_argument_group("with --in-memory"))
+
+
+def _has_inmemory() -> bool:
+    return importlib.util.find_spec("analogue.train.inmemory_cli") is not None
 
 
 def run_train(args: argparse.Namespace) -> int:
     if args.in_memory:
-        if importlib.util.find_spec("analogue.train.inmemory_cli") is None:
+        if not _has_inmemory():
             raise ValueError("--in-memory: in-memory training is not available in this version of analogue")
-        from . import inmemory_cli  # type: ignore[attr-defined]
+        from . import inmemory_cli
 
         return int(inmemory_cli.run_inmemory(args))
+    if args.config is None:
+        raise ValueError("give a training config: analogue train CONFIG.yaml (see examples/digits_hwa.yaml)")
     from .config_file import TrainConfig
     from .loop import run_training
 
