@@ -32,12 +32,12 @@ from .pulsed_config import (
 )
 
 __all__ = [
+    "LAMB",
     "AnalogSGD",
     "BackwardConfig",
     "ConstantStepDevice",
     "HWAOptions",
     "InMemoryOptimizer",
-    "LAMB",
     "MixedPrecision",
     "PCMLikeDevice",
     "SoftBoundsDevice",
