@@ -23,7 +23,7 @@ BlockReader = Callable[[int, int], tuple[Tensor, Tensor]]
 ``b0..b1-1`` (conductance difference over ``g_max - g_min``) and their digital scales
 ``(b1-b0, 1, M)``."""
 
-DEFAULT_MAX_PARTIAL_ELEMS = 1 << 19
+DEFAULT_MAX_PARTIAL_ELEMS = 1 << 20
 
 
 def _digitise_(p: Tensor, scale: Tensor, *, adc_bits: int | None, out_bound: float,
@@ -87,13 +87,18 @@ def tiled_mvm(
     blocks_per_chunk = max(1, max_partial_elems // max(1, n * m))
     rows_per_chunk = n if blocks_per_chunk > 1 or n * m <= max_partial_elems else max(
         1, max_partial_elems // m)
+    # one partial-sum buffer for all chunks: a matmul writing into reused memory is faster on CPU
+    p_buf = torch.empty(min(gb, blocks_per_chunk) * min(n, rows_per_chunk) * m,
+                        dtype=x_blocks.dtype, device=x_blocks.device)
     for b0 in range(0, gb, blocks_per_chunk):
         b1 = min(gb, b0 + blocks_per_chunk)
         w, s = read(b0, b1)
         gidx = torch.arange(b0, b1, device=x_blocks.device) // nb
         for n0 in range(0, n, rows_per_chunk):
             n1 = min(n, n0 + rows_per_chunk)
-            p = _digitise_(torch.bmm(dac(x_blocks[b0:b1, n0:n1], slice(b0, b1), slice(n0, n1)), w), s, **kw)
+            p = p_buf[: (b1 - b0) * (n1 - n0) * m].view(b1 - b0, n1 - n0, m)
+            torch.bmm(dac(x_blocks[b0:b1, n0:n1], slice(b0, b1), slice(n0, n1)), w, out=p)
+            p = _digitise_(p, s, **kw)
             if groups == 1:
                 out[0, n0:n1].add_(p[0] if len(p) == 1 else p.sum(dim=0))
             else:
