@@ -7,12 +7,27 @@ one matrix per group; groups run as extra slices of the same batched matmul. Str
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..config import AnalogConfig
+from ..physics.ste import AnalogConvFn
 from .base import AnalogLayer
+
+
+@dataclass(frozen=True)
+class _Geometry:
+    """A convolution run as 2-D: kernel, stride, dilation, batch and output size."""
+
+    k: tuple[int, int]
+    s: tuple[int, int]
+    d: tuple[int, int]
+    b: int
+    ho: int
+    wo: int
 
 
 class _AnalogConvNd(AnalogLayer):
@@ -111,22 +126,45 @@ class _AnalogConvNd(AnalogLayer):
         if ho <= 0 or wo <= 0:
             raise ValueError(f"{self.layer_name}: input {tuple(x.shape)} is smaller than the kernel "
                              f"{self.kernel_size} with dilation {self.dilation}; pad it or shrink the kernel.")
-        # im2col with strided views (much faster than F.unfold on CPU), one copy into (G, N, K)
-        # with K ordered (channel, kernel row, kernel column) like the weight
-        patches = x4.unfold(2, d[0] * (k[0] - 1) + 1, s[0]).unfold(3, d[1] * (k[1] - 1) + 1, s[1])
-        patches = patches[..., :: d[0], :: d[1]]  # (B, C, Ho, Wo, kh, kw)
-        g = self.groups
-        cg = x4.shape[1] // g
-        xm = patches.reshape(b, g, cg, ho, wo, k[0], k[1]).permute(1, 0, 3, 4, 2, 5, 6) \
-            .reshape(g, b * ho * wo, cg * k[0] * k[1])
-        y = self.analog_matmul(xm)  # (G, B*L, M)
-        m = y.shape[-1]
-        y = y.view(g, b, ho * wo, m).permute(1, 0, 3, 2).reshape(b, g * m, ho, wo)
+        geo = _Geometry(k, s, d, b, ho, wo)
+        if self._capture is not None or not torch.is_grad_enabled():
+            y = self._cols_to_image(self.analog_matmul(self._im2col(x4, geo)), geo)
+        else:  # input gradient by the native transposed convolution instead of through im2col
+            y = AnalogConvFn.apply(x4, self.weight, self.input_range, self, geo)
         if self.bias is not None:
             y = y + self.bias.view(1, -1, 1, 1)  # y is a view here: out of place
         if self._nd == 1:
             y = y.squeeze(2)
         return y.squeeze(0) if unbatched else y
+
+    def _im2col(self, x4: Tensor, geo: _Geometry) -> Tensor:
+        """``(B, C, H, W)`` (padded) -> ``(G, B*Ho*Wo, C/G*kh*kw)``, K ordered like the weight.
+
+        Strided views and one copy (much faster than ``F.unfold`` on CPU).
+        """
+        k, s, d = geo.k, geo.s, geo.d
+        patches = x4.unfold(2, d[0] * (k[0] - 1) + 1, s[0]).unfold(3, d[1] * (k[1] - 1) + 1, s[1])
+        patches = patches[..., :: d[0], :: d[1]]  # (B, C, Ho, Wo, kh, kw)
+        g = self.groups
+        cg = x4.shape[1] // g
+        return patches.reshape(geo.b, g, cg, geo.ho, geo.wo, k[0], k[1]).permute(1, 0, 3, 4, 2, 5, 6) \
+            .reshape(g, geo.b * geo.ho * geo.wo, cg * k[0] * k[1])
+
+    def _cols_to_image(self, y: Tensor, geo: _Geometry) -> Tensor:
+        g, _, m = y.shape
+        return y.view(g, geo.b, geo.ho * geo.wo, m).permute(1, 0, 3, 2).reshape(geo.b, g * m, geo.ho, geo.wo)
+
+    def _image_to_cols(self, g_img: Tensor, geo: _Geometry) -> Tensor:
+        g = self.groups
+        m = g_img.shape[1] // g
+        return g_img.reshape(geo.b, g, m, geo.ho * geo.wo).permute(1, 0, 3, 2).reshape(g, -1, m)
+
+    def conv_grad_input(self, g_img: Tensor, w_eff: Tensor, x_shape: torch.Size, geo: _Geometry) -> Tensor:
+        """``col2im(g @ w_eff^T)`` computed as the native transposed convolution."""
+        g, k, m = w_eff.shape
+        kernel = w_eff.transpose(1, 2).reshape(g * m, k // (geo.k[0] * geo.k[1]), geo.k[0], geo.k[1])
+        return torch.nn.grad.conv2d_input(x_shape, kernel.contiguous(), g_img, stride=geo.s, padding=0,
+                                          dilation=geo.d, groups=g)
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "

@@ -2,7 +2,7 @@
 
 - ``round_ste``: rounding with an identity gradient.
 - ``clamp_ste``: clipping whose gradient passes inside the range and stops outside.
-- ``AnalogMatmulFn``: the analog layer's MVM. Forward runs the full physical simulation
+- ``AnalogMatmulFn``: the analog layer's MVM (``AnalogConvFn``: the same for a convolution). Forward runs the full physical simulation
   (DAC, tiled crossbar, noise, ADC, digital accumulation). Backward is the straight-through
   estimate of ``y = x_eff @ w_eff``: the converters and noise count as identity, so
   ``dx = (g @ w_eff^T) * [|x| <= r]`` and ``dW = x_eff^T @ g``, where ``x_eff`` is the input the DAC
@@ -118,3 +118,48 @@ class AnalogMatmulFn(torch.autograd.Function):
             x_eff = trace.x_n * trace.x_scale
             gw = sim.weight_grad(g, x_eff)
         return gx, gw, gr, None
+
+
+class AnalogConvFn(torch.autograd.Function):
+    """A convolution on tiles: im2col, ``sim.simulate``, back to an image.
+
+    Same straight-through gradients as ``AnalogMatmulFn``, but the input gradient
+    ``col2im(g @ w_eff^T)`` is the native transposed convolution (``sim.conv_grad_input``)
+    rather than a backward through the im2col copy, and the clipping mask and the LSQ range
+    gradient are taken per pixel (a fixed range quantises a pixel the same in every patch).
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x4: Tensor, weight: Tensor, input_range: Tensor | None, sim: Any, geo: Any) -> Tensor:
+        keep = any(ctx.needs_input_grad[:3])
+        y, trace = sim.simulate(sim._im2col(x4, geo), input_range, keep)
+        ctx.sim, ctx.trace, ctx.geo = sim, trace, geo
+        if trace is not None:
+            ctx.save_for_backward(x4)
+        return sim._cols_to_image(y, geo)
+
+    @staticmethod
+    def backward(ctx: Any, g_img: Tensor) -> tuple[Tensor | None, Tensor | None, Tensor | None, None, None]:
+        (x4,) = ctx.saved_tensors
+        trace: MVMTrace = ctx.trace
+        sim, geo = ctx.sim, ctx.geo
+        need_x, need_w, need_r = ctx.needs_input_grad[:3]
+        gx = gw = gr = None
+        g_img = g_img.contiguous()
+        if need_x or need_r:
+            gx_full = sim.conv_grad_input(g_img, trace.w_eff, x4.shape, geo)
+            if trace.clipped:
+                from .periphery import dac
+
+                r = trace.x_scale
+                inside = x4.abs() <= r
+                if need_r:
+                    x_n = dac(x4, r, sim.cfg.dac.bits)
+                    dxdr = x_n - torch.where(inside, x4 / r, torch.zeros((), dtype=x4.dtype))
+                    gr = (gx_full * dxdr).sum().reshape(r.shape)
+                gx = gx_full * inside if need_x else None
+            else:
+                gx = gx_full if need_x else None
+        if need_w:
+            gw = sim.weight_grad(sim._image_to_cols(g_img, geo), trace.x_n * trace.x_scale)
+        return gx, gw, gr, None, None
