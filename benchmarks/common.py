@@ -7,7 +7,7 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
 
 def time_pair(fn_a: Callable[[], object], fn_b: Callable[[], object], reps: int = 30,

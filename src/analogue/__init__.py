@@ -1,6 +1,7 @@
 """analogue: simulate, train, compile and cost PyTorch models on analog in-memory-computing hardware."""
 
-from . import physics, presets
+from . import analysis, chips, cost, physics, presets, train
+from .compile import Program, compile  # noqa: A004 -- an.compile is the public name
 from .config import (
     ADCConfig,
     AnalogConfig,
@@ -12,14 +13,10 @@ from .config import (
     TileConfig,
 )
 from .convert import analog_layers, convert_, to_digital_
+from .cost import CostReport, estimate_cost
 from .lifecycle import calibrate_, capture_inputs
 from .lifecycle_drift import compensate_drift_, drift_, program_, unprogram_
-from . import analysis
-from . import train
-from .compile import Program, compile  # noqa: A004 -- an.compile is the public name
 from .nn import AnalogConv1d, AnalogConv2d, AnalogLayer, AnalogLinear
-from . import chips, cost
-from .cost import CostReport, estimate_cost
 
 __version__ = "0.1.0"
 

@@ -10,11 +10,16 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from .report import print_table, save_json
 from .compile.cli import add_map_arguments, run_map
 from .cost.cli import add_cost_arguments, run_cost
 from .demo_drift import add_drift_arguments, run_drift
-from .train.train_cli import add_hwa_table_arguments, add_train_arguments, run_hwa_table_cli, run_train
+from .report import print_table
+from .train.train_cli import (
+    add_hwa_table_arguments,
+    add_train_arguments,
+    run_hwa_table_cli,
+    run_train,
+)
 
 
 # -- demo -------------------------------------------------------------------------------------

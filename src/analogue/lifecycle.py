@@ -105,7 +105,7 @@ def calibrate_(
                 n += 1
             if n == 0:
                 raise ValueError("calibrate_: data yielded no batches")
-        for name, layer in layers.items():
+        for layer in layers.values():
             xs = store[layer]
             if not xs:
                 continue  # the layer is not on the path of these inputs

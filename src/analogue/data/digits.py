@@ -5,8 +5,8 @@ Everything is deterministic for a given seed: the split, the initialisation and 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 import torch
 from torch import Tensor, nn

@@ -10,7 +10,7 @@ peak memory stays near that of a plain matmul.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
