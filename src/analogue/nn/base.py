@@ -25,6 +25,16 @@ from ..physics.ste import AnalogMatmulFn, MVMTrace
 from . import programmed
 
 
+def copy_params(src: nn.Module, dst: nn.Module) -> nn.Module:
+    """Copy ``weight`` and ``bias`` (and the train/eval mode) from ``src`` into ``dst``."""
+    with torch.no_grad():
+        dst.weight.copy_(src.weight)
+        if src.bias is not None:
+            dst.bias.copy_(src.bias)
+    dst.train(src.training)
+    return dst
+
+
 class AnalogLayer(nn.Module):
     """Base class: subclasses define ``_matrix()`` (the weight as ``(G, K, M)``), ``weight_grad`` and
     the forward that reshapes inputs to ``(G, N, K)`` and calls ``analog_matmul``."""

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from ..config import AnalogConfig
 from ..physics.ste import AnalogConvFn
-from .base import AnalogLayer
+from .base import AnalogLayer, copy_params
 
 
 @dataclass(frozen=True)
@@ -58,23 +58,13 @@ class _AnalogConvNd(AnalogLayer):
         new = cls(mod.in_channels, mod.out_channels, mod.kernel_size, mod.stride, mod.padding,
                   mod.dilation, mod.groups, mod.bias is not None, mod.padding_mode, cfg,
                   device=mod.weight.device, dtype=mod.weight.dtype, seed=seed)
-        with torch.no_grad():
-            new.weight.copy_(mod.weight)
-            if mod.bias is not None:
-                new.bias.copy_(mod.bias)
-        new.train(mod.training)
-        return new
+        return copy_params(mod, new)
 
     def to_float(self) -> nn.Module:
         mod = self._torch_cls(self.in_channels, self.out_channels, self.kernel_size, self.stride,
                               self.padding, self.dilation, self.groups, self.bias is not None,
                               self.padding_mode, device=self.weight.device, dtype=self.weight.dtype)
-        with torch.no_grad():
-            mod.weight.copy_(self.weight)
-            if self.bias is not None:
-                mod.bias.copy_(self.bias)
-        mod.train(self.training)
-        return mod
+        return copy_params(self, mod)
 
     # (G, K, M): per group, rows = in/G * prod(kernel), columns = out/G
     def _matrix(self) -> Tensor:

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..physics.ste import round_ste
+from .base import copy_params
 
 INT8_LEVELS = 127
 
@@ -32,15 +33,6 @@ def fake_quant_int8(x: Tensor, dim: int | None = None) -> Tensor:
     return round_ste(x / scale).clamp(-INT8_LEVELS, INT8_LEVELS) * scale
 
 
-def _copy_params(src: nn.Module, dst: nn.Module) -> nn.Module:
-    with torch.no_grad():
-        dst.weight.copy_(src.weight)
-        if src.bias is not None:
-            dst.bias.copy_(src.bias)
-    dst.train(src.training)
-    return dst
-
-
 def _twin(mod: nn.Module, cls: type) -> nn.Module:
     """A fresh ``cls`` with ``mod``'s geometry and copies of its parameters."""
     kw = {"bias": mod.bias is not None, "device": mod.weight.device, "dtype": mod.weight.dtype}
@@ -49,7 +41,7 @@ def _twin(mod: nn.Module, cls: type) -> nn.Module:
     else:
         new = cls(mod.in_channels, mod.out_channels, mod.kernel_size, mod.stride, mod.padding,
                   mod.dilation, mod.groups, padding_mode=mod.padding_mode, **kw)
-    return _copy_params(mod, new)
+    return copy_params(mod, new)
 
 
 class _Int8Mixin:

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from ..config import AnalogConfig
-from .base import AnalogLayer
+from .base import AnalogLayer, copy_params
 
 
 class AnalogLinear(AnalogLayer):
@@ -34,22 +34,12 @@ class AnalogLinear(AnalogLayer):
         """An analog twin sharing nothing with ``mod`` but copies of its weight and bias."""
         new = cls(mod.in_features, mod.out_features, mod.bias is not None, cfg,
                   device=mod.weight.device, dtype=mod.weight.dtype, seed=seed)
-        with torch.no_grad():
-            new.weight.copy_(mod.weight)
-            if mod.bias is not None:
-                new.bias.copy_(mod.bias)
-        new.train(mod.training)
-        return new
+        return copy_params(mod, new)
 
     def to_float(self) -> nn.Linear:
         mod = nn.Linear(self.in_features, self.out_features, self.bias is not None,
                         device=self.weight.device, dtype=self.weight.dtype)
-        with torch.no_grad():
-            mod.weight.copy_(self.weight)
-            if self.bias is not None:
-                mod.bias.copy_(self.bias)
-        mod.train(self.training)
-        return mod
+        return copy_params(self, mod)
 
     def _matrix(self) -> Tensor:
         return self.weight.t().unsqueeze(0)
