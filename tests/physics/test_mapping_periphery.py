@@ -80,5 +80,17 @@ def test_chunked_crossbar_equals_one_shot():
         for budget in (9, 33 * 9, 2 * 33 * 9 + 1):
             chunked = crossbar.tiled_mvm(xb, read, groups=groups, max_partial_elems=budget, **kw)
             assert torch.allclose(full, chunked, atol=1e-12), (groups, budget)
-        oracle = (periphery.adc(torch.bmm(xb, w), 8.0, 6) * s).view(groups, -1, 33, 9).sum(1)
+        oracle = periphery.digital_accumulate(periphery.adc(torch.bmm(xb, w), 8.0, 6), s, groups)
         assert torch.allclose(full, oracle, atol=1e-12)
+
+
+def test_output_noise_from_a_generator_or_the_fast_source():
+    from analogue.physics.noise import GaussianSource
+
+    y = torch.zeros(400_000)
+    for src in (torch.Generator().manual_seed(0), GaussianSource(torch.Generator().manual_seed(0))):
+        z = periphery.output_noise(y, 0.3, src)
+        assert torch.equal(y, torch.zeros_like(y))  # pure: the input is not modified
+        assert abs(z.mean()) < 6 * 0.3 / math.sqrt(z.numel())
+        assert abs(z.std() - 0.3) < 6 * 0.3 * math.sqrt(0.5 / z.numel())
+    assert periphery.output_noise(y, 0.0, torch.Generator()) is y
