@@ -84,9 +84,10 @@ def tiled_mvm(
         return out
     out.zero_()
     # Large layers: chunks of whole row blocks, and of input vectors when one block is too big.
-    blocks_per_chunk = max(1, max_partial_elems // max(1, n * m))
-    rows_per_chunk = n if blocks_per_chunk > 1 or n * m <= max_partial_elems else max(
-        1, max_partial_elems // m)
+    # chunks of half the one-shot budget: a layer too large for one matmul holds at most that much
+    chunk = max(1, max_partial_elems // 2)
+    blocks_per_chunk = max(1, chunk // max(1, n * m))
+    rows_per_chunk = n if blocks_per_chunk > 1 or n * m <= chunk else max(1, chunk // m)
     # one partial-sum buffer for all chunks: a matmul writing into reused memory is faster on CPU
     p_buf = torch.empty(min(gb, blocks_per_chunk) * min(n, rows_per_chunk) * m,
                         dtype=x_blocks.dtype, device=x_blocks.device)
