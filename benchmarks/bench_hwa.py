@@ -6,7 +6,7 @@ timed interleaved with the digital step of the same model:
 - analog: the model converted with ``presets.pcm()`` (DAC/ADC quantisation, output noise in the
   forward; what every analog training step costs), no weight perturbation;
 - HWA recipe: plus ``HWAOptions(device_noise_scale=3, clip_weights_sigma=2.5)`` (3x the PCM
-  programming noise, resampled every batch; ``examples/digits_hwa.yaml``);
+  programming noise, resampled every batch; ``docs/examples/digits_hwa.yaml``);
 - HWA device 1 y: plus the whole PCM device model sampled every batch at 1 year
   (``HWAOptions(device_noise_scale=1, device_time_s=3.15e7, clip_weights_sigma=2.5)``).
 

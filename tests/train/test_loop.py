@@ -99,7 +99,7 @@ def test_config_round_trips_and_the_example_is_the_table_recipe(tmp_path):
     cfg = TrainConfig.from_dict(SMALL)
     cfg.to_yaml(tmp_path / "c.yaml")
     assert TrainConfig.from_yaml(tmp_path / "c.yaml") == cfg
-    assert TrainConfig.from_yaml(REPO / "examples" / "digits_hwa.yaml") == digits_hwa_config()
+    assert TrainConfig.from_yaml(REPO / "docs" / "examples" / "digits_hwa.yaml") == digits_hwa_config()
 
 
 def test_cli_train_and_resume(tmp_path, capsys):

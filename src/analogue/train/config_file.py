@@ -2,7 +2,7 @@
 
 A run has two phases: ``pretrain.epochs`` of digital training, then ``epochs`` of (hardware-aware)
 training of the model converted with ``analog`` (a preset plus overrides; ``preset: null`` keeps
-the model digital). Example (``examples/digits_hwa.yaml``)::
+the model digital). Example (``docs/examples/digits_hwa.yaml``)::
 
     model: {name: digits_cnn}
     data: {name: digits, batch_size: 64}

@@ -1,6 +1,6 @@
 """The hardware-aware training table: digital, plain analog, HWA analog and HWA + hybrid over time.
 
-``run_hwa_table`` trains the digits CNN as ``examples/digits_hwa.yaml`` says (digital pretraining,
+``run_hwa_table`` trains the digits CNN as ``docs/examples/digits_hwa.yaml`` says (digital pretraining,
 then hardware-aware training on ``presets.pcm()``), then evaluates, over ``repeats`` programming
 instances with global drift compensation, at 1 s / 1 h / 1 d / 1 y after programming:
 
@@ -39,7 +39,7 @@ TABLE_TIMES = ("1 s", "1 h", "1 d", "1 y")
 
 
 def digits_hwa_config() -> TrainConfig:
-    """The recipe of ``examples/digits_hwa.yaml`` (a test keeps the two identical)."""
+    """The recipe of ``docs/examples/digits_hwa.yaml`` (a test keeps the two identical)."""
     return TrainConfig.from_dict({
         "model": {"name": "digits_cnn"},
         "data": {"name": "digits", "batch_size": 64},

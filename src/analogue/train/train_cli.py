@@ -11,7 +11,7 @@ from ..report import print_table
 
 # -- analogue train -------------------------------------------------------------------------------
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("config", nargs="?", help="training config (YAML; see examples/digits_hwa.yaml)")
+    p.add_argument("config", nargs="?", help="training config (YAML; see docs/examples/digits_hwa.yaml)")
     p.add_argument("--out", default=None, help="run folder: config copy, checkpoint.pt after every epoch, "
                    "history.json, model.pt (default: runs/<config name>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
@@ -39,7 +39,7 @@ def run_train(args: argparse.Namespace) -> int:
 
         return int(inmemory_cli.run_inmemory(args))
     if args.config is None:
-        raise ValueError("give a training config: analogue train CONFIG.yaml (see examples/digits_hwa.yaml)")
+        raise ValueError("give a training config: analogue train CONFIG.yaml (see docs/examples/digits_hwa.yaml)")
     from .config_file import TrainConfig
     from .loop import run_training
 
@@ -61,7 +61,7 @@ def run_train(args: argparse.Namespace) -> int:
 # -- analogue hwa-table ---------------------------------------------------------------------------
 def add_hwa_table_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default=None,
-                   help="training config (default: the recipe of examples/digits_hwa.yaml)")
+                   help="training config (default: the recipe of docs/examples/digits_hwa.yaml)")
     p.add_argument("--out", default="results", help="folder for hwa_table.json")
     p.add_argument("--repeats", type=int, default=10, help="programming instances (Monte Carlo)")
     p.add_argument("--analog-macs", type=float, default=0.95,
