@@ -34,6 +34,20 @@ SMALL = {
 }
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Bit-for-bit comparisons need a fixed summation order: with several threads the BLAS may
+    pick its thread count by load and so change the low bits between two runs."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+# subprocesses likewise run on one thread
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MKL_DYNAMIC": "FALSE"}
+
+
 def _same_state(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
@@ -127,7 +141,7 @@ def test_a_killed_training_process_resumes_exactly(tmp_path):
     cfg_path = tmp_path / "run.yaml"
     cfg_path.write_text(yaml.safe_dump(cfg))
     cmd = [sys.executable, "-m", "analogue.cli", "train", str(cfg_path), "--no-progress"]
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), **ONE_THREAD}
     subprocess.run(cmd + ["--out", str(tmp_path / "full")], check=True, env=env, capture_output=True)
     killed = tmp_path / "killed"
     proc = subprocess.Popen(cmd + ["--out", str(killed)], env=env, stdout=subprocess.DEVNULL,
