@@ -15,23 +15,17 @@ and the ratio of ``compile`` to ``forward`` (each timed after one warm-up call).
 from __future__ import annotations
 
 import argparse
-import time
+import os
+import sys
 
 import torch
 
-import analogue as an
-from analogue import chips
-from analogue.data.models import resnet18_like, tiny_transformer_encoder
+sys.path.insert(0, os.path.dirname(__file__))
+from common import best_time  # noqa: E402
 
-
-def best_time(fn, repeats: int) -> float:
-    fn()  # warm-up (lazy imports, allocator)
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+import analogue as an  # noqa: E402
+from analogue import chips  # noqa: E402
+from analogue.data.models import resnet18_like, tiny_transformer_encoder  # noqa: E402
 
 
 def main() -> None:

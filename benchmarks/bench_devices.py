@@ -17,21 +17,16 @@ from __future__ import annotations
 import argparse
 import copy
 import math
-import time
+import os
+import sys
 
 import torch
 from torch import nn
 
-import analogue as an
+sys.path.insert(0, os.path.dirname(__file__))
+from common import best_time  # noqa: E402
 
-
-def _best(fn, repeats: int) -> float:
-    best = math.inf
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+import analogue as an  # noqa: E402
 
 
 def main() -> None:
@@ -50,15 +45,15 @@ def main() -> None:
     def floor() -> None:  # one Gaussian per device (2 per weight): the least any sampler must do
         torch.randn_like(w), torch.randn_like(w)
 
-    t_floor = _best(floor, args.repeats)
-    t_prog = _best(lambda: an.program_(model, seed=0), args.repeats)
-    t_drift = _best(lambda: an.drift_(model, 31_536_000.0), args.repeats)
-    t_comp = _best(lambda: an.drift_(model, 31_536_000.0, compensation="global"), args.repeats)
+    t_floor = best_time(floor, args.repeats, warmup=0)
+    t_prog = best_time(lambda: an.program_(model, seed=0), args.repeats, warmup=0)
+    t_drift = best_time(lambda: an.drift_(model, 31_536_000.0), args.repeats, warmup=0)
+    t_comp = best_time(lambda: an.drift_(model, 31_536_000.0, compensation="global"), args.repeats, warmup=0)
     x = torch.rand(64, width)
     with torch.no_grad():
-        t_fwd_torch = _best(lambda: digital(x), args.repeats)
-        t_fwd_prog = _best(lambda: model(x), args.repeats)
-        t_fwd_unprog = _best(lambda: unprogrammed(x), args.repeats)
+        t_fwd_torch = best_time(lambda: digital(x), args.repeats, warmup=0)
+        t_fwd_prog = best_time(lambda: model(x), args.repeats, warmup=0)
+        t_fwd_unprog = best_time(lambda: unprogrammed(x), args.repeats, warmup=0)
     rows = [
         ("torch: 2 x randn_like (floor)", t_floor, 1.0),
         ("an.program_ (PCM)", t_prog, t_prog / t_floor),

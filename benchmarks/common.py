@@ -28,6 +28,18 @@ def time_pair(fn_a: Callable[[], object], fn_b: Callable[[], object], reps: int 
     return statistics.median(ta), statistics.median(tb)
 
 
+def best_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
+    """Fastest of ``repeats`` runs of ``fn`` (seconds), after ``warmup`` untimed runs."""
+    for _ in range(warmup):
+        fn()
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
 def peak_rss_delta_mb(code_setup: str, code_run: str) -> float:
     """Peak resident memory (MiB) that ``code_run`` adds on top of the state ``code_setup`` leaves,
     measured in a fresh Python process (Linux: resets the high-water mark via /proc/self/clear_refs)."""

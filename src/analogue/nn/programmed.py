@@ -175,21 +175,12 @@ def drift_layer(layer: Any, t_s: float, temperature_k: float | None = None) -> N
     tp, tn = device_targets(target, mp.g_max_uS, mp.g_min_uS, dev.levels, frac)
     shape4 = (reps, b, r, ms)
     seed = int(layer.prog_seed)
-    zf = zr = None
-    if dev.read_noise.active:
-        zf = torch.randn(
-            (2,) + shape4,
-            generator=_generator(seed, _STREAM_FLICKER, target.device),
-            device=target.device,
-            dtype=target.dtype,
-        )
-    if dev.relaxation.active:
-        zr = torch.randn(
-            (2,) + shape4,
-            generator=_generator(seed, _STREAM_RELAX, target.device),
-            device=target.device,
-            dtype=target.dtype,
-        )
+    def normals(stream: int) -> Tensor:  # one seeded stream per effect: drift_ is repeatable
+        return torch.randn((2,) + shape4, generator=_generator(seed, stream, target.device),
+                           device=target.device, dtype=target.dtype)
+
+    zf = normals(_STREAM_FLICKER) if dev.read_noise.active else None
+    zr = normals(_STREAM_RELAX) if dev.relaxation.active else None
     out = []
     for side, (g, nu, tgt) in enumerate(
         ((layer.prog_g_pos, layer.prog_nu_pos, tp), (layer.prog_g_neg, layer.prog_nu_neg, tn))
