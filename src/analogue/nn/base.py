@@ -91,7 +91,8 @@ class AnalogLayer(nn.Module):
 
     def _noise_source(self, device: torch.device, dtype: torch.dtype, n: int) -> GaussianSource:
         src = self._source
-        pool = 1 << max(14, min(18, math.ceil(math.log2(max(n, 1)))))
+        # at least twice the target where affordable: one contiguous stretch per call
+        pool = 1 << max(14, min(18, math.ceil(math.log2(max(n, 1))) + 1))
         if src is None or src.device != device or src.pool.dtype != dtype or src.pool.numel() < pool:
             gen = torch.Generator(device=device)
             gen.manual_seed(self.noise_seed)
@@ -164,6 +165,20 @@ class AnalogLayer(nn.Module):
             return dynamic_input_scale(x.detach())
         return input_range.detach().abs().clamp_min(torch.finfo(x.dtype).tiny)
 
+    def _reads_raw(self) -> bool:
+        """Whether the crossbar can read the weight itself: an exact read without bit slicing.
+
+        The partial sums are then divided by the column scales instead of the weights (one pass
+        the ADC's gain absorbs; no normalised copy of the weights on every call).
+        """
+        return self.read_is_exact() and not self.cfg.device.slicing.active
+
+    def _raw_reader(self) -> BlockReader:
+        """Reader of weight blocks in weight units and their scales (see ``_reads_raw``)."""
+        blocks = mapping.to_blocks(self._matrix().detach(), self.cfg.tile.rows)
+        cols, policy = self.cfg.tile.cols, self.cfg.mapping.scale
+        return lambda b0, b1: (blocks[b0:b1], mapping.weight_scales(blocks[b0:b1], cols, policy))
+
     def simulate(self, x: Tensor, input_range: Tensor | None, keep: bool) -> tuple[Tensor, MVMTrace | None]:
         """Forward MVM of ``(G, N, K)`` inputs; with ``keep``, also what the backward needs.
 
@@ -175,60 +190,67 @@ class AnalogLayer(nn.Module):
             x = programmed.split_instances(self, x, reps, keep)
         g, n, k = x.shape
         scale = self._input_scale(x, input_range)
-        # NaN/Inf check at the cost of reductions the DAC needs anyway (amax propagates NaN/Inf)
-        peak = scale if input_range is None else torch.maximum(x.detach().amax(), -x.detach().amin())
-        if not bool(torch.isfinite(peak).all()):
+        # NaN/Inf check: the dynamic range's reduction propagates NaN/Inf; otherwise one sum in
+        # float64 (NaN if any element is NaN or +-Inf, and no overflow for finite inputs)
+        peak = scale.amax() if input_range is None else x.detach().sum(dtype=torch.float64)
+        if not math.isfinite(float(peak)):
             raise ValueError(
                 f"{self.layer_name}: input contains NaN or Inf; an analog tile cannot apply it. "
                 "Check the preceding layers or the data."
             )
-        read = self.read_blocks()
+        raw = self._reads_raw()
+        read = self._raw_reader() if raw else self.read_blocks()
         if not keep:
-            y = self._mvm(x, scale, read, chunked_dac=True)[1]
+            y = self._mvm(x, scale, read, raw, dynamic=input_range is None, keep=False)[1]
             return programmed.merge_instances(y, reps), None
         # read once, so the forward and the backward see the same (noisy) weights
         nb = mapping.n_row_blocks(k, self.cfg.tile.rows)
         w_all, s_all = read(0, g * nb)
-        x_n, y = self._mvm(x, scale, lambda b0, b1: (w_all[b0:b1], s_all[b0:b1]))
+        x_n, y = self._mvm(x, scale, lambda b0, b1: (w_all[b0:b1], s_all[b0:b1]), raw,
+                           dynamic=input_range is None, keep=True)
         w_eff = self.held_matrix(w_all, s_all)
         return y, MVMTrace(x_n=x_n, x_scale=scale, w_eff=w_eff, clipped=input_range is not None)
 
     max_chunk_elems: int = 1 << 20
     """Partial sums (and, in inference, DAC outputs) are processed this many elements at a time."""
 
-    def _mvm(self, x: Tensor, scale: Tensor, read: BlockReader,
-             chunked_dac: bool = False) -> tuple[Tensor | None, Tensor]:
+    def _mvm(self, x: Tensor, scale: Tensor, read: BlockReader, raw: bool = False,
+             dynamic: bool = False, keep: bool = True) -> tuple[Tensor | None, Tensor]:
         """DAC, tiled crossbar, noise, ADC, digital rescale: ``(x_n, y)`` for ``(G, N, K)`` inputs.
 
-        With ``chunked_dac`` the DAC runs per chunk inside the crossbar loop (inference: no
-        full copy of the DAC outputs; ``x_n`` is then not returned).
+        ``raw``: ``read`` gives weights in weight units (see ``_reads_raw``). ``dynamic``: ``scale``
+        bounds ``|x|`` (no clipping needed). Without ``keep``, a layer whose partial sums need
+        chunks runs the DAC per chunk inside the crossbar loop (no full copy of the DAC outputs;
+        ``x_n`` is then not returned).
         """
         cfg = self.cfg
         g, n, k = x.shape
         nb, r = mapping.n_row_blocks(k, cfg.tile.rows), mapping.block_rows(k, cfg.tile.rows)
-        bits = cfg.dac.bits
-        x_n = None if chunked_dac else dac(x, scale, bits)
-        src_x = x if chunked_dac else x_n
+        bits, clip = cfg.dac.bits, not dynamic
+        m = self.matrix_shape[2]
+        cols = m * cfg.device.slicing.n_slices
+        chunked = not keep and g * nb * n * cols > self.max_chunk_elems
+        x_n = None if chunked else dac(x, scale, bits, clip)
+        src_x = x if chunked else x_n
         if g == 1 and nb * r == k:
             x_blocks = src_x[0].view(n, nb, r).transpose(0, 1)  # a view: no copy of the inputs
         else:
             x_blocks = mapping.inputs_to_blocks(src_x, cfg.tile.rows)
         chunk_dac = None
-        if chunked_dac:
+        if chunked:
             sb = scale.repeat_interleave(nb, dim=0) if scale.dim() else scale  # (G*nb, N, 1)
-            chunk_dac = lambda xc, blocks, rows: dac(xc, sb[blocks, rows] if sb.dim() else sb, bits)  # noqa: E731
-        m = self.matrix_shape[2]
+            chunk_dac = lambda xc, blocks, rows: dac(xc, sb[blocks, rows] if sb.dim() else sb, bits, clip)  # noqa: E731
         # output noise is a property of the array: relative to the configured range, not a calibrated one
         noise_std = cfg.noise.out_std_rel_fs * cfg.adc.out_bound
-        src = self._noise_source(x.device, x.dtype, min(g * nb * n * m, self.max_chunk_elems)) \
+        src = self._noise_source(x.device, x.dtype, min(g * nb * n * cols, self.max_chunk_elems)) \
             if noise_std > 0 else None
         y = tiled_mvm(
             x_blocks, read, groups=g, adc_bits=cfg.adc.bits, out_bound=float(self.out_bound),
             clip=cfg.adc.clip, noise_std=noise_std, source=src, max_partial_elems=self.max_chunk_elems,
-            dac=chunk_dac,
+            dac=chunk_dac, normalise=raw, cols=cols,
         )
-        if y.shape[-1] != m:  # bit-sliced columns: shift-and-add the slices of each output
-            y = y.view(g, n, m, y.shape[-1] // m).sum(dim=-1)
+        if cols != m:  # bit-sliced columns: shift-and-add the slices of each output
+            y = y.view(g, n, m, cols // m).sum(dim=-1)
         return x_n, y.mul_(scale)
 
     def grad_input(self, g: Tensor, trace: MVMTrace) -> Tensor:

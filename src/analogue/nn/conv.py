@@ -3,6 +3,11 @@
 ``in_channels / groups * prod(kernel_size)`` maps to rows and ``out_channels / groups`` to columns,
 one matrix per group; groups run as extra slices of the same batched matmul. Stride, padding
 (numbers, ``"same"``, ``"valid"``, every ``padding_mode``) and dilation follow ``torch.nn``.
+
+The rows of a patch are ordered (kernel row, kernel column, channel): the im2col copy then reads
+whole runs of channels from a channels-last image, several times faster on CPU than gathering
+(channel, kernel row, kernel column) patches from a channels-first one. Inputs are converted to
+channels-last once; the output comes back in the input's memory format, like ``torch.nn``.
 """
 
 from __future__ import annotations
@@ -66,13 +71,25 @@ class _AnalogConvNd(AnalogLayer):
                               self.padding_mode, device=self.weight.device, dtype=self.weight.dtype)
         return copy_params(self, mod)
 
-    # (G, K, M): per group, rows = in/G * prod(kernel), columns = out/G
+    # (G, K, M): per group, rows = kernel rows x kernel columns x in/G channels, columns = out/G
+    def _weight4(self) -> Tensor:
+        """The weight as ``(out, in/G, kh, kw)`` (a 1-d kernel has height 1)."""
+        return self.weight.unsqueeze(2) if self._nd == 1 else self.weight
+
     def _matrix(self) -> Tensor:
         g = self.groups
-        return self.weight.reshape(g, self.out_channels // g, -1).transpose(1, 2)
+        o, cg, kh, kw = self._weight4().shape
+        return self._weight4().reshape(g, o // g, cg, kh, kw).permute(0, 3, 4, 2, 1).reshape(g, kh * kw * cg, o // g)
+
+    @property
+    def matrix_shape(self) -> tuple[int, int, int]:
+        o, cg, kh, kw = self._weight4().shape
+        return self.groups, kh * kw * cg, o // self.groups
 
     def weight_grad(self, g: Tensor, x_eff: Tensor) -> Tensor:
-        return torch.bmm(g.transpose(1, 2), x_eff).reshape(self.weight.shape)
+        o, cg, kh, kw = self._weight4().shape
+        gw = torch.bmm(g.transpose(1, 2), x_eff)  # (G, out/G, kh*kw*cg)
+        return gw.view(o, kh, kw, cg).permute(0, 3, 1, 2).reshape(self.weight.shape)
 
     def _pads(self) -> list[int]:
         """Explicit (left, right) padding per spatial dim, last dim first (``F.pad`` order)."""
@@ -101,15 +118,14 @@ class _AnalogConvNd(AnalogLayer):
         unbatched = x.dim() == self._nd + 1
         if unbatched:
             x = x.unsqueeze(0)
-        pads = self._pads()
-        if any(pads):
-            mode = "constant" if self.padding_mode == "zeros" else self.padding_mode
-            x = F.pad(x, pads, mode=mode)
         if self._nd == 1:  # run as 2-D with a height of 1
-            x4 = x.unsqueeze(2)
+            x = x.unsqueeze(2)
             k, s, d = (1, self.kernel_size[0]), (1, self.stride[0]), (1, self.dilation[0])
         else:
-            x4, k, s, d = x, self.kernel_size, self.stride, self.dilation
+            k, s, d = self.kernel_size, self.stride, self.dilation
+        channels_last = self._nd == 2 and x.dim() == 4 and not x.is_contiguous() \
+            and x.is_contiguous(memory_format=torch.channels_last)
+        x4 = self._pad_channels_last(x)
         b, _, h, w = x4.shape
         ho = (h - d[0] * (k[0] - 1) - 1) // s[0] + 1
         wo = (w - d[1] * (k[1] - 1) - 1) // s[1] + 1
@@ -121,39 +137,77 @@ class _AnalogConvNd(AnalogLayer):
             y = self._cols_to_image(self.analog_matmul(self._im2col(x4, geo)), geo)
         else:  # input gradient by the native transposed convolution instead of through im2col
             y = AnalogConvFn.apply(x4, self.weight, self.input_range, self, geo)
+        # the input's memory format, like torch.nn (a fresh tensor: the bias goes in place)
+        y = y.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
         if self.bias is not None:
-            y = y + self.bias.view(1, -1, 1, 1)  # y is a view here: out of place
+            y = y + self.bias.view(1, -1, 1, 1) if y.requires_grad else y.add_(self.bias.view(1, -1, 1, 1))
         if self._nd == 1:
             y = y.squeeze(2)
         return y.squeeze(0) if unbatched else y
 
-    def _im2col(self, x4: Tensor, geo: _Geometry) -> Tensor:
-        """``(B, C, H, W)`` (padded) -> ``(G, B*Ho*Wo, C/G*kh*kw)``, K ordered like the weight.
+    def _pad_channels_last(self, x: Tensor) -> Tensor:
+        """The padded input ``(B, C, H, W)`` laid out channels-last (one copy for zero padding)."""
+        pads = self._pads()  # (left, right, top, bottom) for 2-D
+        if self._nd == 1:
+            pads = pads + [0, 0]
+        if not any(pads):
+            return x.contiguous(memory_format=torch.channels_last)
+        if self.padding_mode != "zeros":
+            return F.pad(x.contiguous(memory_format=torch.channels_last), pads, mode=self.padding_mode) \
+                .contiguous(memory_format=torch.channels_last)
+        b, c, h, w = x.shape
+        left, right, top, bottom = pads
+        out = x.new_zeros(b, h + top + bottom, w + left + right, c)
+        out[:, top:top + h, left:left + w].copy_(x.permute(0, 2, 3, 1))
+        return out.permute(0, 3, 1, 2)
 
-        Strided views and one copy (much faster than ``F.unfold`` on CPU).
-        """
+    slice_copy_min_channels: int = 64
+    """im2col copies each kernel offset separately from this many channels per group up (faster
+    for wide layers on CPU), else one strided copy."""
+
+    def _im2col(self, x4: Tensor, geo: _Geometry) -> Tensor:
+        """``(B, C, H, W)`` (padded, channels-last) -> ``(G, B*Ho*Wo, kh*kw*C/G)``, K ordered like
+        ``_matrix``."""
         k, s, d = geo.k, geo.s, geo.d
-        patches = x4.unfold(2, d[0] * (k[0] - 1) + 1, s[0]).unfold(3, d[1] * (k[1] - 1) + 1, s[1])
-        patches = patches[..., :: d[0], :: d[1]]  # (B, C, Ho, Wo, kh, kw)
         g = self.groups
-        cg = x4.shape[1] // g
-        return patches.reshape(geo.b, g, cg, geo.ho, geo.wo, k[0], k[1]).permute(1, 0, 3, 4, 2, 5, 6) \
-            .reshape(g, geo.b * geo.ho * geo.wo, cg * k[0] * k[1])
+        xl = x4.permute(0, 2, 3, 1)  # (B, H, W, C): contiguous for a channels-last x4
+        cg = xl.shape[3] // g
+        n = geo.b * geo.ho * geo.wo
+        if g == 1 and cg < self.slice_copy_min_channels:
+            patches = xl.unfold(1, d[0] * (k[0] - 1) + 1, s[0]).unfold(2, d[1] * (k[1] - 1) + 1, s[1])
+            patches = patches[..., :: d[0], :: d[1]]  # (B, Ho, Wo, C, kh, kw)
+            return patches.permute(0, 1, 2, 4, 5, 3).reshape(1, n, k[0] * k[1] * cg)
+        out = xl.new_empty(g, geo.b, geo.ho, geo.wo, k[0], k[1], cg)
+        xg = xl.unflatten(3, (g, cg)).permute(3, 0, 1, 2, 4)  # (G, B, H, W, C/G)
+        he, we = s[0] * (geo.ho - 1) + 1, s[1] * (geo.wo - 1) + 1
+        for i in range(k[0]):
+            for j in range(k[1]):
+                out[:, :, :, :, i, j].copy_(xg[:, :, i * d[0]:i * d[0] + he:s[0], j * d[1]:j * d[1] + we:s[1]])
+        return out.view(g, n, k[0] * k[1] * cg)
 
     def _cols_to_image(self, y: Tensor, geo: _Geometry) -> Tensor:
+        """``(G, B*Ho*Wo, M/G)`` -> ``(B, M, Ho, Wo)`` (channels-last strides: a view for G = 1)."""
         g, _, m = y.shape
-        return y.view(g, geo.b, geo.ho * geo.wo, m).permute(1, 0, 3, 2).reshape(geo.b, g * m, geo.ho, geo.wo)
+        y = y.view(g, geo.b, geo.ho, geo.wo, m)
+        y = y[0] if g == 1 else y.permute(1, 2, 3, 0, 4).reshape(geo.b, geo.ho, geo.wo, g * m)
+        return y.permute(0, 3, 1, 2)
 
     def _image_to_cols(self, g_img: Tensor, geo: _Geometry) -> Tensor:
+        """``(B, M, Ho, Wo)`` -> ``(G, B*Ho*Wo, M/G)`` (a view for G = 1 and channels-last input)."""
         g = self.groups
         m = g_img.shape[1] // g
-        return g_img.reshape(geo.b, g, m, geo.ho * geo.wo).permute(1, 0, 3, 2).reshape(g, -1, m)
+        cols = g_img.permute(0, 2, 3, 1)
+        if g == 1:
+            return cols.reshape(1, -1, m)
+        return cols.reshape(-1, g, m).transpose(0, 1)
 
     def conv_grad_input(self, g_img: Tensor, w_eff: Tensor, x_shape: torch.Size, geo: _Geometry) -> Tensor:
         """``col2im(g @ w_eff^T)`` computed as the native transposed convolution."""
         g, k, m = w_eff.shape
-        kernel = w_eff.transpose(1, 2).reshape(g * m, k // (geo.k[0] * geo.k[1]), geo.k[0], geo.k[1])
-        return torch.nn.grad.conv2d_input(x_shape, kernel.contiguous(), g_img, stride=geo.s, padding=0,
+        kh, kw = geo.k
+        kernel = w_eff.reshape(g, kh, kw, k // (kh * kw), m).permute(0, 4, 3, 1, 2) \
+            .reshape(g * m, k // (kh * kw), kh, kw)
+        return torch.nn.grad.conv2d_input(x_shape, kernel, g_img, stride=geo.s, padding=0,
                                           dilation=geo.d, groups=g)
 
     def extra_repr(self) -> str:

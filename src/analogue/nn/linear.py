@@ -44,6 +44,10 @@ class AnalogLinear(AnalogLayer):
     def _matrix(self) -> Tensor:
         return self.weight.t().unsqueeze(0)
 
+    @property
+    def matrix_shape(self) -> tuple[int, int, int]:
+        return 1, self.in_features, self.out_features
+
     def weight_grad(self, g: Tensor, x_eff: Tensor) -> Tensor:
         return g[0].t() @ x_eff[0]
 

@@ -27,20 +27,59 @@ DEFAULT_MAX_PARTIAL_ELEMS = 1 << 20
 
 
 def _digitise_(p: Tensor, scale: Tensor, *, adc_bits: int | None, out_bound: float,
-               clip: bool, noise_std: float, source: GaussianSource | None) -> Tensor:
-    """In place on the fresh partial sums ``p``: noise, ADC, and the digital scale."""
+               clip: bool, noise_std: float, source: GaussianSource | None,
+               normalise: bool = False, rescale: bool = True) -> tuple[Tensor, Tensor | None]:
+    """In place on the fresh partial sums ``p``: noise, ADC, and the digital scale.
+
+    With ``normalise`` the partial sums come from weights in weight units and are divided by
+    ``scale`` first (folded into the ADC's input gain: the same pass). Returns ``(p, post)``:
+    ``p * post`` is the digitised output in weight units; with ``rescale`` it is applied in place
+    and ``post`` is ``None`` (as it is when there is nothing to apply), else the caller applies it
+    (fused with the digital accumulation).
+    """
+    lv = levels(adc_bits) if adc_bits is not None else None
+    gain = 1.0 if lv is None else lv / out_bound  # normalised units -> ADC steps
+    if normalise and lv is None and noise_std == 0.0 and not clip:
+        return p, None  # ideal converters: dividing by the scale and multiplying it back is a no-op
+    if normalise:  # an all-zero column (scale at the floor) has zero sums: keep the gain finite
+        p.mul_(torch.div(gain, scale).clamp_max_(torch.finfo(p.dtype).max))
+    elif gain != 1.0:
+        p.mul_(gain)
     if noise_std > 0.0:
         assert source is not None
-        source.add_(p, noise_std)
-    if adc_bits is not None:
-        lv = levels(adc_bits)
-        p.mul_(lv / out_bound).clamp_(-lv, lv).round_()
-        p.mul_(scale * (out_bound / lv))
+        source.add_(p, noise_std * gain)
+    if lv is not None:
+        p.clamp_(-lv, lv).round_()
+        post = scale * (out_bound / lv)
     else:
         if clip:
             p.clamp_(-out_bound, out_bound)
-        p.mul_(scale)
-    return p
+        post = scale
+    if rescale:
+        return p.mul_(post), None
+    return p, post
+
+
+def _accumulate(p: Tensor, post: Tensor | None, groups: int, out: Tensor | None) -> Tensor:
+    """``sum over row blocks of p * post``: ``(G*nb, N, M)`` -> ``(G, N, M)``.
+
+    A few blocks are added with fused multiply-adds (one pass each, no product tensor); many
+    blocks with one product and one reduction.
+    """
+    gb, n, m = p.shape
+    nb = gb // groups
+    pv = p.view(groups, nb, n, m)
+    if out is None:
+        out = torch.empty(groups, n, m, dtype=p.dtype, device=p.device)
+    if post is None:
+        return torch.sum(pv, dim=1, out=out)
+    cv = post.expand(gb, 1, m).reshape(groups, nb, 1, m)
+    if nb <= 8:
+        torch.mul(pv[:, 0], cv[:, 0], out=out)
+        for b in range(1, nb):
+            out.addcmul_(pv[:, b], cv[:, b])
+        return out
+    return torch.sum(pv.mul_(cv), dim=1, out=out)
 
 
 def tiled_mvm(
@@ -56,6 +95,8 @@ def tiled_mvm(
     max_partial_elems: int = DEFAULT_MAX_PARTIAL_ELEMS,
     out: Tensor | None = None,
     dac: Callable[[Tensor, slice, slice], Tensor] | None = None,
+    normalise: bool = False,
+    cols: int | None = None,
 ) -> Tensor:
     """Analog MVM of inputs ``x_blocks`` ``(G * nb, N, r)`` against the blocks ``read`` gives.
 
@@ -64,24 +105,33 @@ def tiled_mvm(
     exist all at once. Returns ``(G, N, M)`` in units of (input full scale) x (weight units),
     before the input's digital rescale. ``noise_std`` is in normalised output units (the same
     as ``out_bound``). ``out``: an optional ``(G, N, M)`` tensor to write into.
+
+    ``normalise``: ``read`` gives the weights in weight units (``w_n * scale``) and the partial
+    sums are divided by the scale instead of the weights -- the same product, with no normalised
+    copy of the weights (the ADC's gain absorbs the division). ``cols``: the number of columns
+    ``read`` gives, when the caller knows it (else one block is read to find out).
     """
     if dac is None:
         dac = lambda xc, _blocks, _rows: xc  # noqa: E731
     gb, n, _ = x_blocks.shape
     nb = gb // groups
-    w0, s0 = read(0, min(gb, 1))
-    m = w0.shape[-1]
+    first = None
+    if cols is None:
+        first = read(0, min(gb, 1))
+        cols = first[0].shape[-1]
+    m = cols
+    kw = dict(adc_bits=adc_bits, out_bound=out_bound, clip=clip, noise_std=noise_std, source=source,
+              normalise=normalise)
+    if gb * n * m <= max_partial_elems:  # the common case: one batched matmul for the whole layer
+        w, s = read(0, gb) if gb > 1 or first is None else first
+        one_block = gb == groups  # one row block per group: the partial sums are the output
+        p, post = _digitise_(torch.bmm(dac(x_blocks, slice(0, gb), slice(0, n)), w), s,
+                             rescale=one_block, **kw)
+        if one_block:
+            return p if out is None else out.copy_(p)
+        return _accumulate(p, post, groups, out)
     if out is None:
         out = torch.empty(groups, n, m, dtype=x_blocks.dtype, device=x_blocks.device)
-    kw = dict(adc_bits=adc_bits, out_bound=out_bound, clip=clip, noise_std=noise_std, source=source)
-    if gb * n * m <= max_partial_elems:  # the common case: one batched matmul for the whole layer
-        w, s = read(0, gb) if gb > 1 else (w0, s0)
-        p = _digitise_(torch.bmm(dac(x_blocks, slice(0, gb), slice(0, n)), w), s, **kw)
-        if groups == 1:
-            torch.sum(p, dim=0, keepdim=True, out=out)
-        else:
-            torch.sum(p.view(groups, nb, n, m), dim=1, out=out)
-        return out
     out.zero_()
     # Large layers: chunks of whole row blocks, and of input vectors when one block is too big.
     # chunks of half the one-shot budget: a layer too large for one matmul holds at most that much
@@ -99,7 +149,7 @@ def tiled_mvm(
             n1 = min(n, n0 + rows_per_chunk)
             p = p_buf[: (b1 - b0) * (n1 - n0) * m].view(b1 - b0, n1 - n0, m)
             torch.bmm(dac(x_blocks[b0:b1, n0:n1], slice(b0, b1), slice(n0, n1)), w, out=p)
-            p = _digitise_(p, s, **kw)
+            p = _digitise_(p, s, **kw)[0]
             if groups == 1:
                 out[0, n0:n1].add_(p[0] if len(p) == 1 else p.sum(dim=0))
             else:

@@ -41,27 +41,36 @@ class GaussianSource:
         self.signs = torch.randn(pool_size, generator=generator, device=self.device, dtype=dtype).sign_()
         self.refresh = max(1, int(pool_size * refresh_fraction))
 
-    def _randint(self, high: int) -> int:
-        return int(torch.randint(high, (1,), generator=self.generator, device=self.device).item())
-
-    def _renew(self) -> None:
-        m = self.pool.numel()
-        a = self._randint(m - self.refresh + 1)
-        self.pool[a : a + self.refresh].normal_(generator=self.generator)
-        b = self._randint(m - self.refresh + 1)
-        self.signs[b : b + self.refresh].normal_(generator=self.generator).sign_()
-
     def add_(self, target: Tensor, std: float) -> Tensor:
-        """``target += std * N(0, 1)`` in place (``target`` must be contiguous); returns it."""
+        """``target += std * N(0, 1)`` in place (``target`` must be contiguous); returns it.
+
+        One draw of uniform offsets per call (pool refresh and every piece), then one fused
+        multiply-add per contiguous stretch: a target of at most half the pool lies in one
+        stretch of each pool (offsets uniform over the positions that do not wrap); one of at
+        most the pool is split at the wrap points (its samples stay exactly i.i.d.); a larger
+        one goes in pieces of half the pool, each its own stretches.
+        """
         if not target.is_contiguous():
             raise ValueError("GaussianSource.add_ needs a contiguous target")
         flat = target.view(-1)
-        m = self.pool.numel()
-        self._renew()
-        for start in range(0, flat.numel(), m):
-            part = flat[start : start + m]
+        m, total = self.pool.numel(), flat.numel()
+        piece = m if total <= m else m // 2
+        starts = range(0, total, piece)
+        u = torch.rand(2 + 2 * len(starts), generator=self.generator, dtype=torch.float64,
+                       device=self.device).tolist()
+        span = m - self.refresh + 1
+        a, b = int(u[0] * span), int(u[1] * span)
+        self.pool[a : a + self.refresh].normal_(generator=self.generator)
+        self.signs[b : b + self.refresh].normal_(generator=self.generator).sign_()
+        for i, start in enumerate(starts):
+            part = flat[start : start + piece]
             n = part.numel()
-            a, b = self._randint(m), self._randint(m)
+            if 2 * n <= m:  # fits without wrapping: one stretch of each pool
+                room = m - n + 1
+                a, b = int(u[2 + 2 * i] * room), int(u[3 + 2 * i] * room)
+                part.addcmul_(self.pool[a : a + n], self.signs[b : b + n], value=std)
+                continue
+            a, b = int(u[2 + 2 * i] * m), int(u[3 + 2 * i] * m)
             # split at both wrap points so every piece is one contiguous slice of each pool
             cuts = sorted({0, n, min(n, m - a), min(n, m - b)})
             for lo, hi in zip(cuts[:-1], cuts[1:]):

@@ -26,13 +26,22 @@ def dynamic_input_scale(x: Tensor) -> Tensor:
     return peak.clamp_min(torch.finfo(x.dtype).tiny)
 
 
-def dac(x: Tensor, scale: Tensor | float, bits: int | None) -> Tensor:
-    """Normalise by the full-scale ``scale``, clip to ``[-1, 1]`` and quantise to ``bits``."""
-    xn = (x / scale).clamp_(-1.0, 1.0)
-    if bits is not None:
-        lv = levels(bits)
-        xn.mul_(lv).round_().div_(lv)
-    return xn
+def dac(x: Tensor, scale: Tensor | float, bits: int | None, clip: bool = True) -> Tensor:
+    """Normalise by the full-scale ``scale``, clip to ``[-1, 1]`` and quantise to ``bits``.
+
+    ``clip=False`` skips the clipping where ``scale`` bounds ``|x|`` already (the dynamic range).
+    """
+    if bits is None:
+        xn = x / scale
+        return xn.clamp_(-1.0, 1.0) if clip else xn
+    lv = levels(bits)
+    gain = lv / scale
+    if isinstance(gain, Tensor):  # an all-zero vector's scale sits at the floor: keep 0 * gain = 0
+        gain = gain.clamp_max_(torch.finfo(gain.dtype).max)
+    xn = torch.mul(x, gain)
+    if clip:
+        xn.clamp_(-lv, lv)
+    return xn.round_().mul_(1.0 / lv)
 
 
 def adc(y: Tensor, bound: float | Tensor, bits: int | None, clip: bool = True) -> Tensor:

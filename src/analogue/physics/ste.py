@@ -145,7 +145,7 @@ class AnalogConvFn(torch.autograd.Function):
         sim, geo = ctx.sim, ctx.geo
         need_x, need_w, need_r = ctx.needs_input_grad[:3]
         gx = gw = gr = None
-        g_img = g_img.contiguous()
+        g_img = g_img.contiguous(memory_format=torch.channels_last)  # the layer's column layout
         if need_x or need_r:
             gx_full = sim.conv_grad_input(g_img, trace.w_eff, x4.shape, geo)
             if trace.clipped:
