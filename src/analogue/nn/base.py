@@ -179,17 +179,22 @@ class AnalogLayer(nn.Module):
         cols, policy = self.cfg.tile.cols, self.cfg.mapping.scale
         return lambda b0, b1: (blocks[b0:b1], mapping.weight_scales(blocks[b0:b1], cols, policy))
 
-    def simulate(self, x: Tensor, input_range: Tensor | None, keep: bool) -> tuple[Tensor, MVMTrace | None]:
+    def simulate(self, x: Tensor, input_range: Tensor | None, keep: bool,
+                 scale: Tensor | None = None) -> tuple[Tensor, MVMTrace | None]:
         """Forward MVM of ``(G, N, K)`` inputs; with ``keep``, also what the backward needs.
 
         Without ``keep`` (inference) large inputs are processed in chunks of vectors so that the
         DAC outputs and partial sums never exceed ``max_chunk_elems`` elements at a time.
+        ``scale``: the dynamic per-vector input range ``(G, N, 1)`` when the caller has computed
+        it already (a convolution takes it from the image, without the im2col copy).
         """
         reps = programmed.n_instances(self) if programmed.reads_programmed(self) else 1
         if reps > 1:  # Monte Carlo programming instances run as extra groups (evaluation only)
             x = programmed.split_instances(self, x, reps, keep)
+            scale = None if scale is None else programmed.split_instances(self, scale, reps, keep)
         g, n, k = x.shape
-        scale = self._input_scale(x, input_range)
+        if scale is None or input_range is not None:
+            scale = self._input_scale(x, input_range)
         # NaN/Inf check: the dynamic range's reduction propagates NaN/Inf; otherwise one sum in
         # float64 (NaN if any element is NaN or +-Inf, and no overflow for finite inputs)
         peak = scale.amax() if input_range is None else x.detach().sum(dtype=torch.float64)
@@ -256,12 +261,13 @@ class AnalogLayer(nn.Module):
     def grad_input(self, g: Tensor, trace: MVMTrace) -> Tensor:
         return torch.matmul(g, trace.w_eff.transpose(1, 2))
 
-    def analog_matmul(self, x: Tensor) -> Tensor:
-        """``(G, N, K)`` inputs -> ``(G, N, M)`` outputs through the simulated tiles."""
+    def analog_matmul(self, x: Tensor, scale: Tensor | None = None) -> Tensor:
+        """``(G, N, K)`` inputs -> ``(G, N, M)`` outputs through the simulated tiles (``scale``: see
+        ``simulate``)."""
         if self._capture is not None:
             self._capture.append(x.detach())
         if not torch.is_grad_enabled():  # inference: nothing to keep for a backward
-            return self.simulate(x, self.input_range, keep=False)[0]
+            return self.simulate(x, self.input_range, keep=False, scale=scale)[0]
         return AnalogMatmulFn.apply(x, self.weight, self.input_range, self)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[override]

@@ -134,7 +134,8 @@ class _AnalogConvNd(AnalogLayer):
                              f"{self.kernel_size} with dilation {self.dilation}; pad it or shrink the kernel.")
         geo = _Geometry(k, s, d, b, ho, wo)
         if self._capture is not None or not torch.is_grad_enabled():
-            y = self._cols_to_image(self.analog_matmul(self._im2col(x4, geo)), geo)
+            scale = self._patch_scale(x4, geo) if self.input_range is None else None
+            y = self._cols_to_image(self.analog_matmul(self._im2col(x4, geo), scale), geo)
         else:  # input gradient by the native transposed convolution instead of through im2col
             y = AnalogConvFn.apply(x4, self.weight, self.input_range, self, geo)
         # the input's memory format, like torch.nn (a fresh tensor: the bias goes in place)
@@ -184,6 +185,18 @@ class _AnalogConvNd(AnalogLayer):
             for j in range(k[1]):
                 out[:, :, :, :, i, j].copy_(xg[:, :, i * d[0]:i * d[0] + he:s[0], j * d[1]:j * d[1] + we:s[1]])
         return out.view(g, n, k[0] * k[1] * cg)
+
+    def _patch_scale(self, x4: Tensor, geo: _Geometry) -> Tensor:
+        """The dynamic input range of every patch, ``(G, B*Ho*Wo, 1)``, without the im2col copy:
+        each pixel's largest ``|x|`` over its group's channels, max-pooled over the kernel window
+        (exactly the per-vector maximum of the patches; NaN propagates)."""
+        g = self.groups
+        b, c, h, w = x4.shape
+        xl = x4.detach().permute(0, 2, 3, 1).unflatten(3, (g, c // g))  # (B, H, W, G, C/G)
+        peak = torch.maximum(xl.amax(dim=4), -xl.amin(dim=4)).permute(0, 3, 1, 2)  # (B, G, H, W)
+        pooled = F.max_pool2d(peak, geo.k, geo.s, 0, geo.d)  # (B, G, Ho, Wo)
+        scale = pooled.permute(1, 0, 2, 3).reshape(g, b * geo.ho * geo.wo, 1)
+        return scale.clamp_min(torch.finfo(scale.dtype).tiny)
 
     def _cols_to_image(self, y: Tensor, geo: _Geometry) -> Tensor:
         """``(G, B*Ho*Wo, M/G)`` -> ``(B, M, Ho, Wo)`` (channels-last strides: a view for G = 1)."""

@@ -70,8 +70,10 @@ class MVMTrace:
 class AnalogSim(Protocol):
     """What an analog layer gives ``AnalogMatmulFn``."""
 
-    def simulate(self, x: Tensor, input_range: Tensor | None, keep: bool) -> tuple[Tensor, MVMTrace | None]:
-        """Forward MVM of ``x`` ``(G, N, K)`` -> ``(G, N, M)``; a trace when ``keep``."""
+    def simulate(self, x: Tensor, input_range: Tensor | None, keep: bool,
+                 scale: Tensor | None = None) -> tuple[Tensor, MVMTrace | None]:
+        """Forward MVM of ``x`` ``(G, N, K)`` -> ``(G, N, M)``; a trace when ``keep``. ``scale``:
+        the dynamic per-vector input range, when the caller has it already."""
         ...
 
     def grad_input(self, g: Tensor, trace: MVMTrace) -> Tensor:
@@ -114,9 +116,8 @@ class AnalogMatmulFn(torch.autograd.Function):
                 gx = gx_full * inside if need_x else None
             else:
                 gx = gx_full if need_x else None
-        if need_w:
-            x_eff = trace.x_n * trace.x_scale
-            gw = sim.weight_grad(g, x_eff)
+        if need_w:  # x_eff^T g = x_n^T (g * x_scale): the per-vector scale goes on the smaller g
+            gw = sim.weight_grad(g * trace.x_scale, trace.x_n)
         return gx, gw, gr, None
 
 
@@ -132,7 +133,8 @@ class AnalogConvFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, x4: Tensor, weight: Tensor, input_range: Tensor | None, sim: Any, geo: Any) -> Tensor:
         keep = any(ctx.needs_input_grad[:3])
-        y, trace = sim.simulate(sim._im2col(x4, geo), input_range, keep)
+        scale = sim._patch_scale(x4, geo) if input_range is None else None
+        y, trace = sim.simulate(sim._im2col(x4, geo), input_range, keep, scale=scale)
         ctx.sim, ctx.trace, ctx.geo = sim, trace, geo
         if trace is not None:
             ctx.save_for_backward(x4)
@@ -161,5 +163,5 @@ class AnalogConvFn(torch.autograd.Function):
             else:
                 gx = gx_full if need_x else None
         if need_w:
-            gw = sim.weight_grad(sim._image_to_cols(g_img, geo), trace.x_n * trace.x_scale)
+            gw = sim.weight_grad(sim._image_to_cols(g_img, geo) * trace.x_scale, trace.x_n)
         return gx, gw, gr, None, None

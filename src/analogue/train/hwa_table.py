@@ -45,9 +45,10 @@ def digits_hwa_config() -> TrainConfig:
         "data": {"name": "digits", "batch_size": 64},
         "pretrain": {"epochs": 30, "optimizer": {"name": "adam", "lr": 3.0e-3}},
         "analog": {"preset": "pcm"},
-        "hwa": {"device_noise_scale": 3.0, "clip_weights_sigma": 2.5},
+        "hwa": {"device_noise_scale": 3.0, "clip_weights_sigma": 2.5, "distill_alpha": 0.5,
+                "distill_T": 2.0},
         "optimizer": {"name": "adam", "lr": 1.0e-3, "schedule": "cosine"},
-        "epochs": 20,
+        "epochs": 40,
         "seed": 0,
     })
 

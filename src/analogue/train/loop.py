@@ -108,12 +108,30 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 512) -> d
     return {"loss": loss / len(x), "accuracy": correct / len(x)}
 
 
+@torch.no_grad()
+def teacher_logits(teacher: nn.Module, x: Tensor, batch_size: int) -> Tensor:
+    """The (fixed, digital) teacher's outputs for every training input, in eval mode: computed
+    once per run instead of once per batch and epoch."""
+    was = teacher.training
+    teacher.eval()
+    out = torch.cat([teacher(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+    teacher.train(was)
+    return out
+
+
 def train_epoch(model: nn.Module, data: Any, batch_size: int, opt: torch.optim.Optimizer,
-                generator: torch.Generator, *, teacher: nn.Module | None = None,
+                generator: torch.Generator, *, teacher: nn.Module | Tensor | None = None,
                 hwa: Any = None, on_batch: Callable[[float], None] | None = None) -> float:
-    """One pass over ``data.x_train`` in the order ``generator`` draws; returns the mean loss."""
+    """One pass over ``data.x_train`` in the order ``generator`` draws; returns the mean loss.
+
+    ``teacher``: the distillation teacher, or its outputs for every training input
+    (``teacher_logits``).
+    """
     model.train()
     x, y = data.x_train, data.y_train
+    distill = teacher is not None and hwa is not None and hwa.distill_alpha > 0
+    if distill and isinstance(teacher, nn.Module):
+        teacher = teacher_logits(teacher, x, batch_size)
     order = torch.randperm(len(x), generator=generator)
     total = 0.0
     for i in range(0, len(x), batch_size):
@@ -121,10 +139,8 @@ def train_epoch(model: nn.Module, data: Any, batch_size: int, opt: torch.optim.O
         xb, yb = x[idx], y[idx]
         opt.zero_grad(set_to_none=True)
         out = model(xb)
-        if teacher is not None and hwa is not None and hwa.distill_alpha > 0:
-            with torch.no_grad():
-                t_out = teacher(xb)
-            loss = distillation_loss(out, t_out, yb, hwa.distill_T, hwa.distill_alpha)
+        if distill:
+            loss = distillation_loss(out, teacher[idx], yb, hwa.distill_T, hwa.distill_alpha)
         else:
             loss = F.cross_entropy(out, yb)
         loss.backward()
@@ -169,6 +185,7 @@ class _State:
     opt: torch.optim.Optimizer
     sched: Any
     phase: str
+    teacher_out: Tensor | None = None  # the teacher's outputs on the training set (not saved)
 
 
 def _prepare_out_dir(cfg: TrainConfig, out: Path, resume: bool, force: bool) -> dict[str, Any] | None:
@@ -286,7 +303,11 @@ def _one_epoch(cfg: TrainConfig, state: _State, data: Any, gen: torch.Generator,
         bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
 
     t0 = time.perf_counter()
-    teacher = state.digital if analog and cfg.hwa.distill_alpha > 0 else None
+    teacher = None
+    if analog and cfg.hwa.distill_alpha > 0:
+        if state.teacher_out is None:  # the teacher is fixed: its outputs are computed once
+            state.teacher_out = teacher_logits(state.digital, data.x_train, cfg.data.batch_size)
+        teacher = state.teacher_out
     loss = train_epoch(model, data, cfg.data.batch_size, state.opt, gen, teacher=teacher,
                        hwa=cfg.hwa if analog else None, on_batch=on_batch)
     seconds = time.perf_counter() - t0
