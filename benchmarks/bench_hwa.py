@@ -5,8 +5,10 @@ timed interleaved with the digital step of the same model:
 
 - analog: the model converted with ``presets.pcm()`` (DAC/ADC quantisation, output noise in the
   forward; what every analog training step costs), no weight perturbation;
-- HWA recipe: plus ``HWAOptions(device_noise_scale=3, clip_weights_sigma=2.5)`` (3x the PCM
-  programming noise, resampled every batch; ``docs/examples/digits_hwa.yaml``);
+- HWA recipe: plus ``HWAOptions(device_noise_scale=3, clip_weights_sigma=2.5, distill_alpha=0.5,
+  distill_T=2)`` (3x the PCM programming noise, resampled every batch, and distillation from the
+  digital model's outputs, which the training loop computes once per run;
+  ``docs/examples/digits_hwa.yaml``);
 - HWA device 1 y: plus the whole PCM device model sampled every batch at 1 year
   (``HWAOptions(device_noise_scale=1, device_time_s=3.15e7, clip_weights_sigma=2.5)``).
 
@@ -31,16 +33,27 @@ from common import md_table
 import analogue as an
 from analogue.data import digits_cnn
 from analogue.data.models import mlp, small_resnet
-from analogue.train import HWAOptions, clip_weights_, hwa_
+from analogue.train import HWAOptions, clip_weights_, distillation_loss, hwa_
+from analogue.train.loop import teacher_logits
 
 
-def _step_fn(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, clip: float | None):
+def _step_fn(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, opts: HWAOptions | None,
+             teacher_out: torch.Tensor | None = None):
+    """One training step as ``analogue train`` runs it: the distillation term (when ``opts`` asks
+    for it) uses the teacher's outputs, computed once per run by the loop."""
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     model.train()
+    clip = None if opts is None else opts.clip_weights_sigma
+    distill = opts is not None and opts.distill_alpha > 0
 
     def step() -> None:
         opt.zero_grad(set_to_none=True)
-        F.cross_entropy(model(x), y).backward()
+        out = model(x)
+        if distill:
+            loss = distillation_loss(out, teacher_out, y, opts.distill_T, opts.distill_alpha)
+        else:
+            loss = F.cross_entropy(out, y)
+        loss.backward()
         opt.step()
         if clip is not None:
             clip_weights_(model, clip)
@@ -71,7 +84,8 @@ def main() -> None:
     ]
     variants = {
         "analog (no HWA)": None,
-        "HWA recipe (3x PCM prog. noise)": HWAOptions(device_noise_scale=3.0, clip_weights_sigma=2.5),
+        "HWA recipe (3x PCM prog. noise, distillation)": HWAOptions(
+            device_noise_scale=3.0, clip_weights_sigma=2.5, distill_alpha=0.5, distill_T=2.0),
         "HWA device 1 y": HWAOptions(device_noise_scale=1.0, device_time_s=3.15e7, clip_weights_sigma=2.5),
     }
     cfg = an.presets.pcm()
@@ -79,11 +93,12 @@ def main() -> None:
     for name, model, x in cases:
         y = torch.randint(0, 10, (len(x),))
         steps = [_step_fn(copy.deepcopy(model), x, y, None)]
+        teacher_out = teacher_logits(model, x, len(x))
         for opts in variants.values():
             m = an.convert_(copy.deepcopy(model), cfg)
             if opts is not None:
                 hwa_(m, opts)
-            steps.append(_step_fn(m, x, y, None if opts is None else opts.clip_weights_sigma))
+            steps.append(_step_fn(m, x, y, opts, teacher_out))
         t_d, t_a, *t_hwa = _time_min(steps)
         for vname, t in zip(variants, [t_a, *t_hwa]):
             rows.append({"model": name, "variant": vname, "digital ms": 1e3 * t_d, "variant ms": 1e3 * t,

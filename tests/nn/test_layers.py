@@ -32,6 +32,8 @@ CASES = [
     (lambda: nn.Conv1d(5, 7, 4, stride=2, padding=3, dilation=2), (3, 5, 20)),
     (lambda: nn.Conv1d(6, 6, 3, padding="same", groups=2, padding_mode="replicate"), (2, 6, 10)),
     (lambda: nn.Conv2d(3, 5, 3), (3, 8, 8)),  # unbatched input
+    # 32 channels per group: the dynamic range is max-pooled from the image, not the patches
+    (lambda: nn.Conv2d(64, 10, 3, stride=2, padding=1, groups=2), (2, 64, 7, 7)),
 ]
 
 
@@ -241,3 +243,37 @@ def test_conv_native_backward_equals_im2col_backward(policy):
     assert torch.allclose(a.weight.grad, b.weight.grad, atol=1e-10)
     if policy == "learned":
         assert torch.allclose(a.input_range.grad, b.input_range.grad, atol=1e-10)
+
+
+@pytest.mark.parametrize("kw", [dict(stride=2, padding=1), dict(dilation=2, padding=2),
+                                dict(groups=2, padding=1), dict(stride=(1, 2), padding=(0, 1))])
+def test_pooled_patch_range_equals_the_patch_maximum(kw):
+    from analogue.nn.conv import _Geometry
+    from analogue.physics.periphery import dynamic_input_scale
+
+    torch.manual_seed(0)
+    m = an.AnalogConv2d.from_float(nn.Conv2d(64, 64, 3, **kw), an.presets.standard())
+    x4 = m._pad_channels_last(torch.randn(3, 64, 9, 11))
+    b, _, h, w = x4.shape
+    (kh, kw_), (sh, sw), (dh, dw) = m.kernel_size, m.stride, m.dilation
+    geo = _Geometry((kh, kw_), (sh, sw), (dh, dw), b, (h - dh * (kh - 1) - 1) // sh + 1,
+                    (w - dw * (kw_ - 1) - 1) // sw + 1)
+    assert torch.equal(m._patch_scale(x4, geo), dynamic_input_scale(m._im2col(x4, geo)))
+    m.pool_scale_min_channels = 10**6  # below the threshold the layer reduces the patches instead
+    assert m._patch_scale(x4, geo) is None
+
+
+def test_conv_output_follows_the_input_memory_format_and_rejects_nan():
+    torch.manual_seed(0)
+    ref = nn.Conv2d(32, 8, 3, padding=1)
+    m = an.AnalogConv2d.from_float(ref, an.presets.ideal())
+    x = torch.randn(2, 32, 6, 6)
+    y = m(x)
+    assert y.is_contiguous()
+    y_cl = m(x.contiguous(memory_format=torch.channels_last))
+    assert y_cl.is_contiguous(memory_format=torch.channels_last) and not y_cl.is_contiguous()
+    torch.testing.assert_close(y_cl, ref(x), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(y, ref(x), rtol=1e-4, atol=1e-5)
+    x[1, 3, 2, 2] = float("nan")
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        m(x)

@@ -67,3 +67,15 @@ def test_bad_arguments():
         GaussianSource(g, pool_size=10)
     with pytest.raises(ValueError, match="refresh_fraction"):
         GaussianSource(g, refresh_fraction=0.0)
+
+
+@pytest.mark.parametrize("size", [1 << 12, 3 << 16, 5 << 17])  # one stretch, wrapped, half-pool pieces
+def test_targets_smaller_and_larger_than_the_pool(size):
+    src = _source(11, pool=1 << 17)
+    x = src.sample((size,)).double()
+    n = x.numel()
+    assert abs(x.mean()) < 6 / math.sqrt(n)
+    assert abs(x.var() - 1) < 6 * math.sqrt(2 / n)
+    assert abs(torch.corrcoef(torch.stack([x[:-1], x[1:]]))[0, 1]) < 6 / math.sqrt(n)
+    if size <= 1 << 17:  # within one pool's worth the samples are distinct entries
+        assert torch.unique(x.abs()).numel() > 0.999 * n
