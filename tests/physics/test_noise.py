@@ -79,3 +79,22 @@ def test_targets_smaller_and_larger_than_the_pool(size):
     assert abs(torch.corrcoef(torch.stack([x[:-1], x[1:]]))[0, 1]) < 6 / math.sqrt(n)
     if size <= 1 << 17:  # within one pool's worth the samples are distinct entries
         assert torch.unique(x.abs()).numel() > 0.999 * n
+
+
+def test_rows_of_a_large_target_never_repeat_a_sample():
+    # 40 rows of half the pool: row i reads the pools at steps da != db, so no lag between rows
+    # pairs two samples that share both their magnitude and their sign entry (that would show as a
+    # correlation near 1). Rows reuse the pool, so for one pool the realised correlation at a lag
+    # is of order 1 / sqrt(pool / 2), not 1 / sqrt(n): the bound is 6 of those.
+    pool = 1 << 14
+    src = _source(12, pool=pool)
+    for _ in range(3):
+        x = src.sample((40 * pool // 2,)).double()
+        n = x.numel()
+        for lag in range(pool // 2 - 300, pool // 2 + 2):
+            c = torch.corrcoef(torch.stack([x[:-lag], x[lag:]]))[0, 1]
+            assert abs(c) < 6 / math.sqrt(pool // 2), lag
+    small = _source(13, pool=1024)
+    big = small.sample((300_000,)).double()  # more rows than one layout holds: done in parts
+    assert abs(big.var() - 1) < 6 * math.sqrt(2 / 1024)
+    assert abs(torch.corrcoef(torch.stack([big[:-1], big[1:]]))[0, 1]) < 6 / math.sqrt(512)

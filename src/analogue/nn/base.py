@@ -144,6 +144,14 @@ class AnalogLayer(nn.Module):
             self.__dict__["_w_scratch"] = buf
         return buf
 
+    def _scratch(self, name: str, numel: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+        """A reused flat buffer of at least ``numel`` elements (not state; grown on demand)."""
+        buf = self.__dict__.get(name)
+        if buf is None or buf.numel() < numel or buf.dtype != dtype or buf.device != device:
+            buf = torch.empty(numel, dtype=dtype, device=device)
+            self.__dict__[name] = buf
+        return buf[:numel]
+
     def read_is_exact(self) -> bool:
         """Whether the array reads back exactly the trainable weight (ideal device, no perturbation)."""
         perturbed = self.training and self.weight_perturbation is not None
@@ -235,7 +243,10 @@ class AnalogLayer(nn.Module):
         m = self.matrix_shape[2]
         cols = m * cfg.device.slicing.n_slices
         chunked = not keep and g * nb * n * cols > self.max_chunk_elems
-        x_n = None if chunked else dac(x, scale, bits, clip)
+        x_n = None
+        if not chunked:  # inference: the DAC outputs go into a reused buffer (not kept)
+            buf = None if keep else self._scratch("_x_scratch", x.numel(), x.dtype, x.device).view(x.shape)
+            x_n = dac(x, scale, bits, clip, out=buf)
         src_x = x if chunked else x_n
         if g == 1 and nb * r == k:
             x_blocks = src_x[0].view(n, nb, r).transpose(0, 1)  # a view: no copy of the inputs
@@ -253,6 +264,7 @@ class AnalogLayer(nn.Module):
             x_blocks, read, groups=g, adc_bits=cfg.adc.bits, out_bound=float(self.out_bound),
             clip=cfg.adc.clip, noise_std=noise_std, source=src, max_partial_elems=self.max_chunk_elems,
             dac=chunk_dac, normalise=raw, cols=cols,
+            workspace=lambda numel: self._scratch("_p_scratch", numel, x.dtype, x.device),
         )
         if cols != m:  # bit-sliced columns: shift-and-add the slices of each output
             y = y.view(g, n, m, cols // m).sum(dim=-1)

@@ -97,6 +97,7 @@ def tiled_mvm(
     dac: Callable[[Tensor, slice, slice], Tensor] | None = None,
     normalise: bool = False,
     cols: int | None = None,
+    workspace: Callable[[int], Tensor] | None = None,
 ) -> Tensor:
     """Analog MVM of inputs ``x_blocks`` ``(G * nb, N, r)`` against the blocks ``read`` gives.
 
@@ -110,6 +111,8 @@ def tiled_mvm(
     sums are divided by the scale instead of the weights -- the same product, with no normalised
     copy of the weights (the ADC's gain absorbs the division). ``cols``: the number of columns
     ``read`` gives, when the caller knows it (else one block is read to find out).
+    ``workspace(numel)``: a reused flat buffer for partial sums that do not leave the function (on
+    CPU a matmul writing into freshly allocated memory runs much slower).
     """
     if dac is None:
         dac = lambda xc, _blocks, _rows: xc  # noqa: E731
@@ -125,8 +128,12 @@ def tiled_mvm(
     if gb * n * m <= max_partial_elems:  # the common case: one batched matmul for the whole layer
         w, s = read(0, gb) if gb > 1 or first is None else first
         one_block = gb == groups  # one row block per group: the partial sums are the output
-        p, post = _digitise_(torch.bmm(dac(x_blocks, slice(0, gb), slice(0, n)), w), s,
-                             rescale=one_block, **kw)
+        xd = dac(x_blocks, slice(0, gb), slice(0, n))
+        if one_block or workspace is None:
+            p = torch.bmm(xd, w)
+        else:
+            p = torch.bmm(xd, w, out=workspace(gb * n * m).view(gb, n, m))
+        p, post = _digitise_(p, s, rescale=one_block, **kw)
         if one_block:
             return p if out is None else out.copy_(p)
         return _accumulate(p, post, groups, out)
@@ -139,8 +146,9 @@ def tiled_mvm(
     blocks_per_chunk = max(1, chunk // max(1, n * m))
     rows_per_chunk = n if blocks_per_chunk > 1 or n * m <= chunk else max(1, chunk // m)
     # one partial-sum buffer for all chunks: a matmul writing into reused memory is faster on CPU
-    p_buf = torch.empty(min(gb, blocks_per_chunk) * min(n, rows_per_chunk) * m,
-                        dtype=x_blocks.dtype, device=x_blocks.device)
+    size = min(gb, blocks_per_chunk) * min(n, rows_per_chunk) * m
+    p_buf = workspace(size) if workspace is not None else \
+        torch.empty(size, dtype=x_blocks.dtype, device=x_blocks.device)
     for b0 in range(0, gb, blocks_per_chunk):
         b1 = min(gb, b0 + blocks_per_chunk)
         w, s = read(b0, b1)

@@ -9,7 +9,10 @@ from the generator, so the pools turn over every ``1 / refresh_fraction`` calls 
 
 Properties (tested in ``tests/physics/test_noise.py``):
 - within one call (at most ``pool_size`` samples) the samples are exactly i.i.d. N(0, 1):
-  distinct pool entries times independent signs;
+  distinct pool entries times independent signs; a larger call reuses pool entries (in rows at
+  distinct steps of the two pools, see ``add_``): no two of its samples share both factors, so
+  pairs are uncorrelated over the pools' draws (for one pool the realised correlation at a given
+  lag is of order ``1 / sqrt(pool_size)``);
 - samples of different calls are uncorrelated: they share an entry of ``z`` only with an
   independent sign factor, unless both offsets coincide (probability ``1 / pool_size``);
 - deterministic for a seeded ``torch.Generator``.
@@ -44,39 +47,65 @@ class GaussianSource:
     def add_(self, target: Tensor, std: float) -> Tensor:
         """``target += std * N(0, 1)`` in place (``target`` must be contiguous); returns it.
 
-        One draw of uniform offsets per call (pool refresh and every piece), then one fused
-        multiply-add per contiguous stretch: a target of at most half the pool lies in one
-        stretch of each pool (offsets uniform over the positions that do not wrap); one of at
-        most the pool is split at the wrap points (its samples stay exactly i.i.d.); a larger
-        one goes in pieces of half the pool, each its own stretches.
+        One draw of uniforms per call (pool refresh and offsets), then fused multiply-adds over
+        contiguous stretches of the pools: a target of at most half the pool is one stretch of
+        each (offsets uniform over the positions that do not wrap); one of at most the pool is
+        split at the wrap points (its samples stay exactly i.i.d.). A larger target is laid out
+        as rows of half the pool, row ``i`` reading ``z[a + i*da :]`` and ``s[b + i*db :]`` with
+        random offsets and random distinct row steps ``da != db`` (one multiply-add over all rows,
+        the pools staying in cache): two samples then never share both their ``z`` and their
+        sign entry, so every pair is uncorrelated and each sample is exactly N(0, 1).
         """
         if not target.is_contiguous():
             raise ValueError("GaussianSource.add_ needs a contiguous target")
         flat = target.view(-1)
         m, total = self.pool.numel(), flat.numel()
-        piece = m if total <= m else m // 2
-        starts = range(0, total, piece)
-        u = torch.rand(2 + 2 * len(starts), generator=self.generator, dtype=torch.float64,
-                       device=self.device).tolist()
+        u = torch.rand(8, generator=self.generator, dtype=torch.float64, device=self.device).tolist()
         span = m - self.refresh + 1
         a, b = int(u[0] * span), int(u[1] * span)
         self.pool[a : a + self.refresh].normal_(generator=self.generator)
         self.signs[b : b + self.refresh].normal_(generator=self.generator).sign_()
-        for i, start in enumerate(starts):
-            part = flat[start : start + piece]
-            n = part.numel()
-            if 2 * n <= m:  # fits without wrapping: one stretch of each pool
-                room = m - n + 1
-                a, b = int(u[2 + 2 * i] * room), int(u[3 + 2 * i] * room)
-                part.addcmul_(self.pool[a : a + n], self.signs[b : b + n], value=std)
-                continue
-            a, b = int(u[2 + 2 * i] * m), int(u[3 + 2 * i] * m)
-            # split at both wrap points so every piece is one contiguous slice of each pool
-            cuts = sorted({0, n, min(n, m - a), min(n, m - b)})
-            for lo, hi in zip(cuts[:-1], cuts[1:]):
-                za, sb = (a + lo) % m, (b + lo) % m
-                part[lo:hi].addcmul_(self.pool[za : za + hi - lo], self.signs[sb : sb + hi - lo], value=std)
+        if total <= m:
+            self._add_stretch(flat, std, u[2], u[3])
+            return target
+        piece = m // 2
+        rows, tail = divmod(total, piece)
+        max_rows = m // 4 + 1  # keeps the largest row step >= 2, so the two steps can differ
+        if rows > max_rows:  # a huge target: in parts of max_rows rows, each its own offsets
+            for start in range(0, total, max_rows * piece):
+                self.add_(flat[start : start + max_rows * piece], std)
+            return target
+        if rows > 1:
+            max_step = (m - piece) // (rows - 1)  # >= 2
+            da = 1 + int(u[2] * max_step)
+            db = 1 + int(u[3] * (max_step - 1))
+            db += db >= da  # uniform over the steps other than da
+            a = int(u[4] * (m - piece - (rows - 1) * da + 1))
+            b = int(u[5] * (m - piece - (rows - 1) * db + 1))
+            z = self.pool.as_strided((rows, piece), (da, 1), self.pool.storage_offset() + a)
+            sg = self.signs.as_strided((rows, piece), (db, 1), self.signs.storage_offset() + b)
+            flat[: rows * piece].view(rows, piece).addcmul_(z, sg, value=std)
+        else:
+            self._add_stretch(flat[:piece], std, u[4], u[5])
+        if tail:
+            self._add_stretch(flat[rows * piece:], std, u[6], u[7])
         return target
+
+    def _add_stretch(self, part: Tensor, std: float, ua: float, ub: float) -> None:
+        """``part += std * z[a + i] * s[b + i]`` for ``len(part) <= pool_size``, offsets from the
+        uniforms ``ua``, ``ub``."""
+        m, n = self.pool.numel(), part.numel()
+        if 2 * n <= m:  # fits without wrapping: one stretch of each pool
+            room = m - n + 1
+            a, b = int(ua * room), int(ub * room)
+            part.addcmul_(self.pool[a : a + n], self.signs[b : b + n], value=std)
+            return
+        a, b = int(ua * m), int(ub * m)
+        # split at both wrap points so every piece is one contiguous slice of each pool
+        cuts = sorted({0, n, min(n, m - a), min(n, m - b)})
+        for lo, hi in zip(cuts[:-1], cuts[1:]):
+            za, sb = (a + lo) % m, (b + lo) % m
+            part[lo:hi].addcmul_(self.pool[za : za + hi - lo], self.signs[sb : sb + hi - lo], value=std)
 
     def sample(self, shape: tuple[int, ...]) -> Tensor:
         """A fresh tensor of N(0, 1) samples."""

@@ -26,19 +26,21 @@ def dynamic_input_scale(x: Tensor) -> Tensor:
     return peak.clamp_min(torch.finfo(x.dtype).tiny)
 
 
-def dac(x: Tensor, scale: Tensor | float, bits: int | None, clip: bool = True) -> Tensor:
+def dac(x: Tensor, scale: Tensor | float, bits: int | None, clip: bool = True,
+        out: Tensor | None = None) -> Tensor:
     """Normalise by the full-scale ``scale``, clip to ``[-1, 1]`` and quantise to ``bits``.
 
     ``clip=False`` skips the clipping where ``scale`` bounds ``|x|`` already (the dynamic range).
+    ``out``: a tensor of ``x``'s shape to write the result into.
     """
     if bits is None:
-        xn = x / scale
+        xn = torch.div(x, scale, out=out) if out is not None else x / scale
         return xn.clamp_(-1.0, 1.0) if clip else xn
     lv = levels(bits)
     gain = lv / scale
     if isinstance(gain, Tensor):  # an all-zero vector's scale sits at the floor: keep 0 * gain = 0
         gain = gain.clamp_max_(torch.finfo(gain.dtype).max)
-    xn = torch.mul(x, gain)
+    xn = torch.mul(x, gain, out=out) if out is not None else torch.mul(x, gain)
     if clip:
         xn.clamp_(-lv, lv)
     return xn.round_().mul_(1.0 / lv)
