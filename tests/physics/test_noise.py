@@ -90,7 +90,6 @@ def test_rows_of_a_large_target_never_repeat_a_sample():
     src = _source(12, pool=pool)
     for _ in range(3):
         x = src.sample((40 * pool // 2,)).double()
-        n = x.numel()
         for lag in range(pool // 2 - 300, pool // 2 + 2):
             c = torch.corrcoef(torch.stack([x[:-lag], x[lag:]]))[0, 1]
             assert abs(c) < 6 / math.sqrt(pool // 2), lag
