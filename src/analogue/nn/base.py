@@ -19,7 +19,7 @@ from ..config import AnalogConfig
 from ..physics import mapping
 from ..physics.crossbar import BlockReader, tiled_mvm
 from ..physics.noise import GaussianSource
-from ..physics.periphery import dac, dynamic_input_scale
+from ..physics.periphery import dac, dac_unit, dynamic_input_scale
 from ..physics.slicing import bit_slice, unslice
 from ..physics.ste import AnalogMatmulFn, MVMTrace
 from . import programmed
@@ -91,8 +91,10 @@ class AnalogLayer(nn.Module):
 
     def _noise_source(self, device: torch.device, dtype: torch.dtype, n: int) -> GaussianSource:
         src = self._source
-        # at least twice the target where affordable: one contiguous stretch per call
-        pool = 1 << max(14, min(18, math.ceil(math.log2(max(n, 1))) + 1))
+        # twice the target up to 2^17 samples (one contiguous stretch per call, exactly i.i.d.);
+        # larger targets go in strided rows, fastest from a pool that stays in cache
+        log_n = math.ceil(math.log2(max(n, 1)))
+        pool = 1 << (max(14, log_n + 1) if log_n <= 17 else 16)
         if src is None or src.device != device or src.pool.dtype != dtype or src.pool.numel() < pool:
             gen = torch.Generator(device=device)
             gen.manual_seed(self.noise_seed)
@@ -188,13 +190,15 @@ class AnalogLayer(nn.Module):
         return lambda b0, b1: (blocks[b0:b1], mapping.weight_scales(blocks[b0:b1], cols, policy))
 
     def simulate(self, x: Tensor, input_range: Tensor | None, keep: bool,
-                 scale: Tensor | None = None) -> tuple[Tensor, MVMTrace | None]:
+                 scale: Tensor | None = None, transient: bool = False) -> tuple[Tensor, MVMTrace | None]:
         """Forward MVM of ``(G, N, K)`` inputs; with ``keep``, also what the backward needs.
 
         Without ``keep`` (inference) large inputs are processed in chunks of vectors so that the
         DAC outputs and partial sums never exceed ``max_chunk_elems`` elements at a time.
         ``scale``: the dynamic per-vector input range ``(G, N, 1)`` when the caller has computed
         it already (a convolution takes it from the image, without the im2col copy).
+        ``transient``: the caller copies the output before the next call, so it may live in a
+        reused buffer.
         """
         reps = programmed.n_instances(self) if programmed.reads_programmed(self) else 1
         if reps > 1:  # Monte Carlo programming instances run as extra groups (evaluation only)
@@ -214,22 +218,25 @@ class AnalogLayer(nn.Module):
         raw = self._reads_raw()
         read = self._raw_reader() if raw else self.read_blocks()
         if not keep:
-            y = self._mvm(x, scale, read, raw, dynamic=input_range is None, keep=False)[1]
+            y = self._mvm(x, scale, read, raw, dynamic=input_range is None, keep=False,
+                          transient=transient and reps == 1)[1]
             return programmed.merge_instances(y, reps), None
         # read once, so the forward and the backward see the same (noisy) weights
         nb = mapping.n_row_blocks(k, self.cfg.tile.rows)
         w_all, s_all = read(0, g * nb)
         x_n, y = self._mvm(x, scale, lambda b0, b1: (w_all[b0:b1], s_all[b0:b1]), raw,
-                           dynamic=input_range is None, keep=True)
+                           dynamic=input_range is None, keep=True, transient=transient)
         w_eff = self.held_matrix(w_all, s_all)
-        return y, MVMTrace(x_n=x_n, x_scale=scale, w_eff=w_eff, clipped=input_range is not None)
+        return y, MVMTrace(x_codes=x_n, x_scale=scale, w_eff=w_eff, clipped=input_range is not None,
+                           x_unit=dac_unit(self.cfg.dac.bits))
 
     max_chunk_elems: int = 1 << 20
     """Partial sums (and, in inference, DAC outputs) are processed this many elements at a time."""
 
     def _mvm(self, x: Tensor, scale: Tensor, read: BlockReader, raw: bool = False,
-             dynamic: bool = False, keep: bool = True) -> tuple[Tensor | None, Tensor]:
-        """DAC, tiled crossbar, noise, ADC, digital rescale: ``(x_n, y)`` for ``(G, N, K)`` inputs.
+             dynamic: bool = False, keep: bool = True, transient: bool = False) -> tuple[Tensor | None, Tensor]:
+        """DAC, tiled crossbar, noise, ADC, digital rescale: ``(x_codes, y)`` for ``(G, N, K)``
+        inputs (the DAC codes are worth ``dac_unit(bits)`` each).
 
         ``raw``: ``read`` gives weights in weight units (see ``_reads_raw``). ``dynamic``: ``scale``
         bounds ``|x|`` (no clipping needed). Without ``keep``, a layer whose partial sums need
@@ -246,7 +253,7 @@ class AnalogLayer(nn.Module):
         x_n = None
         if not chunked:  # inference: the DAC outputs go into a reused buffer (not kept)
             buf = None if keep else self._scratch("_x_scratch", x.numel(), x.dtype, x.device).view(x.shape)
-            x_n = dac(x, scale, bits, clip, out=buf)
+            x_n = dac(x, scale, bits, clip, out=buf, codes=True)
         src_x = x if chunked else x_n
         if g == 1 and nb * r == k:
             x_blocks = src_x[0].view(n, nb, r).transpose(0, 1)  # a view: no copy of the inputs
@@ -255,7 +262,9 @@ class AnalogLayer(nn.Module):
         chunk_dac = None
         if chunked:
             sb = scale.repeat_interleave(nb, dim=0) if scale.dim() else scale  # (G*nb, N, 1)
-            chunk_dac = lambda xc, blocks, rows: dac(xc, sb[blocks, rows] if sb.dim() else sb, bits, clip)  # noqa: E731
+            def chunk_dac(xc: Tensor, blocks: slice, rows: slice) -> Tensor:
+                buf = self._scratch("_x_scratch", xc.numel(), xc.dtype, xc.device).view(xc.shape)
+                return dac(xc, sb[blocks, rows] if sb.dim() else sb, bits, clip, out=buf, codes=True)
         # output noise is a property of the array: relative to the configured range, not a calibrated one
         noise_std = cfg.noise.out_std_rel_fs * cfg.adc.out_bound
         src = self._noise_source(x.device, x.dtype, min(g * nb * n * cols, self.max_chunk_elems)) \
@@ -265,6 +274,8 @@ class AnalogLayer(nn.Module):
             clip=cfg.adc.clip, noise_std=noise_std, source=src, max_partial_elems=self.max_chunk_elems,
             dac=chunk_dac, normalise=raw, cols=cols,
             workspace=lambda numel: self._scratch("_p_scratch", numel, x.dtype, x.device),
+            out=self._scratch("_y_scratch", g * n * m, x.dtype, x.device).view(g, n, m)
+            if transient and cols == m else None, x_unit=dac_unit(bits),
         )
         if cols != m:  # bit-sliced columns: shift-and-add the slices of each output
             y = y.view(g, n, m, cols // m).sum(dim=-1)
@@ -273,13 +284,13 @@ class AnalogLayer(nn.Module):
     def grad_input(self, g: Tensor, trace: MVMTrace) -> Tensor:
         return torch.matmul(g, trace.w_eff.transpose(1, 2))
 
-    def analog_matmul(self, x: Tensor, scale: Tensor | None = None) -> Tensor:
-        """``(G, N, K)`` inputs -> ``(G, N, M)`` outputs through the simulated tiles (``scale``: see
-        ``simulate``)."""
+    def analog_matmul(self, x: Tensor, scale: Tensor | None = None, transient: bool = False) -> Tensor:
+        """``(G, N, K)`` inputs -> ``(G, N, M)`` outputs through the simulated tiles (``scale``,
+        ``transient``: see ``simulate``)."""
         if self._capture is not None:
             self._capture.append(x.detach())
         if not torch.is_grad_enabled():  # inference: nothing to keep for a backward
-            return self.simulate(x, self.input_range, keep=False, scale=scale)[0]
+            return self.simulate(x, self.input_range, keep=False, scale=scale, transient=transient)[0]
         return AnalogMatmulFn.apply(x, self.weight, self.input_range, self)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[override]

@@ -12,6 +12,7 @@ channels-last once; the output comes back in the input's memory format, like ``t
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -135,13 +136,21 @@ class _AnalogConvNd(AnalogLayer):
         geo = _Geometry(k, s, d, b, ho, wo)
         if self._capture is not None or not torch.is_grad_enabled():
             scale = self._patch_scale(x4, geo) if self.input_range is None else None
-            y = self._cols_to_image(self.analog_matmul(self._im2col(x4, geo), scale), geo)
+            cols = self._im2col(x4, geo, reuse=self._capture is None)  # captured inputs stay
+            # a channels-first output is a copy: the MVM may then write into a reused buffer
+            y = self._cols_to_image(self.analog_matmul(cols, scale, transient=not channels_last), geo)
         else:  # input gradient by the native transposed convolution instead of through im2col
             y = AnalogConvFn.apply(x4, self.weight, self.input_range, self, geo)
-        # the input's memory format, like torch.nn (a fresh tensor: the bias goes in place)
-        y = y.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-        if self.bias is not None:
-            y = y + self.bias.view(1, -1, 1, 1) if y.requires_grad else y.add_(self.bias.view(1, -1, 1, 1))
+        fmt = torch.channels_last if channels_last else torch.contiguous_format
+        bias = None if self.bias is None else self.bias.view(1, -1, 1, 1)
+        if y.requires_grad:  # the input's memory format, like torch.nn
+            y = y.contiguous(memory_format=fmt)
+            y = y if bias is None else y + bias
+        elif channels_last:  # the MVM's fresh output, channels-last already
+            y = y if bias is None else y.add_(bias)
+        else:  # one pass from the MVM's buffer into a fresh channels-first output, with the bias
+            out = torch.empty(y.shape, dtype=y.dtype, device=y.device)
+            y = out.copy_(y) if bias is None else torch.add(y, bias, out=out)
         if self._nd == 1:
             y = y.squeeze(2)
         return y.squeeze(0) if unbatched else y
@@ -158,7 +167,11 @@ class _AnalogConvNd(AnalogLayer):
                 .contiguous(memory_format=torch.channels_last)
         b, c, h, w = x.shape
         left, right, top, bottom = pads
-        out = x.new_zeros(b, h + top + bottom, w + left + right, c)
+        shape = (b, h + top + bottom, w + left + right, c)
+        if torch.is_grad_enabled():  # kept for the backward: a fresh tensor
+            out = x.new_zeros(shape)
+        else:  # inference: a reused buffer (on CPU, fresh memory costs page faults on every call)
+            out = self._scratch("_pad_scratch", math.prod(shape), x.dtype, x.device).view(shape).zero_()
         out[:, top:top + h, left:left + w].copy_(x.permute(0, 2, 3, 1))
         return out.permute(0, 3, 1, 2)
 
@@ -166,19 +179,23 @@ class _AnalogConvNd(AnalogLayer):
     """im2col copies each kernel offset separately from this many channels per group up (faster
     for wide layers on CPU), else one strided copy."""
 
-    def _im2col(self, x4: Tensor, geo: _Geometry) -> Tensor:
+    def _im2col(self, x4: Tensor, geo: _Geometry, reuse: bool = False) -> Tensor:
         """``(B, C, H, W)`` (padded, channels-last) -> ``(G, B*Ho*Wo, kh*kw*C/G)``, K ordered like
-        ``_matrix``."""
+        ``_matrix``. ``reuse``: write into the layer's reused buffer (the result must not outlive
+        the next call; on CPU fresh memory costs a page fault per 4 KiB on every call)."""
         k, s, d = geo.k, geo.s, geo.d
         g = self.groups
         xl = x4.permute(0, 2, 3, 1)  # (B, H, W, C): contiguous for a channels-last x4
         cg = xl.shape[3] // g
         n = geo.b * geo.ho * geo.wo
+        shape = (g, geo.b, geo.ho, geo.wo, k[0], k[1], cg)
+        out = self._scratch("_cols_scratch", math.prod(shape), xl.dtype, xl.device).view(shape) \
+            if reuse else xl.new_empty(shape)
         if g == 1 and cg < self.slice_copy_min_channels:
             patches = xl.unfold(1, d[0] * (k[0] - 1) + 1, s[0]).unfold(2, d[1] * (k[1] - 1) + 1, s[1])
             patches = patches[..., :: d[0], :: d[1]]  # (B, Ho, Wo, C, kh, kw)
-            return patches.permute(0, 1, 2, 4, 5, 3).reshape(1, n, k[0] * k[1] * cg)
-        out = xl.new_empty(g, geo.b, geo.ho, geo.wo, k[0], k[1], cg)
+            out[0].copy_(patches.permute(0, 1, 2, 4, 5, 3))
+            return out.view(1, n, k[0] * k[1] * cg)
         xg = xl.unflatten(3, (g, cg)).permute(3, 0, 1, 2, 4)  # (G, B, H, W, C/G)
         he, we = s[0] * (geo.ho - 1) + 1, s[1] * (geo.wo - 1) + 1
         for i in range(k[0]):

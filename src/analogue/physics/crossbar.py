@@ -28,23 +28,25 @@ DEFAULT_MAX_PARTIAL_ELEMS = 1 << 20
 
 def _digitise_(p: Tensor, scale: Tensor, *, adc_bits: int | None, out_bound: float,
                clip: bool, noise_std: float, source: GaussianSource | None,
-               normalise: bool = False, rescale: bool = True) -> tuple[Tensor, Tensor | None]:
+               normalise: bool = False, rescale: bool = True, x_unit: float = 1.0,
+               ) -> tuple[Tensor, Tensor | None]:
     """In place on the fresh partial sums ``p``: noise, ADC, and the digital scale.
 
     With ``normalise`` the partial sums come from weights in weight units and are divided by
     ``scale`` first (folded into the ADC's input gain: the same pass). Returns ``(p, post)``:
     ``p * post`` is the digitised output in weight units; with ``rescale`` it is applied in place
     and ``post`` is ``None`` (as it is when there is nothing to apply), else the caller applies it
-    (fused with the digital accumulation).
+    (fused with the digital accumulation). ``x_unit``: the inputs were DAC codes, each worth
+    ``x_unit`` (folded into the same gain).
     """
     lv = levels(adc_bits) if adc_bits is not None else None
+    if normalise and lv is None and noise_std == 0.0 and not clip:  # ideal converters: the scale
+        return (p, None) if x_unit == 1.0 else (p.mul_(x_unit), None)  # cancels out
     gain = 1.0 if lv is None else lv / out_bound  # normalised units -> ADC steps
-    if normalise and lv is None and noise_std == 0.0 and not clip:
-        return p, None  # ideal converters: dividing by the scale and multiplying it back is a no-op
     if normalise:  # an all-zero column (scale at the floor) has zero sums: keep the gain finite
-        p.mul_(torch.div(gain, scale).clamp_max_(torch.finfo(p.dtype).max))
-    elif gain != 1.0:
-        p.mul_(gain)
+        p.mul_(torch.div(gain * x_unit, scale).clamp_max_(torch.finfo(p.dtype).max))
+    elif gain * x_unit != 1.0:
+        p.mul_(gain * x_unit)
     if noise_std > 0.0:
         assert source is not None
         source.add_(p, noise_std * gain)
@@ -98,6 +100,7 @@ def tiled_mvm(
     normalise: bool = False,
     cols: int | None = None,
     workspace: Callable[[int], Tensor] | None = None,
+    x_unit: float = 1.0,
 ) -> Tensor:
     """Analog MVM of inputs ``x_blocks`` ``(G * nb, N, r)`` against the blocks ``read`` gives.
 
@@ -112,7 +115,8 @@ def tiled_mvm(
     copy of the weights (the ADC's gain absorbs the division). ``cols``: the number of columns
     ``read`` gives, when the caller knows it (else one block is read to find out).
     ``workspace(numel)``: a reused flat buffer for partial sums that do not leave the function (on
-    CPU a matmul writing into freshly allocated memory runs much slower).
+    CPU a matmul writing into freshly allocated memory runs much slower). ``x_unit``: the inputs
+    (or what ``dac`` gives) are DAC codes worth ``x_unit`` each.
     """
     if dac is None:
         dac = lambda xc, _blocks, _rows: xc  # noqa: E731
@@ -124,7 +128,7 @@ def tiled_mvm(
         cols = first[0].shape[-1]
     m = cols
     kw = dict(adc_bits=adc_bits, out_bound=out_bound, clip=clip, noise_std=noise_std, source=source,
-              normalise=normalise)
+              normalise=normalise, x_unit=x_unit)
     if gb * n * m <= max_partial_elems:  # the common case: one batched matmul for the whole layer
         w, s = read(0, gb) if gb > 1 or first is None else first
         one_block = gb == groups  # one row block per group: the partial sums are the output
@@ -157,9 +161,15 @@ def tiled_mvm(
             n1 = min(n, n0 + rows_per_chunk)
             p = p_buf[: (b1 - b0) * (n1 - n0) * m].view(b1 - b0, n1 - n0, m)
             torch.bmm(dac(x_blocks[b0:b1, n0:n1], slice(b0, b1), slice(n0, n1)), w, out=p)
+            if groups == 1 and len(p) <= 8:  # the digital scale fused into the accumulation
+                p, post = _digitise_(p, s, rescale=False, **kw)
+                o = out[0, n0:n1]
+                for b in range(len(p)):
+                    o.add_(p[b]) if post is None else o.addcmul_(p[b], post[b])
+                continue
             p = _digitise_(p, s, **kw)[0]
             if groups == 1:
-                out[0, n0:n1].add_(p[0] if len(p) == 1 else p.sum(dim=0))
+                out[0, n0:n1].add_(p.sum(dim=0))
             else:
                 out[:, n0:n1].index_add_(0, gidx, p)
     return out

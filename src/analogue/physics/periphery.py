@@ -27,11 +27,12 @@ def dynamic_input_scale(x: Tensor) -> Tensor:
 
 
 def dac(x: Tensor, scale: Tensor | float, bits: int | None, clip: bool = True,
-        out: Tensor | None = None) -> Tensor:
+        out: Tensor | None = None, codes: bool = False) -> Tensor:
     """Normalise by the full-scale ``scale``, clip to ``[-1, 1]`` and quantise to ``bits``.
 
     ``clip=False`` skips the clipping where ``scale`` bounds ``|x|`` already (the dynamic range).
-    ``out``: a tensor of ``x``'s shape to write the result into.
+    ``out``: a tensor of ``x``'s shape to write the result into. ``codes``: return the integer
+    codes ``round(x / scale * L)`` instead (the output times ``dac_unit(bits)``; one pass fewer).
     """
     if bits is None:
         xn = torch.div(x, scale, out=out) if out is not None else x / scale
@@ -43,7 +44,13 @@ def dac(x: Tensor, scale: Tensor | float, bits: int | None, clip: bool = True,
     xn = torch.mul(x, gain, out=out) if out is not None else torch.mul(x, gain)
     if clip:
         xn.clamp_(-lv, lv)
-    return xn.round_().mul_(1.0 / lv)
+    xn.round_()
+    return xn if codes else xn.mul_(1.0 / lv)
+
+
+def dac_unit(bits: int | None) -> float:
+    """The DAC output per code: ``1 / L`` (1 without quantisation)."""
+    return 1.0 if bits is None else 1.0 / levels(bits)
 
 
 def adc(y: Tensor, bound: float | Tensor, bits: int | None, clip: bool = True) -> Tensor:

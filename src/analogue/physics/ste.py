@@ -56,15 +56,22 @@ def clamp_ste(x: Tensor, lo: float, hi: float) -> Tensor:
 class MVMTrace:
     """What the forward kept for the backward of one analog MVM.
 
-    ``x_n``: DAC outputs ``(G, N, K)`` in ``[-1, 1]``; ``x_scale``: full-scale input, scalar
-    tensor or ``(G, N, 1)``; ``w_eff``: the held weights ``(G, K, M)`` in weight units;
-    ``clipped``: whether the range could clip (fixed/calibrated/learned ranges).
+    ``x_codes``: DAC codes ``(G, N, K)``, each worth ``x_unit``: the DAC outputs in ``[-1, 1]`` are
+    ``x_codes * x_unit``; ``x_scale``: full-scale input, scalar tensor or ``(G, N, 1)``;
+    ``w_eff``: the held weights ``(G, K, M)`` in weight units; ``clipped``: whether the range
+    could clip (fixed/calibrated/learned ranges).
     """
 
-    x_n: Tensor
+    x_codes: Tensor
     x_scale: Tensor
     w_eff: Tensor
     clipped: bool
+    x_unit: float = 1.0
+
+    @property
+    def x_n(self) -> Tensor:
+        """The DAC outputs in ``[-1, 1]`` (a new tensor unless ``x_unit`` is 1)."""
+        return self.x_codes if self.x_unit == 1.0 else self.x_codes * self.x_unit
 
 
 class AnalogSim(Protocol):
@@ -116,8 +123,8 @@ class AnalogMatmulFn(torch.autograd.Function):
                 gx = gx_full * inside if need_x else None
             else:
                 gx = gx_full if need_x else None
-        if need_w:  # x_eff^T g = x_n^T (g * x_scale): the per-vector scale goes on the smaller g
-            gw = sim.weight_grad(g * trace.x_scale, trace.x_n)
+        if need_w:  # x_eff^T g = codes^T (g * x_scale * unit): the per-vector scale goes on g
+            gw = sim.weight_grad(g * (trace.x_scale * trace.x_unit), trace.x_codes)
         return gx, gw, gr, None
 
 
@@ -134,7 +141,8 @@ class AnalogConvFn(torch.autograd.Function):
     def forward(ctx: Any, x4: Tensor, weight: Tensor, input_range: Tensor | None, sim: Any, geo: Any) -> Tensor:
         keep = any(ctx.needs_input_grad[:3])
         scale = sim._patch_scale(x4, geo) if input_range is None else None
-        y, trace = sim.simulate(sim._im2col(x4, geo), input_range, keep, scale=scale)
+        # the im2col copy does not outlive the simulation (the trace keeps the DAC outputs)
+        y, trace = sim.simulate(sim._im2col(x4, geo, reuse=True), input_range, keep, scale=scale)
         ctx.sim, ctx.trace, ctx.geo = sim, trace, geo
         if trace is not None:
             ctx.save_for_backward(x4)
@@ -163,5 +171,6 @@ class AnalogConvFn(torch.autograd.Function):
             else:
                 gx = gx_full if need_x else None
         if need_w:
-            gw = sim.weight_grad(sim._image_to_cols(g_img, geo) * trace.x_scale, trace.x_n)
+            gw = sim.weight_grad(sim._image_to_cols(g_img, geo) * (trace.x_scale * trace.x_unit),
+                                 trace.x_codes)
         return gx, gw, gr, None, None
