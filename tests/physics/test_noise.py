@@ -97,3 +97,13 @@ def test_rows_of_a_large_target_never_repeat_a_sample():
     big = small.sample((300_000,)).double()  # more rows than one layout holds: done in parts
     assert abs(big.var() - 1) < 6 * math.sqrt(2 / 1024)
     assert abs(torch.corrcoef(torch.stack([big[:-1], big[1:]]))[0, 1]) < 6 / math.sqrt(512)
+
+
+@pytest.mark.parametrize("size", [1 << 10, 5 << 17])
+def test_mul_draws_zero_mean_noise_with_the_given_std(size):
+    src = _source(14, pool=1 << 17)
+    std = torch.linspace(0.5, 2.0, size)
+    x = src.mul_(std.clone()).double() / std.double()
+    n = x.numel()
+    assert abs(x.mean()) < 6 / math.sqrt(n)
+    assert abs(x.var() - 1) < 6 * math.sqrt(2 / min(n, 1 << 16))

@@ -213,3 +213,18 @@ def test_hwa_works_with_every_torch_optimizer():
         assert not torch.equal(model[0].weight, w0)
     remove_hwa_(model)
     assert model[0].weight_perturbation is None
+
+
+def test_programming_std_equals_the_device_model_with_g_min():
+    from analogue.physics import devices
+
+    cfg = an.presets.pcm().replace(**{"mapping.g_min_uS": 2.0})
+    mp, prog = cfg.mapping, cfg.device.programming
+    w = torch.linspace(-1, 1, 101, dtype=torch.float64)
+    span = mp.g_max_uS - mp.g_min_uS
+    s_on = devices.programming_std_uS(w.abs() * span / mp.g_max_uS + mp.g_min_uS / mp.g_max_uS, prog, mp.g_max_uS)
+    s_off = devices.programming_std_uS(torch.full((), mp.g_min_uS / mp.g_max_uS, dtype=torch.float64), prog,
+                                       mp.g_max_uS)
+    expected = 1.5 * torch.sqrt(s_on**2 + s_off**2) / span
+    torch.testing.assert_close(programming_std(w, cfg, 1.5), expected)
+    torch.testing.assert_close(programming_std(w, cfg, 1.5, extra_var=0.01), torch.sqrt(expected**2 + 0.01))

@@ -45,7 +45,17 @@ class GaussianSource:
         self.refresh = max(1, int(pool_size * refresh_fraction))
 
     def add_(self, target: Tensor, std: float) -> Tensor:
-        """``target += std * N(0, 1)`` in place (``target`` must be contiguous); returns it.
+        """``target += std * N(0, 1)`` in place (``target`` must be contiguous); returns it
+        (layout of the samples: see ``_apply_``)."""
+        return self._apply_(target, lambda part, z, s: part.addcmul_(z, s, value=std))
+
+    def mul_(self, target: Tensor) -> Tensor:
+        """``target *= N(0, 1)`` in place, elementwise (``target`` must be contiguous); returns it.
+        ``std.mul_`` of a tensor of standard deviations draws zero-mean noise with those."""
+        return self._apply_(target, lambda part, z, s: part.mul_(z).mul_(s))
+
+    def _apply_(self, target: Tensor, op) -> Tensor:
+        """``op(part, z, s)`` over the target with samples ``z * s`` laid out as follows.
 
         One draw of uniforms per call (pool refresh and offsets), then fused multiply-adds over
         contiguous stretches of the pools: a target of at most half the pool is one stretch of
@@ -57,7 +67,7 @@ class GaussianSource:
         sign entry, so every pair is uncorrelated and each sample is exactly N(0, 1).
         """
         if not target.is_contiguous():
-            raise ValueError("GaussianSource.add_ needs a contiguous target")
+            raise ValueError("GaussianSource needs a contiguous target")
         flat = target.view(-1)
         m, total = self.pool.numel(), flat.numel()
         u = torch.rand(8, generator=self.generator, dtype=torch.float64, device=self.device).tolist()
@@ -66,14 +76,14 @@ class GaussianSource:
         self.pool[a : a + self.refresh].normal_(generator=self.generator)
         self.signs[b : b + self.refresh].normal_(generator=self.generator).sign_()
         if total <= m:
-            self._add_stretch(flat, std, u[2], u[3])
+            self._stretch(flat, op, u[2], u[3])
             return target
         piece = m // 2
         rows, tail = divmod(total, piece)
         max_rows = m // 4 + 1  # keeps the largest row step >= 2, so the two steps can differ
         if rows > max_rows:  # a huge target: in parts of max_rows rows, each its own offsets
             for start in range(0, total, max_rows * piece):
-                self.add_(flat[start : start + max_rows * piece], std)
+                self._apply_(flat[start : start + max_rows * piece], op)
             return target
         if rows > 1:
             max_step = (m - piece) // (rows - 1)  # >= 2
@@ -84,28 +94,28 @@ class GaussianSource:
             b = int(u[5] * (m - piece - (rows - 1) * db + 1))
             z = self.pool.as_strided((rows, piece), (da, 1), self.pool.storage_offset() + a)
             sg = self.signs.as_strided((rows, piece), (db, 1), self.signs.storage_offset() + b)
-            flat[: rows * piece].view(rows, piece).addcmul_(z, sg, value=std)
+            op(flat[: rows * piece].view(rows, piece), z, sg)
         else:
-            self._add_stretch(flat[:piece], std, u[4], u[5])
+            self._stretch(flat[:piece], op, u[4], u[5])
         if tail:
-            self._add_stretch(flat[rows * piece:], std, u[6], u[7])
+            self._stretch(flat[rows * piece:], op, u[6], u[7])
         return target
 
-    def _add_stretch(self, part: Tensor, std: float, ua: float, ub: float) -> None:
-        """``part += std * z[a + i] * s[b + i]`` for ``len(part) <= pool_size``, offsets from the
-        uniforms ``ua``, ``ub``."""
+    def _stretch(self, part: Tensor, op, ua: float, ub: float) -> None:
+        """``op(part, z[a:], s[b:])`` for ``len(part) <= pool_size``, offsets from the uniforms
+        ``ua``, ``ub``."""
         m, n = self.pool.numel(), part.numel()
         if 2 * n <= m:  # fits without wrapping: one stretch of each pool
             room = m - n + 1
             a, b = int(ua * room), int(ub * room)
-            part.addcmul_(self.pool[a : a + n], self.signs[b : b + n], value=std)
+            op(part, self.pool[a : a + n], self.signs[b : b + n])
             return
         a, b = int(ua * m), int(ub * m)
         # split at both wrap points so every piece is one contiguous slice of each pool
         cuts = sorted({0, n, min(n, m - a), min(n, m - b)})
         for lo, hi in zip(cuts[:-1], cuts[1:]):
             za, sb = (a + lo) % m, (b + lo) % m
-            part[lo:hi].addcmul_(self.pool[za : za + hi - lo], self.signs[sb : sb + hi - lo], value=std)
+            op(part[lo:hi], self.pool[za : za + hi - lo], self.signs[sb : sb + hi - lo])
 
     def sample(self, shape: tuple[int, ...]) -> Tensor:
         """A fresh tensor of N(0, 1) samples."""

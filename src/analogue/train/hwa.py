@@ -154,22 +154,44 @@ def device_weights(w_n: Tensor, cfg: AnalogConfig, t_s: float, generator: torch.
     return w
 
 
-def programming_std(w_n: Tensor, cfg: AnalogConfig) -> Tensor:
+def _compose(coeffs: tuple[float, ...], a: float, b: float) -> list[float]:
+    """Coefficients (ascending) in ``t`` of ``p(a t + b)`` for ``p`` with ascending ``coeffs``."""
+    out = [0.0]
+    for c in reversed(coeffs):  # Horner on polynomials: out = out * (a t + b) + c
+        nxt = [0.0] * (len(out) + 1)
+        for i, v in enumerate(out):
+            nxt[i] += v * b
+            nxt[i + 1] += v * a
+        nxt[0] += c
+        out = nxt
+    return out[: len(coeffs)]
+
+
+def programming_std(w_n: Tensor, cfg: AnalogConfig, scale: float = 1.0, extra_var: float = 0.0) -> Tensor:
     """Std of a normalised weight's write noise: both devices of the differential pair at their
-    targets (``g_min + span |w|`` and ``g_min``), ``sqrt(s(G+)^2 + s(G-)^2) / span``.
+    targets (``g_min + span |w|`` and ``g_min``), ``scale * sqrt(s(G+)^2 + s(G-)^2) / span``, plus
+    ``extra_var`` under the root.
 
-    ``s`` is the device model's programming-noise std (``physics.devices.programming_std_uS``);
-    the clamp at ``G >= 0`` is ignored (a Gaussian stand-in for training). Returns a new tensor.
+    ``s`` is the device model's programming-noise std (``physics.devices.programming_std_uS``),
+    evaluated as one polynomial in ``|w|`` (a few in-place passes); the clamp at ``G >= 0`` is
+    ignored (a Gaussian stand-in for training). Returns a new tensor.
     """
-    from ..physics import devices
-
     prog, mp = cfg.device.programming, cfg.mapping
     span = mp.g_max_uS - mp.g_min_uS
-    g_on = (w_n.abs() * (span / mp.g_max_uS)).add_(mp.g_min_uS / mp.g_max_uS)
-    s_on = devices.programming_std_uS(g_on, prog, mp.g_max_uS)
-    s_off = devices.programming_std_uS(torch.full((), mp.g_min_uS / mp.g_max_uS, dtype=w_n.dtype), prog,
-                                       mp.g_max_uS)
-    return s_on.square_().add_(s_off.square()).sqrt_().div_(span)
+    coeffs = prog.std_poly_frac_gmax
+    g_off = mp.g_min_uS / mp.g_max_uS
+    k = scale * mp.g_max_uS / span  # uS per unit of the polynomial, over the span
+    s_off = k * max(0.0, sum(c * g_off ** i for i, c in enumerate(coeffs)))
+    if not coeffs:
+        return torch.full_like(w_n, math.sqrt(extra_var))
+    d = [k * c for c in _compose(coeffs, span / mp.g_max_uS, g_off)]
+    t = w_n.abs()
+    out = torch.full_like(w_n, d[-1]) if len(d) == 1 else torch.mul(t, d[-1])
+    for c in reversed(d[1:-1]):
+        out.add_(c).mul_(t)
+    if len(d) > 1:
+        out.add_(d[0])
+    return out.clamp_min_(0.0).square_().add_(s_off * s_off + extra_var).sqrt_()
 
 
 class WeightPerturbation:
@@ -206,8 +228,9 @@ class WeightPerturbation:
         if o.weight_noise_prop > 0:
             var = var + (o.weight_noise_prop * w_n) ** 2
         if o.device_noise_scale > 0 and o.device_time_s == 0:
-            dev = programming_std(w_n, cfg).mul_(o.device_noise_scale)
-            return dev if isinstance(var, float) and var == 0 else dev.square_().add_(var).sqrt_()
+            if isinstance(var, float):
+                return programming_std(w_n, cfg, o.device_noise_scale, extra_var=var)
+            return programming_std(w_n, cfg, o.device_noise_scale).square_().add_(var).sqrt_()
         return var.sqrt() if isinstance(var, Tensor) else math.sqrt(var)
 
     def _check_device(self, layer: AnalogLayer) -> None:
@@ -229,8 +252,8 @@ class WeightPerturbation:
             w_dev = device_weights(w_n, layer.cfg, o.device_time_s, src.generator)
             out = w_n + o.device_noise_scale * (w_dev - w_n)
         std = self.std(w_n, layer.cfg)
-        if isinstance(std, Tensor):
-            out = torch.addcmul(out, src.sample(tuple(w_n.shape)), std)
+        if isinstance(std, Tensor):  # std is a fresh tensor: the noise is drawn into it
+            out = src.mul_(std.contiguous()).add_(out)
         elif std > 0:
             out = src.add_(out.clone(memory_format=torch.contiguous_format), std)
         if o.drift_scale_range is not None:
