@@ -134,26 +134,33 @@ class _AnalogConvNd(AnalogLayer):
             raise ValueError(f"{self.layer_name}: input {tuple(x.shape)} is smaller than the kernel "
                              f"{self.kernel_size} with dilation {self.dilation}; pad it or shrink the kernel.")
         geo = _Geometry(k, s, d, b, ho, wo)
-        if self._capture is not None or not torch.is_grad_enabled():
-            scale = self._patch_scale(x4, geo) if self.input_range is None else None
-            cols = self._im2col(x4, geo, reuse=self._capture is None)  # captured inputs stay
-            # a channels-first output is a copy: the MVM may then write into a reused buffer
-            y = self._cols_to_image(self.analog_matmul(cols, scale, transient=not channels_last), geo)
-        else:  # input gradient by the native transposed convolution instead of through im2col
-            y = AnalogConvFn.apply(x4, self.weight, self.input_range, self, geo)
         fmt = torch.channels_last if channels_last else torch.contiguous_format
-        bias = None if self.bias is None else self.bias.view(1, -1, 1, 1)
-        if y.requires_grad:  # the input's memory format, like torch.nn
-            y = y.contiguous(memory_format=fmt)
-            y = y if bias is None else y + bias
-        elif channels_last:  # the MVM's fresh output, channels-last already
-            y = y if bias is None else y.add_(bias)
-        else:  # one pass from the MVM's buffer into a fresh channels-first output, with the bias
-            out = torch.empty(y.shape, dtype=y.dtype, device=y.device)
-            y = out.copy_(y) if bias is None else torch.add(y, bias, out=out)
+        if self._capture is None and torch.is_grad_enabled():
+            # input gradient by the native transposed convolution instead of through im2col; the
+            # output in the input's memory format, like torch.nn, with the bias
+            y = AnalogConvFn.apply(x4, self.weight, self.input_range, self.bias, self, geo, fmt)
+        else:
+            y = self._forward_cols(x4, geo, channels_last)
         if self._nd == 1:
             y = y.squeeze(2)
         return y.squeeze(0) if unbatched else y
+
+    def _forward_cols(self, x4: Tensor, geo: _Geometry, channels_last: bool) -> Tensor:
+        """Inference (or input capture): im2col, the MVM, the image with the bias."""
+        scale = self._patch_scale(x4, geo) if self.input_range is None else None
+        cols = self._im2col(x4, geo, reuse=self._capture is None)  # captured inputs stay
+        # a channels-first output is a copy: the MVM may then write into a reused buffer
+        y = self._cols_to_image(self.analog_matmul(cols, scale, transient=not channels_last), geo)
+        bias = None if self.bias is None else self.bias.view(1, -1, 1, 1)
+        fmt = torch.channels_last if channels_last else torch.contiguous_format
+        if y.requires_grad:  # capturing inputs with gradients on
+            y = y.contiguous(memory_format=fmt)
+            return y if bias is None else y + bias
+        if channels_last:  # the MVM's fresh output, channels-last already
+            return y if bias is None else y.add_(bias)
+        # one pass from the MVM's buffer into a fresh channels-first output, with the bias
+        out = torch.empty(y.shape, dtype=y.dtype, device=y.device)
+        return out.copy_(y) if bias is None else torch.add(y, bias, out=out)
 
     def _pad_channels_last(self, x: Tensor) -> Tensor:
         """The padded input ``(B, C, H, W)`` laid out channels-last (one copy for zero padding)."""

@@ -138,7 +138,8 @@ class AnalogConvFn(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: Any, x4: Tensor, weight: Tensor, input_range: Tensor | None, sim: Any, geo: Any) -> Tensor:
+    def forward(ctx: Any, x4: Tensor, weight: Tensor, input_range: Tensor | None, bias: Tensor | None,
+                sim: Any, geo: Any, fmt: torch.memory_format) -> Tensor:
         keep = any(ctx.needs_input_grad[:3])
         scale = sim._patch_scale(x4, geo) if input_range is None else None
         # the im2col copy does not outlive the simulation (the trace keeps the DAC outputs)
@@ -146,16 +147,22 @@ class AnalogConvFn(torch.autograd.Function):
         ctx.sim, ctx.trace, ctx.geo = sim, trace, geo
         if trace is not None:
             ctx.save_for_backward(x4)
-        return sim._cols_to_image(y, geo)
+        if bias is not None:  # the digital bias, added on the columns (contiguous) before the layout
+            g, _, m = y.shape
+            y.add_(bias.view(g, 1, m))
+        # one copy into the output's memory format (none for a channels-last output)
+        return sim._cols_to_image(y, geo).contiguous(memory_format=fmt)
 
     @staticmethod
-    def backward(ctx: Any, g_img: Tensor) -> tuple[Tensor | None, Tensor | None, Tensor | None, None, None]:
+    def backward(ctx: Any, g_img: Tensor) -> tuple[Tensor | None, ...]:
         (x4,) = ctx.saved_tensors
         trace: MVMTrace = ctx.trace
         sim, geo = ctx.sim, ctx.geo
-        need_x, need_w, need_r = ctx.needs_input_grad[:3]
-        gx = gw = gr = None
+        need_x, need_w, need_r, need_b = ctx.needs_input_grad[:4]
+        gx = gw = gr = gb = None
         g_img = g_img.contiguous(memory_format=torch.channels_last)  # the layer's column layout
+        if need_b:
+            gb = g_img.sum(dim=(0, 2, 3))
         if need_x or need_r:
             gx_full = sim.conv_grad_input(g_img, trace.w_eff, x4.shape, geo)
             if trace.clipped:
@@ -173,4 +180,4 @@ class AnalogConvFn(torch.autograd.Function):
         if need_w:
             gw = sim.weight_grad(sim._image_to_cols(g_img, geo) * (trace.x_scale * trace.x_unit),
                                  trace.x_codes)
-        return gx, gw, gr, None, None
+        return gx, gw, gr, gb, None, None, None
