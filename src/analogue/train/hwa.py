@@ -186,10 +186,14 @@ def programming_std(w_n: Tensor, cfg: AnalogConfig, scale: float = 1.0, extra_va
         return torch.full_like(w_n, math.sqrt(extra_var))
     d = [k * c for c in _compose(coeffs, span / mp.g_max_uS, g_off)]
     t = w_n.abs()
-    out = torch.full_like(w_n, d[-1]) if len(d) == 1 else torch.mul(t, d[-1])
-    for c in reversed(d[1:-1]):
-        out.add_(c).mul_(t)
-    if len(d) > 1:
+    if len(d) == 1:
+        out = torch.full_like(w_n, d[0])
+    elif len(d) == 3:  # the usual quadratic: (d0 + d1 t) + d2 t^2, two passes
+        out = torch.mul(t, d[1]).add_(d[0]).addcmul_(t, t, value=d[2])
+    else:  # Horner
+        out = torch.mul(t, d[-1])
+        for c in reversed(d[1:-1]):
+            out.add_(c).mul_(t)
         out.add_(d[0])
     return out.clamp_min_(0.0).square_().add_(s_off * s_off + extra_var).sqrt_()
 
