@@ -32,7 +32,6 @@ CASES = [
     (lambda: nn.Conv1d(5, 7, 4, stride=2, padding=3, dilation=2), (3, 5, 20)),
     (lambda: nn.Conv1d(6, 6, 3, padding="same", groups=2, padding_mode="replicate"), (2, 6, 10)),
     (lambda: nn.Conv2d(3, 5, 3), (3, 8, 8)),  # unbatched input
-    # 32 channels per group: the dynamic range is max-pooled from the image, not the patches
     (lambda: nn.Conv2d(64, 10, 3, stride=2, padding=1, groups=2), (2, 64, 7, 7)),
 ]
 
@@ -246,21 +245,23 @@ def test_conv_native_backward_equals_im2col_backward(policy):
 
 
 @pytest.mark.parametrize("kw", [dict(stride=2, padding=1), dict(dilation=2, padding=2),
-                                dict(groups=2, padding=1), dict(stride=(1, 2), padding=(0, 1))])
+                                dict(groups=2, padding=1), dict(stride=(1, 2), padding=(0, 1)),
+                                dict(padding=2, padding_mode="reflect"), dict(padding=1, padding_mode="circular"),
+                                dict(kernel_size=1, stride=2)])
 def test_pooled_patch_range_equals_the_patch_maximum(kw):
     from analogue.nn.conv import _Geometry
     from analogue.physics.periphery import dynamic_input_scale
 
     torch.manual_seed(0)
-    m = an.AnalogConv2d.from_float(nn.Conv2d(64, 64, 3, **kw), an.presets.standard())
-    x4 = m._pad_channels_last(torch.randn(3, 64, 9, 11))
+    kw = {"kernel_size": 3, **kw}
+    m = an.AnalogConv2d.from_float(nn.Conv2d(8, 8, **kw), an.presets.standard())
+    x = torch.randn(3, 8, 9, 11)
+    x4 = m._pad_channels_last(x)
     b, _, h, w = x4.shape
     (kh, kw_), (sh, sw), (dh, dw) = m.kernel_size, m.stride, m.dilation
     geo = _Geometry((kh, kw_), (sh, sw), (dh, dw), b, (h - dh * (kh - 1) - 1) // sh + 1,
                     (w - dw * (kw_ - 1) - 1) // sw + 1)
-    assert torch.equal(m._patch_scale(x4, geo), dynamic_input_scale(m._im2col(x4, geo)))
-    m.pool_scale_min_channels = 10**6  # below the threshold the layer reduces the patches instead
-    assert m._patch_scale(x4, geo) is None
+    assert torch.equal(m._patch_scale(x, geo), dynamic_input_scale(m._im2col(x4, geo)))
 
 
 def test_conv_output_follows_the_input_memory_format_and_rejects_nan():

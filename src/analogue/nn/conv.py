@@ -126,6 +126,7 @@ class _AnalogConvNd(AnalogLayer):
             k, s, d = self.kernel_size, self.stride, self.dilation
         channels_last = self._nd == 2 and x.dim() == 4 and not x.is_contiguous() \
             and x.is_contiguous(memory_format=torch.channels_last)
+        x_in = x
         x4 = self._pad_channels_last(x)
         b, _, h, w = x4.shape
         ho = (h - d[0] * (k[0] - 1) - 1) // s[0] + 1
@@ -135,19 +136,19 @@ class _AnalogConvNd(AnalogLayer):
                              f"{self.kernel_size} with dilation {self.dilation}; pad it or shrink the kernel.")
         geo = _Geometry(k, s, d, b, ho, wo)
         fmt = torch.channels_last if channels_last else torch.contiguous_format
+        scale = self._patch_scale(x_in, geo) if self.input_range is None else None
         if self._capture is None and torch.is_grad_enabled():
             # input gradient by the native transposed convolution instead of through im2col; the
             # output in the input's memory format, like torch.nn, with the bias
-            y = AnalogConvFn.apply(x4, self.weight, self.input_range, self.bias, self, geo, fmt)
+            y = AnalogConvFn.apply(x4, self.weight, self.input_range, self.bias, self, geo, fmt, scale)
         else:
-            y = self._forward_cols(x4, geo, channels_last)
+            y = self._forward_cols(x4, geo, channels_last, scale)
         if self._nd == 1:
             y = y.squeeze(2)
         return y.squeeze(0) if unbatched else y
 
-    def _forward_cols(self, x4: Tensor, geo: _Geometry, channels_last: bool) -> Tensor:
+    def _forward_cols(self, x4: Tensor, geo: _Geometry, channels_last: bool, scale: Tensor | None) -> Tensor:
         """Inference (or input capture): im2col, the MVM, the image with the bias."""
-        scale = self._patch_scale(x4, geo) if self.input_range is None else None
         cols = self._im2col(x4, geo, reuse=self._capture is None)  # captured inputs stay
         # a channels-first output is a copy: the MVM may then write into a reused buffer
         y = self._cols_to_image(self.analog_matmul(cols, scale, transient=not channels_last), geo)
@@ -210,23 +211,28 @@ class _AnalogConvNd(AnalogLayer):
                 out[:, :, :, :, i, j].copy_(xg[:, :, i * d[0]:i * d[0] + he:s[0], j * d[1]:j * d[1] + we:s[1]])
         return out.view(g, n, k[0] * k[1] * cg)
 
-    pool_scale_min_channels: int = 32
-    """From this many channels per group up, the dynamic input range is max-pooled from the image
-    (``_patch_scale``); below, reducing the im2col rows is faster on CPU."""
+    def _patch_scale(self, x: Tensor, geo: _Geometry) -> Tensor:
+        """The dynamic input range of every patch, ``(G, B*Ho*Wo, 1)``, without the im2col copy.
 
-    def _patch_scale(self, x4: Tensor, geo: _Geometry) -> Tensor | None:
-        """The dynamic input range of every patch, ``(G, B*Ho*Wo, 1)``, without the im2col copy:
-        each pixel's largest ``|x|`` over its group's channels, max-pooled over the kernel window
-        (exactly the per-vector maximum of the patches; NaN propagates). ``None`` for layers with
-        few channels per group: the simulation then reduces the patches themselves."""
+        ``x``: the unpadded input ``(B, C, H, W)``. Each pixel's largest ``|x|`` over its group's
+        channels, padded like the input (zeros, or copies of pixels for the other padding modes),
+        then the maximum over each kernel window (strided, dilated), separably: exactly the
+        per-vector maximum of the patches, NaN propagating.
+        """
         g = self.groups
-        b, c, h, w = x4.shape
-        if c // g < self.pool_scale_min_channels:
-            return None
-        xl = x4.detach().permute(0, 2, 3, 1).unflatten(3, (g, c // g))  # (B, H, W, G, C/G)
-        peak = torch.maximum(xl.amax(dim=4), -xl.amin(dim=4)).permute(0, 3, 1, 2)  # (B, G, H, W)
-        pooled = F.max_pool2d(peak, geo.k, geo.s, 0, geo.d)  # (B, G, Ho, Wo)
-        scale = pooled.permute(1, 0, 2, 3).reshape(g, b * geo.ho * geo.wo, 1)
+        b, c, h, w = x.shape
+        xg = x.detach().view(b, g, c // g, h, w)
+        peak = torch.maximum(xg.amax(dim=2), -xg.amin(dim=2))  # (B, G, H, W)
+        pads = self._pads() + ([0, 0] if self._nd == 1 else [])
+        if any(pads):
+            mode = "constant" if self.padding_mode == "zeros" else self.padding_mode
+            peak = F.pad(peak, pads, mode=mode)
+        (kh, kw), (sh, sw), (dh, dw) = geo.k, geo.s, geo.d
+        if kh > 1 or sh > 1:
+            peak = peak.unfold(2, dh * (kh - 1) + 1, sh)[..., ::dh].amax(dim=-1)
+        if kw > 1 or sw > 1:
+            peak = peak.unfold(3, dw * (kw - 1) + 1, sw)[..., ::dw].amax(dim=-1)
+        scale = peak.permute(1, 0, 2, 3).reshape(g, b * geo.ho * geo.wo, 1)
         return scale.clamp_min(torch.finfo(scale.dtype).tiny)
 
     def _cols_to_image(self, y: Tensor, geo: _Geometry) -> Tensor:

@@ -139,9 +139,8 @@ class AnalogConvFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, x4: Tensor, weight: Tensor, input_range: Tensor | None, bias: Tensor | None,
-                sim: Any, geo: Any, fmt: torch.memory_format) -> Tensor:
+                sim: Any, geo: Any, fmt: torch.memory_format, scale: Tensor | None) -> Tensor:
         keep = any(ctx.needs_input_grad[:3])
-        scale = sim._patch_scale(x4, geo) if input_range is None else None
         # the im2col copy does not outlive the simulation (the trace keeps the DAC outputs)
         y, trace = sim.simulate(sim._im2col(x4, geo, reuse=True), input_range, keep, scale=scale)
         ctx.sim, ctx.trace, ctx.geo = sim, trace, geo
@@ -180,4 +179,4 @@ class AnalogConvFn(torch.autograd.Function):
         if need_w:
             gw = sim.weight_grad(sim._image_to_cols(g_img, geo) * (trace.x_scale * trace.x_unit),
                                  trace.x_codes)
-        return gx, gw, gr, gb, None, None, None
+        return gx, gw, gr, gb, None, None, None, None
