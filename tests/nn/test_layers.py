@@ -278,3 +278,24 @@ def test_conv_output_follows_the_input_memory_format_and_rejects_nan():
     x[1, 3, 2, 2] = float("nan")
     with pytest.raises(ValueError, match="NaN or Inf"):
         m(x)
+
+
+@pytest.mark.parametrize("make, shape", [(lambda: nn.Linear(40, 13), (7, 40)),
+                                         (lambda: nn.Conv2d(4, 6, 3, padding=1), (2, 4, 6, 6))])
+def test_kept_dac_buffers_are_reused_only_when_free(make, shape):
+    # training forwards keep their DAC codes for the backward in reused buffers: several forwards
+    # before one backward must each keep their own, and later steps must not disturb the gradient
+    torch.manual_seed(0)
+    cfg = an.presets.standard().replace(**{"noise.out_std_rel_fs": 0.0})
+    layer = type_map[type(make())].from_float(make(), cfg)
+    xs = [torch.randn(shape) for _ in range(3)]
+
+    def grad_of(parts):
+        layer.zero_grad(set_to_none=True)
+        sum((i + 1) * layer(x).sum() for i, x in parts).backward()
+        return layer.weight.grad.clone()
+
+    separate = sum(grad_of([(i, x)]) for i, x in enumerate(xs))
+    for _ in range(3):  # repeated steps: the buffers get reused
+        together = grad_of(list(enumerate(xs)))
+        torch.testing.assert_close(together, separate, rtol=1e-5, atol=1e-5)

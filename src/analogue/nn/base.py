@@ -11,6 +11,7 @@ optimizers and ``deepcopy`` work unchanged.
 from __future__ import annotations
 
 import math
+import weakref
 
 import torch
 from torch import Tensor, nn
@@ -223,24 +224,47 @@ class AnalogLayer(nn.Module):
         # read once, so the forward and the backward see the same (noisy) weights
         nb = mapping.n_row_blocks(k, self.cfg.tile.rows)
         w_all, s_all = read(0, g * nb)
+        slot, codes_buf = self._kept_buffer(x)
         x_n, y = self._mvm(x, scale, lambda b0, b1: (w_all[b0:b1], s_all[b0:b1]), raw,
-                           dynamic=input_range is None, keep=True, transient=transient)
+                           dynamic=input_range is None, keep=True, transient=transient,
+                           codes_out=codes_buf)
         w_eff = self.held_matrix(w_all, s_all)
-        return y, MVMTrace(x_codes=x_n, x_scale=scale, w_eff=w_eff, clipped=input_range is not None,
-                           x_unit=dac_unit(self.cfg.dac.bits))
+        trace = MVMTrace(x_codes=x_n, x_scale=scale, w_eff=w_eff, clipped=input_range is not None,
+                         x_unit=dac_unit(self.cfg.dac.bits))
+        if slot is not None:
+            self.__dict__["_kept"][slot] = (weakref.ref(trace), codes_buf)
+        return y, trace
+
+    def _kept_buffer(self, x: Tensor) -> tuple[int | None, Tensor | None]:
+        """A buffer for the DAC codes a training forward keeps for its backward, reused across
+        steps: one of two slots whose last trace is gone (the previous step's graph may still be
+        referenced while the next forward runs). On CPU a fresh multi-MB tensor costs a page
+        fault per 4 KiB on every step. ``(None, None)``: allocate afresh (both traces alive)."""
+        if x.device.type != "cpu":
+            return None, None
+        kept = self.__dict__.setdefault("_kept", [None, None])
+        for slot, entry in enumerate(kept):
+            if entry is not None and entry[0]() is not None:
+                continue  # that buffer is still held by a live trace
+            buf = entry[1] if entry is not None else None
+            if buf is None or buf.shape != x.shape or buf.dtype != x.dtype:
+                buf = torch.empty(x.shape, dtype=x.dtype, device=x.device)
+            return slot, buf
+        return None, None
 
     max_chunk_elems: int = 1 << 20
     """Partial sums (and, in inference, DAC outputs) are processed this many elements at a time."""
 
     def _mvm(self, x: Tensor, scale: Tensor, read: BlockReader, raw: bool = False,
-             dynamic: bool = False, keep: bool = True, transient: bool = False) -> tuple[Tensor | None, Tensor]:
+             dynamic: bool = False, keep: bool = True, transient: bool = False,
+             codes_out: Tensor | None = None) -> tuple[Tensor | None, Tensor]:
         """DAC, tiled crossbar, noise, ADC, digital rescale: ``(x_codes, y)`` for ``(G, N, K)``
         inputs (the DAC codes are worth ``dac_unit(bits)`` each).
 
         ``raw``: ``read`` gives weights in weight units (see ``_reads_raw``). ``dynamic``: ``scale``
         bounds ``|x|`` (no clipping needed). Without ``keep``, a layer whose partial sums need
         chunks runs the DAC per chunk inside the crossbar loop (no full copy of the DAC outputs;
-        ``x_n`` is then not returned).
+        ``x_n`` is then not returned). ``codes_out``: where to write the kept DAC codes.
         """
         cfg = self.cfg
         g, n, k = x.shape
@@ -251,7 +275,7 @@ class AnalogLayer(nn.Module):
         chunked = not keep and g * nb * n * cols > self.max_chunk_elems
         x_n = None
         if not chunked:  # inference: the DAC outputs go into a reused buffer (not kept)
-            buf = None if keep else self._scratch("_x_scratch", x.numel(), x.dtype, x.device).view(x.shape)
+            buf = codes_out if keep else self._scratch("_x_scratch", x.numel(), x.dtype, x.device).view(x.shape)
             x_n = dac(x, scale, bits, clip, out=buf, codes=True)
         src_x = x if chunked else x_n
         if g == 1 and nb * r == k:
