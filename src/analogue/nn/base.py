@@ -305,7 +305,10 @@ class AnalogLayer(nn.Module):
         return x_n, y.mul_(scale)
 
     def grad_input(self, g: Tensor, trace: MVMTrace) -> Tensor:
-        return torch.matmul(g, trace.w_eff.transpose(1, 2))
+        w = trace.w_eff
+        if g.shape[0] == 1:  # one group: a plain matrix product (fewer operations than matmul's 3-D path)
+            return torch.mm(g[0], w[0].t()).unsqueeze(0)
+        return torch.bmm(g, w.transpose(1, 2))
 
     def analog_matmul(self, x: Tensor, scale: Tensor | None = None, transient: bool = False) -> Tensor:
         """``(G, N, K)`` inputs -> ``(G, N, M)`` outputs through the simulated tiles (``scale``,

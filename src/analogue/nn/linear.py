@@ -49,7 +49,7 @@ class AnalogLinear(AnalogLayer):
         return 1, self.in_features, self.out_features
 
     def weight_grad(self, g: Tensor, x_eff: Tensor) -> Tensor:
-        return g[0].t() @ x_eff[0]
+        return torch.mm(g[0].t(), x_eff[0])
 
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() == 0 or x.shape[-1] != self.in_features:
