@@ -299,3 +299,24 @@ def test_kept_dac_buffers_are_reused_only_when_free(make, shape):
     for _ in range(3):  # repeated steps: the buffers get reused
         together = grad_of(list(enumerate(xs)))
         torch.testing.assert_close(together, separate, rtol=1e-5, atol=1e-5)
+
+
+def test_reused_buffers_are_not_state_and_are_capped():
+    torch.manual_seed(0)
+    cfg = an.presets.standard().replace(**{"noise.out_std_rel_fs": 0.0})  # deterministic outputs
+    layer = an.AnalogConv2d.from_float(nn.Conv2d(4, 6, 3, padding=1), cfg)
+    x = torch.randn(2, 4, 8, 8)
+    with torch.no_grad():
+        y = layer(x)
+    assert any(k in layer.__dict__ for k in layer.BUFFER_KEYS)
+    twin = copy.deepcopy(layer)
+    assert not any(k in twin.__dict__ for k in layer.BUFFER_KEYS)  # deepcopy drops them
+    assert not any("scratch" in k for k in layer.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(twin(x), y, rtol=0, atol=0)
+    layer.release_buffers()
+    assert not any(k in layer.__dict__ for k in layer.BUFFER_KEYS)
+    layer.scratch_max_elems = 16  # above the cap every temporary is allocated per call
+    with torch.no_grad():
+        torch.testing.assert_close(layer(x), y, rtol=0, atol=0)
+    assert not any(k in layer.__dict__ for k in ("_cols_scratch", "_pad_scratch", "_y_scratch"))

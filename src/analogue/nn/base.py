@@ -131,10 +131,25 @@ class AnalogLayer(nn.Module):
 
         return read
 
-    scratch_max_elems: int = 1 << 22
-    """Layers up to this many weights map them into a reused buffer instead of a fresh tensor on
-    every read: on CPU a matmul reading freshly allocated memory ran 2-3x slower (measured: a
-    1024x1024 layer's batched matmul 1.5 ms on a reused buffer, 3.9 ms on a fresh one)."""
+    scratch_max_elems: int = 1 << 23
+    """Temporaries of a call up to this many elements (32 MiB in float32) live in reused per-layer
+    buffers (not state: dropped by ``deepcopy``/pickling and by ``release_buffers``); larger ones
+    are allocated per call. On CPU fresh memory costs a page fault per 4 KiB on first touch (about
+    1 us each on this project's machine: more than the arithmetic done in it)."""
+
+    BUFFER_KEYS = ("_w_scratch", "_p_scratch", "_x_scratch", "_y_scratch", "_cols_scratch",
+                   "_pad_scratch", "_kept")
+
+    def release_buffers(self) -> None:
+        """Free the reused temporaries (they are re-created on the next call)."""
+        for key in self.BUFFER_KEYS:
+            self.__dict__.pop(key, None)
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        for key in self.BUFFER_KEYS:
+            state.pop(key, None)
+        return state
 
     def _weight_scratch(self, blocks: Tensor) -> Tensor | None:
         """The reused buffer for normalised weights, contiguous in the blocks' shape (not state)."""
@@ -147,7 +162,10 @@ class AnalogLayer(nn.Module):
         return buf
 
     def _scratch(self, name: str, numel: int, dtype: torch.dtype, device: torch.device) -> Tensor:
-        """A reused flat buffer of at least ``numel`` elements (not state; grown on demand)."""
+        """A reused flat buffer of at least ``numel`` elements (not state; grown on demand); a
+        fresh tensor above ``scratch_max_elems``."""
+        if numel > self.scratch_max_elems:
+            return torch.empty(numel, dtype=dtype, device=device)
         buf = self.__dict__.get(name)
         if buf is None or buf.numel() < numel or buf.dtype != dtype or buf.device != device:
             buf = torch.empty(numel, dtype=dtype, device=device)
@@ -240,7 +258,7 @@ class AnalogLayer(nn.Module):
         steps: one of two slots whose last trace is gone (the previous step's graph may still be
         referenced while the next forward runs). On CPU a fresh multi-MB tensor costs a page
         fault per 4 KiB on every step. ``(None, None)``: allocate afresh (both traces alive)."""
-        if x.device.type != "cpu":
+        if x.device.type != "cpu" or x.numel() > self.scratch_max_elems:
             return None, None
         kept = self.__dict__.setdefault("_kept", [None, None])
         for slot, entry in enumerate(kept):
