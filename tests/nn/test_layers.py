@@ -320,3 +320,18 @@ def test_reused_buffers_are_not_state_and_are_capped():
     with torch.no_grad():
         torch.testing.assert_close(layer(x), y, rtol=0, atol=0)
     assert not any(k in layer.__dict__ for k in ("_cols_scratch", "_pad_scratch", "_y_scratch"))
+
+
+@pytest.mark.parametrize("kw", [dict(padding=2, dilation=2), dict(padding=3, padding_mode="replicate", stride=2),
+                                dict(padding="same", groups=2, padding_mode="circular")])
+def test_pooled_patch_range_conv1d(kw):
+    from analogue.nn.conv import _Geometry
+    from analogue.physics.periphery import dynamic_input_scale
+
+    torch.manual_seed(0)
+    m = an.AnalogConv1d.from_float(nn.Conv1d(6, 4, 3, **kw), an.presets.standard())
+    x = torch.randn(2, 6, 13).unsqueeze(2)  # the layer runs 1-d as 2-d with a height of 1
+    x4 = m._pad_channels_last(x)
+    (k,), (s,), (d,) = m.kernel_size, m.stride, m.dilation
+    geo = _Geometry((1, k), (1, s), (1, d), 2, 1, (x4.shape[3] - d * (k - 1) - 1) // s + 1)
+    assert torch.equal(m._patch_scale(x, geo), dynamic_input_scale(m._im2col(x4, geo)))
