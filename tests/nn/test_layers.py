@@ -288,17 +288,23 @@ def test_kept_dac_buffers_are_reused_only_when_free(make, shape):
     torch.manual_seed(0)
     cfg = an.presets.standard().replace(**{"noise.out_std_rel_fs": 0.0})
     layer = type_map[type(make())].from_float(make(), cfg)
-    xs = [torch.randn(shape) for _ in range(3)]
+    xs = [torch.randn(shape, requires_grad=True) for _ in range(3)]
 
-    def grad_of(parts):
+    def grads_of(parts):
         layer.zero_grad(set_to_none=True)
+        for x in xs:
+            x.grad = None
         sum((i + 1) * layer(x).sum() for i, x in parts).backward()
-        return layer.weight.grad.clone()
+        return [layer.weight.grad.clone()] + [x.grad.clone() for i, x in parts]
 
-    separate = sum(grad_of([(i, x)]) for i, x in enumerate(xs))
-    for _ in range(3):  # repeated steps: the buffers get reused
-        together = grad_of(list(enumerate(xs)))
-        torch.testing.assert_close(together, separate, rtol=1e-5, atol=1e-5)
+    for perturb in (None, lambda w_n, _layer: w_n * 0.9):  # exact read; held weights kept too
+        layer.weight_perturbation = perturb
+        separate = [grads_of([(i, x)]) for i, x in enumerate(xs)]
+        expected = [sum(g[0] for g in separate)] + [g[1] for g in separate]
+        for _ in range(3):  # repeated steps: the buffers get reused
+            together = grads_of(list(enumerate(xs)))
+            for a, b in zip(together, expected):
+                torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
 
 
 def test_reused_buffers_are_not_state_and_are_capped():

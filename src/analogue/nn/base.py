@@ -177,15 +177,21 @@ class AnalogLayer(nn.Module):
         perturbed = self.training and self.weight_perturbation is not None
         return not perturbed and not programmed.reads_programmed(self)
 
-    def held_matrix(self, w_blocks: Tensor, scales: Tensor) -> Tensor:
-        """The weights the array holds, ``(G, K, M)`` in weight units, given all its blocks.
+    def held_matrix(self, w_blocks: Tensor, scales: Tensor, out: Tensor | None = None) -> Tensor:
+        """The weights the array holds, ``(G, K, M)`` in weight units, given all its blocks
+        (``out``: a buffer shaped like ``w_blocks`` to write them into, when not bit-sliced).
 
         When the read is exact this is the weight itself (no copy).
         """
         if self.read_is_exact():
             return self._matrix().detach()
         g, k, m = self.matrix_shape
-        return unslice(w_blocks, scales, w_blocks.shape[-1] // m).view(g, -1, m)[:, :k]
+        n_slices = w_blocks.shape[-1] // m
+        if n_slices == 1 and out is not None:
+            held = torch.mul(w_blocks, scales, out=out)
+        else:
+            held = unslice(w_blocks, scales, n_slices)
+        return held.view(g, -1, m)[:, :k]
 
     # -- the MVM -------------------------------------------------------------------------------
     def _input_scale(self, x: Tensor, input_range: Tensor | None) -> Tensor:
@@ -242,33 +248,43 @@ class AnalogLayer(nn.Module):
         # read once, so the forward and the backward see the same (noisy) weights
         nb = mapping.n_row_blocks(k, self.cfg.tile.rows)
         w_all, s_all = read(0, g * nb)
-        slot, codes_buf = self._kept_buffer(x)
+        slot, bufs = self._kept_slot(x.device)
+        codes_buf = self._slot_buffer(bufs, "codes", x.shape, x.dtype, x.device)
         x_n, y = self._mvm(x, scale, lambda b0, b1: (w_all[b0:b1], s_all[b0:b1]), raw,
                            dynamic=input_range is None, keep=True, transient=transient,
                            codes_out=codes_buf)
-        w_eff = self.held_matrix(w_all, s_all)
+        held_buf = None if self.read_is_exact() else \
+            self._slot_buffer(bufs, "w_eff", w_all.shape, w_all.dtype, w_all.device)
+        w_eff = self.held_matrix(w_all, s_all, out=held_buf)
         trace = MVMTrace(x_codes=x_n, x_scale=scale, w_eff=w_eff, clipped=input_range is not None,
                          x_unit=dac_unit(self.cfg.dac.bits))
         if slot is not None:
-            self.__dict__["_kept"][slot] = (weakref.ref(trace), codes_buf)
+            self.__dict__["_kept"][slot] = (weakref.ref(trace), bufs)
         return y, trace
 
-    def _kept_buffer(self, x: Tensor) -> tuple[int | None, Tensor | None]:
-        """A buffer for the DAC codes a training forward keeps for its backward, reused across
-        steps: one of two slots whose last trace is gone (the previous step's graph may still be
-        referenced while the next forward runs). On CPU a fresh multi-MB tensor costs a page
-        fault per 4 KiB on every step. ``(None, None)``: allocate afresh (both traces alive)."""
-        if x.device.type != "cpu" or x.numel() > self.scratch_max_elems:
+    def _kept_slot(self, device: torch.device) -> tuple[int | None, dict | None]:
+        """Buffers for what a training forward keeps for its backward (DAC codes, held weights),
+        reused across steps: one of two slots whose last trace is gone (the previous step's graph
+        may still be referenced while the next forward runs). On CPU a fresh multi-MB tensor costs
+        a page fault per 4 KiB on every step. ``(None, None)``: allocate afresh (both alive)."""
+        if device.type != "cpu":
             return None, None
         kept = self.__dict__.setdefault("_kept", [None, None])
         for slot, entry in enumerate(kept):
             if entry is not None and entry[0]() is not None:
-                continue  # that buffer is still held by a live trace
-            buf = entry[1] if entry is not None else None
-            if buf is None or buf.shape != x.shape or buf.dtype != x.dtype:
-                buf = torch.empty(x.shape, dtype=x.dtype, device=x.device)
-            return slot, buf
+                continue  # that slot's buffers are still held by a live trace
+            return slot, {} if entry is None else entry[1]
         return None, None
+
+    def _slot_buffer(self, bufs: dict | None, name: str, shape: torch.Size, dtype: torch.dtype,
+                     device: torch.device) -> Tensor | None:
+        """The slot's buffer ``name`` in ``shape`` (``None``: no slot, or above the size cap)."""
+        if bufs is None or math.prod(shape) > self.scratch_max_elems:
+            return None
+        buf = bufs.get(name)
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            buf = bufs[name] = torch.empty(shape, dtype=dtype, device=device)
+        return buf
 
     max_chunk_elems: int = 1 << 20
     """Partial sums (and, in inference, DAC outputs) are processed this many elements at a time."""

@@ -167,14 +167,16 @@ def _compose(coeffs: tuple[float, ...], a: float, b: float) -> list[float]:
     return out[: len(coeffs)]
 
 
-def programming_std(w_n: Tensor, cfg: AnalogConfig, scale: float = 1.0, extra_var: float = 0.0) -> Tensor:
+def programming_std(w_n: Tensor, cfg: AnalogConfig, scale: float = 1.0, extra_var: float = 0.0,
+                    out: Tensor | None = None, work: Tensor | None = None) -> Tensor:
     """Std of a normalised weight's write noise: both devices of the differential pair at their
     targets (``g_min + span |w|`` and ``g_min``), ``scale * sqrt(s(G+)^2 + s(G-)^2) / span``, plus
     ``extra_var`` under the root.
 
     ``s`` is the device model's programming-noise std (``physics.devices.programming_std_uS``),
     evaluated as one polynomial in ``|w|`` (a few in-place passes); the clamp at ``G >= 0`` is
-    ignored (a Gaussian stand-in for training). Returns a new tensor.
+    ignored (a Gaussian stand-in for training). Returns a new tensor, or ``out`` (``work``: a
+    second buffer of ``w_n``'s shape for ``|w_n|``).
     """
     prog, mp = cfg.device.programming, cfg.mapping
     span = mp.g_max_uS - mp.g_min_uS
@@ -183,15 +185,16 @@ def programming_std(w_n: Tensor, cfg: AnalogConfig, scale: float = 1.0, extra_va
     k = scale * mp.g_max_uS / span  # uS per unit of the polynomial, over the span
     s_off = k * max(0.0, sum(c * g_off ** i for i, c in enumerate(coeffs)))
     if not coeffs:
-        return torch.full_like(w_n, math.sqrt(extra_var))
+        return torch.full_like(w_n, math.sqrt(extra_var)) if out is None else out.fill_(math.sqrt(extra_var))
     d = [k * c for c in _compose(coeffs, span / mp.g_max_uS, g_off)]
-    t = w_n.abs()
+    t = w_n.abs() if work is None else torch.abs(w_n, out=work)
     if len(d) == 1:
-        out = torch.full_like(w_n, d[0])
+        out = torch.full_like(w_n, d[0]) if out is None else out.fill_(d[0])
     elif len(d) == 3:  # the usual quadratic: (d0 + d1 t) + d2 t^2, two passes
-        out = torch.mul(t, d[1]).add_(d[0]).addcmul_(t, t, value=d[2])
+        out = (torch.mul(t, d[1]) if out is None else torch.mul(t, d[1], out=out))
+        out.add_(d[0]).addcmul_(t, t, value=d[2])
     else:  # Horner
-        out = torch.mul(t, d[-1])
+        out = torch.mul(t, d[-1]) if out is None else torch.mul(t, d[-1], out=out)
         for c in reversed(d[1:-1]):
             out.add_(c).mul_(t)
         out.add_(d[0])
@@ -223,17 +226,35 @@ class WeightPerturbation:
             self._source = src
         return src
 
+    def __getstate__(self) -> dict:  # the reused buffers are not state
+        state = self.__dict__.copy()
+        state.pop("_bufs", None)
+        return state
+
+    def _buffer(self, name: str, like: Tensor) -> Tensor | None:
+        """A reused buffer shaped like ``like`` (CPU: a fresh tensor costs page faults), or
+        ``None`` above the layers' size cap."""
+        if like.device.type != "cpu" or like.numel() > 1 << 23:
+            return None
+        bufs = self.__dict__.setdefault("_bufs", {})
+        buf = bufs.get(name)
+        if buf is None or buf.shape != like.shape or buf.dtype != like.dtype:
+            buf = bufs[name] = torch.empty(like.shape, dtype=like.dtype, device=like.device)
+        return buf
+
     def std(self, w_n: Tensor, cfg: AnalogConfig) -> Tensor | float:
         """Std of the Gaussian noise on ``w_n`` in normalised units: additive, multiplicative and
         (unless ``device_time_s`` asks for the full device model) the device's programming noise.
-        A float when it does not depend on ``w_n``."""
+        A float when it does not depend on ``w_n``. A tensor result may live in a buffer this
+        perturbation reuses on its next call."""
         o = self.options
         var: Tensor | float = o.weight_noise_rel ** 2
         if o.weight_noise_prop > 0:
             var = var + (o.weight_noise_prop * w_n) ** 2
         if o.device_noise_scale > 0 and o.device_time_s == 0:
             if isinstance(var, float):
-                return programming_std(w_n, cfg, o.device_noise_scale, extra_var=var)
+                return programming_std(w_n, cfg, o.device_noise_scale, extra_var=var,
+                                       out=self._buffer("std", w_n), work=self._buffer("abs", w_n))
             return programming_std(w_n, cfg, o.device_noise_scale).square_().add_(var).sqrt_()
         return var.sqrt() if isinstance(var, Tensor) else math.sqrt(var)
 
@@ -256,7 +277,7 @@ class WeightPerturbation:
             w_dev = device_weights(w_n, layer.cfg, o.device_time_s, src.generator)
             out = w_n + o.device_noise_scale * (w_dev - w_n)
         std = self.std(w_n, layer.cfg)
-        if isinstance(std, Tensor):  # std is a fresh tensor: the noise is drawn into it
+        if isinstance(std, Tensor):  # std is ours (fresh, or our buffer): the noise is drawn into it
             out = src.mul_(std.contiguous()).add_(out)
         elif std > 0:
             out = src.add_(out.clone(memory_format=torch.contiguous_format), std)
