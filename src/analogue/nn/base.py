@@ -131,11 +131,12 @@ class AnalogLayer(nn.Module):
 
         return read
 
-    scratch_max_elems: int = 1 << 23
-    """Temporaries of a call up to this many elements (32 MiB in float32) live in reused per-layer
+    scratch_max_elems: int = 1 << 24
+    """Temporaries of a call up to this many elements (64 MiB in float32) live in reused per-layer
     buffers (not state: dropped by ``deepcopy``/pickling and by ``release_buffers``); larger ones
     are allocated per call. On CPU fresh memory costs a page fault per 4 KiB on first touch (about
-    1 us each on this project's machine: more than the arithmetic done in it)."""
+    1 us each on this project's machine: more than the arithmetic done in it). Lower it (on the
+    class or a layer) to bound the memory a model keeps between calls."""
 
     BUFFER_KEYS = ("_w_scratch", "_p_scratch", "_x_scratch", "_y_scratch", "_cols_scratch",
                    "_pad_scratch", "_kept")

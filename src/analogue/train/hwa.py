@@ -234,7 +234,7 @@ class WeightPerturbation:
     def _buffer(self, name: str, like: Tensor) -> Tensor | None:
         """A reused buffer shaped like ``like`` (CPU: a fresh tensor costs page faults), or
         ``None`` above the layers' size cap."""
-        if like.device.type != "cpu" or like.numel() > 1 << 23:
+        if like.device.type != "cpu" or like.numel() > 1 << 24:
             return None
         bufs = self.__dict__.setdefault("_bufs", {})
         buf = bufs.get(name)
