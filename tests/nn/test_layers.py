@@ -341,3 +341,28 @@ def test_pooled_patch_range_conv1d(kw):
     (k,), (s,), (d,) = m.kernel_size, m.stride, m.dilation
     geo = _Geometry((1, k), (1, s), (1, d), 2, 1, (x4.shape[3] - d * (k - 1) - 1) // s + 1)
     assert torch.equal(m._patch_scale(x, geo), dynamic_input_scale(m._im2col(x4, geo)))
+
+
+@pytest.mark.parametrize("policy", ["dynamic", "fixed"])
+@pytest.mark.parametrize("kw", [dict(padding=1), dict(stride=2, groups=2, padding=1), dict(dilation=2, padding=2)])
+@pytest.mark.parametrize("channels", [8, 64])  # strided-copy and per-offset im2col
+def test_fused_conv_dac_equals_dac_after_im2col(policy, kw, channels):
+    # the conv's DAC is applied while copying the patches; capturing inputs takes the unfused
+    # route (im2col, then periphery.dac): both must give the same outputs, bit for bit
+    torch.manual_seed(0)
+    cfg = an.presets.standard().replace(**{"noise.out_std_rel_fs": 0.0, "dac.range_policy": policy,
+                                            "dac.input_range": 1.5})
+    layer = an.AnalogConv2d.from_float(nn.Conv2d(channels, 6, 3, **kw), cfg)
+    x = torch.randn(2, channels, 9, 9)
+    x[0, :, :3, :3] = 0.0  # all-zero patches
+    with torch.no_grad():
+        fused = layer(x)
+        layer._capture = []
+        unfused = layer(x)
+        layer._capture = None
+    assert torch.equal(fused, unfused)
+    # training forward (codes kept for the backward) matches too
+    assert torch.equal(layer(x).detach(), fused)
+    x[1, 0, 4, 4] = float("inf")
+    with pytest.raises(ValueError, match="NaN or Inf"), torch.no_grad():
+        layer(x)

@@ -215,7 +215,8 @@ class AnalogLayer(nn.Module):
         return lambda b0, b1: (blocks[b0:b1], mapping.weight_scales(blocks[b0:b1], cols, policy))
 
     def simulate(self, x: Tensor, input_range: Tensor | None, keep: bool,
-                 scale: Tensor | None = None, transient: bool = False) -> tuple[Tensor, MVMTrace | None]:
+                 scale: Tensor | None = None, transient: bool = False,
+                 codes: bool = False) -> tuple[Tensor, MVMTrace | None]:
         """Forward MVM of ``(G, N, K)`` inputs; with ``keep``, also what the backward needs.
 
         Without ``keep`` (inference) large inputs are processed in chunks of vectors so that the
@@ -223,7 +224,9 @@ class AnalogLayer(nn.Module):
         ``scale``: the dynamic per-vector input range ``(G, N, 1)`` when the caller has computed
         it already (a convolution takes it from the image, without the im2col copy).
         ``transient``: the caller copies the output before the next call, so it may live in a
-        reused buffer.
+        reused buffer. ``codes``: ``x`` already holds the DAC codes (``periphery.dac(...,
+        codes=True)`` of the inputs; with a fixed range the caller has checked them for NaN/Inf),
+        and in training it is what the trace keeps.
         """
         reps = programmed.n_instances(self) if programmed.reads_programmed(self) else 1
         if reps > 1:  # Monte Carlo programming instances run as extra groups (evaluation only)
@@ -234,8 +237,11 @@ class AnalogLayer(nn.Module):
             scale = self._input_scale(x, input_range)
         # NaN/Inf check: the dynamic range's reduction propagates NaN/Inf; otherwise one sum in
         # float64 (NaN if any element is NaN or +-Inf, and no overflow for finite inputs)
-        peak = scale.amax() if input_range is None else x.detach().sum(dtype=torch.float64)
-        if not math.isfinite(float(peak)):
+        if input_range is None:
+            peak = float(scale.amax())
+        else:
+            peak = 0.0 if codes else float(x.detach().sum(dtype=torch.float64))
+        if not math.isfinite(peak):
             raise ValueError(
                 f"{self.layer_name}: input contains NaN or Inf; an analog tile cannot apply it. "
                 "Check the preceding layers or the data."
@@ -244,16 +250,16 @@ class AnalogLayer(nn.Module):
         read = self._raw_reader() if raw else self.read_blocks()
         if not keep:
             y = self._mvm(x, scale, read, raw, dynamic=input_range is None, keep=False,
-                          transient=transient and reps == 1)[1]
+                          transient=transient and reps == 1, codes=codes)[1]
             return programmed.merge_instances(y, reps), None
         # read once, so the forward and the backward see the same (noisy) weights
         nb = mapping.n_row_blocks(k, self.cfg.tile.rows)
         w_all, s_all = read(0, g * nb)
         slot, bufs = self._kept_slot(x.device)
-        codes_buf = self._slot_buffer(bufs, "codes", x.shape, x.dtype, x.device)
+        codes_buf = None if codes else self._slot_buffer(bufs, "codes", x.shape, x.dtype, x.device)
         x_n, y = self._mvm(x, scale, lambda b0, b1: (w_all[b0:b1], s_all[b0:b1]), raw,
                            dynamic=input_range is None, keep=True, transient=transient,
-                           codes_out=codes_buf)
+                           codes_out=codes_buf, codes=codes)
         held_buf = None if self.read_is_exact() else \
             self._slot_buffer(bufs, "w_eff", w_all.shape, w_all.dtype, w_all.device)
         w_eff = self.held_matrix(w_all, s_all, out=held_buf)
@@ -292,7 +298,7 @@ class AnalogLayer(nn.Module):
 
     def _mvm(self, x: Tensor, scale: Tensor, read: BlockReader, raw: bool = False,
              dynamic: bool = False, keep: bool = True, transient: bool = False,
-             codes_out: Tensor | None = None) -> tuple[Tensor | None, Tensor]:
+             codes_out: Tensor | None = None, codes: bool = False) -> tuple[Tensor | None, Tensor]:
         """DAC, tiled crossbar, noise, ADC, digital rescale: ``(x_codes, y)`` for ``(G, N, K)``
         inputs (the DAC codes are worth ``dac_unit(bits)`` each).
 
@@ -300,6 +306,7 @@ class AnalogLayer(nn.Module):
         bounds ``|x|`` (no clipping needed). Without ``keep``, a layer whose partial sums need
         chunks runs the DAC per chunk inside the crossbar loop (no full copy of the DAC outputs;
         ``x_n`` is then not returned). ``codes_out``: where to write the kept DAC codes.
+        ``codes``: ``x`` holds the DAC codes already.
         """
         cfg = self.cfg
         g, n, k = x.shape
@@ -307,9 +314,9 @@ class AnalogLayer(nn.Module):
         bits, clip = cfg.dac.bits, not dynamic
         m = self.matrix_shape[2]
         cols = m * cfg.device.slicing.n_slices
-        chunked = not keep and g * nb * n * cols > self.max_chunk_elems
-        x_n = None
-        if not chunked:  # inference: the DAC outputs go into a reused buffer (not kept)
+        chunked = not codes and not keep and g * nb * n * cols > self.max_chunk_elems
+        x_n = x if codes else None
+        if not chunked and not codes:  # inference: the DAC outputs go into a reused buffer (not kept)
             buf = codes_out if keep else self._scratch("_x_scratch", x.numel(), x.dtype, x.device).view(x.shape)
             x_n = dac(x, scale, bits, clip, out=buf, codes=True)
         src_x = x if chunked else x_n
@@ -345,13 +352,15 @@ class AnalogLayer(nn.Module):
             return torch.mm(g[0], w[0].t()).unsqueeze(0)
         return torch.bmm(g, w.transpose(1, 2))
 
-    def analog_matmul(self, x: Tensor, scale: Tensor | None = None, transient: bool = False) -> Tensor:
+    def analog_matmul(self, x: Tensor, scale: Tensor | None = None, transient: bool = False,
+                      codes: bool = False) -> Tensor:
         """``(G, N, K)`` inputs -> ``(G, N, M)`` outputs through the simulated tiles (``scale``,
-        ``transient``: see ``simulate``)."""
+        ``transient``, ``codes`` (inference only): see ``simulate``)."""
         if self._capture is not None:
             self._capture.append(x.detach())
         if not torch.is_grad_enabled():  # inference: nothing to keep for a backward
-            return self.simulate(x, self.input_range, keep=False, scale=scale, transient=transient)[0]
+            return self.simulate(x, self.input_range, keep=False, scale=scale, transient=transient,
+                                 codes=codes)[0]
         return AnalogMatmulFn.apply(x, self.weight, self.input_range, self)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[override]

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..config import AnalogConfig
+from ..physics.periphery import levels
 from ..physics.ste import AnalogConvFn
 from .base import AnalogLayer, copy_params
 
@@ -148,10 +149,14 @@ class _AnalogConvNd(AnalogLayer):
         return y.squeeze(0) if unbatched else y
 
     def _forward_cols(self, x4: Tensor, geo: _Geometry, channels_last: bool, scale: Tensor | None) -> Tensor:
-        """Inference (or input capture): im2col, the MVM, the image with the bias."""
-        cols = self._im2col(x4, geo, reuse=self._capture is None)  # captured inputs stay
+        """Inference (or input capture): im2col and the DAC, the MVM, the image with the bias."""
+        if self._capture is None:
+            self._check_finite(x4, scale)
+            cols, codes = self._dac_patches(x4, geo, scale, keep=False), True
+        else:  # the captured inputs are the patches themselves, and stay
+            cols, codes = self._im2col(x4, geo), False
         # a channels-first output is a copy: the MVM may then write into a reused buffer
-        y = self._cols_to_image(self.analog_matmul(cols, scale, transient=not channels_last), geo)
+        y = self._cols_to_image(self.analog_matmul(cols, scale, transient=not channels_last, codes=codes), geo)
         bias = None if self.bias is None else self.bias.view(1, -1, 1, 1)
         fmt = torch.channels_last if channels_last else torch.contiguous_format
         if y.requires_grad:  # capturing inputs with gradients on
@@ -162,6 +167,15 @@ class _AnalogConvNd(AnalogLayer):
         # one pass from the MVM's buffer into a fresh channels-first output, with the bias
         out = torch.empty(y.shape, dtype=y.dtype, device=y.device)
         return out.copy_(y) if bias is None else torch.add(y, bias, out=out)
+
+    def _check_finite(self, x4: Tensor, scale: Tensor | None) -> None:
+        """NaN/Inf in the input: the dynamic range propagates them (the simulation checks it); a
+        fixed range would clip an Inf, so the image is checked here (one float64 sum)."""
+        if scale is None and not math.isfinite(float(x4.detach().sum(dtype=torch.float64))):
+            raise ValueError(
+                f"{self.layer_name}: input contains NaN or Inf; an analog tile cannot apply it. "
+                "Check the preceding layers or the data."
+            )
 
     def _pad_channels_last(self, x: Tensor) -> Tensor:
         """The padded input ``(B, C, H, W)`` laid out channels-last (one copy for zero padding)."""
@@ -187,29 +201,66 @@ class _AnalogConvNd(AnalogLayer):
     """im2col copies each kernel offset separately from this many channels per group up (faster
     for wide layers on CPU), else one strided copy."""
 
-    def _im2col(self, x4: Tensor, geo: _Geometry, reuse: bool = False) -> Tensor:
+    def _im2col(self, x4: Tensor, geo: _Geometry, reuse: bool = False, gain: Tensor | None = None,
+                out: Tensor | None = None) -> Tensor:
         """``(B, C, H, W)`` (padded, channels-last) -> ``(G, B*Ho*Wo, kh*kw*C/G)``, K ordered like
         ``_matrix``. ``reuse``: write into the layer's reused buffer (the result must not outlive
-        the next call; on CPU fresh memory costs a page fault per 4 KiB on every call)."""
+        the next call; on CPU fresh memory costs a page fault per 4 KiB on every call). ``gain``:
+        ``(G, B*Ho*Wo, 1)`` or a scalar tensor multiplied into every patch in the same pass.
+        ``out``: a ``(G, B*Ho*Wo, K)`` tensor to write into."""
         k, s, d = geo.k, geo.s, geo.d
         g = self.groups
         xl = x4.permute(0, 2, 3, 1)  # (B, H, W, C): contiguous for a channels-last x4
         cg = xl.shape[3] // g
         n = geo.b * geo.ho * geo.wo
         shape = (g, geo.b, geo.ho, geo.wo, k[0], k[1], cg)
-        out = self._scratch("_cols_scratch", math.prod(shape), xl.dtype, xl.device).view(shape) \
-            if reuse else xl.new_empty(shape)
+        if out is not None:
+            out = out.view(shape)
+        elif reuse:
+            out = self._scratch("_cols_scratch", math.prod(shape), xl.dtype, xl.device).view(shape)
+        else:
+            out = xl.new_empty(shape)
+        gv = None if gain is None or gain.dim() == 0 else gain.view(g, geo.b, geo.ho, geo.wo, 1)
         if g == 1 and cg < self.slice_copy_min_channels:
             patches = xl.unfold(1, d[0] * (k[0] - 1) + 1, s[0]).unfold(2, d[1] * (k[1] - 1) + 1, s[1])
-            patches = patches[..., :: d[0], :: d[1]]  # (B, Ho, Wo, C, kh, kw)
-            out[0].copy_(patches.permute(0, 1, 2, 4, 5, 3))
-            return out.view(1, n, k[0] * k[1] * cg)
+            patches = patches[..., :: d[0], :: d[1]].permute(0, 1, 2, 4, 5, 3)  # (B, Ho, Wo, kh, kw, C)
+            if gain is None:
+                out[0].copy_(patches)
+            else:
+                torch.mul(patches, gain if gv is None else gv[0].unsqueeze(-1).unsqueeze(-1), out=out[0])
+            return out.view(g, n, k[0] * k[1] * cg)
         xg = xl.unflatten(3, (g, cg)).permute(3, 0, 1, 2, 4)  # (G, B, H, W, C/G)
         he, we = s[0] * (geo.ho - 1) + 1, s[1] * (geo.wo - 1) + 1
         for i in range(k[0]):
             for j in range(k[1]):
-                out[:, :, :, :, i, j].copy_(xg[:, :, i * d[0]:i * d[0] + he:s[0], j * d[1]:j * d[1] + we:s[1]])
+                src = xg[:, :, i * d[0]:i * d[0] + he:s[0], j * d[1]:j * d[1] + we:s[1]]
+                if gain is None:
+                    out[:, :, :, :, i, j].copy_(src)
+                else:
+                    torch.mul(src, gain if gv is None else gv, out=out[:, :, :, :, i, j])
         return out.view(g, n, k[0] * k[1] * cg)
+
+    def _dac_patches(self, x4: Tensor, geo: _Geometry, scale: Tensor | None, keep: bool) -> Tensor:
+        """The DAC codes of every patch, ``(G, B*Ho*Wo, K)``: im2col and the DAC's scaling in one
+        pass per kernel offset, then the rounding (``periphery.dac`` with ``codes=True``, without
+        a separate copy of the patches). ``scale``: the dynamic per-patch range, or ``None`` for
+        the layer's input range. With ``keep`` (training) the codes go into a buffer the
+        backward's trace may hold; otherwise into the layer's reused im2col buffer."""
+        bits = self.cfg.dac.bits
+        lv = float(levels(bits)) if bits is not None else 1.0
+        clip = scale is None
+        s = self._input_scale(x4, self.input_range) if clip else scale
+        gain = (lv / s).clamp_max_(torch.finfo(s.dtype).max)  # an all-zero patch: 0 * gain = 0
+        out = None
+        if keep:
+            k = self.matrix_shape[1]
+            slot, bufs = self._kept_slot(x4.device)
+            out = self._slot_buffer(bufs, "codes", torch.Size((self.groups, geo.b * geo.ho * geo.wo, k)),
+                                    x4.dtype, x4.device)
+        codes = self._im2col(x4, geo, reuse=not keep, gain=gain, out=out)
+        if clip:
+            codes.clamp_(-lv, lv)
+        return codes.round_() if bits is not None else codes
 
     def _patch_scale(self, x: Tensor, geo: _Geometry) -> Tensor:
         """The dynamic input range of every patch, ``(G, B*Ho*Wo, 1)``, without the im2col copy.

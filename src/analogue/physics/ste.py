@@ -141,8 +141,9 @@ class AnalogConvFn(torch.autograd.Function):
     def forward(ctx: Any, x4: Tensor, weight: Tensor, input_range: Tensor | None, bias: Tensor | None,
                 sim: Any, geo: Any, fmt: torch.memory_format, scale: Tensor | None) -> Tensor:
         keep = any(ctx.needs_input_grad[:3])
-        # the im2col copy does not outlive the simulation (the trace keeps the DAC outputs)
-        y, trace = sim.simulate(sim._im2col(x4, geo, reuse=True), input_range, keep, scale=scale)
+        sim._check_finite(x4, scale)
+        codes = sim._dac_patches(x4, geo, scale, keep)  # im2col and DAC in one pass per offset
+        y, trace = sim.simulate(codes, input_range, keep, scale=scale, codes=True)
         ctx.sim, ctx.trace, ctx.geo = sim, trace, geo
         if trace is not None:
             ctx.save_for_backward(x4)
