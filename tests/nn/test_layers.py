@@ -221,13 +221,14 @@ def test_chunked_inference_equals_one_shot(policy, groups):
 
 
 @pytest.mark.parametrize("policy", ["dynamic", "learned"])
-def test_conv_native_backward_equals_im2col_backward(policy):
+@pytest.mark.parametrize("groups", [1, 2])  # one group: the weight gradient reads the gradient image as is
+def test_conv_native_backward_equals_im2col_backward(policy, groups):
     # the conv Function's gradients (transposed conv, per-pixel mask and LSQ) against plain
     # autograd through the im2col path, with quantisation and clipping on
     cfg = an.presets.quantized(dac_bits=4, adc_bits=8, rows=20).replace(
         dac=an.DACConfig(bits=4, range_policy=policy, input_range=0.8))
     torch.manual_seed(0)
-    a = an.AnalogConv2d(6, 4, 3, stride=2, padding=1, dilation=2, groups=2, cfg=cfg, dtype=torch.float64)
+    a = an.AnalogConv2d(6, 4, 3, stride=2, padding=1, dilation=2, groups=groups, cfg=cfg, dtype=torch.float64)
     b = copy.deepcopy(a)
     x = torch.randn(2, 6, 9, 9, dtype=torch.float64)
     xa, xb = x.clone().requires_grad_(), x.clone().requires_grad_()
@@ -240,6 +241,7 @@ def test_conv_native_backward_equals_im2col_backward(policy):
     (yb * g).sum().backward()
     assert torch.allclose(xa.grad, xb.grad, atol=1e-10)
     assert torch.allclose(a.weight.grad, b.weight.grad, atol=1e-10)
+    assert torch.allclose(a.bias.grad, b.bias.grad, atol=1e-10)
     if policy == "learned":
         assert torch.allclose(a.input_range.grad, b.input_range.grad, atol=1e-10)
 

@@ -93,6 +93,22 @@ class _AnalogConvNd(AnalogLayer):
         gw = torch.bmm(g.transpose(1, 2), x_eff)  # (G, out/G, kh*kw*cg)
         return gw.view(o, kh, kw, cg).permute(0, 3, 1, 2).reshape(self.weight.shape)
 
+    def weight_grad_image(self, g_img: Tensor, codes: Tensor, unit: Tensor, geo: _Geometry) -> Tensor:
+        """``codes^T (g * unit)`` in the weight's shape, from the output gradient as an image.
+
+        ``unit``: what one code is worth per patch (``(G, N, 1)`` or a scalar). A channels-first
+        gradient of a one-group layer is used as it is: one batched product per image (its
+        columns are that image's pixels) summed over the batch, instead of a layout copy.
+        """
+        if self.groups == 1 and g_img.is_contiguous():
+            b, m = g_img.shape[:2]
+            hw = geo.ho * geo.wo
+            scaled = g_img * (unit.view(b, 1, geo.ho, geo.wo) if unit.dim() else unit)
+            o, cg, kh, kw = self._weight4().shape
+            gw = torch.bmm(scaled.view(b, m, hw), codes.view(b, hw, -1)).sum(dim=0)  # (out, kh*kw*cg)
+            return gw.view(o, kh, kw, cg).permute(0, 3, 1, 2).reshape(self.weight.shape)
+        return self.weight_grad(self._image_to_cols(g_img, geo) * unit, codes)
+
     def _pads(self) -> list[int]:
         """Explicit (left, right) padding per spatial dim, last dim first (``F.pad`` order)."""
         out: list[int] = []

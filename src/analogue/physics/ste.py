@@ -160,7 +160,8 @@ class AnalogConvFn(torch.autograd.Function):
         sim, geo = ctx.sim, ctx.geo
         need_x, need_w, need_r, need_b = ctx.needs_input_grad[:4]
         gx = gw = gr = gb = None
-        g_img = g_img.contiguous(memory_format=torch.channels_last)  # the layer's column layout
+        if not (sim.groups == 1 and g_img.is_contiguous()):  # else the weight gradient reads it as is
+            g_img = g_img.contiguous(memory_format=torch.channels_last)  # the layer's column layout
         if need_b:
             gb = g_img.sum(dim=(0, 2, 3))
         if need_x or need_r:
@@ -178,6 +179,5 @@ class AnalogConvFn(torch.autograd.Function):
             else:
                 gx = gx_full if need_x else None
         if need_w:
-            gw = sim.weight_grad(sim._image_to_cols(g_img, geo) * (trace.x_scale * trace.x_unit),
-                                 trace.x_codes)
+            gw = sim.weight_grad_image(g_img, trace.x_codes, trace.x_scale * trace.x_unit, geo)
         return gx, gw, gr, gb, None, None, None, None
