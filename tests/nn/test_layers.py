@@ -33,9 +33,12 @@ CASES = [
     (lambda: nn.Conv1d(6, 6, 3, padding="same", groups=2, padding_mode="replicate"), (2, 6, 10)),
     (lambda: nn.Conv2d(3, 5, 3), (3, 8, 8)),  # unbatched input
     (lambda: nn.Conv2d(64, 10, 3, stride=2, padding=1, groups=2), (2, 64, 7, 7)),
+    (lambda: nn.Conv2d(3, 4, (2, 4), padding="same"), (2, 3, 7, 8)),  # asymmetric zero padding
+    (lambda: nn.Conv1d(3, 5, 4, padding="same", bias=False), (2, 3, 11)),
 ]
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")  # torch's own twin
 @pytest.mark.parametrize("rows", [4, 16, 256])
 @pytest.mark.parametrize("make, shape", CASES)
 def test_ideal_equals_torch_outputs_and_gradients(make, shape, rows):

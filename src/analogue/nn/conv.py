@@ -143,23 +143,25 @@ class _AnalogConvNd(AnalogLayer):
             k, s, d = self.kernel_size, self.stride, self.dilation
         channels_last = self._nd == 2 and x.dim() == 4 and not x.is_contiguous() \
             and x.is_contiguous(memory_format=torch.channels_last)
-        x_in = x
-        x4 = self._pad_channels_last(x)
-        b, _, h, w = x4.shape
-        ho = (h - d[0] * (k[0] - 1) - 1) // s[0] + 1
-        wo = (w - d[1] * (k[1] - 1) - 1) // s[1] + 1
+        left, right, top, bottom = self._pads() + ([0, 0] if self._nd == 1 else [])
+        b, _, h, w = x.shape
+        ho = (h + top + bottom - d[0] * (k[0] - 1) - 1) // s[0] + 1
+        wo = (w + left + right - d[1] * (k[1] - 1) - 1) // s[1] + 1
         if ho <= 0 or wo <= 0:
             raise ValueError(f"{self.layer_name}: input {tuple(x.shape)} is smaller than the kernel "
                              f"{self.kernel_size} with dilation {self.dilation}; pad it or shrink the kernel.")
         geo = _Geometry(k, s, d, b, ho, wo)
         fmt = torch.channels_last if channels_last else torch.contiguous_format
-        scale = self._patch_scale(x_in, geo) if self.input_range is None else None
+        scale = self._patch_scale(x, geo) if self.input_range is None else None
         if self._capture is None and torch.is_grad_enabled():
             # input gradient by the native transposed convolution instead of through im2col; the
-            # output in the input's memory format, like torch.nn, with the bias
-            y = AnalogConvFn.apply(x4, self.weight, self.input_range, self.bias, self, geo, fmt, scale)
+            # output in the input's memory format, like torch.nn, with the bias. Zero padding
+            # happens inside (its gradient is the interior of the padded input's gradient).
+            zeros = self.padding_mode == "zeros"
+            y = AnalogConvFn.apply(x if zeros else self._pad_channels_last(x), self.weight, self.input_range,
+                                   self.bias, self, geo, fmt, scale, zeros)
         else:
-            y = self._forward_cols(x4, geo, channels_last, scale)
+            y = self._forward_cols(self._pad_channels_last(x), geo, channels_last, scale)
         if self._nd == 1:
             y = y.squeeze(2)
         return y.squeeze(0) if unbatched else y
@@ -318,14 +320,26 @@ class _AnalogConvNd(AnalogLayer):
             return cols.reshape(1, -1, m)
         return cols.reshape(-1, g, m).transpose(0, 1)
 
-    def conv_grad_input(self, g_img: Tensor, w_eff: Tensor, x_shape: torch.Size, geo: _Geometry) -> Tensor:
-        """``col2im(g @ w_eff^T)`` computed as the native transposed convolution."""
+    def conv_grad_input(self, g_img: Tensor, w_eff: Tensor, x_shape: torch.Size, geo: _Geometry,
+                        unpad: bool = False) -> Tensor:
+        """``col2im(g @ w_eff^T)`` computed as the native transposed convolution: the gradient of
+        the padded input of ``x_shape``, or with ``unpad`` of the unpadded input ``x_shape`` (the
+        interior of the padded one; zero padding)."""
         g, k, m = w_eff.shape
         kh, kw = geo.k
         kernel = w_eff.reshape(g, kh, kw, k // (kh * kw), m).permute(0, 4, 3, 1, 2) \
             .reshape(g * m, k // (kh * kw), kh, kw)
-        return torch.nn.grad.conv2d_input(x_shape, kernel, g_img, stride=geo.s, padding=0,
-                                          dilation=geo.d, groups=g)
+        if not unpad:
+            return torch.nn.grad.conv2d_input(x_shape, kernel, g_img, stride=geo.s, padding=0,
+                                              dilation=geo.d, groups=g)
+        left, right, top, bottom = self._pads() + ([0, 0] if self._nd == 1 else [])
+        b, c, h, w = x_shape
+        if left == right and top == bottom:  # symmetric: the transposed convolution pads itself
+            return torch.nn.grad.conv2d_input(x_shape, kernel, g_img, stride=geo.s, padding=(top, left),
+                                              dilation=geo.d, groups=g)
+        full = torch.nn.grad.conv2d_input((b, c, h + top + bottom, w + left + right), kernel, g_img,
+                                          stride=geo.s, padding=0, dilation=geo.d, groups=g)
+        return full[:, :, top:top + h, left:left + w]
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "

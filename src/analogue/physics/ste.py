@@ -139,14 +139,18 @@ class AnalogConvFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, x4: Tensor, weight: Tensor, input_range: Tensor | None, bias: Tensor | None,
-                sim: Any, geo: Any, fmt: torch.memory_format, scale: Tensor | None) -> Tensor:
+                sim: Any, geo: Any, fmt: torch.memory_format, scale: Tensor | None,
+                pad_inside: bool = False) -> Tensor:
         keep = any(ctx.needs_input_grad[:3])
         sim._check_finite(x4, scale)
+        x_in = x4
+        if pad_inside:  # zero padding here (no autograd): the input gradient is then unpadded
+            x4 = sim._pad_channels_last(x4)
         codes = sim._dac_patches(x4, geo, scale, keep)  # im2col and DAC in one pass per offset
         y, trace = sim.simulate(codes, input_range, keep, scale=scale, codes=True)
-        ctx.sim, ctx.trace, ctx.geo = sim, trace, geo
+        ctx.sim, ctx.trace, ctx.geo, ctx.pad_inside = sim, trace, geo, pad_inside
         if trace is not None:
-            ctx.save_for_backward(x4)
+            ctx.save_for_backward(x_in)
         if bias is not None:  # the digital bias, added on the columns (contiguous) before the layout
             g, _, m = y.shape
             y.add_(bias.view(g, 1, m))
@@ -165,7 +169,7 @@ class AnalogConvFn(torch.autograd.Function):
         if need_b:
             gb = g_img.sum(dim=(0, 2, 3))
         if need_x or need_r:
-            gx_full = sim.conv_grad_input(g_img, trace.w_eff, x4.shape, geo)
+            gx_full = sim.conv_grad_input(g_img, trace.w_eff, x4.shape, geo, unpad=ctx.pad_inside)
             if trace.clipped:
                 from .periphery import dac
 
@@ -180,4 +184,4 @@ class AnalogConvFn(torch.autograd.Function):
                 gx = gx_full if need_x else None
         if need_w:
             gw = sim.weight_grad_image(g_img, trace.x_codes, trace.x_scale * trace.x_unit, geo)
-        return gx, gw, gr, gb, None, None, None, None
+        return gx, gw, gr, gb, None, None, None, None, None
