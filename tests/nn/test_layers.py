@@ -225,13 +225,15 @@ def test_chunked_inference_equals_one_shot(policy, groups):
 
 @pytest.mark.parametrize("policy", ["dynamic", "learned"])
 @pytest.mark.parametrize("groups", [1, 2])  # one group: the weight gradient reads the gradient image as is
-def test_conv_native_backward_equals_im2col_backward(policy, groups):
+@pytest.mark.parametrize("per_image_min", [1, 10**6])  # per-image products, or one product after a copy
+def test_conv_native_backward_equals_im2col_backward(policy, groups, per_image_min):
     # the conv Function's gradients (transposed conv, per-pixel mask and LSQ) against plain
     # autograd through the im2col path, with quantisation and clipping on
     cfg = an.presets.quantized(dac_bits=4, adc_bits=8, rows=20).replace(
         dac=an.DACConfig(bits=4, range_policy=policy, input_range=0.8))
     torch.manual_seed(0)
     a = an.AnalogConv2d(6, 4, 3, stride=2, padding=1, dilation=2, groups=groups, cfg=cfg, dtype=torch.float64)
+    a.per_image_grad_min_pixels = per_image_min
     b = copy.deepcopy(a)
     x = torch.randn(2, 6, 9, 9, dtype=torch.float64)
     xa, xb = x.clone().requires_grad_(), x.clone().requires_grad_()

@@ -93,14 +93,18 @@ class _AnalogConvNd(AnalogLayer):
         gw = torch.bmm(g.transpose(1, 2), x_eff)  # (G, out/G, kh*kw*cg)
         return gw.view(o, kh, kw, cg).permute(0, 3, 1, 2).reshape(self.weight.shape)
 
+    per_image_grad_min_pixels: int = 256
+
     def weight_grad_image(self, g_img: Tensor, codes: Tensor, unit: Tensor, geo: _Geometry) -> Tensor:
         """``codes^T (g * unit)`` in the weight's shape, from the output gradient as an image.
 
         ``unit``: what one code is worth per patch (``(G, N, 1)`` or a scalar). A channels-first
-        gradient of a one-group layer is used as it is: one batched product per image (its
-        columns are that image's pixels) summed over the batch, instead of a layout copy.
+        gradient of a one-group layer with large images is used as it is: one batched product per
+        image (its columns are that image's pixels) summed over the batch, instead of a layout
+        copy; small images (fewer than ``per_image_grad_min_pixels`` output pixels) make too many
+        tiny products, and take one product after the copy.
         """
-        if self.groups == 1 and g_img.is_contiguous():
+        if self.groups == 1 and g_img.is_contiguous() and geo.ho * geo.wo >= self.per_image_grad_min_pixels:
             b, m = g_img.shape[:2]
             hw = geo.ho * geo.wo
             scaled = g_img * (unit.view(b, 1, geo.ho, geo.wo) if unit.dim() else unit)

@@ -164,7 +164,7 @@ class AnalogConvFn(torch.autograd.Function):
         sim, geo = ctx.sim, ctx.geo
         need_x, need_w, need_r, need_b = ctx.needs_input_grad[:4]
         gx = gw = gr = gb = None
-        if not (sim.groups == 1 and g_img.is_contiguous()):  # else the weight gradient reads it as is
+        if not (sim.groups == 1 and g_img.is_contiguous() and geo.ho * geo.wo >= sim.per_image_grad_min_pixels):
             g_img = g_img.contiguous(memory_format=torch.channels_last)  # the layer's column layout
         if need_b:
             gb = g_img.sum(dim=(0, 2, 3))
