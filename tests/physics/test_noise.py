@@ -107,3 +107,17 @@ def test_mul_draws_zero_mean_noise_with_the_given_std(size):
     n = x.numel()
     assert abs(x.mean()) < 6 / math.sqrt(n)
     assert abs(x.var() - 1) < 6 * math.sqrt(2 / min(n, 1 << 16))
+
+
+@pytest.mark.parametrize("size", [1 << 10, 5 << 17])
+def test_addmul_adds_zero_mean_noise_with_the_given_std_to_a_base(size):
+    src = _source(15, pool=1 << 17)
+    base = torch.linspace(-3.0, 3.0, size)
+    std = torch.linspace(0.5, 2.0, size)
+    out = src.addmul_(std.clone(), base)
+    z = ((out - base) / std).double()
+    n = z.numel()
+    assert abs(z.mean()) < 6 / math.sqrt(n)
+    assert abs(z.var() - 1) < 6 * math.sqrt(2 / min(n, 1 << 16))
+    with pytest.raises(ValueError, match="base"):
+        src.addmul_(std.clone(), base[:-1])

@@ -66,6 +66,20 @@ class GaussianSource:
         ``std.mul_`` of a tensor of standard deviations draws zero-mean noise with those."""
         return self._apply_(target, lambda part, z, s: part.mul_(z).mul_(s))
 
+    def addmul_(self, target: Tensor, base: Tensor) -> Tensor:
+        """``target = base + target * N(0, 1)`` in place on ``target`` (both contiguous, one
+        shape): zero-mean noise with the standard deviations in ``target``, added to ``base``, in
+        two passes."""
+        if base.shape != target.shape or not base.is_contiguous():
+            raise ValueError("GaussianSource.addmul_: base must be contiguous, shaped like the target")
+        t0, b0 = target.storage_offset(), base.storage_offset()
+
+        def op(part: Tensor, z: Tensor, s: Tensor) -> None:
+            bpart = base.as_strided(part.shape, part.stride(), b0 + part.storage_offset() - t0)
+            torch.addcmul(bpart, part.mul_(z), s, out=part)
+
+        return self._apply_(target, op)
+
     def _apply_(self, target: Tensor, op) -> Tensor:
         """``op(part, z, s)`` over the target with samples ``z * s`` laid out as follows.
 
