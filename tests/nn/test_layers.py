@@ -373,3 +373,18 @@ def test_fused_conv_dac_equals_dac_after_im2col(policy, kw, channels):
     x[1, 0, 4, 4] = float("inf")
     with pytest.raises(ValueError, match="NaN or Inf"), torch.no_grad():
         layer(x)
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+def test_conv_accepts_non_contiguous_inputs(groups):
+    torch.manual_seed(0)
+    ref = nn.Conv2d(4, 6, 3, padding=1, groups=groups).double()
+    layer = an.AnalogConv2d.from_float(ref, an.presets.ideal())
+    base = torch.randn(2, 9, 18, 4, dtype=torch.float64)
+    for x in (base.permute(0, 3, 1, 2)[:, :, :, ::2], base.permute(0, 3, 2, 1)[:, :, ::2]):
+        assert not x.is_contiguous()
+        torch.testing.assert_close(layer(x), ref(x))
+        xa, xb = x.clone().requires_grad_(), x.clone().requires_grad_()
+        layer(xa).sum().backward()
+        ref(xb).sum().backward()
+        torch.testing.assert_close(xa.grad, xb.grad)

@@ -294,7 +294,7 @@ class _AnalogConvNd(AnalogLayer):
         """
         g = self.groups
         b, c, h, w = x.shape
-        xg = x.detach().view(b, g, c // g, h, w)
+        xg = x.detach().reshape(b, g, c // g, h, w)
         peak = torch.maximum(xg.amax(dim=2), -xg.amin(dim=2))  # (B, G, H, W)
         pads = self._pads() + ([0, 0] if self._nd == 1 else [])
         if any(pads):
