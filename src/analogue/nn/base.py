@@ -139,7 +139,7 @@ class AnalogLayer(nn.Module):
     class or a layer) to bound the memory a model keeps between calls."""
 
     BUFFER_KEYS = ("_w_scratch", "_p_scratch", "_x_scratch", "_y_scratch", "_cols_scratch",
-                   "_pad_scratch", "_kept")
+                   "_pad_scratch", "_g_scratch", "_kept")
 
     def release_buffers(self) -> None:
         """Free the reused temporaries (they are re-created on the next call)."""
