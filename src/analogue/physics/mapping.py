@@ -58,7 +58,8 @@ def weight_scales(w_blocks: Tensor, cols: int, policy: str) -> Tensor:
     order = sorted(range(3), key=lambda d: -w_blocks.stride(d))
     wp, dim = w_blocks.permute(order), order.index(1)
     back = [order.index(d) for d in range(3)]
-    amax = torch.maximum(wp.amax(dim=dim, keepdim=True), -wp.amin(dim=dim, keepdim=True)).permute(back).contiguous()
+    peak = torch.maximum(wp.amax(dim=dim, keepdim=True), wp.amin(dim=dim, keepdim=True).neg_())
+    amax = peak.permute(back).contiguous()
     if policy == "tile":
         b, _, m = amax.shape
         nc = math.ceil(m / cols)
@@ -67,7 +68,7 @@ def weight_scales(w_blocks: Tensor, cols: int, policy: str) -> Tensor:
         amax = per_tile.expand(b, 1, nc, cols).reshape(b, 1, nc * cols)[..., :m]
     elif policy != "column":
         raise ValueError(f"unknown weight scale policy {policy!r}; use 'column' or 'tile'")
-    return amax.clamp_min(torch.finfo(amax.dtype).tiny)
+    return amax.clamp_min_(torch.finfo(amax.dtype).tiny)  # a fresh tensor (or a view of one)
 
 
 def weight_to_conductance(

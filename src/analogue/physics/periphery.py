@@ -22,8 +22,8 @@ def dynamic_input_scale(x: Tensor) -> Tensor:
 
     Two reductions instead of ``abs()`` first: no temporary the size of ``x``. NaN propagates.
     """
-    peak = torch.maximum(x.amax(dim=-1, keepdim=True), -x.amin(dim=-1, keepdim=True))
-    return peak.clamp_min(torch.finfo(x.dtype).tiny)
+    peak = torch.maximum(x.amax(dim=-1, keepdim=True), x.amin(dim=-1, keepdim=True).neg_())
+    return peak.clamp_min_(torch.finfo(x.dtype).tiny)
 
 
 def dac(x: Tensor, scale: Tensor | float, bits: int | None, clip: bool = True,
