@@ -65,7 +65,7 @@ def weight_scales(w_blocks: Tensor, cols: int, policy: str) -> Tensor:
         nc = math.ceil(m / cols)
         padded = torch.nn.functional.pad(amax, (0, nc * cols - m))
         per_tile = padded.view(b, 1, nc, cols).amax(dim=3, keepdim=True)
-        amax = per_tile.expand(b, 1, nc, cols).reshape(b, 1, nc * cols)[..., :m]
+        amax = per_tile.expand(b, 1, nc, cols).reshape(b, 1, nc * cols)[..., :m].clone()  # own memory
     elif policy != "column":
         raise ValueError(f"unknown weight scale policy {policy!r}; use 'column' or 'tile'")
     return amax.clamp_min_(torch.finfo(amax.dtype).tiny)  # a fresh tensor (or a view of one)
