@@ -162,7 +162,7 @@ def test_report_round_trip_table_and_errors() -> None:
     text = r.table()
     for word in ("energy", "latency", "TOPS/W", "adc", "fc", "gpu-a100"):
         assert word in text
-    with pytest.raises(ConfigError, match="unknown fields"):
+    with pytest.raises(ConfigError, match="unknown field 'joules'"):
         CostReport.from_dict({**r.to_dict(), "joules": 1})
     with pytest.raises(ConfigError, match="batch"):
         estimate_cost(_program(chip, [_analog("fc", 8, 8, 1, chip)]), batch=0)

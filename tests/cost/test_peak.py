@@ -61,7 +61,7 @@ def test_report_round_trip_and_table() -> None:
     assert PeakReport.from_dict(json.loads(json.dumps(r.to_dict()))) == r
     text = r.table()
     assert "TOPS/W" in text and "adc" in text
-    with pytest.raises(ConfigError, match="unknown fields"):
+    with pytest.raises(ConfigError, match="unknown field 'bogus'"):
         PeakReport.from_dict({**r.to_dict(), "bogus": 1})
     with pytest.raises(ConfigError, match="input_activity"):
         peak(chips.hermes(), input_activity=1.5)

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
 
+from analogue.config import _reject_unknown
+
 if TYPE_CHECKING:  # pragma: no cover
     from analogue.chips import Chip
 
@@ -96,10 +98,7 @@ class LayerPlan:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LayerPlan:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"LayerPlan.from_dict: unknown fields {sorted(unknown)}")
+        _reject_unknown(data, [f.name for f in dataclasses.fields(cls)], "LayerPlan.from_dict")
         kw = dict(data)
         for k in ("weight_shape", "cores", "inputs"):
             if k in kw:

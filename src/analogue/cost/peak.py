@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from analogue.chips import Chip
-from analogue.config import ConfigError
+from analogue.config import ConfigError, _reject_unknown
 from analogue.cost import components as C
 from analogue.cost import constants as K
 from analogue.cost.model import chip_params, evaluate
@@ -49,10 +49,7 @@ class PeakReport:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PeakReport:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ConfigError(f"PeakReport.from_dict: unknown fields {sorted(unknown)}")
+        _reject_unknown(data, [f.name for f in dataclasses.fields(cls)], "PeakReport.from_dict")
         return cls(**data)
 
     def table(self) -> str:
