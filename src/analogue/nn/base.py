@@ -117,12 +117,13 @@ class AnalogLayer(nn.Module):
         perturb = self.weight_perturbation if self.training else None
         slicing = self.cfg.device.slicing if self.cfg.device.slicing.active else None
 
-        scratch = self._weight_scratch(blocks)
+        # normalised weights in a reused, contiguous buffer (contiguous: the noise draws need it)
+        scratch = self._scratch("_w_scratch", blocks.numel(), blocks.dtype, blocks.device).view(blocks.shape)
 
         def read(b0: int, b1: int) -> tuple[Tensor, Tensor]:
             wb = blocks[b0:b1]
             s = mapping.weight_scales(wb, cols, policy)
-            w_n = wb / s if scratch is None else torch.div(wb, s, out=scratch[b0:b1])
+            w_n = torch.div(wb, s, out=scratch[b0:b1])
             if perturb is not None:
                 w_n = perturb(w_n, self)
             if slicing is not None:  # bit-sliced weights: (b, r, M*S) columns, per-slice scales
@@ -151,16 +152,6 @@ class AnalogLayer(nn.Module):
         for key in self.BUFFER_KEYS:
             state.pop(key, None)
         return state
-
-    def _weight_scratch(self, blocks: Tensor) -> Tensor | None:
-        """The reused buffer for normalised weights, contiguous in the blocks' shape (not state)."""
-        if blocks.numel() > self.scratch_max_elems:
-            return None
-        buf = self.__dict__.get("_w_scratch")
-        if buf is None or buf.shape != blocks.shape or buf.dtype != blocks.dtype or buf.device != blocks.device:
-            buf = torch.empty(blocks.shape, dtype=blocks.dtype, device=blocks.device)  # contiguous
-            self.__dict__["_w_scratch"] = buf
-        return buf
 
     def _scratch(self, name: str, numel: int, dtype: torch.dtype, device: torch.device) -> Tensor:
         """A reused flat buffer of at least ``numel`` elements (not state; grown on demand); a
@@ -200,6 +191,14 @@ class AnalogLayer(nn.Module):
             return dynamic_input_scale(x.detach())
         return input_range.detach().abs().clamp_min(torch.finfo(x.dtype).tiny)
 
+    def _reject_non_finite(self, peak: float) -> None:
+        """Fail on a NaN/Inf input, given a reduction of it that propagates NaN and Inf."""
+        if not math.isfinite(peak):
+            raise ValueError(
+                f"{self.layer_name}: input contains NaN or Inf; an analog tile cannot apply it. "
+                "Check the preceding layers or the data."
+            )
+
     def _reads_raw(self) -> bool:
         """Whether the crossbar can read the weight itself: an exact read without bit slicing.
 
@@ -238,14 +237,9 @@ class AnalogLayer(nn.Module):
         # NaN/Inf check: the dynamic range's reduction propagates NaN/Inf; otherwise one sum in
         # float64 (NaN if any element is NaN or +-Inf, and no overflow for finite inputs)
         if input_range is None:
-            peak = float(scale.amax())
-        else:
-            peak = 0.0 if codes else float(x.detach().sum(dtype=torch.float64))
-        if not math.isfinite(peak):
-            raise ValueError(
-                f"{self.layer_name}: input contains NaN or Inf; an analog tile cannot apply it. "
-                "Check the preceding layers or the data."
-            )
+            self._reject_non_finite(float(scale.amax()))
+        elif not codes:
+            self._reject_non_finite(float(x.detach().sum(dtype=torch.float64)))
         raw = self._reads_raw()
         read = self._raw_reader() if raw else self.read_blocks()
         if not keep:

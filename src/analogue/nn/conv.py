@@ -88,10 +88,14 @@ class _AnalogConvNd(AnalogLayer):
         o, cg, kh, kw = self._weight4().shape
         return self.groups, kh * kw * cg, o // self.groups
 
-    def weight_grad(self, g: Tensor, x_eff: Tensor) -> Tensor:
+    def _as_weight(self, gw: Tensor) -> Tensor:
+        """A gradient laid out like ``_matrix`` transposed, ``(G, out/G, kh*kw*cg)``, in the
+        weight's shape."""
         o, cg, kh, kw = self._weight4().shape
-        gw = torch.bmm(g.transpose(1, 2), x_eff)  # (G, out/G, kh*kw*cg)
-        return gw.view(o, kh, kw, cg).permute(0, 3, 1, 2).reshape(self.weight.shape)
+        return gw.reshape(o, kh, kw, cg).permute(0, 3, 1, 2).reshape(self.weight.shape)
+
+    def weight_grad(self, g: Tensor, x_eff: Tensor) -> Tensor:
+        return self._as_weight(torch.bmm(g.transpose(1, 2), x_eff))
 
     per_image_grad_min_pixels: int = 256
 
@@ -108,13 +112,12 @@ class _AnalogConvNd(AnalogLayer):
             b, m = g_img.shape[:2]
             hw = geo.ho * geo.wo
             scaled = g_img * (unit.view(b, 1, geo.ho, geo.wo) if unit.dim() else unit)
-            o, cg, kh, kw = self._weight4().shape
-            gw = torch.bmm(scaled.view(b, m, hw), codes.view(b, hw, -1)).sum(dim=0)  # (out, kh*kw*cg)
-            return gw.view(o, kh, kw, cg).permute(0, 3, 1, 2).reshape(self.weight.shape)
+            return self._as_weight(torch.bmm(scaled.view(b, m, hw), codes.view(b, hw, -1)).sum(dim=0))
         return self.weight_grad(self._image_to_cols(g_img, geo) * unit, codes)
 
     def _pads(self) -> list[int]:
-        """Explicit (left, right) padding per spatial dim, last dim first (``F.pad`` order)."""
+        """Explicit ``[left, right, top, bottom]`` padding of the layer run as 2-D (``F.pad`` order;
+        a 1-d layer has height 1 and no top/bottom padding)."""
         out: list[int] = []
         for d in reversed(range(self._nd)):
             k, dil = self.kernel_size[d], self.dilation[d]
@@ -125,7 +128,7 @@ class _AnalogConvNd(AnalogLayer):
                 out += [0, 0]
             else:
                 out += [self.padding[d], self.padding[d]]
-        return out
+        return out + [0, 0] if self._nd == 1 else out
 
     def _check_input(self, x: Tensor) -> None:
         if x.dim() not in (self._nd + 1, self._nd + 2) or x.shape[-self._nd - 1] != self.in_channels:
@@ -147,7 +150,7 @@ class _AnalogConvNd(AnalogLayer):
             k, s, d = self.kernel_size, self.stride, self.dilation
         channels_last = self._nd == 2 and x.dim() == 4 and not x.is_contiguous() \
             and x.is_contiguous(memory_format=torch.channels_last)
-        left, right, top, bottom = self._pads() + ([0, 0] if self._nd == 1 else [])
+        left, right, top, bottom = self._pads()
         b, _, h, w = x.shape
         ho = (h + top + bottom - d[0] * (k[0] - 1) - 1) // s[0] + 1
         wo = (w + left + right - d[1] * (k[1] - 1) - 1) // s[1] + 1
@@ -165,22 +168,22 @@ class _AnalogConvNd(AnalogLayer):
             y = AnalogConvFn.apply(x if zeros else self._pad_channels_last(x), self.weight, self.input_range,
                                    self.bias, self, geo, fmt, scale, zeros)
         else:
-            y = self._forward_cols(self._pad_channels_last(x), geo, channels_last, scale)
+            y = self._forward_cols(self._pad_channels_last(x), geo, fmt, scale)
         if self._nd == 1:
             y = y.squeeze(2)
         return y.squeeze(0) if unbatched else y
 
-    def _forward_cols(self, x4: Tensor, geo: _Geometry, channels_last: bool, scale: Tensor | None) -> Tensor:
+    def _forward_cols(self, x4: Tensor, geo: _Geometry, fmt: torch.memory_format, scale: Tensor | None) -> Tensor:
         """Inference (or input capture): im2col and the DAC, the MVM, the image with the bias."""
         if self._capture is None:
             self._check_finite(x4, scale)
             cols, codes = self._dac_patches(x4, geo, scale, keep=False), True
         else:  # the captured inputs are the patches themselves, and stay
             cols, codes = self._im2col(x4, geo), False
+        channels_last = fmt == torch.channels_last
         # a channels-first output is a copy: the MVM may then write into a reused buffer
         y = self._cols_to_image(self.analog_matmul(cols, scale, transient=not channels_last, codes=codes), geo)
         bias = None if self.bias is None else self.bias.view(1, -1, 1, 1)
-        fmt = torch.channels_last if channels_last else torch.contiguous_format
         if y.requires_grad:  # capturing inputs with gradients on
             y = y.contiguous(memory_format=fmt)
             return y if bias is None else y + bias
@@ -193,17 +196,12 @@ class _AnalogConvNd(AnalogLayer):
     def _check_finite(self, x4: Tensor, scale: Tensor | None) -> None:
         """NaN/Inf in the input: the dynamic range propagates them (the simulation checks it); a
         fixed range would clip an Inf, so the image is checked here (one float64 sum)."""
-        if scale is None and not math.isfinite(float(x4.detach().sum(dtype=torch.float64))):
-            raise ValueError(
-                f"{self.layer_name}: input contains NaN or Inf; an analog tile cannot apply it. "
-                "Check the preceding layers or the data."
-            )
+        if scale is None:
+            self._reject_non_finite(float(x4.detach().sum(dtype=torch.float64)))
 
     def _pad_channels_last(self, x: Tensor) -> Tensor:
         """The padded input ``(B, C, H, W)`` laid out channels-last (one copy for zero padding)."""
-        pads = self._pads()  # (left, right, top, bottom) for 2-D
-        if self._nd == 1:
-            pads = pads + [0, 0]
+        pads = self._pads()
         if not any(pads):
             return x.contiguous(memory_format=torch.channels_last)
         if self.padding_mode != "zeros":
@@ -274,9 +272,9 @@ class _AnalogConvNd(AnalogLayer):
         s = self._input_scale(x4, self.input_range) if clip else scale
         gain = (lv / s).clamp_max_(torch.finfo(s.dtype).max)  # an all-zero patch: 0 * gain = 0
         out = None
-        if keep:
+        if keep:  # the slot the simulation takes next (the first free one) keeps these codes
             k = self.matrix_shape[1]
-            slot, bufs = self._kept_slot(x4.device)
+            _, bufs = self._kept_slot(x4.device)
             out = self._slot_buffer(bufs, "codes", torch.Size((self.groups, geo.b * geo.ho * geo.wo, k)),
                                     x4.dtype, x4.device)
         codes = self._im2col(x4, geo, reuse=not keep, gain=gain, out=out)
@@ -296,7 +294,7 @@ class _AnalogConvNd(AnalogLayer):
         b, c, h, w = x.shape
         xg = x.detach().reshape(b, g, c // g, h, w)
         peak = torch.maximum(xg.amax(dim=2), -xg.amin(dim=2))  # (B, G, H, W)
-        pads = self._pads() + ([0, 0] if self._nd == 1 else [])
+        pads = self._pads()
         if any(pads):
             mode = "constant" if self.padding_mode == "zeros" else self.padding_mode
             peak = F.pad(peak, pads, mode=mode)
@@ -336,7 +334,7 @@ class _AnalogConvNd(AnalogLayer):
         if not unpad:
             return torch.nn.grad.conv2d_input(x_shape, kernel, g_img, stride=geo.s, padding=0,
                                               dilation=geo.d, groups=g)
-        left, right, top, bottom = self._pads() + ([0, 0] if self._nd == 1 else [])
+        left, right, top, bottom = self._pads()
         b, c, h, w = x_shape
         if left == right and top == bottom:  # symmetric: the transposed convolution pads itself
             return torch.nn.grad.conv2d_input(x_shape, kernel, g_img, stride=geo.s, padding=(top, left),
