@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..config import AnalogConfig
-from ..physics.periphery import levels
+from ..physics.periphery import dac_codes_, dac_gain
 from ..physics.ste import AnalogConvFn
 from .base import AnalogLayer, copy_params
 
@@ -267,20 +267,15 @@ class _AnalogConvNd(AnalogLayer):
         the layer's input range. With ``keep`` (training) the codes go into a buffer the
         backward's trace may hold; otherwise into the layer's reused im2col buffer."""
         bits = self.cfg.dac.bits
-        lv = float(levels(bits)) if bits is not None else 1.0
         clip = scale is None
-        s = self._input_scale(x4, self.input_range) if clip else scale
-        gain = (lv / s).clamp_max_(torch.finfo(s.dtype).max)  # an all-zero patch: 0 * gain = 0
+        gain = dac_gain(self._input_scale(x4, self.input_range) if clip else scale, bits)
         out = None
         if keep:  # the slot the simulation takes next (the first free one) keeps these codes
             k = self.matrix_shape[1]
             _, bufs = self._kept_slot(x4.device)
             out = self._slot_buffer(bufs, "codes", torch.Size((self.groups, geo.b * geo.ho * geo.wo, k)),
                                     x4.dtype, x4.device)
-        codes = self._im2col(x4, geo, reuse=not keep, gain=gain, out=out)
-        if clip:
-            codes.clamp_(-lv, lv)
-        return codes.round_() if bits is not None else codes
+        return dac_codes_(self._im2col(x4, geo, reuse=not keep, gain=gain, out=out), bits, clip)
 
     def _patch_scale(self, x: Tensor, geo: _Geometry) -> Tensor:
         """The dynamic input range of every patch, ``(G, B*Ho*Wo, 1)``, without the im2col copy.

@@ -62,8 +62,10 @@ def _digitise_(p: Tensor, scale: Tensor, *, adc_bits: int | None, out_bound: flo
     return p, post
 
 
-def _accumulate(p: Tensor, post: Tensor | None, groups: int, out: Tensor | None) -> Tensor:
-    """``sum over row blocks of p * post``: ``(G*nb, N, M)`` -> ``(G, N, M)``.
+def _accumulate(p: Tensor, post: Tensor | None, groups: int, out: Tensor | None,
+                add: bool = False) -> Tensor:
+    """``sum over row blocks of p * post``: ``(G*nb, N, M)`` -> ``(G, N, M)``, written to ``out``
+    (added to it with ``add``).
 
     A few blocks are added with fused multiply-adds (one pass each, no product tensor); many
     blocks with one product and one reduction.
@@ -74,14 +76,18 @@ def _accumulate(p: Tensor, post: Tensor | None, groups: int, out: Tensor | None)
     if out is None:
         out = torch.empty(groups, n, m, dtype=p.dtype, device=p.device)
     if post is None:
-        return torch.sum(pv, dim=1, out=out)
+        return out.add_(pv.sum(dim=1)) if add else torch.sum(pv, dim=1, out=out)
     cv = post.expand(gb, 1, m).reshape(groups, nb, 1, m)
     if nb <= 8:
-        torch.mul(pv[:, 0], cv[:, 0], out=out)
+        if add:
+            out.addcmul_(pv[:, 0], cv[:, 0])
+        else:
+            torch.mul(pv[:, 0], cv[:, 0], out=out)
         for b in range(1, nb):
             out.addcmul_(pv[:, b], cv[:, b])
         return out
-    return torch.sum(pv.mul_(cv), dim=1, out=out)
+    pv.mul_(cv)
+    return out.add_(pv.sum(dim=1)) if add else torch.sum(pv, dim=1, out=out)
 
 
 def tiled_mvm(
@@ -161,15 +167,9 @@ def tiled_mvm(
             n1 = min(n, n0 + rows_per_chunk)
             p = p_buf[: (b1 - b0) * (n1 - n0) * m].view(b1 - b0, n1 - n0, m)
             torch.bmm(dac(x_blocks[b0:b1, n0:n1], slice(b0, b1), slice(n0, n1)), w, out=p)
-            if groups == 1 and len(p) <= 8:  # the digital scale fused into the accumulation
+            if groups == 1:  # the digital scale fused into the accumulation
                 p, post = _digitise_(p, s, rescale=False, **kw)
-                o = out[0, n0:n1]
-                for b in range(len(p)):
-                    o.add_(p[b]) if post is None else o.addcmul_(p[b], post[b])
-                continue
-            p = _digitise_(p, s, **kw)[0]
-            if groups == 1:
-                out[0, n0:n1].add_(p.sum(dim=0))
+                _accumulate(p, post, 1, out[:, n0:n1], add=True)
             else:
-                out[:, n0:n1].index_add_(0, gidx, p)
+                out[:, n0:n1].index_add_(0, gidx, _digitise_(p, s, **kw)[0])
     return out

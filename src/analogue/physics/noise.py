@@ -61,11 +61,6 @@ class GaussianSource:
         (layout of the samples: see ``_apply_``)."""
         return self._apply_(target, lambda part, z, s: part.addcmul_(z, s, value=std))
 
-    def mul_(self, target: Tensor) -> Tensor:
-        """``target *= N(0, 1)`` in place, elementwise (``target`` must be contiguous); returns it.
-        ``std.mul_`` of a tensor of standard deviations draws zero-mean noise with those."""
-        return self._apply_(target, lambda part, z, s: part.mul_(z).mul_(s))
-
     def addmul_(self, target: Tensor, base: Tensor) -> Tensor:
         """``target = base + target * N(0, 1)`` in place on ``target`` (both contiguous, one
         shape): zero-mean noise with the standard deviations in ``target``, added to ``base``, in

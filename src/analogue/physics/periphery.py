@@ -37,15 +37,27 @@ def dac(x: Tensor, scale: Tensor | float, bits: int | None, clip: bool = True,
     if bits is None:
         xn = torch.div(x, scale, out=out) if out is not None else x / scale
         return xn.clamp_(-1.0, 1.0) if clip else xn
-    lv = levels(bits)
-    gain = lv / scale
-    if isinstance(gain, Tensor):  # an all-zero vector's scale sits at the floor: keep 0 * gain = 0
+    gain = dac_gain(scale, bits)
+    xn = dac_codes_(torch.mul(x, gain, out=out) if out is not None else torch.mul(x, gain), bits, clip)
+    return xn if codes else xn.mul_(dac_unit(bits))
+
+
+def dac_gain(scale: Tensor | float, bits: int | None) -> Tensor | float:
+    """Codes per unit input, ``L / scale`` (``1 / scale`` without quantisation); a tensor scale at
+    its floor (an all-zero vector) keeps a finite gain, so ``0 * gain = 0``."""
+    gain = (1 if bits is None else levels(bits)) / scale
+    if isinstance(gain, Tensor):
         gain = gain.clamp_max_(torch.finfo(gain.dtype).max)
-    xn = torch.mul(x, gain, out=out) if out is not None else torch.mul(x, gain)
+    return gain
+
+
+def dac_codes_(scaled: Tensor, bits: int | None, clip: bool) -> Tensor:
+    """In place on inputs times ``dac_gain``: clip to the converter's range (with ``clip``) and
+    round to the codes (without quantisation, the clipped normalised inputs)."""
+    lv = 1 if bits is None else levels(bits)
     if clip:
-        xn.clamp_(-lv, lv)
-    xn.round_()
-    return xn if codes else xn.mul_(1.0 / lv)
+        scaled.clamp_(-lv, lv)
+    return scaled if bits is None else scaled.round_()
 
 
 def dac_unit(bits: int | None) -> float:
