@@ -19,11 +19,23 @@ from torch import Tensor, nn
 from ..config import AnalogConfig
 from ..physics import mapping
 from ..physics.crossbar import BlockReader, tiled_mvm
-from ..physics.noise import GaussianSource
+from ..physics.noise import GaussianSource, pool_size_for
 from ..physics.periphery import dac, dac_unit, dynamic_input_scale
 from ..physics.slicing import bit_slice, unslice
 from ..physics.ste import AnalogMatmulFn, MVMTrace
 from . import programmed
+
+
+def shaped_buffer(bufs: dict | None, name: str, shape: tuple[int, ...], dtype: torch.dtype,
+                  device: torch.device, max_elems: int) -> Tensor | None:
+    """``bufs[name]``, (re)allocated in ``shape``: a buffer reused across calls (``None`` without a
+    dict, or above ``max_elems`` elements: the caller allocates afresh)."""
+    if bufs is None or math.prod(shape) > max_elems:
+        return None
+    buf = bufs.get(name)
+    if buf is None or buf.shape != shape or buf.dtype != dtype or buf.device != device:
+        buf = bufs[name] = torch.empty(shape, dtype=dtype, device=device)
+    return buf
 
 
 def copy_params(src: nn.Module, dst: nn.Module) -> nn.Module:
@@ -92,10 +104,7 @@ class AnalogLayer(nn.Module):
 
     def _noise_source(self, device: torch.device, dtype: torch.dtype, n: int) -> GaussianSource:
         src = self._source
-        # twice the target up to 2^17 samples (one contiguous stretch per call, exactly i.i.d.);
-        # larger targets go in strided rows, fastest from a pool that stays in cache
-        log_n = math.ceil(math.log2(max(n, 1)))
-        pool = 1 << (max(14, log_n + 1) if log_n <= 17 else 16)
+        pool = pool_size_for(n)
         if src is None or src.device != device or src.pool.dtype != dtype or src.pool.numel() < pool:
             gen = torch.Generator(device=device)
             gen.manual_seed(self.noise_seed)
@@ -280,12 +289,7 @@ class AnalogLayer(nn.Module):
     def _slot_buffer(self, bufs: dict | None, name: str, shape: torch.Size, dtype: torch.dtype,
                      device: torch.device) -> Tensor | None:
         """The slot's buffer ``name`` in ``shape`` (``None``: no slot, or above the size cap)."""
-        if bufs is None or math.prod(shape) > self.scratch_max_elems:
-            return None
-        buf = bufs.get(name)
-        if buf is None or buf.shape != shape or buf.dtype != dtype:
-            buf = bufs[name] = torch.empty(shape, dtype=dtype, device=device)
-        return buf
+        return shaped_buffer(bufs, name, tuple(shape), dtype, device, self.scratch_max_elems)
 
     max_chunk_elems: int = 1 << 20
     """Partial sums (and, in inference, DAC outputs) are processed this many elements at a time."""

@@ -99,6 +99,11 @@ class _AnalogConvNd(AnalogLayer):
 
     per_image_grad_min_pixels: int = 256
 
+    def _grad_reads_image(self, g_img: Tensor, geo: _Geometry) -> bool:
+        """Whether ``weight_grad_image`` uses the channels-first gradient as it is (one group,
+        contiguous, images of at least ``per_image_grad_min_pixels`` output pixels)."""
+        return self.groups == 1 and g_img.is_contiguous() and geo.ho * geo.wo >= self.per_image_grad_min_pixels
+
     def weight_grad_image(self, g_img: Tensor, codes: Tensor, unit: Tensor, geo: _Geometry) -> Tensor:
         """``codes^T (g * unit)`` in the weight's shape, from the output gradient as an image.
 
@@ -108,7 +113,7 @@ class _AnalogConvNd(AnalogLayer):
         copy; small images (fewer than ``per_image_grad_min_pixels`` output pixels) make too many
         tiny products, and take one product after the copy.
         """
-        if self.groups == 1 and g_img.is_contiguous() and geo.ho * geo.wo >= self.per_image_grad_min_pixels:
+        if self._grad_reads_image(g_img, geo):
             b, m = g_img.shape[:2]
             hw = geo.ho * geo.wo
             scaled = g_img * (unit.view(b, 1, geo.ho, geo.wo) if unit.dim() else unit)

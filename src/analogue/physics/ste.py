@@ -164,8 +164,7 @@ class AnalogConvFn(torch.autograd.Function):
         sim, geo = ctx.sim, ctx.geo
         need_x, need_w, need_r, need_b = ctx.needs_input_grad[:4]
         gx = gw = gr = gb = None
-        if not (sim.groups == 1 and g_img.is_contiguous() and geo.ho * geo.wo >= sim.per_image_grad_min_pixels) \
-                and not g_img.is_contiguous(memory_format=torch.channels_last):
+        if not sim._grad_reads_image(g_img, geo) and not g_img.is_contiguous(memory_format=torch.channels_last):
             # the layer's column layout, in a reused buffer (it dies with this backward)
             b, m, ho, wo = g_img.shape
             g_cl = sim._scratch("_g_scratch", g_img.numel(), g_img.dtype, g_img.device).view(b, ho, wo, m)

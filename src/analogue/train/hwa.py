@@ -44,7 +44,8 @@ from torch import Tensor, nn
 from ..config import AnalogConfig, ConfigError
 from ..convert import analog_layers
 from ..nn import AnalogLayer
-from ..physics.noise import GaussianSource
+from ..nn.base import shaped_buffer
+from ..physics.noise import GaussianSource, pool_size_for
 
 _SEED_STRIDE = 1_000_003  # a prime: seeds derived from (run seed, index) do not collide
 
@@ -220,10 +221,7 @@ class WeightPerturbation:
 
     def _src(self, w: Tensor) -> GaussianSource:
         src = self._source
-        # as the layers' output noise: one stretch (exactly i.i.d.) up to 2^17 weights, strided
-        # rows from a pool that stays in cache above
-        log_n = math.ceil(math.log2(max(w.numel(), 1)))
-        pool = 1 << (max(14, log_n + 1) if log_n <= 17 else 16)
+        pool = pool_size_for(w.numel())
         if src is None or src.device != w.device or src.pool.dtype != w.dtype or src.pool.numel() < pool:
             gen = torch.Generator(device=w.device)
             gen.manual_seed(self.seed)
@@ -239,13 +237,9 @@ class WeightPerturbation:
     def _buffer(self, name: str, like: Tensor) -> Tensor | None:
         """A reused buffer shaped like ``like`` (CPU: a fresh tensor costs page faults), or
         ``None`` above the layers' size cap."""
-        if like.device.type != "cpu" or like.numel() > 1 << 24:
-            return None
-        bufs = self.__dict__.setdefault("_bufs", {})
-        buf = bufs.get(name)
-        if buf is None or buf.shape != like.shape or buf.dtype != like.dtype:
-            buf = bufs[name] = torch.empty(like.shape, dtype=like.dtype, device=like.device)
-        return buf
+        bufs = self.__dict__.setdefault("_bufs", {}) if like.device.type == "cpu" else None
+        return shaped_buffer(bufs, name, tuple(like.shape), like.dtype, like.device,
+                             AnalogLayer.scratch_max_elems)
 
     def std(self, w_n: Tensor, cfg: AnalogConfig) -> Tensor | float:
         """Std of the Gaussian noise on ``w_n`` in normalised units: additive, multiplicative and
