@@ -251,21 +251,30 @@ def test_conv_native_backward_equals_im2col_backward(policy, groups, per_image_m
         assert torch.allclose(a.input_range.grad, b.input_range.grad, atol=1e-10)
 
 
-@pytest.mark.parametrize("kw", [dict(stride=2, padding=1), dict(dilation=2, padding=2),
-                                dict(groups=2, padding=1), dict(stride=(1, 2), padding=(0, 1)),
-                                dict(padding=2, padding_mode="reflect"), dict(padding=1, padding_mode="circular"),
-                                dict(kernel_size=1, stride=2)])
-def test_pooled_patch_range_equals_the_patch_maximum(kw):
+POOLED_CASES = [
+    *[(nn.Conv2d, {"kernel_size": 3, **kw}, (3, 8, 9, 11)) for kw in (
+        dict(stride=2, padding=1), dict(dilation=2, padding=2), dict(groups=2, padding=1),
+        dict(stride=(1, 2), padding=(0, 1)), dict(padding=2, padding_mode="reflect"),
+        dict(padding=1, padding_mode="circular"), dict(kernel_size=1, stride=2))],
+    *[(nn.Conv1d, {"kernel_size": 3, **kw}, (2, 8, 13)) for kw in (
+        dict(padding=2, dilation=2), dict(padding=3, padding_mode="replicate", stride=2),
+        dict(padding="same", groups=2, padding_mode="circular"))],
+]
+
+
+@pytest.mark.parametrize("torch_cls, kw, shape", POOLED_CASES)
+def test_pooled_patch_range_equals_the_patch_maximum(torch_cls, kw, shape):
     from analogue.nn.conv import _Geometry
     from analogue.physics.periphery import dynamic_input_scale
 
     torch.manual_seed(0)
-    kw = {"kernel_size": 3, **kw}
-    m = an.AnalogConv2d.from_float(nn.Conv2d(8, 8, **kw), an.presets.standard())
-    x = torch.randn(3, 8, 9, 11)
+    m = type_map[torch_cls].from_float(torch_cls(8, 8, **kw), an.presets.standard())
+    x = torch.randn(shape)
+    if torch_cls is nn.Conv1d:  # the layer runs 1-d as 2-d with a height of 1
+        x = x.unsqueeze(2)
     x4 = m._pad_channels_last(x)
     b, _, h, w = x4.shape
-    (kh, kw_), (sh, sw), (dh, dw) = m.kernel_size, m.stride, m.dilation
+    (kh, kw_), (sh, sw), (dh, dw) = [(1, *v) if len(v) == 1 else v for v in (m.kernel_size, m.stride, m.dilation)]
     geo = _Geometry((kh, kw_), (sh, sw), (dh, dw), b, (h - dh * (kh - 1) - 1) // sh + 1,
                     (w - dw * (kw_ - 1) - 1) // sw + 1)
     assert torch.equal(m._patch_scale(x, geo), dynamic_input_scale(m._im2col(x4, geo)))
@@ -333,21 +342,6 @@ def test_reused_buffers_are_not_state_and_are_capped():
     with torch.no_grad():
         torch.testing.assert_close(layer(x), y, rtol=0, atol=0)
     assert not any(k in layer.__dict__ for k in ("_cols_scratch", "_pad_scratch", "_y_scratch"))
-
-
-@pytest.mark.parametrize("kw", [dict(padding=2, dilation=2), dict(padding=3, padding_mode="replicate", stride=2),
-                                dict(padding="same", groups=2, padding_mode="circular")])
-def test_pooled_patch_range_conv1d(kw):
-    from analogue.nn.conv import _Geometry
-    from analogue.physics.periphery import dynamic_input_scale
-
-    torch.manual_seed(0)
-    m = an.AnalogConv1d.from_float(nn.Conv1d(6, 4, 3, **kw), an.presets.standard())
-    x = torch.randn(2, 6, 13).unsqueeze(2)  # the layer runs 1-d as 2-d with a height of 1
-    x4 = m._pad_channels_last(x)
-    (k,), (s,), (d,) = m.kernel_size, m.stride, m.dilation
-    geo = _Geometry((1, k), (1, s), (1, d), 2, 1, (x4.shape[3] - d * (k - 1) - 1) // s + 1)
-    assert torch.equal(m._patch_scale(x, geo), dynamic_input_scale(m._im2col(x4, geo)))
 
 
 @pytest.mark.parametrize("policy", ["dynamic", "fixed"])
