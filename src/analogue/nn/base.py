@@ -351,15 +351,27 @@ class AnalogLayer(nn.Module):
         return torch.bmm(g, w.transpose(1, 2))
 
     def analog_matmul(self, x: Tensor, scale: Tensor | None = None, transient: bool = False,
-                      codes: bool = False) -> Tensor:
+                      codes: bool = False, bias: Tensor | None = None, flat: bool = False) -> Tensor:
         """``(G, N, K)`` inputs -> ``(G, N, M)`` outputs through the simulated tiles (``scale``,
-        ``transient``, ``codes`` (inference only): see ``simulate``)."""
+        ``transient``, ``codes`` (inference only): see ``simulate``), plus the digital ``bias``
+        (one group). ``flat``: ``x`` is ``(..., K)`` for one group and the output ``(..., M)``
+        (no reshapes on the autograd graph)."""
+        if flat:
+            lead, k = x.shape[:-1], x.shape[-1]
+            if self._capture is not None:
+                self._capture.append(x.detach().reshape(1, -1, k))
+            if torch.is_grad_enabled():
+                return AnalogMatmulFn.apply(x, self.weight, self.input_range, bias, self, True)
+            y = self.simulate(x.reshape(1, -1, k), self.input_range, keep=False)[0][0]
+            y = y if bias is None else y.add_(bias)  # the MVM's output is fresh
+            return y.view(*lead, y.shape[-1])
         if self._capture is not None:
             self._capture.append(x.detach())
         if not torch.is_grad_enabled():  # inference: nothing to keep for a backward
-            return self.simulate(x, self.input_range, keep=False, scale=scale, transient=transient,
-                                 codes=codes)[0]
-        return AnalogMatmulFn.apply(x, self.weight, self.input_range, self)
+            y = self.simulate(x, self.input_range, keep=False, scale=scale, transient=transient,
+                              codes=codes)[0]
+            return y if bias is None else y.add_(bias)
+        return AnalogMatmulFn.apply(x, self.weight, self.input_range, bias, self, False)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[override]
         programmed.prepare_load(self, state_dict, prefix)  # a programmed state loads into a fresh layer

@@ -57,11 +57,7 @@ class AnalogLinear(AnalogLayer):
                 f"{self.layer_name}: expected input (..., {self.in_features}), got {tuple(x.shape)}; "
                 "reshape the input or fix the layer's in_features."
             )
-        lead = x.shape[:-1]
-        y = self.analog_matmul(x.reshape(1, -1, self.in_features))[0]
-        if self.bias is not None:
-            y = y.add_(self.bias)  # the MVM's output is fresh and not kept for the backward
-        return y.reshape(*lead, self.out_features)
+        return self.analog_matmul(x, bias=self.bias, flat=True)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

@@ -96,36 +96,46 @@ class AnalogMatmulFn(torch.autograd.Function):
     """``y = sim.simulate(x)`` with the straight-through gradients described above."""
 
     @staticmethod
-    def forward(ctx: Any, x: Tensor, weight: Tensor, input_range: Tensor | None, sim: AnalogSim) -> Tensor:
+    def forward(ctx: Any, x: Tensor, weight: Tensor, input_range: Tensor | None, bias: Tensor | None,
+                sim: AnalogSim, flat: bool = False) -> Tensor:
         keep = any(ctx.needs_input_grad[:3])
-        y, trace = sim.simulate(x, input_range, keep)
-        ctx.sim = sim
-        ctx.trace = trace
+        lead = x.shape[:-1]
+        y, trace = sim.simulate(x.reshape(1, -1, x.shape[-1]) if flat else x, input_range, keep)
+        ctx.sim, ctx.trace, ctx.flat = sim, trace, flat
         if trace is not None:
             ctx.save_for_backward(x)
-        return y
+        if bias is not None:  # the digital bias, on the fresh output
+            y.add_(bias.view(-1, 1, y.shape[-1]))
+        # not a view of y: torch forbids in-place ops (an inplace ReLU) on a view made in here
+        return y.view(*lead, y.shape[-1]).detach() if flat else y
 
     @staticmethod
-    def backward(ctx: Any, g: Tensor) -> tuple[Tensor | None, Tensor | None, Tensor | None, None]:
-        (x,) = ctx.saved_tensors
-        trace: MVMTrace = ctx.trace
+    def backward(ctx: Any, g: Tensor) -> tuple[Tensor | None, ...]:
+        trace: MVMTrace | None = ctx.trace
         sim: AnalogSim = ctx.sim
-        need_x, need_w, need_r = ctx.needs_input_grad[:3]
-        gx = gw = gr = None
+        need_x, need_w, need_r, need_b = ctx.needs_input_grad[:4]
+        if ctx.flat:  # (..., M) -> one group (1, N, M)
+            g = g.reshape(1, -1, g.shape[-1])
+        gx = gw = gr = gb = None
+        if need_b:
+            gb = g.sum(dim=1).view(-1)
+        if trace is None:  # only the bias needs a gradient
+            return gx, gw, gr, gb, None, None
+        (x,) = ctx.saved_tensors
         if need_x or need_r:
-            gx_full = sim.grad_input(g, trace)
+            gx_full = sim.grad_input(g, trace).reshape(x.shape)
             if trace.clipped:
                 r = trace.x_scale
                 inside = x.abs() <= r
                 if need_r:
-                    dxdr = trace.x_n - torch.where(inside, x / r, torch.zeros((), dtype=x.dtype))
+                    dxdr = trace.x_n.reshape(x.shape) - torch.where(inside, x / r, torch.zeros((), dtype=x.dtype))
                     gr = (gx_full * dxdr).sum().reshape(r.shape)
                 gx = gx_full * inside if need_x else None
             else:
                 gx = gx_full if need_x else None
         if need_w:  # x_eff^T g = codes^T (g * x_scale * unit): the per-vector scale goes on g
             gw = sim.weight_grad(g * (trace.x_scale * trace.x_unit), trace.x_codes)
-        return gx, gw, gr, None
+        return gx, gw, gr, gb, None, None
 
 
 class AnalogConvFn(torch.autograd.Function):
