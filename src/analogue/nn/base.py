@@ -197,7 +197,7 @@ class AnalogLayer(nn.Module):
     # -- the MVM -------------------------------------------------------------------------------
     def _input_scale(self, x: Tensor, input_range: Tensor | None) -> Tensor:
         if input_range is None:
-            return dynamic_input_scale(x.detach())
+            return dynamic_input_scale(x.detach() if x.requires_grad else x)
         return input_range.detach().abs().clamp_min(torch.finfo(x.dtype).tiny)
 
     def _reject_non_finite(self, peak: float) -> None:
@@ -216,11 +216,17 @@ class AnalogLayer(nn.Module):
         """
         return self.read_is_exact() and not self.cfg.device.slicing.active
 
-    def _raw_reader(self) -> BlockReader:
-        """Reader of weight blocks in weight units and their scales (see ``_reads_raw``)."""
-        blocks = mapping.to_blocks(self._matrix().detach(), self.cfg.tile.rows)
+    def _raw_reader(self, mat: Tensor | None = None) -> BlockReader:
+        """Reader of weight blocks in weight units and their scales (see ``_reads_raw``); ``mat``:
+        ``self._matrix().detach()`` when the caller has it."""
+        blocks = mapping.to_blocks(self._matrix().detach() if mat is None else mat, self.cfg.tile.rows)
         cols, policy = self.cfg.tile.cols, self.cfg.mapping.scale
-        return lambda b0, b1: (blocks[b0:b1], mapping.weight_scales(blocks[b0:b1], cols, policy))
+
+        def read(b0: int, b1: int) -> tuple[Tensor, Tensor]:
+            wb = blocks if b0 == 0 and b1 == len(blocks) else blocks[b0:b1]
+            return wb, mapping.weight_scales(wb, cols, policy)
+
+        return read
 
     def simulate(self, x: Tensor, input_range: Tensor | None, keep: bool,
                  scale: Tensor | None = None, transient: bool = False,
@@ -250,7 +256,8 @@ class AnalogLayer(nn.Module):
         elif not codes:
             self._reject_non_finite(float(x.detach().sum(dtype=torch.float64)))
         raw = self._reads_raw()
-        read = self._raw_reader() if raw else self.read_blocks()
+        mat = self._matrix().detach() if raw else None
+        read = self._raw_reader(mat) if raw else self.read_blocks()
         if not keep:
             y = self._mvm(x, scale, read, raw, dynamic=input_range is None, keep=False,
                           transient=transient and reps == 1, codes=codes)[1]
@@ -260,12 +267,16 @@ class AnalogLayer(nn.Module):
         w_all, s_all = read(0, g * nb)
         slot, bufs = self._kept_slot(x.device)
         codes_buf = None if codes else self._slot_buffer(bufs, "codes", x.shape, x.dtype, x.device)
-        x_n, y = self._mvm(x, scale, lambda b0, b1: (w_all[b0:b1], s_all[b0:b1]), raw,
+        x_n, y = self._mvm(x, scale, lambda b0, b1: (w_all, s_all) if b0 == 0 and b1 == len(w_all)
+                           else (w_all[b0:b1], s_all[b0:b1]), raw,
                            dynamic=input_range is None, keep=True, transient=transient,
                            codes_out=codes_buf, codes=codes)
-        held_buf = None if self.read_is_exact() else \
-            self._slot_buffer(bufs, "w_eff", w_all.shape, w_all.dtype, w_all.device)
-        w_eff = self.held_matrix(w_all, s_all, out=held_buf)
+        if raw:  # the array holds the weight itself
+            w_eff = mat
+        else:
+            held_buf = None if self.read_is_exact() else \
+                self._slot_buffer(bufs, "w_eff", w_all.shape, w_all.dtype, w_all.device)
+            w_eff = self.held_matrix(w_all, s_all, out=held_buf)
         trace = MVMTrace(x_codes=x_n, x_scale=scale, w_eff=w_eff, clipped=input_range is not None,
                          x_unit=dac_unit(self.cfg.dac.bits))
         if slot is not None:
@@ -318,7 +329,9 @@ class AnalogLayer(nn.Module):
             buf = codes_out if keep else self._scratch("_x_scratch", x.numel(), x.dtype, x.device).view(x.shape)
             x_n = dac(x, scale, bits, clip, out=buf, codes=True)
         src_x = x if chunked else x_n
-        if g == 1 and nb * r == k:
+        if nb == 1:  # one row block per group: the inputs are the blocks
+            x_blocks = src_x
+        elif g == 1 and nb * r == k:
             x_blocks = src_x[0].view(n, nb, r).transpose(0, 1)  # a view: no copy of the inputs
         else:
             x_blocks = mapping.inputs_to_blocks(src_x, cfg.tile.rows)

@@ -13,6 +13,8 @@ import math
 import torch
 from torch import Tensor
 
+from .periphery import SMALL_ELEMS, abs_max
+
 
 def n_row_blocks(k: int, rows: int) -> int:
     """Row blocks needed for ``k`` inputs on tiles of ``rows`` rows."""
@@ -53,13 +55,14 @@ def weight_scales(w_blocks: Tensor, cols: int, policy: str) -> Tensor:
     ``w_blocks``: ``(B, r, M)``. ``policy="column"``: one scale per (block, column);
     ``"tile"``: one per (block, column tile of ``cols`` columns). Returns ``(B, 1, M)``, never 0.
     """
-    # two reductions instead of abs() first: no temporary the size of the weights; reduced in the
-    # weights' memory order (the rows of a Linear's blocks are its contiguous dim: 2x faster on CPU)
-    order = sorted(range(3), key=lambda d: -w_blocks.stride(d))
-    wp, dim = w_blocks.permute(order), order.index(1)
-    back = [order.index(d) for d in range(3)]
-    peak = torch.maximum(wp.amax(dim=dim, keepdim=True), wp.amin(dim=dim, keepdim=True).neg_())
-    amax = peak.permute(back).contiguous()
+    if w_blocks.numel() <= SMALL_ELEMS:
+        amax = w_blocks.abs().amax(dim=1, keepdim=True)
+    else:
+        # reduced in the weights' memory order (the rows of a Linear's blocks are its contiguous
+        # dim: 2x faster on CPU)
+        order = sorted(range(3), key=lambda d: -w_blocks.stride(d))
+        wp = w_blocks.permute(order)
+        amax = abs_max(wp, order.index(1)).permute([order.index(d) for d in range(3)]).contiguous()
     if policy == "tile":
         b, _, m = amax.shape
         nc = math.ceil(m / cols)

@@ -17,13 +17,21 @@ def levels(bits: int) -> int:
     return (1 << (bits - 1)) - 1
 
 
-def dynamic_input_scale(x: Tensor) -> Tensor:
-    """Per-vector absolute maximum over the last dimension, ``(..., 1)``, never 0.
+SMALL_ELEMS = 1 << 14
+"""Up to this many elements an absolute maximum takes ``abs()`` and one reduction (fewer
+operations); above it two reductions (no temporary the size of the tensor)."""
 
-    Two reductions instead of ``abs()`` first: no temporary the size of ``x``. NaN propagates.
-    """
-    peak = torch.maximum(x.amax(dim=-1, keepdim=True), x.amin(dim=-1, keepdim=True).neg_())
-    return peak.clamp_min_(torch.finfo(x.dtype).tiny)
+
+def abs_max(x: Tensor, dim: int) -> Tensor:
+    """``|x|.amax(dim, keepdim=True)``, NaN propagating."""
+    if x.numel() <= SMALL_ELEMS:
+        return x.abs().amax(dim=dim, keepdim=True)
+    return torch.maximum(x.amax(dim=dim, keepdim=True), x.amin(dim=dim, keepdim=True).neg_())
+
+
+def dynamic_input_scale(x: Tensor) -> Tensor:
+    """Per-vector absolute maximum over the last dimension, ``(..., 1)``, never 0. NaN propagates."""
+    return abs_max(x, -1).clamp_min_(torch.finfo(x.dtype).tiny)
 
 
 def dac(x: Tensor, scale: Tensor | float, bits: int | None, clip: bool = True,

@@ -31,6 +31,7 @@ a model (layer output noise and HWA perturbations) so runs are reproducible and 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..config import AnalogConfig, ConfigError
+from ..config import AnalogConfig, ConfigError, MappingConfig, ProgrammingNoise
 from ..convert import analog_layers
 from ..nn import AnalogLayer
 from ..nn.base import shaped_buffer
@@ -168,6 +169,24 @@ def _compose(coeffs: tuple[float, ...], a: float, b: float) -> list[float]:
     return out[: len(coeffs)]
 
 
+@functools.lru_cache(maxsize=64)
+def _std_poly(prog: ProgrammingNoise, mp: MappingConfig, scale: float, extra_var: float
+              ) -> tuple[tuple[float, ...], float, bool]:
+    """``(d, rest, clamp)`` of ``programming_std``: the on-device std ``d[0] + d[1] t + ...`` in
+    ``t = |w|``, the variance ``rest`` added under the root, and whether the polynomial can turn
+    negative on ``t in [0, 1]`` (then it is clamped at 0)."""
+    span = mp.g_max_uS - mp.g_min_uS
+    coeffs = prog.std_poly_frac_gmax
+    g_off = mp.g_min_uS / mp.g_max_uS
+    k = scale * mp.g_max_uS / span  # uS per unit of the polynomial, over the span
+    s_off = k * max(0.0, sum(c * g_off ** i for i, c in enumerate(coeffs)))
+    d = tuple(k * c for c in _compose(coeffs, span / mp.g_max_uS, g_off)) if coeffs else ()
+    # the minimum over [0, 1] is at an end or at a stationary point: sample densely (any degree)
+    grid = [i / 1024 for i in range(1025)]
+    clamp = bool(d) and min(sum(c * t ** i for i, c in enumerate(d)) for t in grid) < 1e-12
+    return d, s_off * s_off + extra_var, clamp
+
+
 def programming_std(w_n: Tensor, cfg: AnalogConfig, scale: float = 1.0, extra_var: float = 0.0,
                     out: Tensor | None = None, work: Tensor | None = None) -> Tensor:
     """Std of a normalised weight's write noise: both devices of the differential pair at their
@@ -175,19 +194,13 @@ def programming_std(w_n: Tensor, cfg: AnalogConfig, scale: float = 1.0, extra_va
     ``extra_var`` under the root.
 
     ``s`` is the device model's programming-noise std (``physics.devices.programming_std_uS``),
-    evaluated as one polynomial in ``|w|`` (a few in-place passes); the clamp at ``G >= 0`` is
+    evaluated as one polynomial in ``|w| <= 1`` (a few in-place passes); the clamp at ``G >= 0`` is
     ignored (a Gaussian stand-in for training). Returns a new tensor, or ``out`` (``work``: a
     second buffer of ``w_n``'s shape for ``|w_n|``).
     """
-    prog, mp = cfg.device.programming, cfg.mapping
-    span = mp.g_max_uS - mp.g_min_uS
-    coeffs = prog.std_poly_frac_gmax
-    g_off = mp.g_min_uS / mp.g_max_uS
-    k = scale * mp.g_max_uS / span  # uS per unit of the polynomial, over the span
-    s_off = k * max(0.0, sum(c * g_off ** i for i, c in enumerate(coeffs)))
-    if not coeffs:
-        return torch.full_like(w_n, math.sqrt(extra_var)) if out is None else out.fill_(math.sqrt(extra_var))
-    d = [k * c for c in _compose(coeffs, span / mp.g_max_uS, g_off)]
+    d, rest, clamp = _std_poly(cfg.device.programming, cfg.mapping, float(scale), float(extra_var))
+    if not d:
+        return torch.full_like(w_n, math.sqrt(rest)) if out is None else out.fill_(math.sqrt(rest))
     t = w_n.abs() if work is None else torch.abs(w_n, out=work)
     if len(d) == 1:
         out = torch.full_like(w_n, d[0]) if out is None else out.fill_(d[0])
@@ -199,9 +212,9 @@ def programming_std(w_n: Tensor, cfg: AnalogConfig, scale: float = 1.0, extra_va
         for c in reversed(d[1:-1]):
             out.add_(c).mul_(t)
         out.add_(d[0])
-    rest = torch.tensor(s_off * s_off + extra_var, dtype=out.dtype, device=out.device)
-    out.clamp_min_(0.0)
-    return torch.addcmul(rest, out, out, out=out).sqrt_()  # sqrt(s_on^2 + rest), two passes
+    if clamp:
+        out.clamp_min_(0.0)
+    return out.square_().add_(rest).sqrt_()  # sqrt(s_on^2 + rest)
 
 
 class WeightPerturbation:
