@@ -22,6 +22,7 @@ inference", ICECS 2019, and Joshi et al., Nat. Commun. 11, 2473 (2020) for the P
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -116,10 +117,22 @@ def drift_exponent_stats(g: Tensor, drift: Drift) -> tuple[Tensor, Tensor]:
     return mu, sd
 
 
-def sample_drift_exponents(g: Tensor, drift: Drift, generator: torch.Generator) -> Tensor:
-    """One exponent per device, ``nu = |N(mu(g), sigma(g))|``."""
+Normal = Callable[[tuple[int, ...]], Tensor]
+"""A source of standard-normal samples: ``normal(shape)`` returns a new tensor of that shape."""
+
+
+def _normal(generator: torch.Generator, like: Tensor, normal: Normal | None) -> Normal:
+    """``normal``, or ``torch.randn`` from ``generator`` in ``like``'s dtype and device."""
+    if normal is not None:
+        return normal
+    return lambda shape: torch.randn(shape, generator=generator, device=like.device, dtype=like.dtype)
+
+
+def sample_drift_exponents(g: Tensor, drift: Drift, generator: torch.Generator,
+                           normal: Normal | None = None) -> Tensor:
+    """One exponent per device, ``nu = |N(mu(g), sigma(g))|`` (``normal``: see ``program_devices``)."""
     mu, sd = drift_exponent_stats(g, drift)
-    z = torch.randn(g.shape, generator=generator, device=g.device, dtype=g.dtype)
+    z = _normal(generator, g, normal)(tuple(g.shape))
     return z.mul_(sd).add_(mu).abs_()
 
 
@@ -159,19 +172,25 @@ def program_devices(
     g_max_uS: float,
     g_min_uS: float,
     generator: torch.Generator,
+    normal: Normal | None = None,
 ) -> ProgrammedDevices:
     """Program devices to ``g_target_uS`` once: write noise, device-to-device gain, faults and
-    drift exponents, in that order of random draws. ``G >= 0`` always."""
+    drift exponents, in that order of random draws. ``G >= 0`` always.
+
+    ``normal``: where the Gaussian draws come from (default ``torch.randn`` from ``generator``;
+    hardware-aware training passes its fast per-batch source); faults always use ``generator``.
+    """
     g = g_target_uS / g_max_uS
-    shape, kw = g.shape, {"device": g.device, "dtype": g.dtype}
+    shape = tuple(g.shape)
+    randn = _normal(generator, g, normal)
     if dev.programming.active:
-        out = torch.randn(shape, generator=generator, **kw)
+        out = randn(shape)
         out.mul_(programming_std_uS(g, dev.programming, g_max_uS)).add_(g_target_uS)
     else:
         out = g_target_uS.clone()
     if dev.variability.active:
         gain = (
-            torch.randn(shape, generator=generator, **kw)
+            randn(shape)
             .mul_(dev.variability.gain_std_rel)
             .add_(1.0)
         )
@@ -188,7 +207,7 @@ def program_devices(
             out.device,
         )
         out = apply_faults(out, stuck, g_max_uS, g_min_uS)
-    nu = sample_drift_exponents(g, dev.drift, generator) if dev.drift.active else None
+    nu = sample_drift_exponents(g, dev.drift, generator, normal) if dev.drift.active else None
     if nu is not None and stuck is not None:
         nu = nu.masked_fill(stuck != 0, 0.0)
     return ProgrammedDevices(out, nu, stuck)
@@ -315,6 +334,7 @@ def devices_at(
 
 __all__ = [
     "K_B_EV_PER_K",
+    "Normal",
     "STUCK_OFF",
     "STUCK_ON",
     "ProgrammedDevices",

@@ -151,6 +151,6 @@ class GaussianSource:
             op(part[lo:hi], self.pool[za : za + hi - lo], self.signs[sb : sb + hi - lo])
 
     def sample(self, shape: tuple[int, ...]) -> Tensor:
-        """A fresh tensor of N(0, 1) samples."""
-        out = torch.zeros(shape, device=self.device, dtype=self.pool.dtype)
-        return self.add_(out, 1.0)
+        """A fresh tensor of N(0, 1) samples (written, not added: one pass)."""
+        out = torch.empty(shape, device=self.device, dtype=self.pool.dtype)
+        return self._apply_(out, lambda part, z, s: torch.mul(z, s, out=part))

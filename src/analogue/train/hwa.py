@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from typing import Any
@@ -127,13 +127,16 @@ class HWAOptions:
         return out
 
 
-def device_weights(w_n: Tensor, cfg: AnalogConfig, t_s: float, generator: torch.Generator) -> Tensor:
+def device_weights(w_n: Tensor, cfg: AnalogConfig, t_s: float, generator: torch.Generator,
+                   normal: Callable[[tuple[int, ...]], Tensor] | None = None) -> Tensor:
     """One fresh sample of normalised weights ``w_n`` as the device model of ``cfg`` holds them.
 
     Programs targets ``w_n`` (write noise, variability, faults; ``physics.devices``), reads them
     ``t_s`` seconds later (drift, relaxation, accumulated 1/f noise) and divides by the
     least-squares drift factor ``sum(w t) / sum(w^2)`` over the whole tensor, as global drift
-    compensation does. Returns a new tensor of ``w_n``'s shape.
+    compensation does. ``normal``: the source of the Gaussian draws (default ``torch.randn`` from
+    ``generator``; ``WeightPerturbation`` passes its fast source). Returns a new tensor of
+    ``w_n``'s shape.
     """
     from ..physics import devices
 
@@ -141,10 +144,11 @@ def device_weights(w_n: Tensor, cfg: AnalogConfig, t_s: float, generator: torch.
     span = mp.g_max_uS - mp.g_min_uS
     tp, tn = devices.device_targets(w_n, mp.g_max_uS, mp.g_min_uS, dev.levels)
     targets = torch.stack([tp, tn])
-    prog = devices.program_devices(targets, dev, mp.g_max_uS, mp.g_min_uS, generator)
+    prog = devices.program_devices(targets, dev, mp.g_max_uS, mp.g_min_uS, generator, normal)
     if t_s > 0:
-        z = lambda active: (torch.randn(targets.shape, generator=generator, device=w_n.device,
-                                        dtype=w_n.dtype) if active else None)
+        randn = normal or (lambda shape: torch.randn(shape, generator=generator, device=w_n.device,
+                                                     dtype=w_n.dtype))
+        z = lambda active: randn(tuple(targets.shape)) if active else None
         g = devices.devices_at(prog, targets, t_s, dev.temperature.reference_k, dev, mp.g_max_uS,
                                mp.g_min_uS, z(dev.read_noise.active), z(dev.relaxation.active))
     else:
@@ -286,7 +290,7 @@ class WeightPerturbation:
             self._check_device(layer)
         out = w_n
         if o.device_noise_scale > 0 and o.device_time_s > 0:
-            w_dev = device_weights(w_n, layer.cfg, o.device_time_s, src.generator)
+            w_dev = device_weights(w_n, layer.cfg, o.device_time_s, src.generator, normal=src.sample)
             out = w_n + o.device_noise_scale * (w_dev - w_n)
         std = self.std(w_n, layer.cfg)
         if isinstance(std, Tensor):  # std is ours (fresh, or our buffer): the noise is drawn into it
