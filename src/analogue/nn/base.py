@@ -230,7 +230,7 @@ class AnalogLayer(nn.Module):
 
     def simulate(self, x: Tensor, input_range: Tensor | None, keep: bool,
                  scale: Tensor | None = None, transient: bool = False,
-                 codes: bool = False) -> tuple[Tensor, MVMTrace | None]:
+                 codes: bool = False, bias: Tensor | None = None) -> tuple[Tensor, MVMTrace | None]:
         """Forward MVM of ``(G, N, K)`` inputs; with ``keep``, also what the backward needs.
 
         Without ``keep`` (inference) large inputs are processed in chunks of vectors so that the
@@ -240,7 +240,8 @@ class AnalogLayer(nn.Module):
         ``transient``: the caller copies the output before the next call, so it may live in a
         reused buffer. ``codes``: ``x`` already holds the DAC codes (``periphery.dac(...,
         codes=True)`` of the inputs; with a fixed range the caller has checked them for NaN/Inf),
-        and in training it is what the trace keeps.
+        and in training it is what the trace keeps. ``bias``: the digital bias, broadcastable to
+        ``(G, N, M)``, added with the input's rescale (one pass over the outputs).
         """
         reps = programmed.n_instances(self) if programmed.reads_programmed(self) else 1
         if reps > 1:  # Monte Carlo programming instances run as extra groups (evaluation only)
@@ -260,8 +261,10 @@ class AnalogLayer(nn.Module):
         read = self._raw_reader(mat) if raw else self.read_blocks()
         if not keep:
             y = self._mvm(x, scale, read, raw, dynamic=input_range is None, keep=False,
-                          transient=transient and reps == 1, codes=codes)[1]
-            return programmed.merge_instances(y, reps), None
+                          transient=transient and reps == 1, codes=codes,
+                          bias=bias if reps == 1 else None)[1]
+            y = programmed.merge_instances(y, reps)
+            return (y.add_(bias) if bias is not None and reps > 1 else y), None
         # read once, so the forward and the backward see the same (noisy) weights
         nb = mapping.n_row_blocks(k, self.cfg.tile.rows)
         w_all, s_all = read(0, g * nb)
@@ -270,7 +273,9 @@ class AnalogLayer(nn.Module):
         x_n, y = self._mvm(x, scale, lambda b0, b1: (w_all, s_all) if b0 == 0 and b1 == len(w_all)
                            else (w_all[b0:b1], s_all[b0:b1]), raw,
                            dynamic=input_range is None, keep=True, transient=transient,
-                           codes_out=codes_buf, codes=codes)
+                           codes_out=codes_buf, codes=codes, bias=bias if reps == 1 else None)
+        if bias is not None and reps > 1:
+            y.add_(bias)
         if raw:  # the array holds the weight itself
             w_eff = mat
         else:
@@ -307,7 +312,8 @@ class AnalogLayer(nn.Module):
 
     def _mvm(self, x: Tensor, scale: Tensor, read: BlockReader, raw: bool = False,
              dynamic: bool = False, keep: bool = True, transient: bool = False,
-             codes_out: Tensor | None = None, codes: bool = False) -> tuple[Tensor | None, Tensor]:
+             codes_out: Tensor | None = None, codes: bool = False,
+             bias: Tensor | None = None) -> tuple[Tensor | None, Tensor]:
         """DAC, tiled crossbar, noise, ADC, digital rescale: ``(x_codes, y)`` for ``(G, N, K)``
         inputs (the DAC codes are worth ``dac_unit(bits)`` each).
 
@@ -315,7 +321,7 @@ class AnalogLayer(nn.Module):
         bounds ``|x|`` (no clipping needed). Without ``keep``, a layer whose partial sums need
         chunks runs the DAC per chunk inside the crossbar loop (no full copy of the DAC outputs;
         ``x_n`` is then not returned). ``codes_out``: where to write the kept DAC codes.
-        ``codes``: ``x`` holds the DAC codes already.
+        ``codes``: ``x`` holds the DAC codes already. ``bias``: added with the input's rescale.
         """
         cfg = self.cfg
         g, n, k = x.shape
@@ -355,7 +361,7 @@ class AnalogLayer(nn.Module):
         )
         if cols != m:  # bit-sliced columns: shift-and-add the slices of each output
             y = y.view(g, n, m, cols // m).sum(dim=-1)
-        return x_n, y.mul_(scale)
+        return x_n, y.mul_(scale) if bias is None else torch.addcmul(bias, y, scale, out=y)
 
     def grad_input(self, g: Tensor, trace: MVMTrace) -> Tensor:
         w = trace.w_eff
@@ -367,7 +373,7 @@ class AnalogLayer(nn.Module):
                       codes: bool = False, bias: Tensor | None = None, flat: bool = False) -> Tensor:
         """``(G, N, K)`` inputs -> ``(G, N, M)`` outputs through the simulated tiles (``scale``,
         ``transient``, ``codes`` (inference only): see ``simulate``), plus the digital ``bias``
-        (one group). ``flat``: ``x`` is ``(..., K)`` for one group and the output ``(..., M)``
+        (``(G * M,)``). ``flat``: ``x`` is ``(..., K)`` for one group and the output ``(..., M)``
         (no reshapes on the autograd graph)."""
         if flat:
             lead, k = x.shape[:-1], x.shape[-1]
@@ -375,15 +381,13 @@ class AnalogLayer(nn.Module):
                 self._capture.append(x.detach().reshape(1, -1, k))
             if torch.is_grad_enabled():
                 return AnalogMatmulFn.apply(x, self.weight, self.input_range, bias, self, True)
-            y = self.simulate(x.reshape(1, -1, k), self.input_range, keep=False)[0][0]
-            y = y if bias is None else y.add_(bias)  # the MVM's output is fresh
+            y = self.simulate(x.reshape(1, -1, k), self.input_range, keep=False, bias=bias)[0][0]
             return y.view(*lead, y.shape[-1])
         if self._capture is not None:
             self._capture.append(x.detach())
         if not torch.is_grad_enabled():  # inference: nothing to keep for a backward
-            y = self.simulate(x, self.input_range, keep=False, scale=scale, transient=transient,
-                              codes=codes)[0]
-            return y if bias is None else y.add_(bias)
+            return self.simulate(x, self.input_range, keep=False, scale=scale, transient=transient,
+                                 codes=codes, bias=None if bias is None else bias.view(x.shape[0], 1, -1))[0]
         return AnalogMatmulFn.apply(x, self.weight, self.input_range, bias, self, False)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[override]

@@ -186,17 +186,16 @@ class _AnalogConvNd(AnalogLayer):
         else:  # the captured inputs are the patches themselves, and stay
             cols, codes = self._im2col(x4, geo), False
         channels_last = fmt == torch.channels_last
-        # a channels-first output is a copy: the MVM may then write into a reused buffer
-        y = self._cols_to_image(self.analog_matmul(cols, scale, transient=not channels_last, codes=codes), geo)
-        bias = None if self.bias is None else self.bias.view(1, -1, 1, 1)
+        # the bias goes on the columns with the rescale; a channels-first output is a copy, so the
+        # MVM may then write into a reused buffer
+        y = self._cols_to_image(self.analog_matmul(cols, scale, transient=not channels_last, codes=codes,
+                                                   bias=self.bias), geo)
         if y.requires_grad:  # capturing inputs with gradients on
-            y = y.contiguous(memory_format=fmt)
-            return y if bias is None else y + bias
+            return y.contiguous(memory_format=fmt)
         if channels_last:  # the MVM's fresh output, channels-last already
-            return y if bias is None else y.add_(bias)
-        # one pass from the MVM's buffer into a fresh channels-first output, with the bias
-        out = torch.empty(y.shape, dtype=y.dtype, device=y.device)
-        return out.copy_(y) if bias is None else torch.add(y, bias, out=out)
+            return y
+        # one pass from the MVM's buffer into a fresh channels-first output
+        return torch.empty(y.shape, dtype=y.dtype, device=y.device).copy_(y)
 
     def _check_finite(self, x4: Tensor, scale: Tensor | None) -> None:
         """NaN/Inf in the input: the dynamic range propagates them (the simulation checks it); a

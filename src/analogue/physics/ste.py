@@ -78,9 +78,10 @@ class AnalogSim(Protocol):
     """What an analog layer gives ``AnalogMatmulFn``."""
 
     def simulate(self, x: Tensor, input_range: Tensor | None, keep: bool,
-                 scale: Tensor | None = None) -> tuple[Tensor, MVMTrace | None]:
+                 scale: Tensor | None = None, bias: Tensor | None = None) -> tuple[Tensor, MVMTrace | None]:
         """Forward MVM of ``x`` ``(G, N, K)`` -> ``(G, N, M)``; a trace when ``keep``. ``scale``:
-        the dynamic per-vector input range, when the caller has it already."""
+        the dynamic per-vector input range, when the caller has it already; ``bias``: the digital
+        bias added to the outputs."""
         ...
 
     def grad_input(self, g: Tensor, trace: MVMTrace) -> Tensor:
@@ -100,12 +101,12 @@ class AnalogMatmulFn(torch.autograd.Function):
                 sim: AnalogSim, flat: bool = False) -> Tensor:
         keep = any(ctx.needs_input_grad[:3])
         lead = x.shape[:-1]
-        y, trace = sim.simulate(x.reshape(1, -1, x.shape[-1]) if flat else x, input_range, keep)
+        if bias is not None and not flat:  # (G * M,) -> per group
+            bias = bias.view(x.shape[0], 1, -1)
+        y, trace = sim.simulate(x.reshape(1, -1, x.shape[-1]) if flat else x, input_range, keep, bias=bias)
         ctx.sim, ctx.trace, ctx.flat = sim, trace, flat
         if trace is not None:
             ctx.save_for_backward(x)
-        if bias is not None:  # the digital bias, on the fresh output
-            y.add_(bias.view(-1, 1, y.shape[-1]))
         # not a view of y: torch forbids in-place ops (an inplace ReLU) on a view made in here
         return y.view(*lead, y.shape[-1]).detach() if flat else y
 
@@ -157,13 +158,13 @@ class AnalogConvFn(torch.autograd.Function):
         if pad_inside:  # zero padding here (no autograd): the input gradient is then unpadded
             x4 = sim._pad_channels_last(x4)
         codes = sim._dac_patches(x4, geo, scale, keep)  # im2col and DAC in one pass per offset
-        y, trace = sim.simulate(codes, input_range, keep, scale=scale, codes=True)
+        # the digital bias goes on the columns (contiguous) with the rescale, before the layout copy
+        g = sim.groups
+        y, trace = sim.simulate(codes, input_range, keep, scale=scale, codes=True,
+                                bias=None if bias is None else bias.view(g, 1, -1))
         ctx.sim, ctx.trace, ctx.geo, ctx.pad_inside = sim, trace, geo, pad_inside
         if trace is not None:
             ctx.save_for_backward(x_in)
-        if bias is not None:  # the digital bias, added on the columns (contiguous) before the layout
-            g, _, m = y.shape
-            y.add_(bias.view(g, 1, m))
         # one copy into the output's memory format (none for a channels-last output)
         return sim._cols_to_image(y, geo).contiguous(memory_format=fmt)
 
