@@ -228,3 +228,46 @@ def test_programming_std_equals_the_device_model_with_g_min():
     expected = 1.5 * torch.sqrt(s_on**2 + s_off**2) / span
     torch.testing.assert_close(programming_std(w, cfg, 1.5), expected)
     torch.testing.assert_close(programming_std(w, cfg, 1.5, extra_var=0.01), torch.sqrt(expected**2 + 0.01))
+
+
+@pytest.mark.parametrize("opts", [
+    HWAOptions(device_noise_scale=3.0),
+    HWAOptions(device_noise_scale=1.0, weight_noise_rel=0.02, drift_scale_range=(0.8, 0.9)),
+    HWAOptions(weight_noise_rel=0.05),
+])
+@pytest.mark.parametrize("g_min", [0.0, 2.5])
+def test_weight_unit_perturbation_equals_the_normalised_one(opts, g_min):
+    # perturb_weights works on the weights in weight units (no normalised copy, no multiply
+    # back); with the same seed and a contiguous layout it draws the same samples as the
+    # normalised path, so blocks + s * std(|w| / s) * z == (w / s + std(w / s) * z) * s
+    cfg = _ideal_with(_pcm_device()).replace(**{"mapping.g_min_uS": g_min})
+    layer = _layer(cfg)
+    torch.manual_seed(1)
+    blocks = torch.randn(3, 64, 256) * 0.1
+    s = blocks.abs().amax(dim=1, keepdim=True)
+    a = WeightPerturbation(opts, seed=5)
+    b = WeightPerturbation(opts, seed=5)
+    assert a.supports_weight_units(cfg)
+    got = a.perturb_weights(blocks, s, layer)
+    want = b(blocks / s, layer) * s
+    assert torch.allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(got, blocks, atol=1e-4)
+
+
+def test_device_noise_in_training_reads_has_the_programming_std():
+    # through the layer (a Linear's blocks are a transposed view of its weight): each read of the
+    # perturbed array deviates from W^T by s * sigma(|w| / s), sigma the PCM programming std
+    cfg = _ideal_with(_pcm_device())
+    layer = _layer(cfg)
+    model = torch.nn.Sequential(layer)
+    hwa_(model, HWAOptions(device_noise_scale=2.0), seed=3)
+    model.train()
+    with torch.no_grad():
+        y = model(torch.eye(64))  # (64, 256) = perturbed W^T
+    w_t = layer.weight.detach().t()
+    s = w_t.abs().amax(dim=0, keepdim=True)
+    sigma = programming_std(w_t / s, cfg, 2.0) * s
+    z = (y - w_t) / sigma
+    n = z.numel()
+    assert abs(float(z.std()) - 1) < 5 / math.sqrt(2 * n)
+    assert abs(float(z.mean())) < 5 / math.sqrt(n)

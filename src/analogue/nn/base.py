@@ -38,6 +38,28 @@ def shaped_buffer(bufs: dict | None, name: str, shape: tuple[int, ...], dtype: t
     return buf
 
 
+def dense_flat(t: Tensor) -> Tensor | None:
+    """The elements of ``t`` in memory order as one 1-D view, when ``t`` covers a dense stretch of
+    its storage without overlap (any permutation of a contiguous layout); else ``None``."""
+    if t.is_contiguous():
+        return t.view(-1)
+    expect = 1
+    for d in sorted(range(t.dim()), key=lambda d: (t.stride(d), t.shape[d])):
+        if t.shape[d] != 1 and t.stride(d) != expect:
+            return None
+        expect *= t.shape[d]
+    return t.as_strided((t.numel(),), (1,), t.storage_offset())
+
+
+def strided_like(flat: Tensor | None, t: Tensor) -> Tensor | None:
+    """The first ``t.numel()`` elements of the 1-D buffer ``flat`` laid out like the dense ``t``
+    (same strides: elementwise work between them runs in memory order); ``None`` without a
+    buffer or for a ``t`` that is not dense."""
+    if flat is None or dense_flat(t) is None:
+        return None
+    return flat[: t.numel()].as_strided(t.shape, t.stride())
+
+
 def copy_params(src: nn.Module, dst: nn.Module) -> nn.Module:
     """Copy ``weight`` and ``bias`` (and the train/eval mode) from ``src`` into ``dst``."""
     with torch.no_grad():
@@ -216,17 +238,33 @@ class AnalogLayer(nn.Module):
         """
         return self.read_is_exact() and not self.cfg.device.slicing.active
 
-    def _raw_reader(self, mat: Tensor | None = None) -> BlockReader:
+    def _raw_reader(self, mat: Tensor | None = None, perturb=None, out: Tensor | None = None) -> BlockReader:
         """Reader of weight blocks in weight units and their scales (see ``_reads_raw``); ``mat``:
-        ``self._matrix().detach()`` when the caller has it."""
+        ``self._matrix().detach()`` when the caller has it. ``perturb``: a weight perturbation
+        that works in weight units (``_unit_perturbation``), applied on every read; ``out``: a
+        flat buffer for the perturbed weights of a read of all blocks."""
         blocks = mapping.to_blocks(self._matrix().detach() if mat is None else mat, self.cfg.tile.rows)
         cols, policy = self.cfg.tile.cols, self.cfg.mapping.scale
 
         def read(b0: int, b1: int) -> tuple[Tensor, Tensor]:
-            wb = blocks if b0 == 0 and b1 == len(blocks) else blocks[b0:b1]
-            return wb, mapping.weight_scales(wb, cols, policy)
+            full = b0 == 0 and b1 == len(blocks)
+            wb = blocks if full else blocks[b0:b1]
+            s = mapping.weight_scales(wb, cols, policy)
+            if perturb is not None:
+                wb = perturb.perturb_weights(wb, s, self, out=strided_like(out, wb) if full else None)
+            return wb, s
 
         return read
+
+    def _unit_perturbation(self):
+        """The training-mode weight perturbation when it can run on the weights in weight units
+        (``train.hwa.WeightPerturbation.perturb_weights``: no normalised copy of the weights and no
+        multiply back for the held weights), else ``None`` (``read_blocks`` applies it)."""
+        pert = self.weight_perturbation if self.training else None
+        if pert is None or self.cfg.device.slicing.active or programmed.reads_programmed(self):
+            return None
+        supports = getattr(pert, "supports_weight_units", None)
+        return pert if supports is not None and supports(self.cfg) else None
 
     def simulate(self, x: Tensor, input_range: Tensor | None, keep: bool,
                  scale: Tensor | None = None, transient: bool = False,
@@ -257,27 +295,39 @@ class AnalogLayer(nn.Module):
         elif not codes:
             self._reject_non_finite(float(x.detach().sum(dtype=torch.float64)))
         raw = self._reads_raw()
-        mat = self._matrix().detach() if raw else None
-        read = self._raw_reader(mat) if raw else self.read_blocks()
+        pert = None if raw else self._unit_perturbation()
+        mat = self._matrix().detach() if raw or pert is not None else None
+        m_cols = self.matrix_shape[2]
+        nb = mapping.n_row_blocks(k, self.cfg.tile.rows)
+        numel = g * nb * mapping.block_rows(k, self.cfg.tile.rows) * m_cols  # of the blocks
         if not keep:
-            y = self._mvm(x, scale, read, raw, dynamic=input_range is None, keep=False,
+            if pert is not None:
+                read = self._raw_reader(mat, pert, self._scratch("_w_scratch", numel, x.dtype, x.device))
+            else:
+                read = self._raw_reader(mat) if raw else self.read_blocks()
+            y = self._mvm(x, scale, read, raw or pert is not None, dynamic=input_range is None, keep=False,
                           transient=transient and reps == 1, codes=codes,
                           bias=bias if reps == 1 else None)[1]
             y = programmed.merge_instances(y, reps)
             return (y.add_(bias) if bias is not None and reps > 1 else y), None
         # read once, so the forward and the backward see the same (noisy) weights
-        nb = mapping.n_row_blocks(k, self.cfg.tile.rows)
-        w_all, s_all = read(0, g * nb)
         slot, bufs = self._kept_slot(x.device)
+        if pert is not None:  # the perturbed weights are what the backward keeps: in the slot
+            read = self._raw_reader(mat, pert, self._slot_buffer(bufs, "w_eff", (numel,), x.dtype, x.device))
+        else:
+            read = self._raw_reader(mat) if raw else self.read_blocks()
+        w_all, s_all = read(0, g * nb)
         codes_buf = None if codes else self._slot_buffer(bufs, "codes", x.shape, x.dtype, x.device)
         x_n, y = self._mvm(x, scale, lambda b0, b1: (w_all, s_all) if b0 == 0 and b1 == len(w_all)
-                           else (w_all[b0:b1], s_all[b0:b1]), raw,
+                           else (w_all[b0:b1], s_all[b0:b1]), raw or pert is not None,
                            dynamic=input_range is None, keep=True, transient=transient,
                            codes_out=codes_buf, codes=codes, bias=bias if reps == 1 else None)
         if bias is not None and reps > 1:
             y.add_(bias)
         if raw:  # the array holds the weight itself
             w_eff = mat
+        elif pert is not None:  # the perturbed weights, in weight units
+            w_eff = w_all.view(g, -1, m_cols)[:, :k]
         else:
             held_buf = None if self.read_is_exact() else \
                 self._slot_buffer(bufs, "w_eff", w_all.shape, w_all.dtype, w_all.device)

@@ -45,7 +45,7 @@ from torch import Tensor, nn
 from ..config import AnalogConfig, ConfigError, MappingConfig, ProgrammingNoise
 from ..convert import analog_layers
 from ..nn import AnalogLayer
-from ..nn.base import shaped_buffer
+from ..nn.base import dense_flat, shaped_buffer, strided_like
 from ..physics.noise import GaussianSource, pool_size_for
 
 _SEED_STRIDE = 1_000_003  # a prime: seeds derived from (run seed, index) do not collide
@@ -249,6 +249,7 @@ class WeightPerturbation:
     def __getstate__(self) -> dict:  # the reused buffers are not state
         state = self.__dict__.copy()
         state.pop("_bufs", None)
+        state.pop("_consts", None)
         return state
 
     def _buffer(self, name: str, like: Tensor) -> Tensor | None:
@@ -257,6 +258,12 @@ class WeightPerturbation:
         bufs = self.__dict__.setdefault("_bufs", {}) if like.device.type == "cpu" else None
         return shaped_buffer(bufs, name, tuple(like.shape), like.dtype, like.device,
                              AnalogLayer.scratch_max_elems)
+
+    def _buffer_like(self, name: str, t: Tensor) -> Tensor | None:
+        """A reused buffer laid out like the dense ``t`` (``None``: allocate afresh)."""
+        bufs = self.__dict__.setdefault("_bufs", {}) if t.device.type == "cpu" else None
+        flat = shaped_buffer(bufs, name, (t.numel(),), t.dtype, t.device, AnalogLayer.scratch_max_elems)
+        return strided_like(flat, t)
 
     def std(self, w_n: Tensor, cfg: AnalogConfig) -> Tensor | float:
         """Std of the Gaussian noise on ``w_n`` in normalised units: additive, multiplicative and
@@ -282,6 +289,77 @@ class WeightPerturbation:
                 f"{'programming noise' if o.device_time_s == 0 else 'non-idealities'} "
                 f"(cfg.device.kind={dev.kind!r} has none); use a preset with one (e.g. pcm()) or "
                 "weight_noise_rel instead")
+
+    def supports_weight_units(self, cfg: AnalogConfig) -> bool:
+        """Whether ``perturb_weights`` can run these options on ``cfg``: no device model at a
+        time (``device_time_s``), no noise proportional to the weight, and a programming-noise
+        std that is at most quadratic in the conductance."""
+        o = self.options
+        if o.device_time_s > 0 or o.weight_noise_prop > 0:
+            return False
+        if o.device_noise_scale == 0:
+            return True
+        d, _, _ = _std_poly(cfg.device.programming, cfg.mapping, float(o.device_noise_scale), 0.0)
+        return len(d) <= 3
+
+    def _const(self, value: float, like: Tensor) -> Tensor:
+        """A cached 0-d tensor holding ``value`` (an addcmul's input term without a new tensor
+        per call)."""
+        consts = self.__dict__.setdefault("_consts", {})
+        key = (value, like.dtype, like.device)
+        c = consts.get(key)
+        if c is None:
+            c = consts[key] = torch.tensor(value, dtype=like.dtype, device=like.device)
+        return c
+
+    def perturb_weights(self, blocks: Tensor, scales: Tensor, layer: AnalogLayer,
+                        out: Tensor | None = None) -> Tensor:
+        """``__call__`` on the weights in weight units: ``blocks`` ``(B, r, M)`` and their column
+        scales ``(B, 1, M)`` in, ``blocks + scales * std(|blocks| / scales) * N(0, 1)`` out (the
+        same perturbation as ``__call__(blocks / scales) * scales``, without the normalised copy
+        and the multiply back). The programming-noise std in weight units is evaluated as
+        ``sqrt((s d0 + d1 |w| + (d2 / s) |w|^2)^2 + s^2 rest)`` (``_std_poly``), in five passes.
+        ``out``: a tensor laid out like ``blocks`` to write into (a new one by default). Only
+        for options ``supports_weight_units`` accepts."""
+        o = self.options
+        src = self._src(blocks)
+        if o.device_noise_scale > 0:
+            self._check_device(layer)
+        if out is None:
+            out = torch.empty_strided(blocks.shape, blocks.stride(), dtype=blocks.dtype, device=blocks.device)
+        var0 = o.weight_noise_rel ** 2
+        d, rest, clamp = (_std_poly(layer.cfg.device.programming, layer.cfg.mapping,
+                                    float(o.device_noise_scale), float(var0))
+                          if o.device_noise_scale > 0 else ((), var0, False))
+        noisy = bool(d) or rest > 0
+        if len(d) == 3:  # s q(|w| / s) = s d0 + |w| (d1 + (d2 / s) |w|), then sqrt(. ^2 + s^2 rest)
+            a = torch.abs(blocks, out=self._buffer_like("abs", blocks))
+            torch.addcmul(self._const(d[1], blocks), a, scales.reciprocal().mul_(d[2]), out=out)
+            torch.addcmul(scales * d[0], a, out, out=out)
+            if clamp:
+                out.clamp_min_(0.0)
+            torch.addcmul(scales.square().mul_(rest), out, out, out=out).sqrt_()
+        elif len(d) == 2:  # s q = s d0 + d1 |w|
+            torch.addcmul(scales * d[0], torch.abs(blocks), self._const(d[1], blocks), out=out)
+            if clamp:
+                out.clamp_min_(0.0)
+            torch.addcmul(scales.square().mul_(rest), out, out, out=out).sqrt_()
+        elif noisy:  # a std that does not depend on the weight
+            c = math.sqrt((d[0] if d else 0.0) ** 2 + rest)
+            out.copy_((scales * c).expand(blocks.shape))
+        flat_out, flat_base = dense_flat(out), dense_flat(blocks)
+        if not noisy:
+            out.copy_(blocks)
+        elif flat_out is not None and flat_base is not None and flat_out.stride() == flat_base.stride() \
+                and out.stride() == blocks.stride():
+            src.addmul_(flat_out, flat_base)  # out = blocks + out * N(0, 1), in memory order
+        else:
+            out.mul_(src.sample(tuple(out.shape))).add_(blocks)
+        if o.drift_scale_range is not None:
+            lo, hi = o.drift_scale_range
+            u = torch.rand((), generator=src.generator, device=blocks.device, dtype=blocks.dtype)
+            out.mul_(lo + (hi - lo) * u)
+        return out
 
     def __call__(self, w_n: Tensor, layer: AnalogLayer) -> Tensor:
         o = self.options
