@@ -345,7 +345,7 @@ class WeightPerturbation:
                 out.clamp_min_(0.0)
             torch.addcmul(scales.square().mul_(rest), out, out, out=out).sqrt_()
         elif noisy:  # a std that does not depend on the weight
-            c = math.sqrt((d[0] if d else 0.0) ** 2 + rest)
+            c = math.sqrt((max(d[0], 0.0) if d else 0.0) ** 2 + rest)
             out.copy_((scales * c).expand(blocks.shape))
         flat_out, flat_base = dense_flat(out), dense_flat(blocks)
         if not noisy:
