@@ -1,6 +1,7 @@
 """Hardware-aware training: the injected perturbations against their definitions and the
 reference PCM statistics (reference.md section 2), and the straight-through backward."""
 
+import dataclasses
 import math
 
 import pytest
@@ -8,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 import analogue as an
-from analogue.config import ConfigError
+from analogue.config import ConfigError, ProgrammingNoise
 from analogue.train import (
     HWAOptions,
     clip_weights_,
@@ -236,11 +237,15 @@ def test_programming_std_equals_the_device_model_with_g_min():
     HWAOptions(weight_noise_rel=0.05),
 ])
 @pytest.mark.parametrize("g_min", [0.0, 2.5])
-def test_weight_unit_perturbation_equals_the_normalised_one(opts, g_min):
+@pytest.mark.parametrize("poly", [None, (0.02,), (0.0, 0.05), (0.01, -0.02, 0.03)])
+def test_weight_unit_perturbation_equals_the_normalised_one(opts, g_min, poly):
     # perturb_weights works on the weights in weight units (no normalised copy, no multiply
     # back); with the same seed and a contiguous layout it draws the same samples as the
-    # normalised path, so blocks + s * std(|w| / s) * z == (w / s + std(w / s) * z) * s
+    # normalised path, so blocks + s * std(|w| / s) * z == (w / s + std(w / s) * z) * s, for the
+    # PCM polynomial, a constant, a linear one that reaches zero (clamped) and another quadratic
     cfg = _ideal_with(_pcm_device()).replace(**{"mapping.g_min_uS": g_min})
+    if poly is not None:
+        cfg = cfg.replace(device=dataclasses.replace(cfg.device, programming=ProgrammingNoise(poly)))
     layer = _layer(cfg)
     torch.manual_seed(1)
     blocks = torch.randn(3, 64, 256) * 0.1
