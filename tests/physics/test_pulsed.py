@@ -88,14 +88,19 @@ def _repeat(fn, n):
     return torch.stack([torch.stack(fn()) for _ in range(n)])  # (n, 2, M, K)
 
 
-def test_pulse_trains_have_the_exact_binomial_mean_and_variance():
-    g = _gen(2)
-    x, d = torch.randn(8, 4, generator=g), torch.randn(8, 3, generator=g)
-    bl = 15
-    ps, qs = pulsed.pulse_probabilities(x, d, 12.0, bl)
-    mu_up, var_up, mu_down, var_down = pulsed.coincidence_moments(ps, qs, bl)
-    s = _repeat(lambda: pulsed.sample_coincidences(ps, qs, bl, g, "trains"), 4000)
+def _sampled(seed, n, m, k, ppu, bl, mode):
+    """4000 draws of ``mode`` coincidences for random ``(n, m)`` / ``(n, k)`` inputs, their exact
+    moments ``(mu_up, var_up, mu_down, var_down)``, after checking they are counts."""
+    g = _gen(seed)
+    x, d = torch.randn(n, m, generator=g), torch.randn(n, k, generator=g)
+    ps, qs = pulsed.pulse_probabilities(x, d, ppu, bl)
+    s = _repeat(lambda: pulsed.sample_coincidences(ps, qs, bl, g, mode), 4000)
     assert (s == s.round()).all() and (s >= 0).all()
+    return s, pulsed.coincidence_moments(ps, qs, bl)
+
+
+def test_pulse_trains_have_the_exact_binomial_mean_and_variance():
+    s, (mu_up, var_up, mu_down, var_down) = _sampled(2, 8, 4, 3, 12.0, 15, "trains")
     assert _mean_ok(s[:, 0], mu_up) and _mean_ok(s[:, 1], mu_down)
     assert _var_ok(s[:, 0], var_up) and _var_ok(s[:, 1], var_down)
 
@@ -118,13 +123,7 @@ _gen_shared = _gen(3)
 
 
 def test_counts_mode_has_the_exact_mean_and_the_poisson_variance():
-    g = _gen(4)
-    x, d = torch.randn(16, 5, generator=g), torch.randn(16, 4, generator=g)
-    bl = 31
-    ps, qs = pulsed.pulse_probabilities(x, d, 30.0, bl)
-    mu_up, _, mu_down, _ = pulsed.coincidence_moments(ps, qs, bl)
-    s = _repeat(lambda: pulsed.sample_coincidences(ps, qs, bl, g, "counts"), 4000)
-    assert (s == s.round()).all() and (s >= 0).all()
+    s, (mu_up, _, mu_down, _) = _sampled(4, 16, 5, 4, 30.0, 31, "counts")
     h = pulsed.POISSON_GRID_STEP
     for k, mu in ((0, mu_up), (1, mu_down)):
         f = (mu / h) - torch.floor(mu / h)

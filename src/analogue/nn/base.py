@@ -261,7 +261,7 @@ class AnalogLayer(nn.Module):
         (``train.hwa.WeightPerturbation.perturb_weights``: no normalised copy of the weights and no
         multiply back for the held weights), else ``None`` (``read_blocks`` applies it)."""
         pert = self.weight_perturbation if self.training else None
-        if pert is None or self.cfg.device.slicing.active or programmed.reads_programmed(self):
+        if pert is None or self.cfg.device.slicing.active:  # (training mode: never a programmed read)
             return None
         supports = getattr(pert, "supports_weight_units", None)
         return pert if supports is not None and supports(self.cfg) else None

@@ -121,7 +121,7 @@ Normal = Callable[[tuple[int, ...]], Tensor]
 """A source of standard-normal samples: ``normal(shape)`` returns a new tensor of that shape."""
 
 
-def _normal(generator: torch.Generator, like: Tensor, normal: Normal | None) -> Normal:
+def normal_sampler(generator: torch.Generator, like: Tensor, normal: Normal | None = None) -> Normal:
     """``normal``, or ``torch.randn`` from ``generator`` in ``like``'s dtype and device."""
     if normal is not None:
         return normal
@@ -132,7 +132,7 @@ def sample_drift_exponents(g: Tensor, drift: Drift, generator: torch.Generator,
                            normal: Normal | None = None) -> Tensor:
     """One exponent per device, ``nu = |N(mu(g), sigma(g))|`` (``normal``: see ``program_devices``)."""
     mu, sd = drift_exponent_stats(g, drift)
-    z = _normal(generator, g, normal)(tuple(g.shape))
+    z = normal_sampler(generator, g, normal)(tuple(g.shape))
     return z.mul_(sd).add_(mu).abs_()
 
 
@@ -182,7 +182,7 @@ def program_devices(
     """
     g = g_target_uS / g_max_uS
     shape = tuple(g.shape)
-    randn = _normal(generator, g, normal)
+    randn = normal_sampler(generator, g, normal)
     if dev.programming.active:
         out = randn(shape)
         out.mul_(programming_std_uS(g, dev.programming, g_max_uS)).add_(g_target_uS)
@@ -349,6 +349,7 @@ __all__ = [
     "drift_factor",
     "flicker_q_s",
     "flicker_std_rel",
+    "normal_sampler",
     "program_devices",
     "programming_std_uS",
     "quantize_levels",

@@ -146,8 +146,7 @@ def device_weights(w_n: Tensor, cfg: AnalogConfig, t_s: float, generator: torch.
     targets = torch.stack([tp, tn])
     prog = devices.program_devices(targets, dev, mp.g_max_uS, mp.g_min_uS, generator, normal)
     if t_s > 0:
-        randn = normal or (lambda shape: torch.randn(shape, generator=generator, device=w_n.device,
-                                                     dtype=w_n.dtype))
+        randn = devices.normal_sampler(generator, w_n, normal)
         z = lambda active: randn(tuple(targets.shape)) if active else None
         g = devices.devices_at(prog, targets, t_s, dev.temperature.reference_k, dev, mp.g_max_uS,
                                mp.g_min_uS, z(dev.read_noise.active), z(dev.relaxation.active))
@@ -350,8 +349,7 @@ class WeightPerturbation:
         flat_out, flat_base = dense_flat(out), dense_flat(blocks)
         if not noisy:
             out.copy_(blocks)
-        elif flat_out is not None and flat_base is not None and flat_out.stride() == flat_base.stride() \
-                and out.stride() == blocks.stride():
+        elif flat_out is not None and flat_base is not None and out.stride() == blocks.stride():
             src.addmul_(flat_out, flat_base)  # out = blocks + out * N(0, 1), in memory order
         else:
             out.mul_(src.sample(tuple(out.shape))).add_(blocks)
