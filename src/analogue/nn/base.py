@@ -10,8 +10,10 @@ optimizers and ``deepcopy`` work unchanged.
 
 from __future__ import annotations
 
+import functools
 import math
 import weakref
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -58,6 +60,37 @@ def strided_like(flat: Tensor | None, t: Tensor) -> Tensor | None:
     if flat is None or dense_flat(t) is None:
         return None
     return flat[: t.numel()].as_strided(t.shape, t.stride())
+
+
+def simulated_forward(forward: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """Decorate an analog layer's ``forward(self, x)``: how it runs inside ``torch.compile`` and
+    ``torch.autocast``.
+
+    - ``torch.compile``: the tile simulation (Python-side noise streams, reused buffers, NaN
+      checks) runs eagerly; dynamo breaks the graph around the layer and compiles the digital
+      rest of the model (``fullgraph=True`` therefore fails on a model with analog layers).
+    - ``torch.autocast``: the simulation runs in the weight's dtype with autocast off (the DAC and
+      ADC bits set the simulated precision, not the host's float format; like torch's float32-list
+      ops) and returns that dtype; downstream layers cast as autocast tells them.
+    - Otherwise an input whose dtype differs from the weight's fails here, naming the layer.
+    """
+
+    @functools.wraps(forward)
+    def run(self: AnalogLayer, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{self.layer_name}: expected a tensor input, got {type(x).__name__}")
+        dev = x.device.type
+        if torch.amp.is_autocast_available(dev) and torch.is_autocast_enabled(dev):
+            with torch.autocast(dev, enabled=False):
+                return forward(self, x.to(self.weight.dtype) if x.is_floating_point() else x)
+        if x.dtype != self.weight.dtype:
+            raise TypeError(
+                f"{self.layer_name}: input dtype {x.dtype} differs from the weight's {self.weight.dtype}; "
+                f"cast the input (x.to({self.weight.dtype})) or the model (model.to({x.dtype}))."
+            )
+        return forward(self, x)
+
+    return torch.compiler.disable(run)
 
 
 def copy_params(src: nn.Module, dst: nn.Module) -> nn.Module:

@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from ..config import AnalogConfig
 from ..physics.periphery import dac_codes_, dac_gain
 from ..physics.ste import AnalogConvFn
-from .base import AnalogLayer, copy_params
+from .base import AnalogLayer, copy_params, simulated_forward
 
 
 @dataclass(frozen=True)
@@ -143,6 +143,7 @@ class _AnalogConvNd(AnalogLayer):
                 "check the channel count of the previous layer."
             )
 
+    @simulated_forward
     def forward(self, x: Tensor) -> Tensor:
         self._check_input(x)
         unbatched = x.dim() == self._nd + 1

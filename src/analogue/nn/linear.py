@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from ..config import AnalogConfig
-from .base import AnalogLayer, copy_params
+from .base import AnalogLayer, copy_params, simulated_forward
 
 
 class AnalogLinear(AnalogLayer):
@@ -51,6 +51,7 @@ class AnalogLinear(AnalogLayer):
     def weight_grad(self, g: Tensor, x_eff: Tensor) -> Tensor:
         return torch.mm(g[0].t(), x_eff[0])
 
+    @simulated_forward
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() == 0 or x.shape[-1] != self.in_features:
             raise ValueError(

@@ -13,11 +13,27 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import torch
 from torch import Tensor
+
+
+def _float_backward(backward):
+    """Run a simulation's backward with autocast off (its matmuls write into buffers of the
+    forward's dtype), also when the caller runs ``backward()`` inside ``torch.autocast``."""
+
+    @functools.wraps(backward)
+    def run(ctx: Any, g: Tensor) -> tuple[Tensor | None, ...]:
+        dev = g.device.type
+        off = torch.amp.is_autocast_available(dev) and torch.is_autocast_enabled(dev)
+        with torch.autocast(dev, enabled=False) if off else contextlib.nullcontext():
+            return backward(ctx, g)
+
+    return run
 
 
 class _RoundSTE(torch.autograd.Function):
@@ -111,6 +127,7 @@ class AnalogMatmulFn(torch.autograd.Function):
         return y.view(*lead, y.shape[-1]).detach() if flat else y
 
     @staticmethod
+    @_float_backward
     def backward(ctx: Any, g: Tensor) -> tuple[Tensor | None, ...]:
         trace: MVMTrace | None = ctx.trace
         sim: AnalogSim = ctx.sim
@@ -169,6 +186,7 @@ class AnalogConvFn(torch.autograd.Function):
         return sim._cols_to_image(y, geo).contiguous(memory_format=fmt)
 
     @staticmethod
+    @_float_backward
     def backward(ctx: Any, g_img: Tensor) -> tuple[Tensor | None, ...]:
         (x4,) = ctx.saved_tensors
         trace: MVMTrace = ctx.trace
