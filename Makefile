@@ -5,7 +5,7 @@ PIP := $(BIN)/python -m pip
 # The CPU build of torch for CI and make; the package itself asks only for torch>=2.4.
 PIP_INSTALL := $(PIP) install -q -c constraints.txt
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench bench-peers clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -24,6 +24,11 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/run_all.py
+
+# analogue against IBM aihwkit-lightning (pure Python; the constraints keep the CPU torch)
+bench-peers: $(VENV)/.installed
+	$(PIP_INSTALL) aihwkit-lightning==2.1.0
+	$(BIN)/python benchmarks/bench_peers.py
 
 clean:
 	rm -rf $(VENV) results .pytest_cache

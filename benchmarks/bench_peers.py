@@ -1,0 +1,180 @@
+"""analogue against peer simulators, side by side in one run (CPU): IBM aihwkit-lightning and aihwkit.
+
+aihwkit-lightning is IBM's performance-focused hardware-aware-training toolkit (pure PyTorch on
+CPU; its Triton kernels need a GPU); aihwkit is IBM's full toolkit (a C++ build) with two tiles,
+``TorchInferenceRPUConfig`` (PyTorch) and ``InferenceRPUConfig`` (its C++ simulator). All simulate
+the same periphery here: 8-bit DAC with a per-vector dynamic input range, 256x256 tiles, output
+noise of 0.4 % of an ADC range of 10, and an 8-bit ADC per tile. Cases:
+
+- one training step (forward, backward, Adam, weight clipping for HWA), fastest of 15 interleaved,
+  as ``bench_hwa.py`` times it, of the digital model, of each simulator's plain analog model, and
+  of each simulator's HWA model. analogue's HWA is ``bench_hwa.py``'s recipe (3x the PCM
+  programming noise, 2.5 sigma per-channel clipping, distillation); the peers' is additive weight
+  noise (6 % of the maximum; per channel in aihwkit-lightning) and 2.5 sigma Gaussian clipping
+  (per channel in aihwkit-lightning), without distillation (their training loops have none);
+- the forward of a 1024x1024 linear layer at batch 256 (inference, no programming), median of 30
+  interleaved runs, against ``nn.Linear``.
+
+Each peer is skipped with a message when it is not installed. ``make bench-peers`` installs
+aihwkit-lightning (pure Python) and runs this; aihwkit needs a C++ build (benchmarks/README.md
+says how it was built for the figures there).
+
+Run: python benchmarks/bench_peers.py
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import sys
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(__file__))
+from bench_hwa import _step_fn, _time_min  # noqa: E402
+from common import md_table, time_pair  # noqa: E402
+
+import analogue as an  # noqa: E402
+from analogue.data import digits_cnn  # noqa: E402
+from analogue.data.models import mlp, small_resnet  # noqa: E402
+from analogue.train import HWAOptions, hwa_  # noqa: E402
+from analogue.train.loop import teacher_logits  # noqa: E402
+
+
+def _lightning_config(hwa: bool):
+    from aihwkit_lightning.simulator.configs import TorchInferenceRPUConfig
+    from aihwkit_lightning.simulator.parameters.enums import (
+        WeightClipType,
+        WeightNoiseInjectionType,
+    )
+
+    c = TorchInferenceRPUConfig()
+    c.forward.inp_res = 254  # 8-bit DAC: 2^8 - 2 steps over [-1, 1]
+    c.forward.out_res = 254  # 8-bit ADC
+    c.forward.out_bound = 10.0
+    c.forward.out_noise = 0.04  # in input-range units: 0.4 % of the ADC range, as presets.pcm()
+    c.mapping.max_input_size = 256
+    c.pre_post.input_range.enable = True
+    c.pre_post.input_range.dynamic = True  # per-vector abs-max, as presets.pcm()
+    if hwa:
+        c.modifier.noise_type = WeightNoiseInjectionType.ADD_NORMAL_PER_CHANNEL
+        c.modifier.std_dev = 0.06
+        c.clip.type = WeightClipType.LAYER_GAUSSIAN_PER_CHANNEL
+        c.clip.sigma = 2.5
+    return c
+
+
+def _aihwkit_config(cls_name: str, hwa: bool):
+    from aihwkit.simulator import configs
+    from aihwkit.simulator.parameters.enums import (
+        BoundManagementType,
+        NoiseManagementType,
+        WeightClipType,
+        WeightModifierType,
+        WeightNoiseType,
+    )
+
+    c = getattr(configs, cls_name)()
+    f = c.forward
+    f.inp_res = f.out_res = 1 / 254  # 8-bit DAC and ADC
+    f.out_bound = 10.0
+    f.out_noise = 0.04
+    f.bound_management = BoundManagementType.NONE
+    f.noise_management = NoiseManagementType.ABS_MAX  # per-vector dynamic input range
+    f.w_noise, f.w_noise_type = 0.0, WeightNoiseType.NONE
+    c.mapping.max_input_size = c.mapping.max_output_size = 256
+    c.modifier.type = WeightModifierType.ADD_NORMAL if hwa else WeightModifierType.NONE
+    c.clip.type = WeightClipType.LAYER_GAUSSIAN if hwa else WeightClipType.NONE
+    if hwa:  # 1.2.0 has no per-channel variants of these two
+        c.modifier.std_dev, c.clip.sigma = 0.06, 2.5
+    return c
+
+
+def _peers() -> dict[str, tuple]:
+    """name -> (convert(model, hwa), optimizer(model)) for each installed peer."""
+    peers: dict[str, tuple] = {}
+    try:
+        from aihwkit_lightning.nn.conversion import convert_to_analog as light
+        from aihwkit_lightning.optim import AnalogOptimizer as LightOpt
+
+        peers["aihwkit-lightning"] = (
+            lambda m, hwa: light(m, _lightning_config(hwa)),
+            lambda m: LightOpt(torch.optim.Adam, m.analog_layers, m.parameters(), lr=1e-4))
+    except ImportError:
+        print("aihwkit-lightning is not installed (make bench-peers installs it): skipped")
+    try:
+        from aihwkit.nn.conversion import convert_to_analog as kit
+        from aihwkit.optim import AnalogOptimizer as KitOpt
+
+        for cls_name, label in (("TorchInferenceRPUConfig", "torch tile"), ("InferenceRPUConfig", "C++ tile")):
+            peers[f"aihwkit ({label})"] = (
+                lambda m, hwa, c=cls_name: kit(m, _aihwkit_config(c, hwa)),
+                lambda m: KitOpt(torch.optim.Adam, m.parameters(), lr=1e-4))
+    except ImportError:
+        print("aihwkit is not installed (a C++ build; see benchmarks/README.md): skipped")
+    return peers
+
+
+def _peer_step(model: torch.nn.Module, make_opt, x: torch.Tensor, y: torch.Tensor):
+    opt = make_opt(model)
+    model.train()
+
+    def step() -> None:  # the peers' optimizers clip the analog weights after every step
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+
+    return step
+
+
+def main() -> None:
+    peers = _peers()
+    if not peers:
+        return
+    torch.manual_seed(0)
+    opts = HWAOptions(device_noise_scale=3.0, clip_weights_sigma=2.5, distill_alpha=0.5, distill_T=2.0)
+    cases = [
+        ("digits CNN, batch 64", digits_cnn(0), torch.rand(64, 1, 8, 8)),
+        ("MLP 784-256-128-10, batch 256", mlp((784, 256, 128, 10)), torch.rand(256, 784)),
+        ("MLP 784-256-128-10, batch 1024", mlp((784, 256, 128, 10)), torch.rand(1024, 784)),
+        ("small ResNet (16-32-64), 32x32, batch 32", small_resnet(10, 3, 16), torch.rand(32, 3, 32, 32)),
+    ]
+    rows = []
+    for name, model, x in cases:
+        y = torch.randint(0, 10, (len(x),))
+        plain = an.convert_(copy.deepcopy(model), an.presets.pcm())
+        hwa = hwa_(an.convert_(copy.deepcopy(model), an.presets.pcm()), opts)
+        steps = {
+            "digital": _step_fn(copy.deepcopy(model), x, y, None),
+            "analogue analog": _step_fn(plain, x, y, None),
+            "analogue HWA": _step_fn(hwa, x, y, opts, teacher_logits(model, x, len(x))),
+        }
+        for peer, (convert, make_opt) in peers.items():
+            for hwa_on, label in ((False, "analog"), (True, "HWA")):
+                steps[f"{peer} {label}"] = _peer_step(convert(copy.deepcopy(model), hwa_on), make_opt, x, y)
+        times = dict(zip(steps, _time_min(list(steps.values()))))
+        t_d = times.pop("digital")
+        rows.append({"model": name, "digital ms": 1e3 * t_d, **{k: t / t_d for k, t in times.items()}})
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; training step time as a "
+          "multiple of the digital step (fastest of 15 interleaved runs)\n")
+    print(md_table(rows))
+
+    lin = torch.nn.Linear(1024, 1024)
+    x = torch.randn(256, 1024)
+    sims = {"analogue": an.AnalogLinear.from_float(lin, an.presets.standard()).eval()}
+    for peer, (convert, _) in peers.items():
+        sims[peer] = convert(torch.nn.Sequential(copy.deepcopy(lin)), False).eval()
+    rows = []
+    with torch.no_grad():
+        for name, sim in sims.items():
+            t_ref, t_sim = time_pair(lambda: lin(x), lambda s=sim: s(x))
+            rows.append({"simulator": name, "torch ms": 1e3 * t_ref, "simulator ms": 1e3 * t_sim,
+                         "ratio": t_sim / t_ref})
+    print("\nlinear 1024x1024, batch 256, inference forward (4x4 tiles, weights mapped on every call), "
+          "median of 30 interleaved runs\n")
+    print(md_table(rows))
+
+
+if __name__ == "__main__":
+    main()
