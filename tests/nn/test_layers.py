@@ -397,3 +397,23 @@ def test_conv_accepts_non_contiguous_inputs(groups):
         layer(xa).sum().backward()
         ref(xb).sum().backward()
         torch.testing.assert_close(xa.grad, xb.grad)
+
+
+def test_dense_flat_and_strided_like_follow_memory_order():
+    from analogue.nn.base import dense_flat, strided_like
+
+    base = torch.arange(24.0).view(2, 3, 4)
+    for perm in [(0, 1, 2), (2, 0, 1), (1, 2, 0), (2, 1, 0)]:
+        t = base.permute(perm)
+        flat = dense_flat(t)
+        assert flat is not None and torch.equal(flat, torch.arange(24.0))  # memory order
+        buf = torch.zeros(30)
+        like = strided_like(buf, t)
+        assert like.stride() == t.stride()
+        like.copy_(t)
+        assert torch.equal(buf[:24], torch.arange(24.0))
+    assert dense_flat(base.unsqueeze(1).transpose(0, 3)) is not None  # size-1 dims do not matter
+    assert dense_flat(base[:, :2]) is None  # a gap in memory
+    assert dense_flat(base.expand(2, 2, 3, 4)[0:1].squeeze(0)[:, ::2]) is None
+    assert dense_flat(torch.zeros(4).expand(3, 4)) is None  # overlapping (stride 0)
+    assert strided_like(None, base) is None and strided_like(torch.zeros(30), base[:, :2]) is None

@@ -46,10 +46,10 @@ def dense_flat(t: Tensor) -> Tensor | None:
     if t.is_contiguous():
         return t.view(-1)
     expect = 1
-    for d in sorted(range(t.dim()), key=lambda d: (t.stride(d), t.shape[d])):
-        if t.shape[d] != 1 and t.stride(d) != expect:
+    for stride, size in sorted(zip(t.stride(), t.shape)):  # dims from the innermost out
+        if size != 1 and stride != expect:
             return None
-        expect *= t.shape[d]
+        expect *= size
     return t.as_strided((t.numel(),), (1,), t.storage_offset())
 
 
