@@ -65,7 +65,7 @@ def _lightning_config(hwa: bool):
     return c
 
 
-def _aihwkit_config(cls_name: str, hwa: bool):
+def _aihwkit_config(cls_name: str, hwa: bool, out_noise: float = 0.04):
     from aihwkit.simulator import configs
     from aihwkit.simulator.parameters.enums import (
         BoundManagementType,
@@ -79,11 +79,13 @@ def _aihwkit_config(cls_name: str, hwa: bool):
     f = c.forward
     f.inp_res = f.out_res = 1 / 254  # 8-bit DAC and ADC
     f.out_bound = 10.0
-    f.out_noise = 0.04
+    f.out_noise = out_noise
     f.bound_management = BoundManagementType.NONE
-    f.noise_management = NoiseManagementType.ABS_MAX  # per-vector dynamic input range
+    f.noise_management = NoiseManagementType.ABS_MAX  # per-vector (per-tile) dynamic input range
     f.w_noise, f.w_noise_type = 0.0, WeightNoiseType.NONE
     c.mapping.max_input_size = c.mapping.max_output_size = 256
+    c.mapping.weight_scaling_omega, c.mapping.weight_scaling_columnwise = 1.0, True  # per-column scales
+    c.mapping.digital_bias = True
     c.modifier.type = WeightModifierType.ADD_NORMAL if hwa else WeightModifierType.NONE
     c.clip.type = WeightClipType.LAYER_GAUSSIAN if hwa else WeightClipType.NONE
     if hwa:  # 1.2.0 has no per-channel variants of these two
@@ -128,7 +130,42 @@ def _peer_step(model: torch.nn.Module, make_opt, x: torch.Tensor, y: torch.Tenso
     return step
 
 
+def agreement() -> list[dict]:
+    """analogue's ``standard()`` periphery against aihwkit's two tiles on the same linear layers
+    (inference, no programming): the largest output difference in ADC steps with output noise
+    off, and the output noise (in ADC steps, 20 draws per output) with it on."""
+    from aihwkit.nn.conversion import convert_to_analog as kit
+
+    rows = []
+    torch.manual_seed(0)
+    quiet = an.presets.standard().replace(noise=an.NoiseConfig(out_std_rel_fs=0.0))
+    for k, m in ((200, 100), (256, 300), (600, 100)):
+        lin, x = torch.nn.Linear(k, m), torch.randn(512, k)
+        ours = an.AnalogLinear.from_float(lin, quiet).eval()
+        noisy = an.AnalogLinear.from_float(lin, an.presets.standard()).eval()
+        # one ADC step in output units, per vector and column (the layer's full scale / 127)
+        step = (10.0 / 127) * lin.weight.detach().abs().amax(1) * x.abs().amax(1, keepdim=True)
+        with torch.no_grad():
+            y = ours(x)
+            noise_ours = torch.stack([(noisy(x) - y) / step for _ in range(20)]).std()
+            for cls_name, label in (("TorchInferenceRPUConfig", "torch tile"), ("InferenceRPUConfig", "C++ tile")):
+                peer = kit(torch.nn.Sequential(copy.deepcopy(lin)), _aihwkit_config(cls_name, False, 0.0)).eval()
+                diff = (peer(x) - y).abs() / step
+                peer_noisy = kit(torch.nn.Sequential(copy.deepcopy(lin)), _aihwkit_config(cls_name, False)).eval()
+                noise_peer = torch.stack([(peer_noisy(x) - y) / step for _ in range(20)]).std()
+                rows.append({"layer": f"{k}->{m} ({-(-k // 256)} row tile{'s' if k > 256 else ''})",
+                             "aihwkit": label, "max diff (ADC steps)": float(diff.max()),
+                             "outputs differing (fraction)": float((diff > 0.5).float().mean()),
+                             "noise std analogue": float(noise_ours), "noise std aihwkit": float(noise_peer)})
+    return rows
+
+
 def main() -> None:
+    try:
+        print("agreement with aihwkit (standard() periphery, noise off / on)\n")
+        print(md_table(agreement()) + "\n")
+    except ImportError:
+        pass
     peers = _peers()
     if not peers:
         return
