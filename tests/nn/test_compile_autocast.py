@@ -32,6 +32,7 @@ def _run(model, x, y, seed, train):
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated")  # inside torch's dynamo
 @pytest.mark.parametrize("train", [False, True])
 def test_torch_compile_runs_the_tiles_eagerly_with_the_same_result(train):
     eager = _model(an.presets.pcm())
