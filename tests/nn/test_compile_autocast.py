@@ -87,5 +87,7 @@ def test_input_dtype_mismatch_names_the_layer_and_the_fix():
         model(torch.randn(2, 8, dtype=torch.float64))
     with pytest.raises(TypeError, match="^0: expected a tensor input, got list"):
         model[0]([1.0] * 8)
+    with torch.autocast("cpu", dtype=torch.bfloat16), pytest.raises(TypeError, match="^0: input dtype torch.int64"):
+        model(torch.ones(2, 8, dtype=torch.int64))  # autocast casts floating inputs only
     # a float64 model takes float64 inputs
     assert model.double()(torch.randn(2, 8, dtype=torch.float64)).dtype == torch.float64

@@ -80,14 +80,17 @@ def simulated_forward(forward: Callable[..., Tensor]) -> Callable[..., Tensor]:
         if not isinstance(x, Tensor):
             raise TypeError(f"{self.layer_name}: expected a tensor input, got {type(x).__name__}")
         dev = x.device.type
-        if torch.amp.is_autocast_available(dev) and torch.is_autocast_enabled(dev):
-            with torch.autocast(dev, enabled=False):
-                return forward(self, x.to(self.weight.dtype) if x.is_floating_point() else x)
+        autocast = torch.amp.is_autocast_available(dev) and torch.is_autocast_enabled(dev)
+        if autocast and x.is_floating_point():
+            x = x.to(self.weight.dtype)
         if x.dtype != self.weight.dtype:
             raise TypeError(
                 f"{self.layer_name}: input dtype {x.dtype} differs from the weight's {self.weight.dtype}; "
                 f"cast the input (x.to({self.weight.dtype})) or the model (model.to({x.dtype}))."
             )
+        if autocast:
+            with torch.autocast(dev, enabled=False):
+                return forward(self, x)
         return forward(self, x)
 
     return torch.compiler.disable(run)
