@@ -133,30 +133,35 @@ def _peer_step(model: torch.nn.Module, make_opt, x: torch.Tensor, y: torch.Tenso
 def agreement() -> list[dict]:
     """analogue's ``standard()`` periphery against aihwkit's two tiles on the same linear layers
     (inference, no programming): the largest output difference in ADC steps with output noise
-    off, and the output noise (in ADC steps, 20 draws per output) with it on."""
+    off, and the output noise (in ADC steps, 20 draws per output) with it on. Layers over several
+    row tiles also with ``range_policy="dynamic_tile"`` (aihwkit's per-tile input ranges)."""
     from aihwkit.nn.conversion import convert_to_analog as kit
 
     rows = []
     torch.manual_seed(0)
-    quiet = an.presets.standard().replace(noise=an.NoiseConfig(out_std_rel_fs=0.0))
-    for k, m in ((200, 100), (256, 300), (600, 100)):
+    for k, m in ((200, 100), (256, 300), (600, 100), (1000, 300)):
         lin, x = torch.nn.Linear(k, m), torch.randn(512, k)
-        ours = an.AnalogLinear.from_float(lin, quiet).eval()
-        noisy = an.AnalogLinear.from_float(lin, an.presets.standard()).eval()
         # one ADC step in output units, per vector and column (the layer's full scale / 127)
         step = (10.0 / 127) * lin.weight.detach().abs().amax(1) * x.abs().amax(1, keepdim=True)
-        with torch.no_grad():
-            y = ours(x)
-            noise_ours = torch.stack([(noisy(x) - y) / step for _ in range(20)]).std()
-            for cls_name, label in (("TorchInferenceRPUConfig", "torch tile"), ("InferenceRPUConfig", "C++ tile")):
-                peer = kit(torch.nn.Sequential(copy.deepcopy(lin)), _aihwkit_config(cls_name, False, 0.0)).eval()
-                diff = (peer(x) - y).abs() / step
-                peer_noisy = kit(torch.nn.Sequential(copy.deepcopy(lin)), _aihwkit_config(cls_name, False)).eval()
-                noise_peer = torch.stack([(peer_noisy(x) - y) / step for _ in range(20)]).std()
-                rows.append({"layer": f"{k}->{m} ({-(-k // 256)} row tile{'s' if k > 256 else ''})",
-                             "aihwkit": label, "max diff (ADC steps)": float(diff.max()),
-                             "outputs differing (fraction)": float((diff > 0.5).float().mean()),
-                             "noise std analogue": float(noise_ours), "noise std aihwkit": float(noise_peer)})
+        policies = ("dynamic",) if k <= 256 else ("dynamic", "dynamic_tile")
+        for policy in policies:
+            cfg = an.presets.standard().replace(dac=an.DACConfig(bits=8, range_policy=policy))
+            ours = an.AnalogLinear.from_float(lin, cfg.replace(noise=an.NoiseConfig(out_std_rel_fs=0.0))).eval()
+            noisy = an.AnalogLinear.from_float(lin, cfg).eval()
+            with torch.no_grad():
+                y = ours(x)
+                noise_ours = torch.stack([(noisy(x) - y) / step for _ in range(20)]).std()
+                for cls_name, label in (("TorchInferenceRPUConfig", "torch tile"),
+                                        ("InferenceRPUConfig", "C++ tile")):
+                    peer = kit(torch.nn.Sequential(copy.deepcopy(lin)), _aihwkit_config(cls_name, False, 0.0)).eval()
+                    diff = (peer(x) - y).abs() / step
+                    peer_noisy = kit(torch.nn.Sequential(copy.deepcopy(lin)), _aihwkit_config(cls_name, False)).eval()
+                    noise_peer = torch.stack([(peer_noisy(x) - y) / step for _ in range(20)]).std()
+                    rows.append({"layer": f"{k}->{m} ({-(-k // 256)} row tile{'s' if k > 256 else ''})",
+                                 "range_policy": policy, "aihwkit": label,
+                                 "max diff (ADC steps)": float(diff.max()),
+                                 "outputs differing (fraction)": float((diff > 0.5).float().mean()),
+                                 "noise std analogue": float(noise_ours), "noise std aihwkit": float(noise_peer)})
     return rows
 
 

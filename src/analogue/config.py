@@ -23,7 +23,7 @@ from typing import Any
 
 CONFIG_VERSION = 1
 
-RANGE_POLICIES = ("dynamic", "fixed", "calibrated", "learned")
+RANGE_POLICIES = ("dynamic", "dynamic_tile", "fixed", "calibrated", "learned")
 SCALE_POLICIES = ("column", "tile")
 
 
@@ -81,6 +81,9 @@ class DACConfig:
     ``bits``: signed resolution (``2**(bits-1) - 1`` levels per side); ``None`` is ideal.
     ``range_policy``: how the full-scale input is chosen --
       ``dynamic``    per input vector, its absolute maximum (``noise management``);
+      ``dynamic_tile`` per input vector and row tile, the absolute maximum of the vector's slice
+                   on that tile (aihwkit's ``NoiseManagementType.ABS_MAX``); the same as
+                   ``dynamic`` for a layer within one row tile;
       ``fixed``      ``input_range`` as given;
       ``calibrated`` a per-layer value measured from data by ``an.calibrate_``;
       ``learned``    a per-layer trainable range, initialised at ``input_range``.

@@ -254,9 +254,39 @@ class AnalogLayer(nn.Module):
 
     # -- the MVM -------------------------------------------------------------------------------
     def _input_scale(self, x: Tensor, input_range: Tensor | None) -> Tensor:
+        """The full-scale input for ``(..., K)`` inputs: the layer's range (0-d), the per-vector
+        maximum ``(..., 1)``, or with ``range_policy="dynamic_tile"`` on several row tiles each
+        input's own tile's maximum ``(..., K)``."""
         if input_range is None:
-            return dynamic_input_scale(x.detach() if x.requires_grad else x)
+            xd = x.detach() if x.requires_grad else x
+            if self._tile_ranges(x.shape[-1]):
+                return self._per_tile_scale(xd)
+            return dynamic_input_scale(xd)
         return input_range.detach().abs().clamp_min(torch.finfo(x.dtype).tiny)
+
+    def _tile_ranges(self, k: int) -> bool:
+        """Whether inputs of ``k`` features get one dynamic range per row tile (``dynamic_tile``
+        on a layer spanning several row tiles; within one tile it is the per-vector range)."""
+        return self.cfg.dac.range_policy == "dynamic_tile" and mapping.n_row_blocks(k, self.cfg.tile.rows) > 1
+
+    def _per_tile_scale(self, x: Tensor) -> Tensor:
+        """Each input's full scale ``(..., K)``: the absolute maximum over the inputs on its row
+        tile (never 0, NaN propagating), laid out like ``x``."""
+        k = x.shape[-1]
+        nb = mapping.n_row_blocks(k, self.cfg.tile.rows)
+        r = mapping.block_rows(k, self.cfg.tile.rows)
+        pad = nb * r - k
+        xp = torch.nn.functional.pad(x, (0, pad)) if pad else x
+        peak = dynamic_input_scale(xp.unflatten(-1, (nb, r)))  # (..., nb, 1)
+        return peak.expand(*peak.shape[:-1], r).flatten(-2)[..., :k]
+
+    def _tile_scale_blocks(self, scale: Tensor, groups: int) -> Tensor:
+        """``(G, N, K)`` per-input full scales (``_per_tile_scale``) -> ``(G * nb, N, 1)``, one per
+        (row block, vector) in block order."""
+        k = scale.shape[-1]
+        r = mapping.block_rows(k, self.cfg.tile.rows)
+        per_block = scale[..., ::r]  # the first input of every block: (G, N, nb)
+        return per_block.permute(0, 2, 1).reshape(groups * per_block.shape[-1], -1, 1)
 
     def _reject_non_finite(self, peak: float) -> None:
         """Fail on a NaN/Inf input, given a reduction of it that propagates NaN and Inf."""
@@ -330,6 +360,9 @@ class AnalogLayer(nn.Module):
             self._reject_non_finite(float(scale.amax()))
         elif not codes:
             self._reject_non_finite(float(x.detach().sum(dtype=torch.float64)))
+        # per-tile dynamic ranges: the digitised partial sums of each block are rescaled by their
+        # own tile's range before the digital accumulation
+        tile_scale = self._tile_scale_blocks(scale, g) if scale.dim() and scale.shape[-1] > 1 else None
         raw = self._reads_raw()
         pert = None if raw else self._unit_perturbation()
         mat = self._matrix().detach() if raw or pert is not None else None
@@ -343,7 +376,7 @@ class AnalogLayer(nn.Module):
                 read = self._raw_reader(mat) if raw else self.read_blocks()
             y = self._mvm(x, scale, read, raw or pert is not None, dynamic=input_range is None, keep=False,
                           transient=transient and reps == 1, codes=codes,
-                          bias=bias if reps == 1 else None)[1]
+                          bias=bias if reps == 1 else None, tile_scale=tile_scale)[1]
             y = programmed.merge_instances(y, reps)
             return (y.add_(bias) if bias is not None and reps > 1 else y), None
         # read once, so the forward and the backward see the same (noisy) weights
@@ -357,7 +390,8 @@ class AnalogLayer(nn.Module):
         x_n, y = self._mvm(x, scale, lambda b0, b1: (w_all, s_all) if b0 == 0 and b1 == len(w_all)
                            else (w_all[b0:b1], s_all[b0:b1]), raw or pert is not None,
                            dynamic=input_range is None, keep=True, transient=transient,
-                           codes_out=codes_buf, codes=codes, bias=bias if reps == 1 else None)
+                           codes_out=codes_buf, codes=codes, bias=bias if reps == 1 else None,
+                           tile_scale=tile_scale)
         if bias is not None and reps > 1:
             y.add_(bias)
         if raw:  # the array holds the weight itself
@@ -399,7 +433,7 @@ class AnalogLayer(nn.Module):
     def _mvm(self, x: Tensor, scale: Tensor, read: BlockReader, raw: bool = False,
              dynamic: bool = False, keep: bool = True, transient: bool = False,
              codes_out: Tensor | None = None, codes: bool = False,
-             bias: Tensor | None = None) -> tuple[Tensor | None, Tensor]:
+             bias: Tensor | None = None, tile_scale: Tensor | None = None) -> tuple[Tensor | None, Tensor]:
         """DAC, tiled crossbar, noise, ADC, digital rescale: ``(x_codes, y)`` for ``(G, N, K)``
         inputs (the DAC codes are worth ``dac_unit(bits)`` each).
 
@@ -408,6 +442,8 @@ class AnalogLayer(nn.Module):
         chunks runs the DAC per chunk inside the crossbar loop (no full copy of the DAC outputs;
         ``x_n`` is then not returned). ``codes_out``: where to write the kept DAC codes.
         ``codes``: ``x`` holds the DAC codes already. ``bias``: added with the input's rescale.
+        ``tile_scale``: with per-tile ranges (``scale`` then ``(G, N, K)``), the ranges per block
+        ``(G * nb, N, 1)``: each block's digitised partial sums are rescaled before the sum.
         """
         cfg = self.cfg
         g, n, k = x.shape
@@ -429,7 +465,10 @@ class AnalogLayer(nn.Module):
             x_blocks = mapping.inputs_to_blocks(src_x, cfg.tile.rows)
         chunk_dac = None
         if chunked:
-            sb = scale.repeat_interleave(nb, dim=0) if scale.dim() else scale  # (G*nb, N, 1)
+            if tile_scale is not None:  # (G*nb, N, 1) already
+                sb = tile_scale
+            else:
+                sb = scale.repeat_interleave(nb, dim=0) if scale.dim() else scale  # (G*nb, N, 1)
             def chunk_dac(xc: Tensor, blocks: slice, rows: slice) -> Tensor:
                 buf = self._scratch("_x_scratch", xc.numel(), xc.dtype, xc.device).view(xc.shape)
                 return dac(xc, sb[blocks, rows] if sb.dim() else sb, bits, clip, out=buf, codes=True)
@@ -443,10 +482,12 @@ class AnalogLayer(nn.Module):
             dac=chunk_dac, normalise=raw, cols=cols,
             workspace=lambda numel: self._scratch("_p_scratch", numel, x.dtype, x.device),
             out=self._scratch("_y_scratch", g * n * m, x.dtype, x.device).view(g, n, m)
-            if transient and cols == m else None, x_unit=dac_unit(bits),
+            if transient and cols == m else None, x_unit=dac_unit(bits), in_scale=tile_scale,
         )
         if cols != m:  # bit-sliced columns: shift-and-add the slices of each output
             y = y.view(g, n, m, cols // m).sum(dim=-1)
+        if tile_scale is not None:  # rescaled per block already
+            return x_n, y if bias is None else y.add_(bias)
         return x_n, y.mul_(scale) if bias is None else torch.addcmul(bias, y, scale, out=y)
 
     def grad_input(self, g: Tensor, trace: MVMTrace) -> Tensor:

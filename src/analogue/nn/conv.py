@@ -165,7 +165,10 @@ class _AnalogConvNd(AnalogLayer):
                              f"{self.kernel_size} with dilation {self.dilation}; pad it or shrink the kernel.")
         geo = _Geometry(k, s, d, b, ho, wo)
         fmt = torch.channels_last if channels_last else torch.contiguous_format
-        scale = self._patch_scale(x, geo) if self.input_range is None else None
+        # the per-vector dynamic range of every patch, taken from the image (per-tile ranges of a
+        # layer spanning several row tiles are taken from the patches themselves, in _dac_patches)
+        per_patch = self.input_range is None and not self._tile_ranges(self.matrix_shape[1])
+        scale = self._patch_scale(x, geo) if per_patch else None
         if self._capture is None and torch.is_grad_enabled():
             # input gradient by the native transposed convolution instead of through im2col; the
             # output in the input's memory format, like torch.nn, with the bias. Zero padding
@@ -183,7 +186,7 @@ class _AnalogConvNd(AnalogLayer):
         """Inference (or input capture): im2col and the DAC, the MVM, the image with the bias."""
         if self._capture is None:
             self._check_finite(x4, scale)
-            cols, codes = self._dac_patches(x4, geo, scale, keep=False), True
+            (cols, scale), codes = self._dac_patches(x4, geo, scale, keep=False), True
         else:  # the captured inputs are the patches themselves, and stay
             cols, codes = self._im2col(x4, geo), False
         channels_last = fmt == torch.channels_last
@@ -265,22 +268,29 @@ class _AnalogConvNd(AnalogLayer):
                     torch.mul(src, gain if gv is None else gv, out=out[:, :, :, :, i, j])
         return out.view(g, n, k[0] * k[1] * cg)
 
-    def _dac_patches(self, x4: Tensor, geo: _Geometry, scale: Tensor | None, keep: bool) -> Tensor:
-        """The DAC codes of every patch, ``(G, B*Ho*Wo, K)``: im2col and the DAC's scaling in one
-        pass per kernel offset, then the rounding (``periphery.dac`` with ``codes=True``, without
-        a separate copy of the patches). ``scale``: the dynamic per-patch range, or ``None`` for
-        the layer's input range. With ``keep`` (training) the codes go into a buffer the
-        backward's trace may hold; otherwise into the layer's reused im2col buffer."""
+    def _dac_patches(self, x4: Tensor, geo: _Geometry, scale: Tensor | None,
+                     keep: bool) -> tuple[Tensor, Tensor | None]:
+        """The DAC codes of every patch, ``(G, B*Ho*Wo, K)``, and the dynamic range they were taken
+        at: im2col and the DAC's scaling in one pass per kernel offset, then the rounding
+        (``periphery.dac`` with ``codes=True``, without a separate copy of the patches).
+        ``scale``: the dynamic per-patch range, or ``None`` for the layer's input range (or for
+        per-tile ranges, which are taken from the patches: im2col first, then the DAC in place).
+        With ``keep`` (training) the codes go into a buffer the backward's trace may hold;
+        otherwise into the layer's reused im2col buffer."""
         bits = self.cfg.dac.bits
-        clip = scale is None
-        gain = dac_gain(self._input_scale(x4, self.input_range) if clip else scale, bits)
         out = None
         if keep:  # the slot the simulation takes next (the first free one) keeps these codes
             k = self.matrix_shape[1]
             _, bufs = self._kept_slot(x4.device)
             out = self._slot_buffer(bufs, "codes", torch.Size((self.groups, geo.b * geo.ho * geo.wo, k)),
                                     x4.dtype, x4.device)
-        return dac_codes_(self._im2col(x4, geo, reuse=not keep, gain=gain, out=out), bits, clip)
+        if scale is None and self.input_range is None:  # per-tile dynamic ranges
+            cols = self._im2col(x4, geo, reuse=not keep, out=out)
+            scale = self._per_tile_scale(cols)
+            return dac_codes_(cols.mul_(dac_gain(scale, bits)), bits, False), scale
+        clip = scale is None
+        gain = dac_gain(self._input_scale(x4, self.input_range) if clip else scale, bits)
+        return dac_codes_(self._im2col(x4, geo, reuse=not keep, gain=gain, out=out), bits, clip), scale
 
     def _patch_scale(self, x: Tensor, geo: _Geometry) -> Tensor:
         """The dynamic input range of every patch, ``(G, B*Ho*Wo, 1)``, without the im2col copy.

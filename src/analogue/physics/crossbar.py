@@ -107,6 +107,7 @@ def tiled_mvm(
     cols: int | None = None,
     workspace: Callable[[int], Tensor] | None = None,
     x_unit: float = 1.0,
+    in_scale: Tensor | None = None,
 ) -> Tensor:
     """Analog MVM of inputs ``x_blocks`` ``(G * nb, N, r)`` against the blocks ``read`` gives.
 
@@ -122,7 +123,10 @@ def tiled_mvm(
     ``read`` gives, when the caller knows it (else one block is read to find out).
     ``workspace(numel)``: a reused flat buffer for partial sums that do not leave the function (on
     CPU a matmul writing into freshly allocated memory runs much slower). ``x_unit``: the inputs
-    (or what ``dac`` gives) are DAC codes worth ``x_unit`` each.
+    (or what ``dac`` gives) are DAC codes worth ``x_unit`` each. ``in_scale``: ``(G * nb, N, 1)``
+    input full scales per row block and vector (per-tile dynamic ranges), multiplied into each
+    block's digitised partial sums before the digital accumulation (the output then includes the
+    input's rescale).
     """
     if dac is None:
         dac = lambda xc, _blocks, _rows: xc  # noqa: E731
@@ -144,6 +148,8 @@ def tiled_mvm(
         else:
             p = torch.bmm(xd, w, out=workspace(gb * n * m).view(gb, n, m))
         p, post = _digitise_(p, s, rescale=one_block, **kw)
+        if in_scale is not None:
+            p.mul_(in_scale)
         if one_block:
             return p if out is None else out.copy_(p)
         return _accumulate(p, post, groups, out)
@@ -169,7 +175,12 @@ def tiled_mvm(
             torch.bmm(dac(x_blocks[b0:b1, n0:n1], slice(b0, b1), slice(n0, n1)), w, out=p)
             if groups == 1:  # the digital scale fused into the accumulation
                 p, post = _digitise_(p, s, rescale=False, **kw)
+                if in_scale is not None:
+                    p.mul_(in_scale[b0:b1, n0:n1])
                 _accumulate(p, post, 1, out[:, n0:n1], add=True)
             else:
-                out[:, n0:n1].index_add_(0, gidx, _digitise_(p, s, **kw)[0])
+                p = _digitise_(p, s, **kw)[0]
+                if in_scale is not None:
+                    p.mul_(in_scale[b0:b1, n0:n1])
+                out[:, n0:n1].index_add_(0, gidx, p)
     return out

@@ -73,7 +73,8 @@ class MVMTrace:
     """What the forward kept for the backward of one analog MVM.
 
     ``x_codes``: DAC codes ``(G, N, K)``, each worth ``x_unit``: the DAC outputs in ``[-1, 1]`` are
-    ``x_codes * x_unit``; ``x_scale``: full-scale input, scalar tensor or ``(G, N, 1)``;
+    ``x_codes * x_unit``; ``x_scale``: full-scale input, scalar tensor, ``(G, N, 1)``, or
+    ``(G, N, K)`` with per-tile dynamic ranges;
     ``w_eff``: the held weights ``(G, K, M)`` in weight units; ``clipped``: whether the range
     could clip (fixed/calibrated/learned ranges).
     """
@@ -83,6 +84,11 @@ class MVMTrace:
     w_eff: Tensor
     clipped: bool
     x_unit: float = 1.0
+
+    @property
+    def per_input_scale(self) -> bool:
+        """Whether every input has its own full scale (per-tile ranges)."""
+        return self.x_scale.dim() > 0 and self.x_scale.shape[-1] > 1
 
     @property
     def x_n(self) -> Tensor:
@@ -152,7 +158,10 @@ class AnalogMatmulFn(torch.autograd.Function):
             else:
                 gx = gx_full if need_x else None
         if need_w:  # x_eff^T g = codes^T (g * x_scale * unit): the per-vector scale goes on g
-            gw = sim.weight_grad(g * (trace.x_scale * trace.x_unit), trace.x_codes)
+            if trace.per_input_scale:  # per-tile ranges: x_eff itself
+                gw = sim.weight_grad(g, trace.x_codes * (trace.x_scale * trace.x_unit))
+            else:
+                gw = sim.weight_grad(g * (trace.x_scale * trace.x_unit), trace.x_codes)
         return gx, gw, gr, gb, None, None
 
 
@@ -174,7 +183,7 @@ class AnalogConvFn(torch.autograd.Function):
         x_in = x4
         if pad_inside:  # zero padding here (no autograd): the input gradient is then unpadded
             x4 = sim._pad_channels_last(x4)
-        codes = sim._dac_patches(x4, geo, scale, keep)  # im2col and DAC in one pass per offset
+        codes, scale = sim._dac_patches(x4, geo, scale, keep)  # im2col and DAC in one pass per offset
         # the digital bias goes on the columns (contiguous) with the rescale, before the layout copy
         g = sim.groups
         y, trace = sim.simulate(codes, input_range, keep, scale=scale, codes=True,
@@ -215,5 +224,9 @@ class AnalogConvFn(torch.autograd.Function):
             else:
                 gx = gx_full if need_x else None
         if need_w:
-            gw = sim.weight_grad_image(g_img, trace.x_codes, trace.x_scale * trace.x_unit, geo)
+            if trace.per_input_scale:  # per-tile ranges: x_eff itself, one unit per code
+                gw = sim.weight_grad_image(g_img, trace.x_codes * (trace.x_scale * trace.x_unit),
+                                           torch.ones((), dtype=g_img.dtype, device=g_img.device), geo)
+            else:
+                gw = sim.weight_grad_image(g_img, trace.x_codes, trace.x_scale * trace.x_unit, geo)
         return gx, gw, gr, gb, None, None, None, None, None
