@@ -165,10 +165,40 @@ def agreement() -> list[dict]:
     return rows
 
 
+def device_agreement(n: int = 200_000) -> list[dict]:
+    """``presets.pcm()``'s device model against aihwkit's ``PCMLikeNoiseModel`` (the same published
+    PCM model): mean and standard deviation of ``n`` devices programmed to each target conductance,
+    read at several times after programming (drift, 1/f read noise), in uS."""
+    from aihwkit.inference.noise.pcm import PCMLikeNoiseModel
+
+    from analogue.physics.devices import devices_at, program_devices
+
+    dev, g_max = an.presets.pcm().device, 25.0
+    peer = PCMLikeNoiseModel(g_max=g_max)
+    gen = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)  # aihwkit draws from torch's global generator
+    rows = []
+    for g in (0.05, 0.25, 0.5, 1.0):
+        target = torch.full((n,), g * g_max, dtype=torch.float64)
+        ours = program_devices(target, dev, g_max, 0.0, gen)
+        z = torch.randn(n, generator=gen, dtype=torch.float64)
+        g_prog = peer.apply_programming_noise_to_conductance(target)
+        nu = peer.generate_drift_coefficients(target)
+        for t_s, label in ((0.0, "programmed (t0)"), (3600.0, "1 h"), (86400.0, "1 d"), (3.15e7, "1 y")):
+            a = devices_at(ours, target, t_s, dev.temperature.reference_k, dev, g_max, 0.0, z_flicker=z)
+            b = peer.apply_drift_noise_to_conductance(g_prog, nu, t_s)
+            rows.append({"G target uS": g * g_max, "read at": label,
+                         "mean analogue": float(a.mean()), "mean aihwkit": float(b.mean()),
+                         "std analogue": float(a.std()), "std aihwkit": float(b.std())})
+    return rows
+
+
 def main() -> None:
     try:
         print("agreement with aihwkit (standard() periphery, noise off / on)\n")
         print(md_table(agreement()) + "\n")
+        print(f"PCM device model against aihwkit's PCMLikeNoiseModel ({200_000} devices per target)\n")
+        print(md_table(device_agreement()) + "\n")
     except ImportError:
         pass
     peers = _peers()
