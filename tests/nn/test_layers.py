@@ -39,10 +39,12 @@ CASES = [
 
 
 @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")  # torch's own twin
+@pytest.mark.parametrize("policy", ["dynamic", "dynamic_tile"])  # one range per vector / per row tile
 @pytest.mark.parametrize("rows", [4, 16, 256])
 @pytest.mark.parametrize("make, shape", CASES)
-def test_ideal_equals_torch_outputs_and_gradients(make, shape, rows):
-    ref, ana = _pair(make(), an.presets.ideal(rows=rows, cols=3))
+def test_ideal_equals_torch_outputs_and_gradients(make, shape, rows, policy):
+    cfg = an.presets.ideal(rows=rows, cols=3)
+    ref, ana = _pair(make(), cfg.replace(dac=an.DACConfig(bits=None, range_policy=policy)))
     x = torch.randn(shape, dtype=torch.float64)
     x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
     y1, y2 = ref(x1), ana(x2)

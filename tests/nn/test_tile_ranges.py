@@ -1,7 +1,7 @@
 """``DACConfig(range_policy="dynamic_tile")``: one dynamic input range per vector and row tile.
 
-Oracles: the torch twin (ideal converters), and the per-tile DAC written out by hand in plain
-PyTorch: a row block's inputs are scaled by that block's own absolute maximum, quantised, multiplied
+Oracles (the torch twin with ideal converters is in test_layers.py): the per-tile DAC written
+out by hand in plain PyTorch: a row block's inputs are scaled by that block's own absolute maximum, quantised, multiplied
 with the block's weights, and the block's sum is scaled back before the digital accumulation.
 """
 
@@ -36,29 +36,6 @@ def _per_tile_dac(x, r, bits=8):
         s = xb.abs().amax(dim=1, keepdim=True).clamp_min(torch.finfo(x.dtype).tiny)
         out[:, b * r:(b + 1) * r] = torch.round(xb / s * lv) * s / lv  # an all-zero slice stays 0
     return out
-
-
-@pytest.mark.parametrize("make, shape", [
-    (lambda: nn.Linear(40, 13), (7, 40)),
-    (lambda: nn.Linear(40, 13), (2, 3, 40)),
-    (lambda: nn.Conv2d(6, 8, 3, padding=1), (2, 6, 7, 7)),
-    (lambda: nn.Conv2d(6, 9, (3, 2), stride=2, padding=1, dilation=2, groups=3), (2, 6, 11, 12)),
-    (lambda: nn.Conv1d(5, 7, 4, stride=2, padding=3), (3, 5, 20)),
-])
-def test_ideal_converters_equal_the_torch_twin(make, shape):
-    torch.manual_seed(0)
-    ref = make().double()
-    ana = {nn.Linear: an.AnalogLinear, nn.Conv2d: an.AnalogConv2d, nn.Conv1d: an.AnalogConv1d}[type(ref)] \
-        .from_float(ref, _cfg(bits=None, rows=7))
-    x1 = torch.randn(shape, dtype=torch.float64, requires_grad=True)
-    x2 = x1.detach().clone().requires_grad_()
-    y1, y2 = ref(x1), ana(x2)
-    assert torch.allclose(y1, y2, rtol=1e-10, atol=1e-10)
-    g = torch.randn_like(y1)
-    (y1 * g).sum().backward()
-    (y2 * g).sum().backward()
-    assert torch.allclose(x1.grad, x2.grad, rtol=1e-10, atol=1e-10)
-    assert torch.allclose(ref.weight.grad, ana.weight.grad, rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.parametrize("k", [48, 45, 17])  # even blocks, a padded last block, 2 blocks of 9/8
