@@ -24,7 +24,7 @@ from ..physics.crossbar import BlockReader, tiled_mvm
 from ..physics.noise import GaussianSource, pool_size_for
 from ..physics.periphery import dac, dac_unit, dynamic_input_scale
 from ..physics.slicing import bit_slice, unslice
-from ..physics.ste import AnalogMatmulFn, MVMTrace
+from ..physics.ste import AnalogMatmulFn, MVMTrace, autocast_on
 from . import programmed
 
 
@@ -80,7 +80,7 @@ def simulated_forward(forward: Callable[..., Tensor]) -> Callable[..., Tensor]:
         if not isinstance(x, Tensor):
             raise TypeError(f"{self.layer_name}: expected a tensor input, got {type(x).__name__}")
         dev = x.device.type
-        autocast = torch.amp.is_autocast_available(dev) and torch.is_autocast_enabled(dev)
+        autocast = autocast_on(dev)
         if autocast and x.is_floating_point():
             x = x.to(self.weight.dtype)
         if x.dtype != self.weight.dtype:

@@ -22,6 +22,11 @@ import torch
 from torch import Tensor
 
 
+def autocast_on(device_type: str) -> bool:
+    """Whether ``torch.autocast`` is active for ``device_type`` (``False`` where it has none)."""
+    return torch.amp.is_autocast_available(device_type) and torch.is_autocast_enabled(device_type)
+
+
 def _float_backward(backward):
     """Run a simulation's backward with autocast off (its matmuls write into buffers of the
     forward's dtype), also when the caller runs ``backward()`` inside ``torch.autocast``."""
@@ -29,8 +34,7 @@ def _float_backward(backward):
     @functools.wraps(backward)
     def run(ctx: Any, g: Tensor) -> tuple[Tensor | None, ...]:
         dev = g.device.type
-        off = torch.amp.is_autocast_available(dev) and torch.is_autocast_enabled(dev)
-        with torch.autocast(dev, enabled=False) if off else contextlib.nullcontext():
+        with torch.autocast(dev, enabled=False) if autocast_on(dev) else contextlib.nullcontext():
             return backward(ctx, g)
 
     return run
@@ -85,10 +89,13 @@ class MVMTrace:
     clipped: bool
     x_unit: float = 1.0
 
-    @property
-    def per_input_scale(self) -> bool:
-        """Whether every input has its own full scale (per-tile ranges)."""
-        return self.x_scale.dim() > 0 and self.x_scale.shape[-1] > 1
+    def weight_grad_operands(self) -> tuple[Tensor, Tensor | None]:
+        """``(codes, unit)`` with ``x_eff = codes * unit``, for the weight gradient
+        ``x_eff^T g = codes^T (g * unit)``: the per-vector scale goes on ``g``; with per-tile
+        ranges (a full scale per input) ``codes`` is ``x_eff`` itself and ``unit`` is ``None``."""
+        if self.x_scale.dim() > 0 and self.x_scale.shape[-1] > 1:
+            return self.x_codes * (self.x_scale * self.x_unit), None
+        return self.x_codes, self.x_scale * self.x_unit
 
     @property
     def x_n(self) -> Tensor:
@@ -157,11 +164,9 @@ class AnalogMatmulFn(torch.autograd.Function):
                 gx = gx_full * inside if need_x else None
             else:
                 gx = gx_full if need_x else None
-        if need_w:  # x_eff^T g = codes^T (g * x_scale * unit): the per-vector scale goes on g
-            if trace.per_input_scale:  # per-tile ranges: x_eff itself
-                gw = sim.weight_grad(g, trace.x_codes * (trace.x_scale * trace.x_unit))
-            else:
-                gw = sim.weight_grad(g * (trace.x_scale * trace.x_unit), trace.x_codes)
+        if need_w:  # x_eff^T g = codes^T (g * unit)
+            codes, unit = trace.weight_grad_operands()
+            gw = sim.weight_grad(g if unit is None else g * unit, codes)
         return gx, gw, gr, gb, None, None
 
 
@@ -224,9 +229,8 @@ class AnalogConvFn(torch.autograd.Function):
             else:
                 gx = gx_full if need_x else None
         if need_w:
-            if trace.per_input_scale:  # per-tile ranges: x_eff itself, one unit per code
-                gw = sim.weight_grad_image(g_img, trace.x_codes * (trace.x_scale * trace.x_unit),
-                                           torch.ones((), dtype=g_img.dtype, device=g_img.device), geo)
-            else:
-                gw = sim.weight_grad_image(g_img, trace.x_codes, trace.x_scale * trace.x_unit, geo)
+            codes, unit = trace.weight_grad_operands()
+            if unit is None:  # the codes are x_eff: one unit each
+                unit = torch.ones((), dtype=g_img.dtype, device=g_img.device)
+            gw = sim.weight_grad_image(g_img, codes, unit, geo)
         return gx, gw, gr, gb, None, None, None, None, None
