@@ -1,0 +1,1 @@
+"""Plumbing shared by the library's modules (no physics, no public API)."""
