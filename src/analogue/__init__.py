@@ -12,11 +12,11 @@ from .config import (
     NoiseConfig,
     TileConfig,
 )
-from .convert import analog_layers, convert_, to_digital_
+from .convert import ConversionReport, DigitalLayer, analog_layers, conversion_report, convert_, to_digital_
 from .cost import CostReport, estimate_cost
 from .lifecycle import calibrate_, capture_inputs
 from .lifecycle_drift import compensate_drift_, drift_, program_, unprogram_
-from .nn import AnalogConv1d, AnalogConv2d, AnalogLayer, AnalogLinear
+from .nn import AnalogConv1d, AnalogConv2d, AnalogHFConv1D, AnalogLayer, AnalogLinear
 
 __version__ = "0.1.0"
 
@@ -25,12 +25,15 @@ __all__ = [
     "AnalogConfig",
     "AnalogConv1d",
     "AnalogConv2d",
+    "AnalogHFConv1D",
     "AnalogLayer",
     "AnalogLinear",
     "ConfigError",
+    "ConversionReport",
     "CostReport",
     "DACConfig",
     "DeviceConfig",
+    "DigitalLayer",
     "MappingConfig",
     "NoiseConfig",
     "Program",
@@ -42,6 +45,7 @@ __all__ = [
     "chips",
     "compensate_drift_",
     "compile",
+    "conversion_report",
     "convert_",
     "cost",
     "drift_",

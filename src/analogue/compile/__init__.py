@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import torch
 from torch import nn
 
 from analogue.compile.capture import CaptureError, OpNode, capture
@@ -72,36 +73,37 @@ def _resolve_chip(chip: Any) -> Any:
     return chip
 
 
-def _digital_copy(model: nn.Module) -> nn.Module:
-    """A copy of ``model`` with analog layers turned back into torch layers (for tracing)."""
+def _to_digital(model: nn.Module) -> nn.Module:
+    """``model`` with its analog layers turned back into torch layers (in place; a bare analog
+    layer gives its torch twin)."""
     from analogue.convert import to_digital_
     from analogue.nn import AnalogLayer
 
+    return model.to_float() if isinstance(model, AnalogLayer) else to_digital_(model)
+
+
+def _digital_copy(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` with analog layers turned back into torch layers (for tracing)."""
+    from analogue.nn import AnalogLayer
+
     if any(isinstance(m, AnalogLayer) for m in model.modules()):
-        return to_digital_(copy.deepcopy(model))
+        return _to_digital(copy.deepcopy(model))
     return model
 
 
-def _hf_conv1d_to_linear_(model: nn.Module) -> list[str]:
-    """Replace Hugging Face ``Conv1D`` modules (GPT-2 style, ``x @ W + b``) by equivalent
-    ``nn.Linear`` layers in place, so ``convert_`` can make them analog. Returns their names."""
-    replaced = []
-    for name, module in list(model.named_modules()):
-        for child_name, child in list(module.named_children()):
-            if (
-                type(child).__name__ == "Conv1D"
-                and hasattr(child, "nf")
-                and child.weight.dim() == 2
-            ):
-                w = child.weight
-                lin = nn.Linear(w.shape[0], w.shape[1], bias=child.bias is not None)
-                lin = lin.to(device=w.device, dtype=w.dtype)
-                lin.weight.data.copy_(w.detach().t())
-                if child.bias is not None:
-                    lin.bias.data.copy_(child.bias.detach())
-                setattr(module, child_name, lin)
-                replaced.append(f"{name}.{child_name}" if name else child_name)
-    return replaced
+def _check_rows(example_inputs: Any) -> None:
+    """Fail on an example whose first input has no rows (the per-inference counts would be 0)."""
+    from torch.utils._pytree import tree_flatten
+
+    from analogue.compile.capture import as_args
+
+    leaves, _ = tree_flatten(as_args(example_inputs))
+    first = next((t for t in leaves if isinstance(t, torch.Tensor)), None)
+    if first is not None and first.dim() >= 1 and first.shape[0] == 0:
+        raise ValueError(
+            f"compile: example_inputs has 0 rows (first input of shape {tuple(first.shape)}); "
+            "pass at least one example (counts are per inference)"
+        )
 
 
 def compile(  # noqa: A001 -- the public name is an.compile
@@ -138,6 +140,7 @@ def compile(  # noqa: A001 -- the public name is an.compile
         raise TypeError(f"compile: model must be a torch.nn.Module, got {type(model).__name__}")
     chip = _resolve_chip(chip)
     validate_rules(model, rules)
+    _check_rows(example_inputs)
     ops, batch = capture(_digital_copy(model), example_inputs, batch_size=batch_size)
 
     analog_names: set[str] = set()
@@ -182,20 +185,23 @@ def compile(  # noqa: A001 -- the public name is an.compile
 def _build_executable(
     model: nn.Module, chip: Any, rules: dict[str, Any] | None, cfg: Any, seed: int, program: Program
 ) -> nn.Module:
-    """Deep-copy ``model`` and convert it with the chip's ``AnalogConfig`` (``an.convert_``)."""
-    from analogue.convert import analog_layers, convert_, to_digital_
+    """Deep-copy ``model`` and convert it with the chip's ``AnalogConfig`` through ``an.convert_``'s
+    path (a bare layer becomes its twin)."""
+    from analogue.convert import analog_layers, convert_tree
+    from analogue.nn import AnalogLayer
 
-    exe = to_digital_(copy.deepcopy(model))
+    exe = _to_digital(copy.deepcopy(model))
     if not chip.is_analog:
         return exe
-    _hf_conv1d_to_linear_(exe)
-    convert_(exe, analog_config_for(chip, cfg), rules=rules, seed=seed)
+    exe = convert_tree(exe, analog_config_for(chip, cfg), rules=rules, seed=seed)
     converted = set(analog_layers(exe))
+    if isinstance(exe, AnalogLayer):  # a bare layer: its op is named after its weight
+        converted |= {lp.name for lp in program.analog_layers if lp.module == ""}
     missing = [lp.name for lp in program.analog_layers if lp.name not in converted]
     if missing:
         shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
         program.notes.append(
-            f"{len(missing)} analog-placed op(s) are not nn.Linear/Conv1d/Conv2d modules and run"
-            f" digitally in the executable model: {shown}"
+            f"{len(missing)} analog-placed op(s) are not nn.Linear/Conv1d/Conv2d or transformers Conv1D"
+            f" modules and run digitally in the executable model: {shown}"
         )
     return exe

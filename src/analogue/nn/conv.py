@@ -22,7 +22,8 @@ from torch import Tensor, nn
 from ..config import AnalogConfig
 from ..physics.periphery import dac_codes_, dac_gain
 from ..physics.ste import AnalogConvFn
-from .base import AnalogLayer, copy_params, simulated_forward
+from .base import AnalogLayer, simulated_forward
+from .twins import share_params
 
 
 @dataclass(frozen=True)
@@ -59,19 +60,24 @@ class _AnalogConvNd(AnalogLayer):
 
     @classmethod
     def from_float(cls, mod: nn.Module, cfg: AnalogConfig | None = None, seed: int = 0):
+        """An analog twin of ``mod`` holding ``mod``'s own weight and bias Parameters (not copies)."""
         if getattr(mod, "transposed", False):
             raise ValueError(f"{type(mod).__name__}: transposed convolutions are not supported on tiles; "
                              "keep the layer digital with rules={name: None}")
-        new = cls(mod.in_channels, mod.out_channels, mod.kernel_size, mod.stride, mod.padding,
-                  mod.dilation, mod.groups, mod.bias is not None, mod.padding_mode, cfg,
-                  device=mod.weight.device, dtype=mod.weight.dtype, seed=seed)
-        return copy_params(mod, new)
+        new = cls.__new__(cls)
+        AnalogLayer.__init__(new)
+        new._copy_geometry(mod)
+        share_params(mod, new)
+        new._init_analog(cfg, seed)
+        return new
 
     def to_float(self) -> nn.Module:
-        mod = self._torch_cls(self.in_channels, self.out_channels, self.kernel_size, self.stride,
-                              self.padding, self.dilation, self.groups, self.bias is not None,
-                              self.padding_mode, device=self.weight.device, dtype=self.weight.dtype)
-        return copy_params(self, mod)
+        """The plain torch convolution holding this layer's weight and bias Parameters."""
+        with torch.device("meta"):  # no throw-away weight allocation
+            mod = self._torch_cls(self.in_channels, self.out_channels, self.kernel_size, self.stride,
+                                  self.padding, self.dilation, self.groups, self.bias is not None,
+                                  self.padding_mode)
+        return share_params(self, mod)
 
     # (G, K, M): per group, rows = kernel rows x kernel columns x in/G channels, columns = out/G
     def _weight4(self) -> Tensor:
