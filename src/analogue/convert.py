@@ -78,7 +78,9 @@ def _children(model: nn.Module) -> Iterator[tuple[str, nn.Module, str, nn.Module
     """``(name, parent, attribute, child)`` for every child slot of every module, in module order
     (a module registered in two places appears twice, under both names)."""
     for parent_name, parent in list(model.named_modules()):
-        for attr, child in list(parent.named_children()):
+        for attr, child in list(parent._modules.items()):  # (named_children() yields a module once)
+            if child is None:
+                continue
             yield (f"{parent_name}.{attr}" if parent_name else attr), parent, attr, child
 
 
@@ -181,9 +183,10 @@ def convert_(model: nn.Module, cfg: AnalogConfig, rules: Rules | None = None, se
 def to_digital_(model: nn.Module) -> nn.Module:
     """Replace every analog layer by its plain torch twin holding the same weight and bias
     Parameters; in place, returns ``model``."""
+    plain: dict[int, nn.Module] = {}  # a layer registered in two places stays one module
     for _name, parent, attr, child in _children(model):
         if isinstance(child, AnalogLayer):
-            setattr(parent, attr, child.to_float())
+            setattr(parent, attr, plain.setdefault(id(child), child.to_float()))
     return model
 
 

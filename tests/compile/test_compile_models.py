@@ -234,3 +234,25 @@ def test_compile_accepts_preset_name_and_rejects_non_module():
     assert prog.chip.name == "mythic-m1076"
     with pytest.raises(TypeError, match="nn.Module"):
         an.compile(lambda x: x, torch.randn(1, 8), chips.hermes())
+
+
+@pytest.mark.parametrize("make", [lambda: nn.Linear(12, 5), lambda: nn.Conv2d(3, 4, 3)], ids=["linear", "conv2d"])
+def test_bare_layer_compiles_and_its_executable_is_the_twin(make):
+    torch.manual_seed(0)
+    layer = make().eval()
+    x = torch.randn(2, 12) if isinstance(layer, nn.Linear) else torch.randn(2, 3, 6, 6)
+    prog = an.compile(layer, x, chips.hermes(), cfg=an.presets.ideal())
+    assert len(prog.analog_layers) == 1 and not any("run digitally" in n for n in prog.notes)
+    assert isinstance(prog.model, an.AnalogLayer) and prog.model.weight is not layer.weight
+    with torch.no_grad():
+        torch.testing.assert_close(prog.model(x), layer(x), rtol=1e-5, atol=1e-5)
+    again = an.compile(prog.model, x, chips.hermes(), cfg=an.presets.ideal())  # an analog bare layer too
+    assert isinstance(again.model, an.AnalogLayer) and len(again.analog_layers) == 1
+
+
+def test_zero_row_example_fails_early():
+    model = nn.Sequential(nn.Linear(4, 4))
+    with pytest.raises(ValueError, match=r"compile: example_inputs has 0 rows .*\(0, 4\).*at least one example"):
+        an.compile(model, torch.randn(0, 4))
+    with pytest.raises(ValueError, match="0 rows"):
+        an.compile(model, {"input": torch.randn(0, 4)})
