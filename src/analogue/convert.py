@@ -176,7 +176,7 @@ def convert_(model: nn.Module, cfg: AnalogConfig, rules: Rules | None = None, se
     report = conversion_report(model, rules, example_inputs=example_inputs)
     logger.info("convert_: %s", report.summary())
     if not report.analog:
-        warnings.warn(f"convert_: no layer is analog; {report.fix_for_nothing_analog()}", stacklevel=2)
+        warnings.warn(f"convert_: no layer is analog; {report._nothing_analog_fix()}", stacklevel=2)
     return model
 
 
@@ -252,24 +252,26 @@ class ConversionReport:
             line += "; tied weights kept shared: " + ", ".join(" = ".join(g) for g in self.tied)
         if not self.digital:
             return line + "; no weight layer left digital"
-        by_reason: dict[str, list[DigitalLayer]] = {}
+        return line + "; left digital: " + self._digital_by_reason(names_per_reason)
+
+    def _digital_by_reason(self, names_per_reason: int) -> str:
+        by_reason: dict[str, list[str]] = {}
         for d in self.digital:
-            by_reason.setdefault(f"{d.kind}: {d.reason}", []).append(d)
+            by_reason.setdefault(f"{d.kind}: {d.reason}", []).append(d.name or "(model)")
         parts = []
-        for reason, layers in by_reason.items():
-            names = [d.name or "(model)" for d in layers]
+        for reason, names in by_reason.items():
             shown = ", ".join(names[:names_per_reason])
             if len(names) > names_per_reason:
                 shown += f" and {len(names) - names_per_reason} more"
             parts.append(f"{shown} ({reason})")
-        return line + "; left digital: " + "; ".join(parts)
+        return "; ".join(parts)
 
-    def fix_for_nothing_analog(self) -> str:
+    def _nothing_analog_fix(self) -> str:
         """What to do when no layer is analog (the warning of ``convert_``)."""
         if any(d.reason.startswith("kept digital by rules") for d in self.digital):
             return "rules keep every convertible layer digital; remove the rules that map them to None"
         if self.digital:
-            return ("the model's weight layers have no analog twin: " + self.summary().split("; left digital: ")[1]
+            return ("the model's weight layers have no analog twin: " + self._digital_by_reason(3)
                     + "; only nn.Linear, nn.Conv1d, nn.Conv2d and transformers Conv1D convert")
         return "the model has no nn.Linear, nn.Conv1d, nn.Conv2d or transformers Conv1D layer to convert"
 
@@ -332,8 +334,8 @@ def conversion_report(model: nn.Module, rules: Rules | None = None, *, example_i
 
 
 # -- MACs -------------------------------------------------------------------------------------------------
-def _first_tensor(args: tuple[Any, ...], kwargs: dict[str, Any], names: tuple[str, ...]) -> list[Any]:
-    """The inputs of a forward call by position, filling from ``kwargs`` by ``names``."""
+def _call_inputs(args: tuple[Any, ...], kwargs: dict[str, Any], names: tuple[str, ...]) -> list[Any]:
+    """The inputs of a forward call by position, the missing ones from ``kwargs`` by ``names``."""
     vals = list(args)
     for n in names[len(vals):]:
         vals.append(kwargs.get(n))
@@ -343,8 +345,6 @@ def _first_tensor(args: tuple[Any, ...], kwargs: dict[str, Any], names: tuple[st
 def _module_macs(mod: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> int:
     """MACs of one call of a weight layer (0 for one it does not count)."""
     hf = hf_conv1d_class()
-    if isinstance(mod, AnalogLayer):  # (not reached by conversion_report: it counts on plain twins)
-        return out.numel() * mod.matrix_shape[1]
     if isinstance(mod, nn.Linear):
         return out.numel() * mod.in_features
     if hf is not None and isinstance(mod, hf):
@@ -353,11 +353,11 @@ def _module_macs(mod: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], 
         per = mod.weight[0].numel()  # in/groups * kernel (conv), out/groups * kernel (transposed)
         return (args[0].numel() if mod.transposed else out.numel()) * per
     if isinstance(mod, (nn.RNNBase, nn.RNNCellBase)):
-        (x,) = _first_tensor(args, kwargs, ("input",))[:1]
+        (x,) = _call_inputs(args, kwargs, ("input",))[:1]
         steps = x.data.shape[0] if isinstance(x, nn.utils.rnn.PackedSequence) else x.numel() // mod.input_size
         return steps * sum(p.numel() for n, p in mod.named_parameters() if n.startswith("weight_"))
     if isinstance(mod, nn.MultiheadAttention):
-        q, k, v = _first_tensor(args, kwargs, ("query", "key", "value"))[:3]
+        q, k, v = _call_inputs(args, kwargs, ("query", "key", "value"))[:3]
         e = mod.embed_dim
         return (2 * q.numel() // e * e * e + k.numel() // mod.kdim * mod.kdim * e
                 + v.numel() // mod.vdim * mod.vdim * e)
