@@ -159,9 +159,10 @@ def config_mismatch(record: Tensor, cfg: AnalogConfig) -> str | None:
             return None
     except (ValueError, TypeError):
         pass
-    a, b = _flat(recorded), _flat(cfg.to_dict())
+    a, b = _flat(recorded), _flat(json.loads(json.dumps(cfg.to_dict())))
+    keys = sorted(set(a) | set(b), key=lambda k: (k.count("."), k))  # device.kind before details
     diff = [f"{k}: {a.get(k, '<absent>')!r} programmed vs {b.get(k, '<absent>')!r} now"
-            for k in sorted(set(a) | set(b)) if a.get(k, "<absent>") != b.get(k, "<absent>")]
+            for k in keys if a.get(k, "<absent>") != b.get(k, "<absent>")]
     more = f" (+{len(diff) - 4} more)" if len(diff) > 4 else ""
     return "; ".join(diff[:4]) + more
 
