@@ -496,6 +496,46 @@ def compensate_layer(layer: Any, mode: str = "global", n_reads: int = 1) -> Tens
     return gains
 
 
+def check_state(layer: Any, state_dict: dict[str, Any], prefix: str = "") -> None:
+    """Fail, naming the layer, on an incoming programmed state (keys ``prefix + "prog_*"``) that
+    was programmed under another config, is incomplete, or is shaped for another geometry. A
+    state without a config record (saved before ``prog_cfg`` existed) passes with a warning."""
+    if prefix + "prog_w" not in state_dict:
+        return
+    record = state_dict.get(prefix + "prog_cfg")
+    if record is None:
+        logger.warning("%s: the programmed state carries no record of its config (saved by an "
+                       "older analogue); it is assumed to be this layer's", layer.layer_name)
+    else:
+        check_config(layer, "cannot load", record)
+    g, k, m = layer.matrix_shape
+    rows = layer.cfg.tile.rows
+    b, r = g * mapping.n_row_blocks(k, rows), mapping.block_rows(k, rows)
+    ms = m * layer.cfg.device.slicing.n_slices
+    w = state_dict[prefix + "prog_w"]
+    reps = w.shape[0] // b if w.dim() == 3 and w.shape[0] % b == 0 and w.shape[0] else 1
+    arr = (reps * b, r, ms)
+    expected = {"prog_target": (b, r, ms), "prog_scales": (b, 1, ms), "prog_g_pos": arr,
+                "prog_g_neg": arr, "prog_nu_pos": arr, "prog_nu_neg": arr,
+                "prog_stuck": (2, *arr), "prog_w": arr, "prog_comp": (reps * b, 1, ms),
+                "prog_seed": (), "prog_cycles": (), "prog_clock": (2,)}
+    optional = ("prog_nu_pos", "prog_nu_neg", "prog_stuck")  # absent without drift / faults
+    missing = [n for n in expected if n not in optional and prefix + n not in state_dict]
+    if missing:
+        raise ValueError(
+            f"{layer.layer_name}: the programmed state lacks {', '.join(missing)}; load a complete "
+            "state (as state_dict() or an.save wrote it), or drop every prog_* key and program_ again"
+        )
+    for name, shape in expected.items():
+        inc = state_dict.get(prefix + name)
+        if inc is not None and tuple(inc.shape) != shape:
+            raise ValueError(
+                f"{layer.layer_name}: the programmed state's {name} is {tuple(inc.shape)}, this "
+                f"layer's geometry needs {shape}; it was programmed for another layer shape or "
+                "tile size: load it into the layer it was saved from"
+            )
+
+
 def prepare_load(layer: nn.Module, state_dict: dict[str, Any], prefix: str) -> None:
     """Before ``load_state_dict``: shape the programmed buffers like the incoming ones (a
     programmed state loads into a fresh layer; an unprogrammed state unprograms the layer).
@@ -504,13 +544,7 @@ def prepare_load(layer: nn.Module, state_dict: dict[str, Any], prefix: str) -> N
     something else under this config); a programmed state without a config record (saved before
     ``prog_cfg`` existed) loads with a warning."""
     dev = layer.weight.device
-    if prefix + "prog_w" in state_dict:
-        record = state_dict.get(prefix + "prog_cfg")
-        if record is None:
-            logger.warning("%s: the programmed state carries no record of its config (saved by an "
-                           "older analogue); it is assumed to be this layer's", layer.layer_name)
-        else:
-            check_config(layer, "cannot load", record)
+    check_state(layer, state_dict, prefix)
     for name in PROGRAMMED_BUFFERS:
         key = prefix + name
         cur = getattr(layer, name)
