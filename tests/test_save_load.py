@@ -117,6 +117,7 @@ torch.save({{"now": y_now, "day": y_day, "digital": type(model[5]).__name__,
     assert torch.equal(got["range0"], model[0].input_range)
 
 
+@pytest.mark.slow
 def test_saved_bert_loads_next_to_its_save_pretrained_files(tmp_path):
     transformers = pytest.importorskip("transformers")
     config = transformers.BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2,
@@ -258,7 +259,9 @@ def _assert_untouched(model: nn.Module) -> None:
     ("edit", "error", "match"),
     [
         (lambda d: d.__setitem__("format_version", 2), ValueError,
-         r"written in format 2, this analogue reads format 1; load it with"),
+         r"written in format 2, this analogue reads format 1; load it with the analogue version "
+         r"that saved it \(0.1.0\) or newer"),
+        (lambda d: d.update(format_version=3, versions=[]), ValueError, r"written in format 3"),
         (lambda d: d.__setitem__("format_version", "1"), ValueError, r"format_version must be a positive integer"),
         (lambda d: d.__setitem__("format", "other"), ValueError, r"not an analogue save"),
         (lambda d: d["configs"][0]["adc"].__setitem__("bits", 99), ConfigError,
@@ -383,3 +386,36 @@ def test_loaded_model_matches_in_process_and_keeps_the_mode(saved):
         model.eval(), fresh.eval()
         reseed(model)
         assert torch.equal(fresh(x), model(x))
+
+
+def test_random_bytes_in_either_file_fail_with_a_value_error(saved, tmp_path_factory):
+    """Whatever the files hold, load fails with a one-line ValueError (ConfigError included) and
+    leaves the model digital; never another exception."""
+    import hashlib
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    src = saved[1]
+    good_json = (src / SAVED_JSON).read_text()
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(data=st.binary(max_size=400), which=st.sampled_from([SAVED_JSON, SAVED_TENSORS]),
+           keep_prefix=st.integers(0, 64))
+    def check(data, which, keep_prefix):
+        out = _copy(src, tmp_path_factory.mktemp("fuzz"))
+        if which == SAVED_JSON:
+            (out / SAVED_JSON).write_bytes(good_json.encode()[:keep_prefix] + data)
+        else:  # a tensor file of random bytes, with a matching checksum: the parser must cope
+            blob = (src / SAVED_TENSORS).read_bytes()[:keep_prefix] + data
+            (out / SAVED_TENSORS).write_bytes(blob)
+            doc = json.loads(good_json)
+            doc["tensors"]["sha256"] = hashlib.sha256(blob).hexdigest()
+            (out / SAVED_JSON).write_text(json.dumps(doc))
+        model = build_cnn()
+        with pytest.raises(ValueError) as info:
+            an.load(out, model)
+        assert "\n" not in str(info.value)
+        assert not an.analog_layers(model)
+
+    check()

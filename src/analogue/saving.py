@@ -22,7 +22,9 @@ What ``save`` writes, next to whatever the directory holds (e.g. a Hugging Face
 So ``load`` restores the analog layers' weights and biases too (the array was programmed from
 them and training mode reads them): ``load(dir, fresh)`` then reproduces the saved layers
 exactly. Everything else of the model (embeddings, norms, layers left digital) is the user's to
-save and restore (``state_dict`` / ``save_pretrained``) before ``load``.
+save and restore (``state_dict`` / ``save_pretrained``) before ``load``. Not saved: training
+state (optimizer, hardware-aware-training hooks such as ``weight_perturbation``) and the
+position of the layers' noise streams (see below).
 
 Guarantees:
 
@@ -106,20 +108,22 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _cpu_tensors(layers: dict[str, AnalogLayer]) -> tuple[dict[str, torch.Tensor], dict[str, list[str]]]:
+def _cpu_tensors(
+    layers: dict[str, AnalogLayer],
+) -> tuple[dict[str, torch.Tensor], dict[str, list[str]]]:
     """``<layer>.<key>`` -> contiguous CPU tensor (no two sharing memory, as safetensors needs),
     and each layer's state keys."""
     tensors: dict[str, torch.Tensor] = {}
     keys: dict[str, list[str]] = {}
-    seen: set[tuple[int, int]] = set()
+    seen: set[int] = set()
     for name, layer in layers.items():
         keys[name] = []
         for key, value in layer.state_dict().items():
             t = value.detach().to("cpu").contiguous()
-            span = (t.untyped_storage().data_ptr(), t.storage_offset())
-            if t.numel() and span in seen:
+            ptr = t.untyped_storage().data_ptr()
+            if t.numel() and ptr in seen:
                 t = t.clone()
-            seen.add(span)
+            seen.add(ptr)
             tensors[f"{name}.{key}"] = t
             keys[name].append(key)
     return tensors, keys
@@ -210,12 +214,14 @@ def _read_doc(path: Path) -> dict[str, Any]:
     """The saved JSON, with every field ``load`` uses checked for type."""
     if not path.is_file():
         raise FileNotFoundError(
-            f"an.load: {path} not found; save the model with an.save(model, {str(path.parent)!r}) first"
+            f"an.load: {path} not found; save the model with "
+            f"an.save(model, {str(path.parent)!r}) first"
         )
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _fail(path, f"not valid JSON ({exc}); the file is damaged: save the model again") from None
+        raise _fail(path, f"not valid JSON ({exc}); the file is damaged: "
+                          "save the model again") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise _fail(path, f"not an analogue save (no \"format\": \"{FORMAT}\"); pass the directory "
                           "an.save wrote")
@@ -223,9 +229,11 @@ def _read_doc(path: Path) -> dict[str, Any]:
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise _fail(path, f"format_version must be a positive integer, got {version!r}; save again")
     if version != FORMAT_VERSION:
+        versions = doc.get("versions")
+        by = versions.get("analogue", "?") if isinstance(versions, dict) else "?"
         raise _fail(path, f"written in format {version}, this analogue reads format "
                           f"{FORMAT_VERSION}; load it with the analogue version that saved it "
-                          f"({doc.get('versions', {}).get('analogue', '?')}) or newer")
+                          f"({by}) or newer")
     configs, layers, tens = doc.get("configs"), doc.get("layers"), doc.get("tensors")
     if not isinstance(configs, list) or not all(isinstance(c, dict) for c in configs):
         raise _fail(path, "\"configs\" must be a list of config mappings; save again")
@@ -233,12 +241,14 @@ def _read_doc(path: Path) -> dict[str, Any]:
         raise _fail(path, "\"layers\" must be a non-empty mapping of layer names; save again")
     if not isinstance(tens, dict) or not isinstance(tens.get("sha256"), str):
         raise _fail(path, "\"tensors\" must record the tensor file's sha256; save again")
+    def is_int(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
     for name, entry in layers.items():
         ok = (isinstance(entry, dict) and isinstance(entry.get("type"), str)
-              and isinstance(entry.get("config"), int) and not isinstance(entry.get("config"), bool)
-              and 0 <= entry["config"] < len(configs)
-              and isinstance(entry.get("noise_seed"), int) and not isinstance(entry.get("noise_seed"), bool)
-              and isinstance(entry.get("keys"), list) and all(isinstance(k, str) for k in entry["keys"]))
+              and is_int(entry.get("config")) and 0 <= entry["config"] < len(configs)
+              and is_int(entry.get("noise_seed")) and isinstance(entry.get("keys"), list)
+              and all(isinstance(k, str) for k in entry["keys"]))
         if not ok:
             raise _fail(path, f"layers[{name!r}]: needs type, config (an index into configs), "
                               "noise_seed and keys; the file is damaged: save again")
@@ -308,7 +318,8 @@ def _check_model(model: nn.Module, doc: dict[str, Any], tensors: dict[str, torch
                              f"{tuple(saved.shape)}; pass a model of the saved architecture")
         if weight.dtype != saved.dtype:
             raise ValueError(f"{name}: the model's weight is {weight.dtype}, the saved one "
-                             f"{saved.dtype}; cast the model (model.to({saved.dtype})) before an.load")
+                             f"{saved.dtype}; cast the model (model.to({saved.dtype})) "
+                             "before an.load")
 
 
 def _check_state(layer: AnalogLayer, state: dict[str, torch.Tensor]) -> None:
@@ -364,7 +375,8 @@ def load(directory: str | os.PathLike[str], model: nn.Module) -> nn.Module:
             to_digital_(model)
             raise ValueError(f"{name}: saved as {entry['type']} but {got} on conversion; pass a "
                              "model of the saved architecture (the model is left digital)")
-    states = {name: {k: tensors[f"{name}.{k}"] for k in entry["keys"]} for name, entry in saved.items()}
+    states = {name: {k: tensors[f"{name}.{k}"] for k in entry["keys"]}
+              for name, entry in saved.items()}
     try:  # every layer's state is checked before any is loaded
         for name, state in states.items():
             _check_state(converted[name], state)

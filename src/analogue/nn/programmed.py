@@ -523,8 +523,9 @@ def check_state(layer: Any, state_dict: dict[str, Any], prefix: str = "") -> Non
     missing = [n for n in expected if n not in optional and prefix + n not in state_dict]
     if missing:
         raise ValueError(
-            f"{layer.layer_name}: the programmed state lacks {', '.join(missing)}; load a complete "
-            "state (as state_dict() or an.save wrote it), or drop every prog_* key and program_ again"
+            f"{layer.layer_name}: the programmed state lacks {', '.join(missing)}; load a "
+            "complete state (as state_dict() or an.save wrote it), or drop every prog_* key and "
+            "program_ again"
         )
     for name, shape in expected.items():
         inc = state_dict.get(prefix + name)
