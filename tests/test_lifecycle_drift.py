@@ -306,3 +306,92 @@ def test_rram_levels_then_relaxation_on_a_layer():
     expect = math.sqrt(2) * 1.5 * math.sqrt(1 - math.exp(-DAY / 100.0)) / 30.0
     assert float(dev.mean()) == pytest.approx(0.0, abs=5 * expect / math.sqrt(dev.numel()))
     assert float(dev.std()) == pytest.approx(expect, rel=10 / math.sqrt(2 * dev.numel()))
+
+
+# -- refusals: what cannot be programmed or drifted -----------------------------------------------
+@pytest.mark.parametrize(("layer", "value"), [(0, float("nan")), (2, float("inf"))])
+def test_program_refuses_non_finite_weights_naming_the_layer(layer, value):
+    model = an.convert_(_mlp(), _quiet(an.presets.pcm()))
+    with torch.no_grad():
+        model[layer].weight[3, 5] = value
+    with pytest.raises(ValueError, match=rf"^{layer}: weight has 1 NaN/Inf entries of \d+; .*before an\.program_"):
+        an.program_(model, seed=0)
+    # checked before any layer is programmed: the model is left as it was
+    assert model[0].prog_w is None and model[2].prog_w is None
+
+
+def test_program_seed_must_fit_the_int64_seed_buffer():
+    model = an.convert_(_mlp(), _quiet(an.presets.pcm()))
+    lim = an.lifecycle_drift.seed_limit(2)
+    assert lim == ((1 << 63) - 2) // 1_000_003
+    for bad in (2**70, lim + 1, -lim - 1):
+        with pytest.raises(ValueError, match=r"^program_: seed must lie in \[-\d+, \d+\]"):
+            an.program_(model, seed=bad)
+    assert model[0].prog_w is None
+    for good in (lim, -lim):
+        an.program_(model, seed=good)
+        assert int(model[2].prog_seed) == good * 1_000_003 + 1
+    import numpy as np
+
+    an.program_(model, seed=np.int64(7))  # integer types other than int are integers too
+    assert int(model[0].prog_seed) == 7 * 1_000_003
+    with pytest.raises(TypeError, match="seed must be an integer"):
+        an.program_(model, seed=1.5)
+
+
+def test_drift_refuses_absurd_times_and_stays_finite_up_to_the_limit():
+    from analogue.nn.programmed import MAX_DEVICE_TIME_S
+
+    model = an.program_(an.convert_(_mlp(), an.presets.pcm()), seed=0)
+    for bad in (1e308, MAX_DEVICE_TIME_S * 1.01):
+        with pytest.raises(ValueError, match=r"^drift_: t_s: .* past the longest device time"):
+            an.drift_(model, bad)
+    with pytest.raises(ValueError, match=r"^drift_: recalibrate_every_s: .* past"):
+        an.drift_(model, DAY, compensation="global", recalibrate_every_s=1e300)
+    assert an.nn.programmed.device_time(model[0]) == (0.0, 300.0)  # nothing moved
+    for temp in (None, 1000.0):  # hot: drift runs 3e3 times faster (Arrhenius, 0.3 eV)
+        an.drift_(model, MAX_DEVICE_TIME_S, temp)
+        for layer in (model[0], model[2]):
+            assert bool(torch.isfinite(layer.prog_w).all())
+
+
+def test_a_state_programmed_under_another_config_is_refused():
+    model = an.program_(an.convert_(_mlp(), an.presets.quantized()).eval(), seed=1)
+    state = model.state_dict()
+    other = an.convert_(_mlp(), an.presets.pcm()).eval()
+    with pytest.raises(ValueError, match=r"^0: cannot load a state programmed with another config "
+                                         r"\(device\.kind: 'ideal' programmed vs 'pcm' now; .*an\.load"):
+        other.load_state_dict(state)
+    # the same config loads, and its record travels with the state
+    same = an.convert_(_mlp(seed=3), an.presets.quantized()).eval()
+    same.load_state_dict(state)
+    assert torch.equal(same[2].prog_cfg, model[2].prog_cfg)
+    # a layer whose config was swapped after programming cannot drift
+    same[2].cfg = an.presets.quantized(adc_bits=6)
+    with pytest.raises(ValueError, match=r"^2: cannot drift_ .*adc\.bits: 8 programmed vs 6 now"):
+        an.drift_(same, DAY)
+    assert an.nn.programmed.device_time(same[0])[0] == 0.0  # checked before any layer moved
+
+
+def test_a_state_without_config_record_loads_with_a_warning(caplog):
+    cfg = _quiet(an.presets.pcm())
+    model = an.program_(an.convert_(_mlp(), cfg).eval(), seed=1)
+    state = {k: v for k, v in model.state_dict().items() if not k.endswith("prog_cfg")}
+    fresh = an.convert_(_mlp(), cfg).eval()
+    with caplog.at_level("WARNING", logger="analogue.nn.programmed"):
+        fresh.load_state_dict(state)
+    assert "0: the programmed state carries no record of its config" in caplog.text
+    x = torch.randn(4, 40)
+    with torch.no_grad():
+        assert torch.equal(fresh(x), model(x))
+
+
+def test_program_and_drift_show_progress_on_request(capsys):
+    model = an.convert_(_mlp(), _quiet(an.presets.pcm()))
+    an.program_(model, seed=0, progress=True)
+    an.drift_(model, DAY, progress=True)
+    err = capsys.readouterr().err
+    assert "program_" in err and "drift_" in err and "layer" in err
+    an.program_(model, seed=0, progress=False)
+    an.drift_(model, DAY, progress=False)
+    assert capsys.readouterr().err == ""

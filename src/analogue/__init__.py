@@ -17,6 +17,7 @@ from .cost import CostReport, estimate_cost
 from .lifecycle import calibrate_, capture_inputs
 from .lifecycle_drift import compensate_drift_, drift_, program_, unprogram_
 from .nn import AnalogConv1d, AnalogConv2d, AnalogHFConv1D, AnalogLayer, AnalogLinear
+from .saving import load, save
 
 __version__ = "0.1.0"
 
@@ -50,9 +51,11 @@ __all__ = [
     "cost",
     "drift_",
     "estimate_cost",
+    "load",
     "physics",
     "presets",
     "program_",
+    "save",
     "to_digital_",
     "train",
     "unprogram_",

@@ -26,20 +26,28 @@ the true drift -- unlike a readout with one-hot inputs whose outputs sit at the 
 from __future__ import annotations
 
 import math
+import operator
 
 from torch import nn
 
+from ._util.progress import Progress, track
 from .convert import analog_layers
 from .nn import AnalogLayer
 from .nn.programmed import (
     COMPENSATION_MODES,
+    check_config,
+    check_device_time,
+    check_programmable,
     compensate_layer,
     drift_layer,
     is_programmed,
     program_layer,
     unprogram_layer,
 )
-from .physics.devices import check_temperature, check_time
+from .physics.devices import check_temperature
+
+SEED_STRIDE = 1_000_003
+"""Layer ``i`` of ``program_(model, seed)`` is programmed with seed ``seed * SEED_STRIDE + i``."""
 
 
 def _layers(model: nn.Module, verb: str) -> dict[str, AnalogLayer]:
@@ -64,8 +72,19 @@ def _programmed_layers(model: nn.Module, verb: str) -> dict[str, AnalogLayer]:
     return layers
 
 
+def seed_limit(n_layers: int) -> int:
+    """The largest ``|seed|`` ``program_`` takes for ``n_layers`` layers: every layer's seed,
+    ``seed * SEED_STRIDE + i``, must fit the int64 ``prog_seed`` buffer."""
+    return ((1 << 63) - max(n_layers, 1)) // SEED_STRIDE
+
+
 def program_(
-    model: nn.Module, seed: int = 0, *, instances: int = 1, cycles: int | None = None
+    model: nn.Module,
+    seed: int = 0,
+    *,
+    instances: int = 1,
+    cycles: int | None = None,
+    progress: Progress = None,
 ) -> nn.Module:
     """Program every analog layer's array once from its current weights; returns ``model``.
 
@@ -75,18 +94,37 @@ def program_(
     Monte Carlo instances at once; the model then expects ``instances`` stacked copies of every
     batch (``x.repeat(instances, ...)``) and is evaluation-only. ``cycles``: programming cycles
     the devices have seen (for aging; default: one more than before). Layer ``i`` uses seed
-    ``seed * 1_000_003 + i``.
+    ``seed * 1_000_003 + i``, so ``|seed|`` is at most ``seed_limit(n_layers)`` (about 9.2e12;
+    a larger seed fails, naming the range). ``progress``: a bar over the layers (``None``: on a
+    terminal only).
+
+    Every layer is checked before any is programmed: a weight with NaN/Inf entries fails,
+    naming the layer, and the model is left as it was.
     """
-    if isinstance(seed, bool) or not isinstance(seed, int):
+    if isinstance(seed, bool):
         raise TypeError(f"program_: seed must be an integer, got {seed!r}")
+    try:
+        seed = operator.index(seed)
+    except TypeError:
+        raise TypeError(f"program_: seed must be an integer, got {seed!r}") from None
     if isinstance(instances, bool) or not isinstance(instances, int) or instances < 1:
         raise ValueError(f"program_: instances must be a positive integer, got {instances!r}")
     if cycles is not None and (
         isinstance(cycles, bool) or not isinstance(cycles, int) or cycles < 1
     ):
         raise ValueError(f"program_: cycles must be a positive integer or None, got {cycles!r}")
-    for i, layer in enumerate(_layers(model, "program_").values()):
-        program_layer(layer, seed * 1_000_003 + i, instances, cycles)
+    layers = _layers(model, "program_")
+    lim = seed_limit(len(layers))
+    if not -lim <= seed <= lim:
+        raise ValueError(
+            f"program_: seed must lie in [-{lim}, {lim}] (each layer's seed, seed * {SEED_STRIDE} "
+            f"+ its index, is stored as an int64), got {seed}; pass a smaller seed"
+        )
+    for layer in layers.values():
+        check_programmable(layer)
+    items = list(enumerate(layers.values()))
+    for i, layer in track(items, "program_", progress, total=len(items), unit="layer"):
+        program_layer(layer, seed * SEED_STRIDE + i, instances, cycles)
     return model
 
 
@@ -98,6 +136,7 @@ def drift_(
     compensation: str | None = None,
     recalibrate_every_s: float | None = None,
     n_reads: int = 1,
+    progress: Progress = None,
 ) -> nn.Module:
     """Move the programmed arrays to ``t_s`` seconds after programming; returns ``model``.
 
@@ -106,9 +145,11 @@ def drift_(
     factors as they are (the chip uses its last calibration); ``"none"`` removes them;
     ``"global"`` / ``"column"`` recalibrate -- at ``t_s`` itself, or, with
     ``recalibrate_every_s``, at the last multiple of that period before ``t_s`` (the factors are
-    then as stale as a periodic schedule leaves them).
+    then as stale as a periodic schedule leaves them). ``t_s`` is at most
+    ``MAX_DEVICE_TIME_S`` (1e18 s). ``progress``: a bar over the layers (``None``: on a
+    terminal only).
     """
-    t = check_time(t_s, "drift_: t_s")
+    t = check_device_time(t_s, "drift_: t_s")
     if temperature_k is not None:
         check_temperature(temperature_k, "drift_: temperature_k")
     if compensation is not None and compensation not in COMPENSATION_MODES:
@@ -118,13 +159,16 @@ def drift_(
         )
     t_cal = t
     if recalibrate_every_s is not None:
-        every = check_time(recalibrate_every_s, "drift_: recalibrate_every_s")
+        every = check_device_time(recalibrate_every_s, "drift_: recalibrate_every_s")
         if every <= 0:
             raise ValueError("drift_: recalibrate_every_s must be > 0 seconds")
         if compensation in (None, "none"):
             raise ValueError("drift_: recalibrate_every_s needs compensation='global' or 'column'")
         t_cal = math.floor(t / every) * every
-    for layer in _programmed_layers(model, "drift_").values():
+    layers = list(_programmed_layers(model, "drift_").values())
+    for layer in layers:  # before any layer moves
+        check_config(layer, "cannot drift_")
+    for layer in track(layers, "drift_", progress, total=len(layers), unit="layer"):
         if compensation in ("global", "column"):
             drift_layer(layer, t_cal, temperature_k)
             compensate_layer(layer, compensation, n_reads)
@@ -157,4 +201,4 @@ def unprogram_(model: nn.Module) -> nn.Module:
     return model
 
 
-__all__ = ["compensate_drift_", "drift_", "program_", "unprogram_"]
+__all__ = ["SEED_STRIDE", "compensate_drift_", "drift_", "program_", "seed_limit", "unprogram_"]

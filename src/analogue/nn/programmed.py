@@ -17,6 +17,7 @@ buffer             shape                  meaning
 ``prog_seed``      ``()`` int64           the layer's programming seed
 ``prog_cycles``    ``()`` int64           programming cycles so far (aging)
 ``prog_clock``     ``(2,)`` float64       ``[t_s, temperature_k]`` of ``prog_w``
+``prog_cfg``       ``(n,)`` uint8         the ``AnalogConfig`` programmed with (canonical JSON)
 =================  =====================  ====================================================
 
 ``drift_layer`` recomputes ``prog_w`` once for a time and temperature (the forward never
@@ -25,16 +26,24 @@ the same instance is seen at every time. In eval mode the forward reads ``prog_w
 per-read noise, if any), scaled by ``prog_scales * prog_comp``; in training mode, or when
 unprogrammed, it reads the trainable weight. Changing the weight after programming does not
 change the programmed state: call ``program_`` again.
+
+Checks: ``program_layer`` refuses a weight with NaN/Inf entries (an array cannot hold them);
+``drift_layer`` refuses times past ``MAX_DEVICE_TIME_S`` and a layer whose config is no longer
+the one it was programmed with, and never caches non-finite read weights; a state dict whose
+``prog_cfg`` differs from the receiving layer's config is refused on load (``prepare_load``).
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from ..config import AnalogConfig
 from ..physics import mapping
 from ..physics.crossbar import BlockReader, tiled_mvm
 from ..physics.devices import (
@@ -62,6 +71,7 @@ PROGRAMMED_BUFFERS = (
     "prog_seed",
     "prog_cycles",
     "prog_clock",
+    "prog_cfg",
 )
 COMPENSATION_MODES = ("none", "global", "column")
 MAX_PROBES = 1024
@@ -69,7 +79,14 @@ PROBE_HEADROOM = 0.5
 """Calibration inputs are scaled so their largest ideal column sum is this fraction of the ADC
 range: well above the noise floor, never clipped (drift only shrinks it)."""
 
+MAX_DEVICE_TIME_S = 1e18
+"""The longest device time simulated (about 3e10 years, twice the age of the universe): past it
+the drift and 1/f-noise logarithms leave the range the device models were fitted for, and
+``t_s = 1e308`` overflows them to NaN."""
+
 _STREAM_PROGRAM, _STREAM_FLICKER, _STREAM_RELAX = range(3)
+
+logger = logging.getLogger(__name__)
 
 
 def init_programmed_state(layer: nn.Module) -> None:
@@ -109,10 +126,95 @@ def mapped_blocks(layer: Any) -> tuple[Tensor, Tensor]:
     return bit_slice(blocks / s, s, cfg.device.slicing)
 
 
+# -- the config a state was programmed with -------------------------------------------------------
+def config_record(cfg: AnalogConfig, device: torch.device | None = None) -> Tensor:
+    """``cfg`` as a ``uint8`` tensor of its canonical JSON (what ``prog_cfg`` holds)."""
+    text = json.dumps(cfg.to_dict(), sort_keys=True, separators=(",", ":"))
+    return torch.tensor(list(text.encode("utf-8")), dtype=torch.uint8, device=device)
+
+
+def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(d, dict):
+        return {prefix.rstrip("."): d}
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        out.update(_flat(v, f"{prefix}{k}."))
+    return out
+
+
+def config_mismatch(record: Tensor, cfg: AnalogConfig) -> str | None:
+    """``None`` when the ``prog_cfg`` ``record`` describes ``cfg``; else the differing fields, as
+    ``field: recorded vs now`` (at most four, then a count)."""
+    if record.dtype != torch.uint8 or record.dim() != 1:
+        return f"the recorded config is not a uint8 vector ({record.dtype}, {tuple(record.shape)})"
+    current = config_record(cfg, record.device)
+    if current.shape == record.shape and torch.equal(current, record):
+        return None
+    try:
+        recorded = json.loads(bytes(record.cpu().tolist()).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return f"the recorded config is not readable JSON ({exc})"
+    try:  # a record from a schema with other defaults still describes the same hardware
+        if AnalogConfig.from_dict(recorded) == cfg:
+            return None
+    except (ValueError, TypeError):
+        pass
+    a, b = _flat(recorded), _flat(json.loads(json.dumps(cfg.to_dict())))
+    keys = sorted(set(a) | set(b), key=lambda k: (k.count("."), k))  # device.kind before details
+    diff = [f"{k}: {a.get(k, '<absent>')!r} programmed vs {b.get(k, '<absent>')!r} now"
+            for k in keys if a.get(k, "<absent>") != b.get(k, "<absent>")]
+    more = f" (+{len(diff) - 4} more)" if len(diff) > 4 else ""
+    return "; ".join(diff[:4]) + more
+
+
+def check_config(layer: Any, verb: str, record: Tensor | None = None) -> None:
+    """Fail, naming the layer and the differing fields, when the programmed state ``record``
+    (default: the layer's own ``prog_cfg``) was programmed under another config than
+    ``layer.cfg``; ``verb`` starts the message (``"cannot drift_"``)."""
+    record = layer.prog_cfg if record is None else record
+    if record is None:
+        return
+    diff = config_mismatch(record, layer.cfg)
+    if diff is not None:
+        raise ValueError(
+            f"{layer.layer_name}: {verb} a state programmed with another config ({diff}); convert "
+            "the model with the config it was programmed with (an.load restores it), or call "
+            "an.program_ again to program the weights under this config"
+        )
+
+
 # -- programming --------------------------------------------------------------------------------
+def check_programmable(layer: Any) -> None:
+    """Fail, naming the layer, on a weight with NaN or Inf entries (an array cannot hold them)."""
+    w = layer.weight.detach()
+    bad = int(w.numel() - torch.isfinite(w).sum())
+    if bad:
+        raise ValueError(
+            f"{layer.layer_name}: weight has {bad} NaN/Inf entries of {w.numel()}; an analog array "
+            "cannot be programmed with them. Fix the weights (reload a finite checkpoint, or find "
+            "where training diverged) before an.program_"
+        )
+
+
+def check_device_time(t_s: float, where: str) -> float:
+    """A device time in seconds: finite, >= 0 and at most ``MAX_DEVICE_TIME_S``."""
+    t = check_time(t_s, where)
+    if t > MAX_DEVICE_TIME_S:
+        raise ValueError(
+            f"{where}: {t_s!r} s is past the longest device time simulated, "
+            f"{MAX_DEVICE_TIME_S:.0e} s (3e10 years); pass seconds since programming "
+            "(1 year = 3.15e7 s)"
+        )
+    return t
+
+
 @torch.no_grad()
 def program_layer(layer: Any, seed: int, instances: int = 1, cycles: int | None = None) -> None:
-    """Sample ``instances`` programming instances of ``layer`` and store them (state at t = 0)."""
+    """Sample ``instances`` programming instances of ``layer`` and store them (state at t = 0).
+    ``seed`` must fit an int64 (it is stored in ``prog_seed``)."""
+    check_programmable(layer)
+    if not -(1 << 63) <= int(seed) < 1 << 63:
+        raise ValueError(f"{layer.layer_name}: programming seed {seed} does not fit an int64")
     cfg = layer.cfg
     dev, mp = cfg.device, cfg.mapping
     prev = int(layer.prog_cycles) if layer.prog_cycles is not None else 0
@@ -139,6 +241,7 @@ def program_layer(layer: Any, seed: int, instances: int = 1, cycles: int | None 
     layer.prog_cycles = torch.tensor(cycles, dtype=torch.int64, device=w_n.device)
     layer.prog_comp = torch.ones(instances * b, 1, ms, dtype=w_n.dtype, device=w_n.device)
     layer.prog_clock = torch.zeros(2, dtype=torch.float64, device=w_n.device)
+    layer.prog_cfg = config_record(cfg, w_n.device)
     layer.prog_w = torch.empty(0, device=w_n.device)  # marks the layer programmed; set just below
     drift_layer(layer, 0.0, dev.temperature.reference_k)
 
@@ -163,9 +266,10 @@ def drift_layer(layer: Any, t_s: float, temperature_k: float | None = None) -> N
     """Move the programmed instance(s) to ``t_s`` seconds after programming at ``temperature_k``
     (default: the device's reference temperature) and cache the weights as read then."""
     _check_programmed(layer, "drift_")
+    check_config(layer, "cannot drift_")
     cfg = layer.cfg
     dev, mp = cfg.device, cfg.mapping
-    t = check_time(t_s, f"{layer.layer_name}: t_s")
+    t = check_device_time(t_s, f"{layer.layer_name}: t_s")
     temp = dev.temperature.reference_k if temperature_k is None else temperature_k
     temp = check_temperature(temp, f"{layer.layer_name}: temperature_k")
     frac = aging_range_fraction(int(layer.prog_cycles), dev.aging)
@@ -201,6 +305,11 @@ def drift_layer(layer: Any, t_s: float, temperature_k: float | None = None) -> N
             )
         )
     w = (out[0] - out[1]).div_(mp.g_max_uS - mp.g_min_uS)
+    if not bool(torch.isfinite(w).all()):
+        raise ValueError(
+            f"{layer.layer_name}: the device model gives non-finite conductances at t_s={t!r} s, "
+            f"{temp!r} K; check the device config's times, temperatures and activation energy"
+        )
     layer.prog_w = w.view(reps * b, r, ms)
     layer.prog_clock = torch.tensor([t, temp], dtype=torch.float64, device=target.device)
 
@@ -387,10 +496,56 @@ def compensate_layer(layer: Any, mode: str = "global", n_reads: int = 1) -> Tens
     return gains
 
 
+def check_state(layer: Any, state_dict: dict[str, Any], prefix: str = "") -> None:
+    """Fail, naming the layer, on an incoming programmed state (keys ``prefix + "prog_*"``) that
+    was programmed under another config, is incomplete, or is shaped for another geometry. A
+    state without a config record (saved before ``prog_cfg`` existed) passes with a warning."""
+    if prefix + "prog_w" not in state_dict:
+        return
+    record = state_dict.get(prefix + "prog_cfg")
+    if record is None:
+        logger.warning("%s: the programmed state carries no record of its config (saved by an "
+                       "older analogue); it is assumed to be this layer's", layer.layer_name)
+    else:
+        check_config(layer, "cannot load", record)
+    g, k, m = layer.matrix_shape
+    rows = layer.cfg.tile.rows
+    b, r = g * mapping.n_row_blocks(k, rows), mapping.block_rows(k, rows)
+    ms = m * layer.cfg.device.slicing.n_slices
+    w = state_dict[prefix + "prog_w"]
+    reps = w.shape[0] // b if w.dim() == 3 and w.shape[0] % b == 0 and w.shape[0] else 1
+    arr = (reps * b, r, ms)
+    expected = {"prog_target": (b, r, ms), "prog_scales": (b, 1, ms), "prog_g_pos": arr,
+                "prog_g_neg": arr, "prog_nu_pos": arr, "prog_nu_neg": arr,
+                "prog_stuck": (2, *arr), "prog_w": arr, "prog_comp": (reps * b, 1, ms),
+                "prog_seed": (), "prog_cycles": (), "prog_clock": (2,)}
+    optional = ("prog_nu_pos", "prog_nu_neg", "prog_stuck")  # absent without drift / faults
+    missing = [n for n in expected if n not in optional and prefix + n not in state_dict]
+    if missing:
+        raise ValueError(
+            f"{layer.layer_name}: the programmed state lacks {', '.join(missing)}; load a "
+            "complete state (as state_dict() or an.save wrote it), or drop every prog_* key and "
+            "program_ again"
+        )
+    for name, shape in expected.items():
+        inc = state_dict.get(prefix + name)
+        if inc is not None and tuple(inc.shape) != shape:
+            raise ValueError(
+                f"{layer.layer_name}: the programmed state's {name} is {tuple(inc.shape)}, this "
+                f"layer's geometry needs {shape}; it was programmed for another layer shape or "
+                "tile size: load it into the layer it was saved from"
+            )
+
+
 def prepare_load(layer: nn.Module, state_dict: dict[str, Any], prefix: str) -> None:
     """Before ``load_state_dict``: shape the programmed buffers like the incoming ones (a
-    programmed state loads into a fresh layer; an unprogrammed state unprograms the layer)."""
+    programmed state loads into a fresh layer; an unprogrammed state unprograms the layer).
+
+    A state programmed under another config than the layer's is refused (its conductances mean
+    something else under this config); a programmed state without a config record (saved before
+    ``prog_cfg`` existed) loads with a warning."""
     dev = layer.weight.device
+    check_state(layer, state_dict, prefix)
     for name in PROGRAMMED_BUFFERS:
         key = prefix + name
         cur = getattr(layer, name)
