@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import pickle
 import sys
@@ -130,6 +131,19 @@ def _cwd_on_path() -> Iterator[None]:
             sys.path.remove(cwd)
 
 
+@contextlib.contextmanager
+def _quiet_torch_tracing() -> Iterator[None]:
+    """torch's fake-tensor tracer logs a full traceback before it raises the error we report in
+    one line; silence that logger (restored after; ``--debug`` keeps it)."""
+    log = logging.getLogger("torch._subclasses.fake_tensor")
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
 def _user_errors() -> tuple[type[BaseException], ...]:
     import yaml
 
@@ -147,7 +161,7 @@ def _one_line(exc: BaseException) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        with _cwd_on_path():
+        with _cwd_on_path(), (contextlib.nullcontext() if args.debug else _quiet_torch_tracing()):
             return COMMANDS[args.command][2](args)
     except KeyboardInterrupt:
         if args.debug:

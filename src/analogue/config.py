@@ -544,6 +544,10 @@ class AnalogConfig:
         for sec, subs in nested.items():
             cls_ = _SECTIONS[sec]
             _reject_unknown(subs, [f.name for f in fields(cls_)], f"AnalogConfig.{sec}")
+            import typing
+
+            hints = typing.get_type_hints(cls_)  # numeric strings as in from_dict
+            subs = {k: _numeric_strings(v, hints.get(k)) for k, v in subs.items()}
             flat[sec] = dataclasses.replace(getattr(self, sec), **subs)
         _reject_unknown(flat, [*_SECTIONS, "version"], "AnalogConfig")
         return dataclasses.replace(self, **flat)
