@@ -35,6 +35,7 @@ import logging
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -248,7 +249,9 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise FileNotFoundError(f"no checkpoint {path}")
     fix = "restore a good copy, or start the run again with --force"
     try:
-        state = torch.load(path, weights_only=True, map_location="cpu")
+        with warnings.catch_warnings():  # torch warns about odd pickle protocols of damaged files
+            warnings.simplefilter("ignore")
+            state = torch.load(path, weights_only=True, map_location="cpu")
     except Exception as exc:  # noqa: BLE001 -- torch raises many kinds on damaged files
         raise ValueError(f"{path}: not a readable checkpoint ({_one_line(exc)}); {fix}") from None
     if not isinstance(state, dict):
