@@ -31,12 +31,15 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from analogue.config import ConfigError, _reject_unknown
+from analogue.config import ConfigError, _reject_unknown, atomic_write_text, read_yaml
 
 CHIP_VERSION = 1
 
@@ -316,17 +319,28 @@ class Chip:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Chip:
-        """Inverse of ``to_dict``; unknown keys fail with the closest valid name."""
-        if not isinstance(data, dict):
+    def from_dict(cls, data: Mapping[str, Any]) -> Chip:
+        """Inverse of ``to_dict`` (any ``Mapping``); unknown keys fail with the closest valid name."""
+        if not isinstance(data, Mapping):
             raise ConfigError(f"Chip: expected a mapping, got {type(data).__name__}")
         _reject_unknown(data, [f.name for f in dataclasses.fields(cls)], "Chip")
         kwargs = dict(data)
-        if "digital" in kwargs and isinstance(kwargs["digital"], dict):
+        if "digital" in kwargs and isinstance(kwargs["digital"], Mapping):
             d = kwargs["digital"]
             _reject_unknown(d, [f.name for f in dataclasses.fields(DigitalUnit)], "Chip.digital")
             kwargs["digital"] = DigitalUnit(**d)
         return cls(**kwargs)
+
+    def to_yaml(self, path: str | os.PathLike[str]) -> Path:
+        """Write to a YAML file atomically (edit it, then ``--chip FILE.yaml`` on the command line)."""
+        import yaml
+
+        return atomic_write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike[str]) -> Chip:
+        """A chip from a YAML file written by ``to_yaml`` (or by hand; same fields)."""
+        return cls.from_dict(read_yaml(path, "Chip"))
 
     def replace(self, **changes: Any) -> Chip:
         """``dataclasses.replace`` with unknown-field names caught (``digital.node_nm`` works too)."""

@@ -17,6 +17,7 @@ import difflib
 import math
 import os
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -505,9 +506,10 @@ class AnalogConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> AnalogConfig:
-        """Inverse of ``to_dict``; unknown keys fail with the closest valid name."""
-        if not isinstance(data, dict):
+    def from_dict(cls, data: Mapping[str, Any]) -> AnalogConfig:
+        """Inverse of ``to_dict`` (any ``Mapping``, e.g. an OmegaConf ``DictConfig``); unknown keys
+        fail with the closest valid name."""
+        if not isinstance(data, Mapping):
             raise ConfigError(f"AnalogConfig: expected a mapping, got {type(data).__name__}")
         _reject_unknown(data, [*_SECTIONS, "version"], "AnalogConfig")
         kwargs: dict[str, Any] = {}
@@ -526,10 +528,7 @@ class AnalogConfig:
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike[str]) -> AnalogConfig:
-        import yaml
-
-        with open(path, encoding="utf-8") as fh:
-            return cls.from_dict(yaml.safe_load(fh))
+        return cls.from_dict(read_yaml(path, "AnalogConfig"))
 
     def replace(self, **changes: Any) -> AnalogConfig:
         """``dataclasses.replace`` that also accepts dotted paths: ``replace(**{"adc.bits": 6})``."""
@@ -545,26 +544,94 @@ class AnalogConfig:
         for sec, subs in nested.items():
             cls_ = _SECTIONS[sec]
             _reject_unknown(subs, [f.name for f in fields(cls_)], f"AnalogConfig.{sec}")
+            import typing
+
+            hints = typing.get_type_hints(cls_)  # numeric strings as in from_dict
+            subs = {k: _numeric_strings(v, hints.get(k)) for k, v in subs.items()}
             flat[sec] = dataclasses.replace(getattr(self, sec), **subs)
         _reject_unknown(flat, [*_SECTIONS, "version"], "AnalogConfig")
         return dataclasses.replace(self, **flat)
 
 
 def section_from_dict(cls: type, data: Any, where: str) -> Any:
-    """Build one config dataclass from a dict, recursing into nested dataclass fields."""
+    """Build one config dataclass from a mapping (any ``Mapping``), recursing into nested
+    dataclass fields. Sequences become tuples; a string holding a finite number in a ``float``
+    field becomes that number (YAML 1.1 reads ``1e-3`` as a string)."""
     if isinstance(data, cls):
         return data
-    if not isinstance(data, dict):
+    if not isinstance(data, Mapping):
         raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
     known = {f.name: f for f in fields(cls)}
     _reject_unknown(data, list(known), where)
+    import typing
+
+    hints = typing.get_type_hints(cls)
     kwargs = {}
     for k, v in data.items():
         sub_cls = _nested_dataclass(cls, k)
-        kwargs[k] = section_from_dict(sub_cls, v, f"{where}.{k}") if sub_cls else v
-        if isinstance(kwargs[k], list):
-            kwargs[k] = tuple(kwargs[k])
+        if sub_cls:
+            kwargs[k] = section_from_dict(sub_cls, v, f"{where}.{k}")
+            continue
+        if isinstance(v, Sequence) and not isinstance(v, (str, bytes)):
+            v = tuple(v)
+        kwargs[k] = _numeric_strings(v, hints.get(k))
     return cls(**kwargs)
+
+
+def _float_field(hint: Any) -> bool:
+    import typing
+
+    return hint is float or float in typing.get_args(hint)
+
+
+def _float_tuple_field(hint: Any) -> bool:
+    import typing
+
+    for h in (hint, *typing.get_args(hint)):
+        if typing.get_origin(h) is tuple:
+            elems = [a for a in typing.get_args(h) if a is not Ellipsis]
+            return bool(elems) and all(a is float for a in elems)
+    return False
+
+
+def _numeric_strings(value: Any, hint: Any) -> Any:
+    """``value`` with strings that hold a finite number turned into floats where ``hint`` (the
+    field's type) wants floats; anything else unchanged (validation then names it)."""
+    if isinstance(value, str) and _float_field(hint):
+        try:
+            number = float(value)
+        except ValueError:
+            return value
+        return number if math.isfinite(number) else value
+    if isinstance(value, tuple) and _float_tuple_field(hint):
+        return tuple(_numeric_strings(v, float) for v in value)
+    return value
+
+
+def read_yaml(path: str | os.PathLike[str], where: str) -> Any:
+    """The YAML document in ``path`` (``yaml.safe_load``: no tags that build Python objects).
+    A missing file is a ``FileNotFoundError``; malformed YAML, a Python tag or an empty file a
+    one-line ``ConfigError`` naming the file, line and column."""
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{where}: no such file {str(p)!r}")
+    try:
+        with open(p, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{p}: not a YAML text file ({exc.reason} at byte {exc.start})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        fix = ("; Python tags such as !!python/object are refused, write plain values"
+               if isinstance(exc, yaml.constructor.ConstructorError) else "")
+        raise ConfigError(f"{p}: not valid YAML for {where}: {problem}{at}{fix}") from None
+    if data is None:
+        raise ConfigError(f"{p}: the file is empty")
+    return data
 
 
 def _nested_dataclass(cls: type, name: str) -> type | None:
@@ -575,7 +642,7 @@ def _nested_dataclass(cls: type, name: str) -> type | None:
     return t if isinstance(t, type) and dataclasses.is_dataclass(t) else None
 
 
-def _reject_unknown(data: dict[str, Any], known: list[str], where: str) -> None:
+def _reject_unknown(data: Mapping[str, Any], known: list[str], where: str) -> None:
     for key in data:
         if key not in known:
             close = difflib.get_close_matches(str(key), known, n=1)

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from . import presets
+from ._util.progress import Progress, progress_enabled
 from .analysis.mvm import mvm_error_table
 from .convert import convert_
 from .data.digits import digits_cnn, evaluate_accuracy, load_digits, train_classifier
@@ -17,8 +18,9 @@ from .lifecycle import calibrate_
 from .report import save_figure, save_json
 
 
-def run_demo(out: Path, epochs: int = 15, seed: int = 0, progress: bool = True) -> dict[str, Any]:
-    """Train, convert with ``presets.standard()``, evaluate, measure MVM error; save JSON + plot."""
+def run_demo(out: Path, epochs: int = 15, seed: int = 0, progress: Progress = None) -> dict[str, Any]:
+    """Train, convert with ``presets.standard()``, evaluate, measure MVM error; save JSON + plot.
+    ``progress``: a training bar (``None``: on a terminal)."""
     from tqdm.auto import tqdm
 
     t0 = time.perf_counter()
@@ -26,7 +28,7 @@ def run_demo(out: Path, epochs: int = 15, seed: int = 0, progress: bool = True) 
     torch.manual_seed(seed)
     data = load_digits(seed=seed)
     model = digits_cnn(seed=seed)
-    bar = tqdm(total=epochs, desc="training digits CNN", disable=not progress, unit="epoch")
+    bar = tqdm(total=epochs, desc="training digits CNN", disable=not progress_enabled(progress), unit="epoch")
 
     def on_epoch(epoch: int, loss: float) -> None:
         bar.set_postfix(loss=f"{loss:.3f}")

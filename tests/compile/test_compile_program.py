@@ -131,3 +131,38 @@ def test_program_queries():
         prog.layer("nope")
     assert prog.n_stages == 2 and prog.arrays_used == 2
     assert prog.core_occupancy() == [[1, 1] + [0] * 62]
+
+
+def test_from_json_refuses_what_is_not_a_program(program, tmp_path):
+    path = tmp_path / "p.json"
+    program.to_json(path)
+    assert Program.from_json(path).to_dict() == program.to_dict()  # a Path, not only a str
+    with pytest.raises(FileNotFoundError, match="no such file .*missing.json"):
+        Program.from_json(tmp_path / "missing.json")
+    with pytest.raises(FileNotFoundError, match="missing.json"):
+        Program.from_json(str(tmp_path / "missing.json"))
+    with pytest.raises(ValueError, match="missing field 'chip'"):
+        Program.from_json('{"version": 1}')
+    with pytest.raises(ValueError, match="expected a JSON object .*got list"):
+        Program.from_json("[1, 2]")
+    with pytest.raises(ValueError, match="not JSON"):
+        Program.from_json("program, please")
+    with pytest.raises(TypeError, match="JSON text or a path"):
+        Program.from_json(b"{}")
+    data = program.to_dict()
+    name = data["layers"][0]["name"]
+    data["layers"][0]["macs"] = -5
+    with pytest.raises(ValueError, match=f"layer '{name}': macs must be an integer >= 0, got -5"):
+        Program.from_dict(data)
+    data = program.to_dict()
+    del data["layers"][1]["rows"]
+    with pytest.raises(ValueError, match="missing field 'rows'"):
+        Program.from_dict(data)
+    data = program.to_dict()
+    data["placement"][name] = [[0, 0]]
+    with pytest.raises(ValueError, match=r"placement\[.*blocks of 11 integers"):
+        Program.from_dict(data)
+    data = program.to_dict()
+    data["activation_bits_moved"] = -1
+    with pytest.raises(ValueError, match="activation_bits_moved must be an integer >= 0"):
+        Program.from_dict(data)

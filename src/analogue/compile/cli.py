@@ -1,5 +1,7 @@
-"""``analogue map MODULE:FUNCTION --input-shape 1,3,32,32 [--chip hermes]``: compile a model given
-as a factory function onto a chip preset and print the program summary."""
+"""``analogue map MODULE:FUNCTION --input-shape 1,3,32,32 [--chip hermes|my_chip.yaml]``: compile a
+model given as a factory function onto a chip (a preset or a YAML file) and print the program
+summary. Helpers shared with ``analogue cost``: ``load_factory``, ``parse_shape``, ``load_chip``,
+``example_input``."""
 
 from __future__ import annotations
 
@@ -40,15 +42,75 @@ def load_factory(spec: str) -> Any:
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
-    try:
-        shape = tuple(int(s) for s in text.replace("x", ",").split(",") if s.strip())
-    except ValueError:
+    """``"1,3,32,32"`` or ``"1x3x32x32"`` -> ``(1, 3, 32, 32)``; every part an integer >= 1."""
+    import re
+
+    parts = [s.strip() for s in re.split(r"[,x]", text.strip())]
+    if not all(p.isdigit() for p in parts):
         raise ValueError(
             f"--input-shape {text!r}: give integers separated by commas, e.g. 1,3,32,32"
-        ) from None
-    if not shape or any(s < 1 for s in shape):
+        )
+    shape = tuple(int(p) for p in parts)
+    if any(s < 1 for s in shape):
         raise ValueError(f"--input-shape {text!r}: every dimension must be >= 1")
     return shape
+
+
+CHIP_HELP = ("chip preset (hermes, hermes-4phase, mythic_m1076, neurram, neurram-8b_out_6b_in, "
+             "sram_cim, gpu_a100) or a chip YAML file (Chip.to_yaml)")
+
+
+def load_chip(text: str) -> Any:
+    """A chip preset by name, or a ``Chip`` from a YAML file (``*.yaml``/``*.yml`` or an existing
+    file)."""
+    from analogue import chips
+
+    if text.endswith((".yaml", ".yml")) or Path(text).is_file():
+        return chips.Chip.from_yaml(text)
+    return chips.get(text)
+
+
+def parse_kwargs(text: str) -> dict[str, Any]:
+    """``--kwargs``: a JSON object."""
+    try:
+        kwargs = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--kwargs {text!r}: not JSON ({exc}); e.g. '{{\"num_classes\": 10}}'") from None
+    if not isinstance(kwargs, dict):
+        raise ValueError(f"--kwargs {text!r}: must be a JSON object")
+    return kwargs
+
+
+def add_input_arguments(p: argparse.ArgumentParser, required: bool) -> None:
+    """``--input-shape``, ``--input-dtype``, ``--int-high`` (shared by map and cost)."""
+    p.add_argument("--input-shape", required=required, default=None,
+                   help="example input shape, e.g. 1,3,224,224 (1,16 for 16 token ids)")
+    p.add_argument(
+        "--input-dtype",
+        default="float32",
+        choices=["float32", "int64"],
+        help="int64 for token ids, e.g. a language model (drawn in [0, --int-high))",
+    )
+    p.add_argument("--int-high", type=int, default=100, help="upper bound of random int64 inputs")
+
+
+def example_input(args: argparse.Namespace) -> torch.Tensor:
+    """The example input of ``--input-shape``/``--input-dtype`` (seeded)."""
+    shape = parse_shape(args.input_shape)
+    gen = torch.Generator().manual_seed(0)
+    if args.input_dtype == "int64":
+        if args.int_high < 1:
+            raise ValueError(f"--int-high: must be >= 1 (the vocabulary size), got {args.int_high}")
+        return torch.randint(0, args.int_high, shape, generator=gen)
+    return torch.randn(shape, generator=gen)
+
+
+def build_factory_model(spec: str, kwargs_text: str) -> torch.nn.Module:
+    """``MODULE:FUNCTION(**kwargs)``, checked to be an ``nn.Module``, in eval mode."""
+    model = load_factory(spec)(**parse_kwargs(kwargs_text))
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"{spec} returned {type(model).__name__}, not a torch.nn.Module")
+    return model.eval()
 
 
 def add_map_arguments(p: argparse.ArgumentParser) -> None:
@@ -56,24 +118,13 @@ def add_map_arguments(p: argparse.ArgumentParser) -> None:
         "model",
         help="MODULE:FUNCTION returning an nn.Module, e.g. analogue.data.models:resnet18_like",
     )
-    p.add_argument("--input-shape", required=True, help="example input shape, e.g. 1,3,224,224")
-    p.add_argument(
-        "--input-dtype",
-        default="float32",
-        choices=["float32", "int64"],
-        help="int64 for token ids (drawn in [0, --int-high))",
-    )
-    p.add_argument("--int-high", type=int, default=100, help="upper bound of random int64 inputs")
+    add_input_arguments(p, required=True)
     p.add_argument(
         "--kwargs",
         default="{}",
         help="JSON keyword arguments for FUNCTION, e.g. '{\"num_classes\": 10}'",
     )
-    p.add_argument(
-        "--chip",
-        default="hermes",
-        help="chip preset: hermes, hermes-4phase, mythic_m1076, neurram, sram_cim, gpu_a100",
-    )
+    p.add_argument("--chip", default="hermes", help=CHIP_HELP)
     p.add_argument(
         "--replicate", action="store_true", help="copy bottleneck layers into spare arrays"
     )
@@ -94,31 +145,20 @@ def add_map_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--json", default=None, help="write the program to this JSON file")
     p.add_argument("--plot", default=None, help="save the array-occupancy plot to this image file")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
 
 def run_map(args: argparse.Namespace) -> int:
-    from analogue import chips
     from analogue.compile import compile as compile_model
 
-    fn = load_factory(args.model)
-    kwargs = json.loads(args.kwargs)
-    if not isinstance(kwargs, dict):
-        raise ValueError(f"--kwargs {args.kwargs!r}: must be a JSON object")
-    model = fn(**kwargs)
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"{args.model} returned {type(model).__name__}, not a torch.nn.Module")
-    model.eval()
-    shape = parse_shape(args.input_shape)
-    gen = torch.Generator().manual_seed(0)
-    if args.input_dtype == "int64":
-        x = torch.randint(0, args.int_high, shape, generator=gen)
-    else:
-        x = torch.randn(shape, generator=gen)
+    chip = load_chip(args.chip)
+    x = example_input(args)
+    model = build_factory_model(args.model, args.kwargs)
     rules = {name: None for name in args.digital} or None
     program = compile_model(
         model,
         x,
-        chips.get(args.chip),
+        chip,
         rules=rules,
         replicate=args.replicate,
         reprogram=args.reprogram,

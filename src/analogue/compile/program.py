@@ -22,6 +22,7 @@ import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -97,13 +98,50 @@ class LayerPlan:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> LayerPlan:
-        _reject_unknown(data, [f.name for f in dataclasses.fields(cls)], "LayerPlan.from_dict")
+    def from_dict(cls, data: Mapping[str, Any]) -> LayerPlan:
+        """Inverse of ``to_dict``: a field missing, unknown or of the wrong kind, or a negative
+        count, raises a one-line ``ValueError`` naming the layer and the field."""
+        where = "LayerPlan.from_dict"
+        if not isinstance(data, Mapping):
+            raise ValueError(f"{where}: expected a JSON object per layer, got {type(data).__name__}")
+        name = data.get("name")
+        if isinstance(name, str):
+            where = f"layer {name!r}"
+        _reject_unknown(data, [f.name for f in dataclasses.fields(cls)], where)
         kw = dict(data)
-        for k in ("weight_shape", "cores", "inputs"):
-            if k in kw:
-                kw[k] = tuple(kw[k])
+        for f in dataclasses.fields(cls):
+            if f.name not in kw:
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                    raise ValueError(f"{where}: missing field {f.name!r}")
+                continue
+            v = kw[f.name]
+            kind = _LAYER_FIELD_KINDS.get(f.name, "str")
+            if kind in ("count", "int"):
+                if not (isinstance(v, int) and not isinstance(v, bool) and (kind == "int" or v >= 0)):
+                    raise ValueError(f"{where}: {f.name} must be an integer{' >= 0' if kind == 'count' else ''}, "
+                                     f"got {v!r}")
+            elif kind == "fraction":
+                if not (isinstance(v, (int, float)) and not isinstance(v, bool) and 0.0 <= v <= 1.0 + 1e-9):
+                    raise ValueError(f"{where}: {f.name} must be a fraction in [0, 1], got {v!r}")
+            elif kind in ("ints", "strs"):
+                elem = int if kind == "ints" else str
+                if not (isinstance(v, (list, tuple)) and all(isinstance(e, elem) and not isinstance(e, bool)
+                                                              for e in v)):
+                    raise ValueError(f"{where}: {f.name} must be a list of {elem.__name__}s, got {v!r}")
+                kw[f.name] = tuple(v)
+            elif not isinstance(v, str):
+                raise ValueError(f"{where}: {f.name} must be a string, got {v!r}")
+        if kw["placement"] not in (ANALOG, DIGITAL):
+            raise ValueError(f"{where}: placement must be {ANALOG!r} or {DIGITAL!r}, got {kw['placement']!r}")
         return cls(**kw)
+
+
+_LAYER_FIELD_KINDS = {
+    "weight_shape": "ints", "cores": "ints", "inputs": "strs", "utilization": "fraction",
+    **{k: "count" for k in ("rows", "cols", "groups", "mvms_per_inference", "macs", "digital_ops",
+                            "arrays", "cells", "replication", "stage", "input_elems", "output_elems",
+                            "round")},
+}
 
 
 @dataclass
@@ -203,22 +241,49 @@ class Program:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Program:
+    def from_dict(cls, data: Mapping[str, Any]) -> Program:
+        """Inverse of :meth:`to_dict`. Anything that is not a program of this version (a field
+        missing or of the wrong kind, a negative count) raises a one-line ``ValueError`` (or the
+        chip's ``ConfigError``) naming the field."""
+        where = "Program.from_dict"
+        if not isinstance(data, Mapping):
+            raise ValueError(f"{where}: expected a JSON object (Program.to_json), got {type(data).__name__}")
         version = data.get("version")
         if version != PROGRAM_VERSION:
-            raise ValueError(
-                f"Program.from_dict: this analogue reads version {PROGRAM_VERSION}, got {version!r}"
-            )
-        return cls(
-            chip=_chip_from_dict(data["chip"]),
-            layers=[LayerPlan.from_dict(d) for d in data["layers"]],
-            model=None,
-            placement={k: [Block(*b) for b in v] for k, v in data["placement"].items()},
-            activation_bits_moved=int(data["activation_bits_moved"]),
-            reprogram_rounds=int(data.get("reprogram_rounds", 1)),
-            batch_size=int(data.get("batch_size", 1)),
-            notes=list(data.get("notes", [])),
-        )
+            raise ValueError(f"{where}: this analogue reads version {PROGRAM_VERSION}, got {version!r}")
+        _reject_unknown(data, ["version", *_PROGRAM_KEYS, "reprogram_rounds", "batch_size", "notes"], where)
+        for key, kind in _PROGRAM_KEYS.items():
+            if key not in data:
+                raise ValueError(f"{where}: missing field {key!r} (write programs with Program.to_json)")
+            if not isinstance(data[key], kind):
+                raise ValueError(f"{where}: {key} must be a JSON {_KIND_NAMES[kind]}, got {type(data[key]).__name__}")
+        counts = {k: data.get(k, d) for k, d in (("activation_bits_moved", 0), ("reprogram_rounds", 1),
+                                                 ("batch_size", 1))}
+        for k, v in counts.items():
+            lo = 0 if k == "activation_bits_moved" else 1
+            if not (isinstance(v, int) and not isinstance(v, bool) and v >= lo):
+                raise ValueError(f"{where}: {k} must be an integer >= {lo}, got {v!r}")
+        notes = data.get("notes", [])
+        if not (isinstance(notes, list) and all(isinstance(n, str) for n in notes)):
+            raise ValueError(f"{where}: notes must be a list of strings")
+        layers = [LayerPlan.from_dict(d) for d in data["layers"]]
+        names = {lp.name for lp in layers}
+        placement: dict[str, list[Block]] = {}
+        for k, blocks in data["placement"].items():
+            if k not in names:
+                raise ValueError(f"{where}: placement names {k!r}, which is not a layer")
+            if not (isinstance(blocks, list) and all(
+                    isinstance(b, list) and len(b) == len(Block._fields)
+                    and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in b)
+                    for b in blocks)):
+                raise ValueError(f"{where}: placement[{k!r}] must be a list of blocks of "
+                                 f"{len(Block._fields)} integers >= 0 ({', '.join(Block._fields)})")
+            placement[k] = [Block(*b) for b in blocks]
+        try:
+            chip = _chip_from_dict(data["chip"])
+        except TypeError as exc:
+            raise ValueError(f"{where}: chip: {exc}") from None
+        return cls(chip=chip, layers=layers, model=None, placement=placement, notes=list(notes), **counts)
 
     def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
         """JSON text of everything but the model; also written atomically to ``path`` if given."""
@@ -230,11 +295,51 @@ class Program:
         return text
 
     @classmethod
-    def from_json(cls, text: str) -> Program:
-        """Inverse of :meth:`to_json` (accepts the text or a path to a ``.json`` file)."""
-        if not text.lstrip().startswith("{") and Path(text).is_file():
-            text = Path(text).read_text(encoding="utf-8")
-        return cls.from_dict(json.loads(text))
+    def from_json(cls, source: str | os.PathLike[str]) -> Program:
+        """Inverse of :meth:`to_json`: ``source`` is the JSON text, or a path (``str`` or
+        ``Path``) to a ``.json`` file. A missing file raises ``FileNotFoundError``, text that is
+        not a program a one-line ``ValueError``."""
+        if isinstance(source, os.PathLike):
+            text = _read_text(Path(source))
+        elif isinstance(source, str):
+            head = source.lstrip()[:1]
+            if head in ("{", "["):
+                text = source
+            elif _is_file(source):
+                text = _read_text(Path(source))
+            elif source.strip().endswith(".json") or os.sep in source:
+                raise FileNotFoundError(f"Program.from_json: no such file {source!r}")
+            else:
+                text = source
+        else:
+            raise TypeError(f"Program.from_json: expected JSON text or a path, got {type(source).__name__}")
+        try:
+            data = json.loads(text)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise ValueError(f"Program.from_json: not JSON ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); "
+                             "give the text of Program.to_json or a path to its file") from None
+        return cls.from_dict(data)
+
+
+_PROGRAM_KEYS: dict[str, type] = {"chip": dict, "layers": list, "placement": dict,
+                                  "activation_bits_moved": int}
+_KIND_NAMES = {dict: "object", list: "array", int: "integer"}
+
+
+def _is_file(text: str) -> bool:
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):  # a name too long, a NUL byte: not a file
+        return False
+
+
+def _read_text(path: Path) -> str:
+    if not path.is_file():
+        raise FileNotFoundError(f"Program.from_json: no such file {str(path)!r}")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"Program.from_json: {path} is not a text file ({exc.reason})") from None
 
 
 def _chip_to_dict(chip: Any) -> dict[str, Any]:

@@ -14,19 +14,27 @@ the model digital). Example (``docs/examples/digits_hwa.yaml``)::
     seed: 0
 
 Unknown keys fail naming the key and the closest valid one (``analogue.config.section_from_dict``).
+Any ``Mapping`` is accepted (an OmegaConf ``DictConfig`` too); a string holding a number is
+accepted for a number (YAML 1.1 reads ``1e-3`` as a string).
+
+Code execution: ``model.name``/``data.name`` may name ``package.module:function``. Importing a
+module runs its code, so a config file can only name the package's own factories (the builtins
+and functions of ``analogue.data``) unless the caller trusts it: ``trust_code=True`` in
+``run_training`` / ``build_model`` / ``build_data``, ``--trust-code`` on the command line.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
+import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import AnalogConfig, ConfigError, section_from_dict
+from ..config import AnalogConfig, ConfigError, read_yaml, section_from_dict
 from .hwa import HWAOptions
 
 TRAIN_CONFIG_VERSION = 1
@@ -39,23 +47,65 @@ def _check_int(value: Any, where: str, lo: int) -> None:
         raise ConfigError(f"{where}: must be an integer >= {lo}, got {value!r}")
 
 
-def _check_mapping(value: Any, where: str) -> None:
-    if not isinstance(value, dict):
+def _plain(value: Any) -> Any:
+    """Nested mappings and sequences as plain dicts and lists (any ``Mapping`` accepted)."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _check_mapping(spec: Any, name: str, where: str) -> None:
+    """``spec.name`` must be a mapping; it is stored as a plain dict."""
+    value = getattr(spec, name)
+    if not isinstance(value, Mapping):
         raise ConfigError(f"{where}: must be a mapping of keyword arguments, got {type(value).__name__}")
+    object.__setattr__(spec, name, _plain(value))
 
 
-def _resolve(name: str, builtins: dict[str, Callable[..., Any]], where: str) -> Callable[..., Any]:
-    """A builtin by name, or ``package.module:function``."""
+OWN_FACTORY_PACKAGE = "analogue.data"
+"""``module:function`` names under this package (its models and data sets) need no trust."""
+
+
+def _is_own(mod_name: str) -> bool:
+    return mod_name == OWN_FACTORY_PACKAGE or mod_name.startswith(OWN_FACTORY_PACKAGE + ".")
+
+
+def _check_name(name: Any, builtins: dict[str, Callable[..., Any]], where: str) -> None:
+    """Validate a factory name without importing anything outside the package."""
+    if not isinstance(name, str):
+        raise ConfigError(f"{where}: must be a string, got {type(name).__name__}")
+    mod_name, colon, fn_name = name.partition(":")
+    if name in builtins:
+        return
+    if colon and _is_own(mod_name):
+        _resolve(name, builtins, where)  # the package's own module: importing it is safe
+    elif colon:
+        if not (all(p.isidentifier() for p in mod_name.split(".")) and fn_name.isidentifier()):
+            raise ConfigError(f"{where}: {name!r} is not of the form 'package.module:function'")
+    else:
+        _resolve(name, builtins, where)  # the unknown-name error
+
+
+def _resolve(name: str, builtins: dict[str, Callable[..., Any]], where: str,
+             trust_code: bool = False) -> Callable[..., Any]:
+    """A builtin by name, or ``package.module:function`` (outside ``analogue.data`` only with
+    ``trust_code``: importing a module runs its code)."""
     if name in builtins:
         return builtins[name]
     if ":" in name:
         mod_name, _, fn_name = name.partition(":")
+        if not (_is_own(mod_name) or trust_code):
+            raise ConfigError(f"{where}: {name!r} would import and run code from {mod_name!r}; if you "
+                              "trust it, pass --trust-code (analogue train) or trust_code=True")
         try:
             fn = getattr(importlib.import_module(mod_name), fn_name)
         except (ImportError, AttributeError) as exc:
             raise ConfigError(f"{where}: cannot load {name!r} ({exc})") from None
-        if not callable(fn):
-            raise ConfigError(f"{where}: {name!r} is not callable")
+        if not callable(fn) or not (trust_code or _is_own(getattr(fn, "__module__", None) or "")):
+            raise ConfigError(f"{where}: {name!r} is not a function of {OWN_FACTORY_PACKAGE}; if you "
+                              "trust it, pass --trust-code (analogue train) or trust_code=True")
         return fn
     import difflib
 
@@ -90,9 +140,9 @@ class ModelSpec:
     init: str | None = None
 
     def __post_init__(self) -> None:
-        _resolve(self.name, _model_builtins(), "model.name")
-        _check_mapping(self.kwargs, "model.kwargs")
-        if self.init is not None and not os.path.isfile(self.init):
+        _check_name(self.name, _model_builtins(), "model.name")
+        _check_mapping(self, "kwargs", "model.kwargs")
+        if self.init is not None and not (isinstance(self.init, str) and os.path.isfile(self.init)):
             raise ConfigError(f"model.init: no such file {self.init!r}")
 
 
@@ -106,8 +156,8 @@ class DataSpec:
     batch_size: int = 64
 
     def __post_init__(self) -> None:
-        _resolve(self.name, _data_builtins(), "data.name")
-        _check_mapping(self.kwargs, "data.kwargs")
+        _check_name(self.name, _data_builtins(), "data.name")
+        _check_mapping(self, "kwargs", "data.kwargs")
         _check_int(self.batch_size, "data.batch_size", 1)
 
 
@@ -127,11 +177,11 @@ class OptimizerSpec:
             raise ConfigError(f"optimizer.name: must be one of {OPTIMIZERS}, got {self.name!r}")
         for name in ("lr", "weight_decay"):
             v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0):
-                raise ConfigError(f"optimizer.{name}: must be a number >= 0, got {v!r}")
+            if not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0):
+                raise ConfigError(f"optimizer.{name}: must be a finite number >= 0 (e.g. 1.0e-3), got {v!r}")
         if self.lr == 0:
             raise ConfigError("optimizer.lr: must be > 0")
-        _check_mapping(self.kwargs, "optimizer.kwargs")
+        _check_mapping(self, "kwargs", "optimizer.kwargs")
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"optimizer.schedule: must be one of {SCHEDULES}, got {self.schedule!r}")
 
@@ -150,8 +200,11 @@ class PretrainSpec:
 @dataclass(frozen=True)
 class AnalogSpec:
     """The conversion: ``preset`` names a function of ``analogue.presets`` (``null``: stay digital),
-    called with ``kwargs``, then ``overrides`` applied (dotted keys, ``AnalogConfig.replace``).
-    ``digital``: module names or ``re:`` patterns kept digital; ``int8_digital``: run them int8;
+    called with ``kwargs``, or an ``AnalogConfig`` YAML file (``*.yaml``/``*.yml``,
+    ``AnalogConfig.to_yaml``; relative to the working directory); then ``overrides`` applied
+    (dotted keys, ``AnalogConfig.replace``).
+    ``digital``: module names or ``re:`` patterns kept digital (one name may be given as a
+    string); ``int8_digital``: run them int8;
     ``calibrate``: measure input and ADC ranges on training data after conversion."""
 
     preset: str | None = "standard"
@@ -162,17 +215,32 @@ class AnalogSpec:
     calibrate: bool = True
 
     def __post_init__(self) -> None:
-        _check_mapping(self.kwargs, "analog.kwargs")
-        _check_mapping(self.overrides, "analog.overrides")
+        _check_mapping(self, "kwargs", "analog.kwargs")
+        _check_mapping(self, "overrides", "analog.overrides")
+        if isinstance(self.digital, str):  # one name, not its letters
+            object.__setattr__(self, "digital", (self.digital,))
+        if not (isinstance(self.digital, (tuple, list)) and all(isinstance(n, str) for n in self.digital)):
+            raise ConfigError(f"analog.digital: must be a list of module names (e.g. [conv1, fc]), "
+                              f"got {self.digital!r}")
+        object.__setattr__(self, "digital", tuple(self.digital))
+        if self.preset is not None and not isinstance(self.preset, str):
+            raise ConfigError(f"analog.preset: must be a preset name, a YAML file or null, got {self.preset!r}")
         if self.preset is not None:
             self.build()  # fails early on a bad preset name or override
-        if not all(isinstance(n, str) for n in self.digital):
-            raise ConfigError(f"analog.digital: must be a list of module names, got {self.digital!r}")
 
     def build(self) -> AnalogConfig | None:
         """The ``AnalogConfig`` (``None`` when the run stays digital)."""
         if self.preset is None:
             return None
+        if self.preset.endswith((".yaml", ".yml")):
+            if self.kwargs:
+                raise ConfigError("analog.kwargs: a preset given as a YAML file takes no kwargs; "
+                                  "use analog.overrides")
+            cfg = AnalogConfig.from_yaml(self.preset)
+            try:
+                return cfg.replace(**self.overrides) if self.overrides else cfg
+            except (ConfigError, TypeError) as exc:
+                raise ConfigError(f"analog.overrides: {exc}") from None
         from .. import presets
 
         fn = getattr(presets, self.preset, None)
@@ -229,7 +297,8 @@ class TrainConfig:
         return out
 
     @classmethod
-    def from_dict(cls, data: Any) -> TrainConfig:
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
+        """From a mapping (any ``Mapping``, e.g. an OmegaConf ``DictConfig``)."""
         try:
             return section_from_dict(cls, data, "train config")
         except TypeError as exc:  # a value of the wrong kind reached a constructor
@@ -237,16 +306,19 @@ class TrainConfig:
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike[str]) -> TrainConfig:
-        import yaml
+        """From a YAML file (``yaml.safe_load``: Python tags are refused)."""
+        return cls.from_dict(read_yaml(path, "training config"))
 
-        p = Path(path)
-        if not p.is_file():
-            raise FileNotFoundError(f"no such training config: {p}")
-        with open(p, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
-        if data is None:
-            raise ConfigError(f"{p}: the file is empty")
-        return cls.from_dict(data)
+    def sha256(self) -> str:
+        """A fingerprint of the run: the config and, for an analog run, the ``AnalogConfig`` it
+        builds (so a changed preset or analog YAML file changes it too)."""
+        import hashlib
+        import json
+
+        analog = self.analog.build()
+        text = json.dumps({"config": self.to_dict(), "analog": analog.to_dict() if analog else None},
+                          sort_keys=True, default=str)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     def to_yaml(self, path: str | os.PathLike[str]) -> Path:
         import yaml

@@ -18,6 +18,7 @@ instances with global drift compensation, at 1 s / 1 h / 1 d / 1 y after program
 from __future__ import annotations
 
 import copy
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +26,7 @@ from typing import Any
 
 from torch import nn
 
+from .._util.progress import Progress
 from ..analysis.drift import SECONDS, accuracy_over_time
 from ..analysis.hybrid import HybridPlan, plan_hybrid
 from ..analysis.sensitivity import sensitivity
@@ -36,6 +38,8 @@ from .config_file import TrainConfig
 from .loop import build_data, evaluate, run_training
 
 TABLE_TIMES = ("1 s", "1 h", "1 d", "1 y")
+
+logger = logging.getLogger(__name__)
 
 
 def digits_hwa_config() -> TrainConfig:
@@ -65,22 +69,25 @@ def run_hwa_table(
     repeats: int = 10,
     min_analog_mac_fraction: float = 0.95,
     seed: int = 0,
-    progress: bool = True,
+    progress: Progress = None,
     log: Callable[[str], None] | None = None,
+    trust_code: bool = False,
 ) -> dict[str, Any]:
     """Train, evaluate the four variants over time, return (and save under ``out``) the table.
 
     Accuracies are in percent, mean and standard deviation over ``repeats`` programming
-    instances (global drift compensation).
+    instances (global drift compensation). ``progress``: bars (``None``: on a terminal);
+    ``log``: receives progress lines (default: this module's logger); ``trust_code``: as in
+    ``run_training``.
     """
-    say = log or (lambda _m: None)
+    say = log or logger.info
     cfg = digits_hwa_config() if cfg is None else cfg
     acfg = cfg.analog.build()
     if acfg is None:
         raise ValueError("hwa-table: the config must convert the model (analog.preset is null)")
     t0 = time.perf_counter()
-    trained = run_training(cfg, progress=progress, log=say)
-    data = build_data(cfg)
+    trained = run_training(cfg, progress=progress, log=say, trust_code=trust_code)
+    data = build_data(cfg, trust_code=trust_code)
     x_cal = data.x_train[:512]
     digital = trained.digital
     assert digital is not None

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,8 @@ from ..convert import convert_
 from ..data.digits import DigitsData, evaluate_accuracy, load_digits
 from .inmemory import ALGORITHMS, OPTIMIZERS, InMemoryOptimizer, digital_parameters
 from .pulsed_config import DEVICE_PRESETS, BackwardConfig, PulsedDevice
+
+logger = logging.getLogger(__name__)
 
 HIDDEN = (128,)
 """Hidden widths of the demo MLP (64 inputs, 10 classes)."""
@@ -163,9 +167,11 @@ def add_inmemory_arguments(p: argparse.ArgumentParser | argparse._ArgumentGroup)
 
 
 def run_inmemory_demo(algorithms: list[str], *, epochs: int = 10, device: str = "rram", seed: int = 0,
-                      out: Path | None = None, log: Any = print) -> dict[str, Any]:
+                      out: Path | None = None, log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Train the digits MLP with each of ``algorithms`` (plus digital SGD) and collect the table,
-    the energy estimates and (with ``out``) ``inmemory.json`` and ``inmemory.png``."""
+    the energy estimates and (with ``out``) ``inmemory.json`` and ``inmemory.png``. ``log``
+    receives one line per algorithm (default: this module's logger)."""
+    log = log or logger.info
     if device not in DEVICE_PRESETS:
         raise ValueError(f"train --in-memory: unknown device {device!r}; use one of {sorted(DEVICE_PRESETS)}")
     if not (isinstance(epochs, int) and epochs >= 1):
@@ -238,7 +244,7 @@ def run_inmemory(args: argparse.Namespace) -> int:
     epochs = 10 if epochs is None else epochs
     out = Path(getattr(args, "out", None) or "results")
     res = run_inmemory_demo(algorithms, epochs=epochs, device=getattr(args, "device", "rram") or "rram",
-                            seed=getattr(args, "seed", 0) or 0, out=out)
+                            seed=getattr(args, "seed", 0) or 0, out=out, log=print)
     print_table(f"Digits MLP {64}-{'-'.join(map(str, HIDDEN))}-10 trained in memory on the "
                 f"{res['device_preset']} device preset: test accuracy % per epoch", res["table"])
     print_table("Summary (energy: analogue.cost.estimate_training with the pulses applied)", res["summary"])

@@ -7,16 +7,36 @@ streams, which restart at the start of every epoch from ``derive_seed(seed, epoc
 (``hwa.reseed_noise_``; their pools are too large to checkpoint). A run killed at any point and
 resumed from its last checkpoint therefore ends bit-for-bit where the uninterrupted run ends. The
 loop runs inside ``torch.random.fork_rng``, so it leaves the caller's global RNG untouched.
+(Bit-for-bit with the same thread count: the BLAS summation order depends on it.)
+
+Safety of the run folder:
+
+- ``checkpoint.pt`` holds a SHA-256 of its own contents and the run's fingerprint
+  (``TrainConfig.sha256``: config, seed and the analog config it builds). A damaged checkpoint
+  or one of another run is refused, naming the difference.
+- The folder is locked (``.lock``, ``fcntl.flock``) while a run writes to it, so a second run on
+  the same folder fails at once. The lock belongs to the process: the OS releases it when the
+  process ends, however it ends, so a killed run never leaves a stale lock (the file itself is
+  removed at exit; a leftover one is harmless). Where ``flock`` is missing (Windows) the lock
+  file is created exclusively and a leftover one, after a crash, must be deleted by hand.
+- ``history.json`` is a copy of the history stored in the checkpoint and is rewritten from it
+  on resume, so a kill between the two writes never leaves it short. Temporary files of writes
+  killed half-way (``.checkpoint.pt.*.tmp`` and the like) are removed when a run takes the lock.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import hashlib
 import io
 import json
+import logging
 import math
+import os
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .._util.progress import Progress, progress_enabled
 from ..config import ConfigError, atomic_write_bytes, atomic_write_text
 from ..convert import convert_
 from .config_file import OptimizerSpec, TrainConfig, _data_builtins, _model_builtins, _resolve
@@ -35,25 +56,48 @@ CHECKPOINT = "checkpoint.pt"
 CONFIG_COPY = "config.yaml"
 HISTORY = "history.json"
 FINAL_MODEL = "model.pt"
+LOCK = ".lock"
+CHECKPOINT_VERSION = 2
+
+logger = logging.getLogger(__name__)
 
 
 # -- building blocks ------------------------------------------------------------------------------
-def build_model(cfg: TrainConfig) -> nn.Module:
-    """The digital model of ``cfg`` (initialised from ``cfg.seed``; global RNG left untouched)."""
-    fn = _resolve(cfg.model.name, _model_builtins(), "model.name")
+def build_model(cfg: TrainConfig, *, trust_code: bool = False) -> nn.Module:
+    """The digital model of ``cfg`` (initialised from ``cfg.seed``; global RNG left untouched).
+    ``trust_code``: allow a ``model.name`` outside ``analogue.data`` (imports and runs its code)."""
+    fn = _resolve(cfg.model.name, _model_builtins(), "model.name", trust_code)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         model = fn(**cfg.model.kwargs)
     if not isinstance(model, nn.Module):
         raise ConfigError(f"model.name: {cfg.model.name!r} returned a {type(model).__name__}, not an nn.Module")
     if cfg.model.init is not None:
-        model.load_state_dict(torch.load(cfg.model.init, weights_only=True, map_location="cpu"))
+        try:
+            state = torch.load(cfg.model.init, weights_only=True, map_location="cpu")
+        except Exception as exc:  # noqa: BLE001 -- any unreadable file is the same user error
+            raise ConfigError(f"model.init: {cfg.model.init!r} is not a state_dict saved with torch.save "
+                              f"({_one_line(exc)})") from None
+        if not isinstance(state, dict):
+            raise ConfigError(f"model.init: {cfg.model.init!r} holds a {type(state).__name__}, not a "
+                              "state_dict (save model.state_dict())")
+        try:
+            model.load_state_dict(state)
+        except (RuntimeError, TypeError, KeyError) as exc:
+            raise ConfigError(f"model.init: {cfg.model.init!r} does not fit {cfg.model.name!r} "
+                              f"({_one_line(exc)})") from None
     return model
 
 
-def build_data(cfg: TrainConfig) -> Any:
-    """The data object of ``cfg``: tensors ``x_train, y_train, x_test, y_test``."""
-    fn = _resolve(cfg.data.name, _data_builtins(), "data.name")
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
+
+
+def build_data(cfg: TrainConfig, *, trust_code: bool = False) -> Any:
+    """The data object of ``cfg``: tensors ``x_train, y_train, x_test, y_test``.
+    ``trust_code``: allow a ``data.name`` outside ``analogue.data`` (imports and runs its code)."""
+    fn = _resolve(cfg.data.name, _data_builtins(), "data.name", trust_code)
     data = fn(**cfg.data.kwargs)
     for name in ("x_train", "y_train", "x_test", "y_test"):
         if not isinstance(getattr(data, name, None), Tensor):
@@ -154,15 +198,158 @@ def train_epoch(model: nn.Module, data: Any, batch_size: int, opt: torch.optim.O
 
 
 # -- checkpoints ----------------------------------------------------------------------------------
+def _digest(obj: Any, h: Any) -> None:
+    """Feed ``obj`` (nested dicts, lists, tuples, tensors, scalars, strings) into hash ``h``."""
+    if isinstance(obj, Tensor):
+        t = obj.detach().cpu().contiguous()
+        h.update(f"T{t.dtype}{tuple(t.shape)};".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    elif isinstance(obj, dict):
+        h.update(f"{{{len(obj)};".encode())
+        for k, v in obj.items():
+            _digest(k, h)
+            _digest(v, h)
+    elif isinstance(obj, (list, tuple)):
+        h.update(f"{type(obj).__name__}{len(obj)};".encode())
+        for v in obj:
+            _digest(v, h)
+    else:
+        h.update(f"{type(obj).__name__}:{obj!r};".encode())
+
+
+def checkpoint_sha256(state: dict[str, Any]) -> str:
+    """SHA-256 of a checkpoint's contents (every tensor's bytes, dtype and shape, every value),
+    without its ``sha256`` entry."""
+    h = hashlib.sha256()
+    _digest({k: v for k, v in state.items() if k != "sha256"}, h)
+    return h.hexdigest()
+
+
 def save_checkpoint(path: Path, state: dict[str, Any]) -> Path:
-    """``torch.save`` to bytes, then an atomic write: a kill never leaves a torn checkpoint."""
+    """``torch.save`` of ``state`` plus its ``sha256`` (``checkpoint_sha256``) to bytes, then an
+    atomic write: a kill never leaves a torn checkpoint, and a damaged one is detected on load."""
     buf = io.BytesIO()
-    torch.save(state, buf)
+    torch.save({**state, "sha256": checkpoint_sha256(state)}, buf)
     return atomic_write_bytes(path, buf.getvalue())
 
 
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    return torch.load(path, weights_only=True, map_location="cpu")
+_CHECKPOINT_KEYS: dict[str, type | tuple[type, ...]] = {
+    "version": int, "epoch": int, "phase": str, "model": dict, "optimizer": dict,
+    "scheduler": (dict, type(None)), "digital": (dict, type(None)), "torch_rng": Tensor,
+    "data_rng": Tensor, "history": list, "config": str, "config_sha256": str, "sha256": str,
+}
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A checkpoint written by ``save_checkpoint`` (``torch.load(weights_only=True)``: no code
+    runs). A file that is not one, or whose contents do not match its SHA-256 (truncated, bit
+    flips), raises a one-line ``ValueError``; a missing file ``FileNotFoundError``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint {path}")
+    fix = "restore a good copy, or start the run again with --force"
+    try:
+        with warnings.catch_warnings():  # torch warns about odd pickle protocols of damaged files
+            warnings.simplefilter("ignore")
+            state = torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as exc:  # noqa: BLE001 -- torch raises many kinds on damaged files
+        raise ValueError(f"{path}: not a readable checkpoint ({_one_line(exc)}); {fix}") from None
+    if not isinstance(state, dict):
+        raise ValueError(f"{path}: not an analogue checkpoint (holds a {type(state).__name__}); {fix}")
+    if state.get("version") != CHECKPOINT_VERSION:
+        raise ValueError(f"{path}: checkpoint version {state.get('version')!r}, this analogue reads "
+                         f"version {CHECKPOINT_VERSION} (with a checksum); {fix}")
+    for key, kind in _CHECKPOINT_KEYS.items():
+        if not isinstance(state.get(key), kind):
+            raise ValueError(f"{path}: damaged checkpoint (entry {key!r} missing or of the wrong kind); {fix}")
+    if checkpoint_sha256(state) != state["sha256"]:
+        raise ValueError(f"{path}: damaged checkpoint (its contents do not match its SHA-256); {fix}")
+    return state
+
+
+def _check_checkpoint(ckpt: dict[str, Any], cfg: TrainConfig, path: Path) -> None:
+    """Refuse a checkpoint of another run (config or seed) or one inconsistent with ``cfg``."""
+    if ckpt["config_sha256"] != cfg.sha256():
+        diff = _first_difference(json.loads(ckpt["config"]), cfg.to_dict())
+        raise ConfigError(f"--resume: {path} was written by another run ({diff or 'the analog config differs'}); "
+                          "resume with that run's config or start afresh with --force")
+    epoch = ckpt["epoch"]
+    if not (1 <= epoch <= cfg.total_epochs and len(ckpt["history"]) == epoch
+            and ckpt["phase"] == _phase_of(cfg, epoch - 1)):
+        raise ValueError(f"{path}: checkpoint after epoch {epoch} does not fit this run of "
+                         f"{cfg.total_epochs} epochs; start afresh with --force")
+
+
+def _first_difference(a: Any, b: Any, where: str = "") -> str | None:
+    """The first dotted key where the nested dicts ``a`` (saved) and ``b`` (this run) differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in [*a, *(k for k in b if k not in a)]:
+            d = _first_difference(a.get(k), b.get(k), f"{where}.{k}" if where else str(k))
+            if d:
+                return d
+        return None
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and list(a) == list(b):
+        return None
+    return None if a == b else f"{where}: {a!r} there, {b!r} here"
+
+
+# -- the run folder -------------------------------------------------------------------------------
+@contextlib.contextmanager
+def lock_run_folder(out: Path) -> Iterator[Path]:
+    """Hold ``out/.lock`` for the duration: a second run on ``out`` raises ``RuntimeError``.
+
+    ``fcntl.flock`` ties the lock to this process (released by the OS however the process ends,
+    so it cannot go stale); the file is removed on exit. Without ``fcntl`` (Windows) the file is
+    created with ``O_CREAT | O_EXCL``; one left by a crash must then be deleted by hand.
+    """
+    path = out / LOCK
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover -- Windows
+        fcntl = None  # type: ignore[assignment]
+    busy = (f"{out} is in use by another run (lock {path}); wait for it to finish or choose "
+            "another --out")
+    if fcntl is None:  # pragma: no cover
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            raise RuntimeError(f"{busy} (if no run is active, a crash left it: delete it)") from None
+    else:
+        for _ in range(10):
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                raise RuntimeError(busy) from None
+            try:  # the holder before us may have removed the file it locked: lock the current one
+                if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
+            os.close(fd)
+        else:  # pragma: no cover
+            raise RuntimeError(busy)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield path
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        os.close(fd)
+
+
+def _remove_stale_temp_files(out: Path) -> None:
+    """Temporary files of our atomic writes that a kill left behind (we hold the lock)."""
+    for name in (CHECKPOINT, HISTORY, FINAL_MODEL, CONFIG_COPY):
+        for tmp in out.glob(f".{name}.*.tmp"):
+            logger.info("removing %s (left by an interrupted write)", tmp)
+            tmp.unlink(missing_ok=True)
+
+
+def _write_history(out: Path, history: list[dict[str, Any]]) -> None:
+    atomic_write_text(out / HISTORY, json.dumps(history, indent=2) + "\n")
 
 
 # -- the run --------------------------------------------------------------------------------------
@@ -189,8 +376,10 @@ class _State:
 
 
 def _prepare_out_dir(cfg: TrainConfig, out: Path, resume: bool, force: bool) -> dict[str, Any] | None:
-    """Check the output folder; return the checkpoint to resume from (or ``None``)."""
+    """Check the output folder (locked by the caller); return the checkpoint to resume from (or
+    ``None``). On resume ``history.json`` is rewritten from the checkpoint."""
     ckpt_path, cfg_path = out / CHECKPOINT, out / CONFIG_COPY
+    _remove_stale_temp_files(out)
     if resume:
         if not cfg_path.is_file():
             raise FileNotFoundError(f"--resume: {out} holds no run ({CONFIG_COPY} missing); "
@@ -199,11 +388,14 @@ def _prepare_out_dir(cfg: TrainConfig, out: Path, resume: bool, force: bool) -> 
         if saved.to_dict() != cfg.to_dict():
             raise ConfigError(f"--resume: the config differs from the run saved in {out}; resume with "
                               f"the same config ({cfg_path}) or start a new run in another --out")
-        return load_checkpoint(ckpt_path) if ckpt_path.is_file() else None
-    if out.exists() and any(out.iterdir()) and not force:
+        ckpt = load_checkpoint(ckpt_path) if ckpt_path.is_file() else None
+        if ckpt is not None:
+            _check_checkpoint(ckpt, cfg, ckpt_path)
+        _write_history(out, list(ckpt["history"]) if ckpt is not None else [])
+        return ckpt
+    if any(p.name != LOCK for p in out.iterdir()) and not force:
         raise FileExistsError(f"{out} is not empty: pass --resume to continue the run in it, --force "
                               "to overwrite it, or choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
     for name in (CHECKPOINT, HISTORY, FINAL_MODEL):
         (out / name).unlink(missing_ok=True)
     cfg.to_yaml(cfg_path)
@@ -237,37 +429,55 @@ def run_training(
     *,
     resume: bool = False,
     force: bool = False,
-    progress: bool = True,
+    progress: Progress = None,
     stop_after: int | None = None,
     log: Callable[[str], None] | None = None,
+    trust_code: bool = False,
 ) -> TrainResult:
     """Run ``cfg``; with ``out_dir`` write ``config.yaml``, ``checkpoint.pt`` after every epoch,
     ``history.json`` and finally ``model.pt`` (the trained ``state_dict``).
 
-    ``resume``: continue the run saved in ``out_dir`` (same config) from its last checkpoint.
-    ``force``: start afresh in a non-empty ``out_dir`` (otherwise refused). ``stop_after``: stop
-    once this many epochs (counted over both phases) are complete, as a kill after that epoch
-    would. Returns the model (in eval mode) and the history.
+    ``resume``: continue the run saved in ``out_dir`` (same config and seed, checked against the
+    checkpoint's fingerprint) from its last checkpoint. ``force``: start afresh in a non-empty
+    ``out_dir`` (otherwise refused). ``out_dir`` is locked while the run writes to it (a second
+    run on it raises ``RuntimeError``). ``stop_after``: stop once this many epochs (counted over
+    both phases) are complete, as a kill after that epoch would. ``progress``: per-epoch bars
+    (``None``: on a terminal). ``log``: receives one line per epoch (default: this module's
+    logger). ``trust_code``: allow ``model.name``/``data.name`` outside ``analogue.data``
+    (importing them runs their code). Returns the model (in eval mode) and the history.
     """
     out = Path(out_dir) if out_dir is not None else None
     if resume and out is None:
         raise ValueError("run_training: resume needs the out_dir of the run")
     if stop_after is not None and stop_after < 1:
         raise ValueError(f"run_training: stop_after must be >= 1, got {stop_after}")
-    ckpt = _prepare_out_dir(cfg, out, resume, force) if out is not None else None
-    say = log or (lambda _msg: None)
-    data = build_data(cfg)
+    progress_enabled(progress)  # a bad value fails before any work
+    _resolve(cfg.model.name, _model_builtins(), "model.name", trust_code)  # refuse before writing
+    _resolve(cfg.data.name, _data_builtins(), "data.name", trust_code)
+    if out is None:
+        return _run(cfg, None, None, progress, stop_after, log or logger.info, trust_code)
+    if resume and not out.is_dir():
+        raise FileNotFoundError(f"--resume: {out} holds no run (no such folder); start it without --resume")
+    out.mkdir(parents=True, exist_ok=True)
+    with lock_run_folder(out):
+        ckpt = _prepare_out_dir(cfg, out, resume, force)
+        return _run(cfg, out, ckpt, progress, stop_after, log or logger.info, trust_code)
+
+
+def _run(cfg: TrainConfig, out: Path | None, ckpt: dict[str, Any] | None, progress: Progress,
+         stop_after: int | None, say: Callable[[str], None], trust_code: bool) -> TrainResult:
+    data = build_data(cfg, trust_code=trust_code)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(derive_seed(cfg.seed, 7))
         gen = torch.Generator().manual_seed(derive_seed(cfg.seed, 11))
-        model = build_model(cfg)
+        model = build_model(cfg, trust_code=trust_code)
         if ckpt is None:
             start, history = 0, []
             state = _start_phase(cfg, _phase_of(cfg, 0), model, data)
         else:
             start, history = int(ckpt["epoch"]), list(ckpt["history"])
             state = _start_phase(cfg, ckpt["phase"], model, None)
-            _restore(state, ckpt, cfg, gen)
+            _restore(state, ckpt, cfg, gen, trust_code)
             say(f"resuming {out} after epoch {start} of {cfg.total_epochs}")
         for epoch in range(start, cfg.total_epochs):
             if _phase_of(cfg, epoch) != state.phase:
@@ -287,7 +497,7 @@ def run_training(
 
 
 def _one_epoch(cfg: TrainConfig, state: _State, data: Any, gen: torch.Generator, epoch: int,
-               progress: bool) -> dict[str, Any]:
+               progress: Progress) -> dict[str, Any]:
     from tqdm.auto import tqdm
 
     model = state.model
@@ -296,7 +506,7 @@ def _one_epoch(cfg: TrainConfig, state: _State, data: Any, gen: torch.Generator,
         reseed_noise_(model, derive_seed(cfg.seed, epoch))
     n_batches = math.ceil(len(data.x_train) / cfg.data.batch_size)
     bar = tqdm(total=n_batches, desc=f"epoch {epoch + 1}/{cfg.total_epochs} ({state.phase})",
-               disable=not progress, leave=False, unit="batch")
+               disable=not progress_enabled(progress), leave=False, unit="batch")
 
     def on_batch(loss: float) -> None:
         bar.update(1)
@@ -328,7 +538,7 @@ def _format_row(row: dict[str, Any], total: int) -> str:
 def _checkpoint(out: Path, cfg: TrainConfig, state: _State, gen: torch.Generator, epoch: int,
                 history: list[dict[str, Any]]) -> None:
     ckpt = {
-        "version": 1,
+        "version": CHECKPOINT_VERSION,
         "epoch": epoch,
         "phase": state.phase,
         "model": state.model.state_dict(),
@@ -339,17 +549,19 @@ def _checkpoint(out: Path, cfg: TrainConfig, state: _State, gen: torch.Generator
         "data_rng": gen.get_state(),
         "history": history,
         "config": json.dumps(cfg.to_dict()),
+        "config_sha256": cfg.sha256(),
     }
     save_checkpoint(out / CHECKPOINT, ckpt)
-    atomic_write_text(out / HISTORY, json.dumps(history, indent=2) + "\n")
+    _write_history(out, history)  # a kill before this line: resume rewrites it from the checkpoint
 
 
-def _restore(state: _State, ckpt: dict[str, Any], cfg: TrainConfig, gen: torch.Generator) -> None:
+def _restore(state: _State, ckpt: dict[str, Any], cfg: TrainConfig, gen: torch.Generator,
+             trust_code: bool = False) -> None:
     if ckpt["phase"] != state.phase:
         raise ConfigError(f"checkpoint phase {ckpt['phase']!r} does not match the run's {state.phase!r}")
     state.model.load_state_dict(ckpt["model"])
     if ckpt["digital"] is not None:
-        digital = build_model(cfg)
+        digital = build_model(cfg, trust_code=trust_code)
         digital.load_state_dict(ckpt["digital"])
         state.digital = digital.eval().requires_grad_(False)
     state.opt.load_state_dict(ckpt["optimizer"])

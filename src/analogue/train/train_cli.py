@@ -19,12 +19,25 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stop-after", type=int, default=None, metavar="N",
                    help="stop once N epochs are complete (resume later with --resume)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    _add_trust_code(p)
     p.add_argument("--in-memory", action="store_true",
                    help="in-memory (pulsed) training demo instead of a config (analogue.train.inmemory_cli)")
     if _has_inmemory():
         from .inmemory_cli import add_inmemory_arguments
 
         add_inmemory_arguments(p.add_argument_group("with --in-memory"))
+
+
+def _add_trust_code(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--trust-code", action="store_true",
+                   help="allow the config's model.name/data.name to name package.module:function "
+                   "outside analogue.data: this imports that module and RUNS ITS CODE; only for "
+                   "configs you trust")
+
+
+def progress_arg(args: argparse.Namespace) -> bool | None:
+    """``--no-progress``: ``False``; otherwise ``None`` (a bar when stderr is a terminal)."""
+    return False if getattr(args, "no_progress", False) else None
 
 
 def _has_inmemory() -> bool:
@@ -45,8 +58,8 @@ def run_train(args: argparse.Namespace) -> int:
 
     cfg = TrainConfig.from_yaml(args.config)
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
-    result = run_training(cfg, out, resume=args.resume, force=args.force, progress=not args.no_progress,
-                          stop_after=args.stop_after, log=print)
+    result = run_training(cfg, out, resume=args.resume, force=args.force, progress=progress_arg(args),
+                          stop_after=args.stop_after, log=print, trust_code=args.trust_code)
     if result.completed_epochs < cfg.total_epochs:
         print(f"stopped after epoch {result.completed_epochs} of {cfg.total_epochs}; continue with "
               f"`analogue train {args.config} --out {out} --resume`")
@@ -67,6 +80,7 @@ def add_hwa_table_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--analog-macs", type=float, default=0.95,
                    help="hybrid budget: minimum fraction of MACs kept on analog tiles")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    _add_trust_code(p)
 
 
 def run_hwa_table_cli(args: argparse.Namespace) -> int:
@@ -75,7 +89,7 @@ def run_hwa_table_cli(args: argparse.Namespace) -> int:
 
     cfg = TrainConfig.from_yaml(args.config) if args.config else None
     res = run_hwa_table(cfg, args.out, repeats=args.repeats, min_analog_mac_fraction=args.analog_macs,
-                        progress=not args.no_progress, log=print)
+                        progress=progress_arg(args), log=print, trust_code=args.trust_code)
     print_table(f"Digits CNN on PCM (an.presets.pcm()): test accuracy %, mean +- std over {args.repeats} "
                 "programming instances, global drift compensation", res["table"])
     h = res["hybrid"]
