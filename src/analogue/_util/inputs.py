@@ -63,6 +63,8 @@ def _inputs(x: Any, where: str) -> tuple[tuple[Any, ...], dict[str, Any]]:
 
 def as_batch(item: Any, where: str = "inputs") -> Batch:
     """One batch in the convention above as ``Batch(args, kwargs, labels)``."""
+    if isinstance(item, Batch):
+        return item
     if _is_pair(item):
         x, y = item
         args, kwargs = _inputs(x, where)
@@ -74,7 +76,7 @@ def as_batch(item: Any, where: str = "inputs") -> Batch:
 
 def is_one_batch(data: Any) -> bool:
     """Whether ``data`` is one batch rather than an iterable of batches."""
-    return isinstance(data, (Tensor, Mapping, tuple)) or _is_pair(data)
+    return isinstance(data, (Tensor, Mapping, tuple)) or _is_pair(data)  # a Batch is a tuple
 
 
 def batches(data: Any, max_batches: int | None = None, where: str = "inputs") -> Iterator[Batch]:
