@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from ._util.inputs import batch_size, batches, call
-from ._util.progress import Progress, track
+from ._util.progress import Progress, progress_enabled, track
 from .convert import analog_layers
 from .nn import AnalogLayer
 from .physics import mapping
@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 
 @contextmanager
 def capture_inputs(layers: Iterable[AnalogLayer]) -> Iterator[dict[AnalogLayer, list[Tensor]]]:
-    """Record the ``(G, N, K)`` inputs every given layer applies to its tiles while inside."""
+    """Record every ``(G, N, K)`` input the given layers apply to their tiles while inside (memory
+    grows with the data; ``sample_inputs`` keeps a bounded sample instead)."""
     layers = list(layers)
     store: dict[AnalogLayer, list[Tensor]] = {layer: [] for layer in layers}
     for layer in layers:
@@ -241,6 +242,7 @@ def calibrate_(
     clamped to a tiny value: the layer's outputs are then zero.
     """
     _check_calibration_args(input_quantile, adc_quantile, adc_margin, max_batches, max_elements)
+    progress_enabled(progress)  # a bad policy fails before any work
     layers = analog_layers(model)
     if not layers:
         raise ValueError("calibrate_: the model has no analog layers; call an.convert_ first")

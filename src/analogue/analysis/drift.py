@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from .._util import inputs
-from .._util.progress import Progress, track
+from .._util.progress import Progress, progress_enabled, track
 from ..convert import analog_layers
 from ..lifecycle_drift import drift_, program_, unprogram_
 from ..nn.programmed import COMPENSATION_MODES
@@ -223,6 +223,7 @@ def accuracy_over_time(
     picks the logits (default: the tensor, the ``logits`` of a ``ModelOutput``/dict, or a tuple's
     first tensor). ``progress``: a bar over the (pass, time, mode) evaluations (None: on a TTY).
     """
+    progress_enabled(progress)  # a bad policy fails before any work
     times = [check_time(t, "accuracy_over_time: times_s") for t in times_s]
     if not times:
         raise ValueError("accuracy_over_time: times_s is empty")

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._util import inputs
-from .._util.progress import Progress, track
+from .._util.progress import Progress, progress_enabled, track
 from ..config import AnalogConfig
 from ..nn import ANALOG_TWINS, AnalogLayer
 
@@ -214,6 +214,7 @@ def sensitivity(
     are read ``t_s`` seconds after programming with ``compensation`` (none|global|column) drift
     compensation. ``layers``: names to analyse (default: every Linear/Conv layer).
     """
+    progress_enabled(progress)  # a bad policy fails before any work
     if metric not in METRICS:
         raise ValueError(f"sensitivity: metric must be one of {METRICS}, got {metric!r}")
     if not isinstance(cfg, AnalogConfig):
