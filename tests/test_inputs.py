@@ -202,3 +202,17 @@ def test_bert_accuracy_over_time_and_sensitivity_with_dicts(bert):
     sens = sensitivity(copy.deepcopy(bert), d, an.presets.pcm(), n_seeds=2, layers=["classifier"],
                        progress=False)
     assert sens.baseline == pytest.approx(float((bert(**d).logits.argmax(-1) == d["labels"]).double().mean()))
+
+
+def test_compile_example_inputs_follow_the_convention():
+    from analogue.compile.capture import as_args, infer_batch_size
+
+    x, y = torch.randn(4, 3), torch.arange(4)
+    assert as_args(x) == ((x,), {})
+    assert as_args((x, y)) == ((x,), {})  # a DataLoader's (inputs, labels): the labels are not inputs
+    assert as_args([x, x]) == ((x, x), {})
+    ids = {"input_ids": torch.zeros(2, 5, dtype=torch.long)}
+    assert as_args(ids) == ((), ids)
+    assert infer_batch_size((torch.empty(0, 3),), {}) == 0
+    with pytest.raises(TypeError, match="example_inputs must be one batch"):
+        as_args(3)

@@ -67,7 +67,7 @@ import math  # noqa: E402
 
 import torch.nn.functional as F  # noqa: E402
 
-from analogue.lifecycle import Reservoir, _quantile, sample_inputs  # noqa: E402
+from analogue.lifecycle import Reservoir, TopValues, _quantile, sample_inputs  # noqa: E402
 
 
 def _rank_error(n_vectors, delta=1e-9):
@@ -111,6 +111,19 @@ def test_reservoir_is_uniform_bounded_and_exact_while_it_fits():
     assert abs(float(r.items.mean()) - 9999.5) < 6 * 5773.5 / math.sqrt(100)
 
 
+def test_top_values_give_exact_upper_quantiles_of_a_long_stream():
+    g = torch.Generator().manual_seed(0)
+    stream = [torch.randn(5000, generator=g) for _ in range(40)]
+    top = TopValues(300)
+    for v in stream:
+        top.add(v)
+        assert top.top.numel() <= 300
+    every = torch.cat(stream)
+    for q in (0.999, 0.9999, 1.0):  # at most 201 values at or above: the 300 kept hold them
+        assert torch.isclose(top.quantile(q), torch.quantile(every.double(), q).float(), rtol=1e-6)
+    assert top.quantile(0.99) is None  # 2001 values at or above the 0.99-quantile: not all kept
+
+
 def test_calibration_memory_is_bounded_whatever_the_data_size():
     layer = _layer()
     sizes = []
@@ -120,7 +133,7 @@ def test_calibration_memory_is_bounded_whatever_the_data_size():
                 layer(torch.randn(64, 200, generator=torch.Generator().manual_seed(i)))
         sizes.append(store[layer].numel())
         assert store[layer].seen == 64 * n_batches
-    assert sizes == [4000 // 200 * 200] * 2  # 20 vectors of 200 inputs, after 10 or 60 batches
+    assert sizes == [4000 + 4000 // 200 * 200] * 2  # the 4000 largest and 20 vectors of 200 inputs
 
 
 def test_calibration_is_exact_while_the_data_fit_and_reproducible():
@@ -164,13 +177,14 @@ def test_conv_calibration_past_2_24_elements():
     conv = an.AnalogConv2d(3, 64, 3, cfg=cfg)
     x = torch.randn(512, 3, 32, 32, generator=torch.Generator().manual_seed(3))
     an.calibrate_(conv, x)
-    n = (1 << 20) // 27  # vectors in the sample
-    eps = _rank_error(n) + _rank_error(1 << 20)
     patches = F.unfold(x, 3).transpose(1, 2).reshape(1, -1, 27)
-    lo, hi = _rank(patches.abs().flatten(), conv.input_range)
-    assert lo - eps <= 0.9999 <= hi + eps
-    del patches
-    p = partial_sums(conv, F.unfold(x, 3).transpose(1, 2).reshape(1, -1, 27)).abs().flatten()
+    # the input range: exact over all 12.4 M inputs (the 1244 values above the quantile are kept);
+    # the oracle in float64 (torch.quantile places the quantile in the input's precision)
+    expect = torch.quantile(patches.abs().flatten().double(), 0.9999).float()
+    assert torch.isclose(conv.input_range, expect, rtol=1e-6)
+    # the ADC range: from (2^20 // 27) of the 460 800 vectors, exact over their partial sums
+    eps = _rank_error((1 << 20) // 27) + 1 / 29_491_200
+    p = partial_sums(conv, patches).abs().flatten()
     lo, hi = _rank(p, conv.out_bound / 1.1)
     assert lo - eps <= 0.9999 <= hi + eps
 

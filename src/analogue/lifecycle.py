@@ -81,25 +81,64 @@ class Reservoir:
         return self.seen <= self.capacity
 
 
+class TopValues:
+    """The ``capacity`` largest values of a stream of tensors and the count of all values: the
+    exact ``q``-quantile of the whole stream as long as the values at and above it fit, i.e.
+    while ``(1 - q) * count < capacity`` (a quantile near 1 of a very long stream)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = max(int(capacity), 2)
+        self.top: Tensor | None = None
+        self.seen = 0
+
+    def add(self, values: Tensor) -> None:
+        v = values.reshape(-1)
+        self.seen += v.numel()
+        if self.top is not None and self.top.numel() >= self.capacity:
+            v = v[v > self.top.min()]  # full: only values above the smallest kept can enter
+        if v.numel() == 0:
+            return
+        if self.top is None and v.numel() <= self.capacity:
+            self.top = v.clone()  # own the data (the caller's buffer may be reused)
+            return
+        merged = v if self.top is None else torch.cat([self.top, v])
+        self.top = merged.topk(self.capacity, sorted=False).values if merged.numel() > self.capacity else merged
+
+    def quantile(self, q: float) -> Tensor | None:
+        """The ``q``-quantile of every value seen (linear interpolation between order statistics,
+        as ``torch.quantile``), or ``None`` when the values it needs were not all kept."""
+        if self.top is None:
+            return None
+        pos = (self.seen - 1) * min(q, 1.0)
+        lo = int(math.floor(pos))
+        keep = self.seen - lo  # the order statistics lo and lo + 1 are the keep-th and (keep-1)-th largest
+        if keep > self.top.numel():
+            return None
+        desc = self.top.topk(keep).values
+        if pos == lo:
+            return desc[keep - 1]
+        return desc[keep - 1] + (pos - lo) * (desc[keep - 2] - desc[keep - 1])
+
+
 class InputSample:
     """Bounded-memory statistics of the ``(G, N, K)`` inputs one analog layer applies to its tiles
-    (the object ``capture_inputs`` hands the layer in place of a list): the exact maximum of
-    ``|x|``, and a uniform sample (a ``Reservoir``) of at most ``max(max_elements // (G * K), 1)``
-    input vectors, each with its ``G`` groups."""
+    (the object ``sample_inputs`` hands the layer in place of a list): the largest ``|x|``
+    (``TopValues`` of ``max_elements``: quantiles near 1 exact over all the data), and a uniform
+    sample (a ``Reservoir``) of at most ``max(max_elements // (G * K), 1)`` input vectors, each
+    with its ``G`` groups, for what the largest values cannot give."""
 
     def __init__(self, max_elements: int, generator: torch.Generator) -> None:
         self.max_elements = int(max_elements)
         self.generator = generator
         self.vectors: Reservoir | None = None
-        self.amax: Tensor | None = None
+        self.largest = TopValues(max_elements)
 
     def append(self, x: Tensor) -> None:
         """Take one ``(G, N, K)`` input (what ``AnalogLayer.analog_matmul`` records)."""
         if x.numel() == 0:
             return
         x = x.detach()
-        m = x.abs().amax()
-        self.amax = m if self.amax is None else torch.maximum(self.amax, m)
+        self.largest.add(x.abs())
         if self.vectors is None:
             g, _, k = x.shape
             self.vectors = Reservoir(self.max_elements // (g * k), self.generator)
@@ -116,9 +155,20 @@ class InputSample:
             return None
         return self.vectors.items.transpose(0, 1)
 
+    def quantile(self, q: float) -> Tensor | None:
+        """The ``q``-quantile of ``|x|``: exact while the largest values hold it, else from the
+        sampled vectors; ``None`` before any input."""
+        x = self.sample()
+        if x is None:
+            return None
+        exact = self.largest.quantile(q)
+        return exact if exact is not None else _quantile(x.abs(), q)
+
     def numel(self) -> int:
-        """Elements held (the memory bound: at most ``max(max_elements, G * K)``)."""
-        return 0 if self.vectors is None or self.vectors.items is None else self.vectors.items.numel()
+        """Elements held: at most ``max_elements`` largest values plus ``max(max_elements, G * K)``
+        in the sampled vectors."""
+        held = 0 if self.largest.top is None else self.largest.top.numel()
+        return held + (0 if self.vectors is None or self.vectors.items is None else self.vectors.items.numel())
 
 
 @contextmanager
@@ -156,35 +206,37 @@ def _quantile(values: Tensor, q: float) -> Tensor:
     return v_lo + (pos - lo) * (v_hi - v_lo)
 
 
-def partial_sums(layer: AnalogLayer, x: Tensor, input_range: Tensor | None = None) -> Tensor:
-    """Noise-free, unquantised per-block column sums ``(G * nb, N, M)`` in normalised units."""
+def partial_sums(layer: AnalogLayer, x: Tensor, input_range: Tensor | None = None,
+                 weights: Tensor | None = None) -> Tensor:
+    """Noise-free, unquantised per-block column sums ``(G * nb, N, M)`` in normalised units
+    (``weights``: the layer's normalised blocks when already read)."""
     scale = layer._input_scale(x, layer.input_range if input_range is None else input_range)
     x_n = (x / scale).clamp(-1.0, 1.0)
     xb = mapping.inputs_to_blocks(x_n, layer.cfg.tile.rows)
-    w, _ = layer.read_blocks()(0, xb.shape[0])
+    w = layer.read_blocks()(0, xb.shape[0])[0] if weights is None else weights
     return torch.bmm(xb, w)
 
 
 def _adc_statistic(layer: AnalogLayer, x: Tensor, q: float, max_elements: int, seed: int) -> Tensor:
     """The ``q``-quantile of ``|partial sums|`` of the sampled inputs ``x`` ``(G, n, K)``, in chunks
-    of vectors of at most ``max_elements`` partial sums each; the partial sums themselves are
-    sampled (a ``Reservoir`` of ``max_elements``) when there are more (exact maximum for q = 1)."""
+    of vectors of at most ``max_elements`` partial sums each: exact over the sample while its
+    largest values hold the quantile (``TopValues``), else from a ``Reservoir`` of
+    ``max_elements`` of the partial sums."""
     g, n, _ = x.shape
-    per_vector = g * layer.n_row_blocks * layer.matrix_shape[2]
+    nb = layer.n_row_blocks
+    per_vector = g * nb * layer.matrix_shape[2]
     step = max(max_elements // per_vector, 1)
-    if step >= n:
-        p = partial_sums(layer, x).abs()
-        return p.amax() if q >= 1.0 else _quantile(p, q)
-    sums = Reservoir(max_elements, torch.Generator().manual_seed(seed))
-    amax = None
+    w, _ = layer.read_blocks()(0, g * nb)  # normalised once for every chunk
+    largest = TopValues(max_elements)
     for i in range(0, n, step):
-        p = partial_sums(layer, x[:, i : i + step]).abs()
-        m = p.amax()
-        amax = m if amax is None else torch.maximum(amax, m)
-        if q < 1.0:
-            sums.add(p.reshape(-1))
-    assert amax is not None
-    return amax if q >= 1.0 else _quantile(sums.items, q)  # type: ignore[arg-type]
+        largest.add(partial_sums(layer, x[:, i : i + step], weights=w).abs())
+    exact = largest.quantile(q)
+    if exact is not None:
+        return exact
+    sums = Reservoir(max_elements, torch.Generator().manual_seed(seed))
+    for i in range(0, n, step):
+        sums.add(partial_sums(layer, x[:, i : i + step], weights=w).abs().reshape(-1))
+    return _quantile(sums.items, q)  # type: ignore[arg-type]
 
 
 def _check_calibration_args(input_quantile: float, adc_quantile: float, adc_margin: float,
@@ -226,17 +278,22 @@ def calibrate_(
     ``adc_quantile`` of the noise-free column sums, so output noise stays inside the range.
     The model runs once over the data in eval mode with its current settings.
 
-    Memory stays bounded whatever the data size: each layer keeps the exact maximum of ``|x|``
-    and a uniform sample of its input vectors of at most ``max_elements`` elements (seeded by
-    ``seed``); the partial sums of the sampled vectors are computed in chunks and sampled to
-    ``max_elements`` when there are more. While every vector (and partial sum) fits, the ranges
-    are the exact quantiles of the data. Otherwise, from ``n`` sampled vectors, the estimate's rank
-    (the fraction of all values below it) lies within ``sqrt(ln(2 / delta) / (2 n))`` of the
-    requested quantile with probability at least ``1 - delta`` (Hoeffding's inequality for
-    sampling without replacement, Hoeffding 1963, applied to each vector's fraction of values below
-    a threshold); sampling ``s`` of the partial sums adds ``sqrt(ln(2 / delta) / (2 s))``. A
-    quantile of 1 is exact for the input range (the running maximum) and the maximum over the
-    sampled vectors for the ADC range.
+    Memory stays bounded whatever the data size. Each layer keeps, while the model runs, the
+    ``max_elements`` largest ``|x|`` and a uniform sample (seeded by ``seed``) of its input vectors
+    of at most ``max_elements`` elements; the partial sums of the sampled vectors are computed
+    afterwards in chunks of at most ``max_elements``, keeping their ``max_elements`` largest.
+
+    - The input range is the exact quantile of all the data whenever the values above it number
+      fewer than ``max_elements`` (``(1 - input_quantile) * elements < max_elements``; with the
+      defaults, up to about 10^10 input elements per layer); a quantile of 1 is always exact.
+    - The ADC range is the exact quantile over the sampled vectors (the same condition on their
+      partial sums), so it is exact while every input vector fits in the sample.
+    - Otherwise an estimate from ``n`` sampled vectors has a rank (the fraction of all values below
+      it) within ``sqrt(ln(2 / delta) / (2 n))`` of the requested quantile with probability at
+      least ``1 - delta`` (Hoeffding's inequality for sampling without replacement, Hoeffding
+      1963, applied to each vector's fraction of values below a threshold); when even the sampled
+      partial sums' upper tail does not fit, a uniform sample of ``s = max_elements`` of them
+      adds ``sqrt(ln(2 / delta) / (2 s))``.
 
     A range that comes out zero (an all-zero layer, all-zero inputs) is stored as zero, never
     clamped to a tiny value: the layer's outputs are then zero.
@@ -267,18 +324,17 @@ def calibrate_(
         for i, layer in enumerate(layers.values()):
             stats = store[layer]
             x = stats.sample()
-            if x is None or stats.amax is None:
+            if x is None:
                 log.info("calibrate_: %s saw no inputs (not on the path of these data); ranges unchanged",
                          layer.layer_name)
                 continue
             if inputs and layer.input_range is not None:
-                r = stats.amax if input_quantile >= 1.0 else _quantile(x.abs(), input_quantile)
-                layer.input_range.data.copy_(r)
+                layer.input_range.data.copy_(stats.quantile(input_quantile))
             if adc:
                 p = _adc_statistic(layer, x, adc_quantile, max_elements, seed * 1_000_003 + i)
                 layer.out_bound.copy_(p * adc_margin)
             if not stats.vectors.complete:  # type: ignore[union-attr]
-                log.debug("calibrate_: %s: ranges from a sample of %d of %d input vectors",
+                log.debug("calibrate_: %s: ADC range from a sample of %d of %d input vectors",
                           layer.layer_name, x.shape[1], stats.seen)
     finally:
         model.train(was_training)
