@@ -122,6 +122,10 @@ def test_top_values_give_exact_upper_quantiles_of_a_long_stream():
     for q in (0.999, 0.9999, 1.0):  # at most 201 values at or above: the 300 kept hold them
         assert torch.isclose(top.quantile(q), torch.quantile(every.double(), q).float(), rtol=1e-6)
     assert top.quantile(0.99) is None  # 2001 values at or above the 0.99-quantile: not all kept
+    big = TopValues(1000)  # one add far larger than the capacity (the threshold cut), with ties
+    v = torch.cat([torch.rand(300_000, generator=g), torch.ones(400)])
+    big.add(v)
+    assert torch.equal(big.top.sort().values, v.topk(1000).values.sort().values)
 
 
 def test_calibration_memory_is_bounded_whatever_the_data_size():
