@@ -8,20 +8,27 @@ every layer, so converters use their full resolution without clipping what matte
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 import torch
 from torch import Tensor, nn
 
+from ._util.inputs import batch_size, batches, call
+from ._util.progress import Progress, progress_enabled, track
 from .convert import analog_layers
 from .nn import AnalogLayer
 from .physics import mapping
 
+log = logging.getLogger(__name__)
+
 
 @contextmanager
 def capture_inputs(layers: Iterable[AnalogLayer]) -> Iterator[dict[AnalogLayer, list[Tensor]]]:
-    """Record the ``(G, N, K)`` inputs every given layer applies to its tiles while inside."""
+    """Record every ``(G, N, K)`` input the given layers apply to their tiles while inside (memory
+    grows with the data; ``sample_inputs`` keeps a bounded sample instead)."""
     layers = list(layers)
     store: dict[AnalogLayer, list[Tensor]] = {layer: [] for layer in layers}
     for layer in layers:
@@ -33,38 +40,232 @@ def capture_inputs(layers: Iterable[AnalogLayer]) -> Iterator[dict[AnalogLayer, 
             layer._capture = None
 
 
-def _batches(data: object, max_batches: int) -> Iterator[Tensor]:
-    """Inputs from a tensor, a ``(x, y)`` pair, or an iterable of tensors / ``(x, ...)`` tuples."""
-    if isinstance(data, Tensor):
-        yield data
-        return
-    if isinstance(data, (tuple, list)) and data and isinstance(data[0], Tensor) and len(data) == 2 \
-            and data[0].dim() > data[1].dim():
-        yield data[0]
-        return
-    for i, item in enumerate(data):  # type: ignore[union-attr]
-        if i >= max_batches:
-            break
-        yield item[0] if isinstance(item, (tuple, list)) else item
+class Reservoir:
+    """A uniform random sample, without replacement, of at most ``capacity`` items (rows along
+    dimension 0) of a stream of tensors, in ``capacity`` items of memory whatever the stream's
+    length: every item draws an independent uniform key from ``generator`` and the ``capacity``
+    smallest keys stay (reservoir sampling by random keys, Efraimidis & Spirakis 2006, with equal
+    weights). While the stream fits, the sample is the whole stream."""
+
+    def __init__(self, capacity: int, generator: torch.Generator) -> None:
+        self.capacity = max(int(capacity), 1)
+        self.generator = generator
+        self.items: Tensor | None = None
+        self.keys: Tensor | None = None  # on the CPU, like the generator
+        self.seen = 0
+
+    def add(self, items: Tensor) -> None:
+        n = items.shape[0]
+        if n == 0:
+            return
+        self.seen += n
+        keys = torch.rand(n, generator=self.generator, dtype=torch.float64)
+        if self.items is None or self.keys is None:
+            self.items, self.keys = items, keys
+        else:
+            if self.keys.numel() >= self.capacity:  # full: only keys below the largest kept can enter
+                enter = keys < self.keys.max()
+                if not bool(enter.any()):
+                    return
+                items, keys = items[enter.to(items.device)], keys[enter]
+            self.items, self.keys = torch.cat([self.items, items]), torch.cat([self.keys, keys])
+        if self.keys.numel() > self.capacity:
+            keep = torch.topk(self.keys, self.capacity, largest=False).indices
+            self.items, self.keys = self.items[keep.to(self.items.device)], self.keys[keep]
+        elif self.items is items:
+            self.items = items.clone()  # own the data (the caller's buffer may be reused)
+
+    @property
+    def complete(self) -> bool:
+        """Whether the sample is the whole stream."""
+        return self.seen <= self.capacity
 
 
-def _quantile(values: Tensor, q: float, max_samples: int = 1 << 20) -> Tensor:
-    flat = values.reshape(-1).float()
-    if q >= 1.0:
+def _largest(v: Tensor, k: int) -> Tensor:
+    """The ``k`` largest of the flat ``v`` (in no order). A large ``v`` is first cut at a threshold
+    read off a strided subsample, set to leave about ``2 k`` values; the cut is kept only if at
+    least ``k`` values pass it, so the result is exactly ``topk``'s (a full ``topk`` costs about
+    as much as a sort)."""
+    n = v.numel()
+    if n > 8 * k:
+        sub = v[:: max(n // 65_536, 1)]
+        t = sub.kthvalue(max(int(sub.numel() * (1.0 - 2.0 * k / n)), 1)).values
+        above = v[v >= t]
+        if above.numel() >= k:
+            v = above
+    return v.topk(k, sorted=False).values if v.numel() > k else v
+
+
+class TopValues:
+    """The ``capacity`` largest values of a stream of tensors and the count of all values: the
+    exact ``q``-quantile of the whole stream as long as the values at and above it fit, i.e.
+    while ``(1 - q) * count < capacity`` (a quantile near 1 of a very long stream)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = max(int(capacity), 2)
+        self.top: Tensor | None = None
+        self.seen = 0
+
+    def add(self, values: Tensor) -> None:
+        v = values.reshape(-1)
+        self.seen += v.numel()
+        if self.top is not None and self.top.numel() >= self.capacity:
+            v = v[v > self.top.min()]  # full: only values above the smallest kept can enter
+        if v.numel() == 0:
+            return
+        if self.top is None and v.numel() <= self.capacity:
+            self.top = v.clone()  # own the data (the caller's buffer may be reused)
+            return
+        merged = v if self.top is None else torch.cat([self.top, v])
+        self.top = _largest(merged, self.capacity) if merged.numel() > self.capacity else merged
+
+    def quantile(self, q: float) -> Tensor | None:
+        """The ``q``-quantile of every value seen (linear interpolation between order statistics,
+        as ``torch.quantile``), or ``None`` when the values it needs were not all kept."""
+        if self.top is None:
+            return None
+        pos = (self.seen - 1) * min(q, 1.0)
+        lo = int(math.floor(pos))
+        keep = self.seen - lo  # the order statistics lo and lo + 1 are the keep-th and (keep-1)-th largest
+        if keep > self.top.numel():
+            return None
+        desc = self.top.topk(keep).values
+        if pos == lo:
+            return desc[keep - 1]
+        return desc[keep - 1] + (pos - lo) * (desc[keep - 2] - desc[keep - 1])
+
+
+class InputSample:
+    """Bounded-memory statistics of the ``(G, N, K)`` inputs one analog layer applies to its tiles
+    (the object ``sample_inputs`` hands the layer in place of a list): the largest ``|x|``
+    (``TopValues`` of ``max_elements``: quantiles near 1 exact over all the data), and a uniform
+    sample (a ``Reservoir``) of at most ``max(max_elements // (G * K), 1)`` input vectors, each
+    with its ``G`` groups, for what the largest values cannot give."""
+
+    def __init__(self, max_elements: int, generator: torch.Generator) -> None:
+        self.max_elements = int(max_elements)
+        self.generator = generator
+        self.vectors: Reservoir | None = None
+        self.largest = TopValues(max_elements)
+
+    def append(self, x: Tensor) -> None:
+        """Take one ``(G, N, K)`` input (what ``AnalogLayer.analog_matmul`` records)."""
+        if x.numel() == 0:
+            return
+        x = x.detach()
+        self.largest.add(x.abs())
+        if self.vectors is None:
+            g, _, k = x.shape
+            self.vectors = Reservoir(self.max_elements // (g * k), self.generator)
+        self.vectors.add(x.transpose(0, 1))
+
+    @property
+    def seen(self) -> int:
+        """Input vectors taken so far."""
+        return 0 if self.vectors is None else self.vectors.seen
+
+    def sample(self) -> Tensor | None:
+        """The sampled vectors as ``(G, n, K)`` (every vector while they fit), or ``None``."""
+        if self.vectors is None or self.vectors.items is None:
+            return None
+        return self.vectors.items.transpose(0, 1)
+
+    def quantile(self, q: float) -> Tensor | None:
+        """The ``q``-quantile of ``|x|``: exact while the largest values hold it, else from the
+        sampled vectors; ``None`` before any input."""
+        x = self.sample()
+        if x is None:
+            return None
+        exact = self.largest.quantile(q)
+        return exact if exact is not None else _quantile(x.abs(), q)
+
+    def numel(self) -> int:
+        """Elements held: at most ``max_elements`` largest values plus ``max(max_elements, G * K)``
+        in the sampled vectors."""
+        held = 0 if self.largest.top is None else self.largest.top.numel()
+        return held + (0 if self.vectors is None or self.vectors.items is None else self.vectors.items.numel())
+
+
+@contextmanager
+def sample_inputs(layers: Iterable[AnalogLayer], max_elements: int = 1 << 20,
+                  seed: int = 0) -> Iterator[dict[AnalogLayer, InputSample]]:
+    """Like ``capture_inputs``, but every layer keeps an ``InputSample`` of at most
+    ``max_elements`` input elements (seeded: the same data give the same sample)."""
+    layers = list(layers)
+    store = {}
+    for i, layer in enumerate(layers):
+        store[layer] = InputSample(max_elements, torch.Generator().manual_seed(seed * 1_000_003 + i))
+        layer._capture = store[layer]  # type: ignore[assignment]  # duck-typed: .append(x)
+    try:
+        yield store
+    finally:
+        for layer in layers:
+            layer._capture = None
+
+
+def _quantile(values: Tensor, q: float) -> Tensor:
+    """The ``q``-quantile of all elements (linear interpolation between order statistics, as
+    ``torch.quantile``; no size limit: order statistics by ``kthvalue``)."""
+    flat = values.reshape(-1)
+    if flat.dtype not in (torch.float32, torch.float64):
+        flat = flat.float()
+    n = flat.numel()
+    if q >= 1.0 or n == 1:
         return flat.max()
-    if flat.numel() > max_samples:
-        idx = torch.linspace(0, flat.numel() - 1, max_samples, device=flat.device).long()
-        flat = flat[idx]
-    return torch.quantile(flat, q)
+    pos = q * (n - 1)
+    lo = int(math.floor(pos))
+    v_lo = flat.kthvalue(lo + 1).values
+    if pos == lo:
+        return v_lo
+    v_hi = flat.kthvalue(lo + 2).values
+    return v_lo + (pos - lo) * (v_hi - v_lo)
 
 
-def partial_sums(layer: AnalogLayer, x: Tensor, input_range: Tensor | None = None) -> Tensor:
-    """Noise-free, unquantised per-block column sums ``(G * nb, N, M)`` in normalised units."""
+def partial_sums(layer: AnalogLayer, x: Tensor, input_range: Tensor | None = None,
+                 weights: Tensor | None = None) -> Tensor:
+    """Noise-free, unquantised per-block column sums ``(G * nb, N, M)`` in normalised units
+    (``weights``: the layer's normalised blocks when already read)."""
     scale = layer._input_scale(x, layer.input_range if input_range is None else input_range)
     x_n = (x / scale).clamp(-1.0, 1.0)
     xb = mapping.inputs_to_blocks(x_n, layer.cfg.tile.rows)
-    w, _ = layer.read_blocks()(0, xb.shape[0])
+    w = layer.read_blocks()(0, xb.shape[0])[0] if weights is None else weights
     return torch.bmm(xb, w)
+
+
+def _adc_statistic(layer: AnalogLayer, x: Tensor, q: float, max_elements: int, seed: int) -> Tensor:
+    """The ``q``-quantile of ``|partial sums|`` of the sampled inputs ``x`` ``(G, n, K)``, in chunks
+    of vectors of at most ``max_elements`` partial sums each: exact over the sample while its
+    largest values hold the quantile (``TopValues``), else from a ``Reservoir`` of
+    ``max_elements`` of the partial sums."""
+    g, n, _ = x.shape
+    nb = layer.n_row_blocks
+    per_vector = g * nb * layer.matrix_shape[2]
+    step = max(max_elements // per_vector, 1)
+    w, _ = layer.read_blocks()(0, g * nb)  # normalised once for every chunk
+    largest = TopValues(max_elements)
+    for i in range(0, n, step):
+        largest.add(partial_sums(layer, x[:, i : i + step], weights=w).abs())
+    exact = largest.quantile(q)
+    if exact is not None:
+        return exact
+    sums = Reservoir(max_elements, torch.Generator().manual_seed(seed))
+    for i in range(0, n, step):
+        sums.add(partial_sums(layer, x[:, i : i + step], weights=w).abs().reshape(-1))
+    return _quantile(sums.items, q)  # type: ignore[arg-type]
+
+
+def _check_calibration_args(input_quantile: float, adc_quantile: float, adc_margin: float,
+                            max_batches: int, max_elements: int) -> None:
+    for name, v in (("input_quantile", input_quantile), ("adc_quantile", adc_quantile)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 < v <= 1.0:
+            raise ValueError(f"calibrate_: {name} must lie in (0, 1] (e.g. 0.9999), got {v!r}")
+    if isinstance(adc_margin, bool) or not isinstance(adc_margin, (int, float)) \
+            or not 1.0 <= adc_margin < math.inf:
+        raise ValueError(f"calibrate_: adc_margin must be a finite number >= 1 (headroom for noise, "
+                         f"e.g. 1.1), got {adc_margin!r}")
+    for name, v, least in (("max_batches", max_batches, 1), ("max_elements", max_elements, 1024)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < least:
+            raise ValueError(f"calibrate_: {name} must be an integer >= {least}, got {v!r}")
 
 
 @torch.no_grad()
@@ -78,45 +279,78 @@ def calibrate_(
     inputs: bool = True,
     adc: bool = True,
     max_batches: int = 4,
+    max_elements: int = 1 << 20,
+    seed: int = 0,
+    progress: Progress = None,
 ) -> nn.Module:
     """Calibrate input ranges and ADC ranges of every analog layer from ``data``; returns ``model``.
 
-    ``data``: a tensor, an ``(x, y)`` pair, or an iterable of batches (``max_batches`` are used).
-    Input range (layers with a ``calibrated`` or ``learned`` DAC): the ``input_quantile`` of
-    ``|x|``. ADC range (``out_bound``): ``adc_margin`` times the ``adc_quantile`` of the
-    noise-free column sums, so output noise stays inside the range. The model runs in eval mode
-    with its current (calibrated-so-far) settings, layers in order.
+    ``data``: inputs in the convention of ``analogue._util.inputs`` -- a tensor, a tuple of
+    positional inputs, a dict of tensors (a tokenizer's output, passed as keywords), an
+    ``(x, y)`` pair, or a list/iterable/DataLoader of those (the first ``max_batches`` are used;
+    labels are ignored). Input range (layers with a ``calibrated`` or ``learned`` DAC): the
+    ``input_quantile`` of ``|x|``. ADC range (``out_bound``): ``adc_margin`` times the
+    ``adc_quantile`` of the noise-free column sums, so output noise stays inside the range.
+    The model runs once over the data in eval mode with its current settings.
+
+    Memory stays bounded whatever the data size. Each layer keeps, while the model runs, the
+    ``max_elements`` largest ``|x|`` and a uniform sample (seeded by ``seed``) of its input vectors
+    of at most ``max_elements`` elements; the partial sums of the sampled vectors are computed
+    afterwards in chunks of at most ``max_elements``, keeping their ``max_elements`` largest.
+
+    - The input range is the exact quantile of all the data whenever the values above it number
+      fewer than ``max_elements`` (``(1 - input_quantile) * elements < max_elements``; with the
+      defaults, up to about 10^10 input elements per layer); a quantile of 1 is always exact.
+    - The ADC range is the exact quantile over the sampled vectors (the same condition on their
+      partial sums), so it is exact while every input vector fits in the sample.
+    - Otherwise an estimate from ``n`` sampled vectors has a rank (the fraction of all values below
+      it) within ``sqrt(ln(2 / delta) / (2 n))`` of the requested quantile with probability at
+      least ``1 - delta`` (Hoeffding's inequality for sampling without replacement, Hoeffding
+      1963, applied to each vector's fraction of values below a threshold); when even the sampled
+      partial sums' upper tail does not fit, a uniform sample of ``s = max_elements`` of them
+      adds ``sqrt(ln(2 / delta) / (2 s))``.
+
+    A range that comes out zero (an all-zero layer, all-zero inputs) is stored as zero, never
+    clamped to a tiny value: the layer's outputs are then zero.
     """
-    for name, v in (("input_quantile", input_quantile), ("adc_quantile", adc_quantile)):
-        if not 0.0 < v <= 1.0:
-            raise ValueError(f"calibrate_: {name} must lie in (0, 1], got {v}")
-    if adc_margin < 1.0:
-        raise ValueError(f"calibrate_: adc_margin must be >= 1 (headroom for noise), got {adc_margin}")
+    _check_calibration_args(input_quantile, adc_quantile, adc_margin, max_batches, max_elements)
+    progress_enabled(progress)  # a bad policy fails before any work
     layers = analog_layers(model)
     if not layers:
         raise ValueError("calibrate_: the model has no analog layers; call an.convert_ first")
     was_training = model.training
     model.eval()
     try:
-        with capture_inputs(layers.values()) as store:
-            n = 0
-            for xb in _batches(data, max_batches):
-                model(xb)
-                n += 1
-            if n == 0:
-                raise ValueError("calibrate_: data yielded no batches")
-        for layer in layers.values():
-            xs = store[layer]
-            if not xs:
-                continue  # the layer is not on the path of these inputs
-            x = torch.cat(xs, dim=1)
+        with sample_inputs(layers.values(), max_elements, seed) as store:
+            n_batches = n_samples = 0
+            for batch in track(batches(data, max_batches, "calibrate_"), "calibrate", progress,
+                               unit="batch"):
+                n_batches += 1
+                n = batch_size(batch)
+                if n == 0:
+                    continue  # an empty batch holds nothing to measure
+                call(model, batch)
+                n_samples += n
+            if n_batches == 0:
+                raise ValueError("calibrate_: data yielded no batches; pass at least one batch of inputs")
+            if n_samples == 0:
+                raise ValueError(f"calibrate_: the data held no samples ({n_batches} empty batch"
+                                 f"{'es' if n_batches > 1 else ''}); pass at least one input")
+        for i, layer in enumerate(layers.values()):
+            stats = store[layer]
+            x = stats.sample()
+            if x is None:
+                log.info("calibrate_: %s saw no inputs (not on the path of these data); ranges unchanged",
+                         layer.layer_name)
+                continue
             if inputs and layer.input_range is not None:
-                r = _quantile(x.abs(), input_quantile).clamp_min(torch.finfo(x.dtype).tiny)
-                layer.input_range.data.copy_(r)
+                layer.input_range.data.copy_(stats.quantile(input_quantile))
             if adc:
-                p = partial_sums(layer, x)
-                bound = _quantile(p.abs(), adc_quantile) * adc_margin
-                layer.out_bound.copy_(bound.clamp_min(torch.finfo(x.dtype).tiny))
+                p = _adc_statistic(layer, x, adc_quantile, max_elements, seed * 1_000_003 + i)
+                layer.out_bound.copy_(p * adc_margin)
+            if not stats.vectors.complete:  # type: ignore[union-attr]
+                log.debug("calibrate_: %s: ADC range from a sample of %d of %d input vectors",
+                          layer.layer_name, x.shape[1], stats.seen)
     finally:
         model.train(was_training)
     return model

@@ -199,3 +199,16 @@ def test_end_to_end_compile_then_estimate() -> None:
         # every analog layer's array-side energy is positive
         for lp in prog.analog_layers:
             assert r.layer_energy_J[lp.name] > 0
+
+
+@pytest.mark.parametrize("kwargs", [{"input_activity": float("nan")}, {"input_activity": -1.0},
+                                    {"input_activity": 2.0}, {"weight_activity": float("inf")},
+                                    {"input_activity": "0.5"}, {"weight_activity": True}])
+def test_activities_are_checked(kwargs) -> None:
+    chip = chips.hermes()
+    prog = _program(chip, [_analog("fc", 64, 64, 1, chip)])
+    field = next(iter(kwargs))
+    with pytest.raises(ConfigError, match=f"estimate_cost: {field} must be a fraction"):
+        estimate_cost(prog, **kwargs)
+    r0, r1 = estimate_cost(prog, input_activity=0.0), estimate_cost(prog, input_activity=1.0)
+    assert 0 < r0.energy_J < r1.energy_J  # the bounds are valid and the drive costs energy

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from .._util import inputs
+from .._util.progress import Progress, progress_enabled, track
 from ..convert import analog_layers
 from ..lifecycle_drift import drift_, program_, unprogram_
 from ..nn.programmed import COMPENSATION_MODES
@@ -134,41 +136,42 @@ def format_time(t_s: float) -> str:
     return f"{t_s:g} s"
 
 
-def _data(data: object) -> list[tuple[Tensor, Tensor]] | Iterable[tuple[Tensor, Tensor]]:
-    """``(x, y)`` tensors, an object with ``x_test``/``y_test``, or an iterable of ``(x, y)``."""
+def _data(data: object) -> list[inputs.Batch]:
+    """Labelled batches: an object with ``x_test``/``y_test``, or data in the convention of
+    ``analogue._util.inputs`` with labels (``(x, y)`` pairs, dicts with a ``"labels"`` entry)."""
     if hasattr(data, "x_test") and hasattr(data, "y_test"):
-        return [(data.x_test, data.y_test)]  # type: ignore[attr-defined]
-    if (
-        isinstance(data, (tuple, list))
-        and len(data) == 2
-        and all(isinstance(d, Tensor) for d in data)
-    ):
-        x, y = data
-        if len(x) != len(y):
-            raise ValueError(f"accuracy_over_time: {len(x)} inputs but {len(y)} labels")
-        return [(x, y)]
-    if isinstance(data, Iterable):
-        return data  # type: ignore[return-value]
-    raise TypeError(
-        "accuracy_over_time: data must be (x, y) tensors, an object with x_test/y_test, "
-        f"or an iterable of (x, y) batches; got {type(data).__name__}"
-    )
+        data = (data.x_test, data.y_test)  # type: ignore[attr-defined]
+    out = list(inputs.batches(data, None, "accuracy_over_time"))
+    for b in out:
+        if b.labels is None:
+            raise ValueError("accuracy_over_time: a batch has no labels; pass (x, y) pairs, dicts with a "
+                             "'labels' entry, or an object with x_test/y_test")
+        n = inputs.batch_size(b)
+        if len(b.labels) != n:
+            raise ValueError(f"accuracy_over_time: {n} inputs but {len(b.labels)} labels in a batch")
+    return out
 
 
 @torch.no_grad()
-def _instance_accuracy(
-    model: nn.Module, batches: Iterable[tuple[Tensor, Tensor]], reps: int, batch_size: int
-) -> Tensor:
-    """Top-1 accuracy of each of the ``reps`` programmed instances, ``(reps,)``."""
+def _instance_accuracy(model: nn.Module, batches: list[inputs.Batch], reps: int, batch_size: int,
+                       output_fn: inputs.OutputFn | None) -> Tensor:
+    """Top-1 accuracy of each of the ``reps`` programmed instances, ``(reps,)``: the fraction of
+    labels (of every example, or every token; ``-100`` marks a label to ignore, as in Hugging Face
+    models) that the output's argmax matches."""
     correct = torch.zeros(reps, dtype=torch.float64)
     total = 0
-    for x, y in batches:
-        for i in range(0, len(x), batch_size):
-            xb, yb = x[i : i + batch_size], y[i : i + batch_size]
-            out = model(xb.repeat(reps, *([1] * (xb.dim() - 1))))
-            pred = out.view(reps, len(xb), -1).argmax(dim=-1)
-            correct += (pred == yb.to(pred.device)).sum(dim=1).double().cpu()
-            total += len(xb)
+    for batch in batches:
+        for i in range(0, inputs.batch_size(batch), batch_size):
+            sub = inputs.select(batch, i, i + batch_size)
+            y = sub.labels
+            assert y is not None
+            n = len(y)
+            out = inputs.logits(inputs.call(model, inputs.repeat(sub, reps)), output_fn, "accuracy_over_time")
+            pred = out.reshape(reps, n, *out.shape[1:]).argmax(dim=-1)
+            y = y.to(pred.device)
+            valid = y != -100
+            correct += ((pred == y) & valid).flatten(1).sum(dim=1).double().cpu()
+            total += int(valid.sum())
     if total == 0:
         raise ValueError("accuracy_over_time: data yielded no samples")
     return correct / total
@@ -202,6 +205,8 @@ def accuracy_over_time(
     confidence: float = 0.95,
     batch_size: int = 256,
     instances_per_pass: int = 16,
+    output_fn: inputs.OutputFn | None = None,
+    progress: Progress = None,
 ) -> AccuracyOverTime:
     """Top-1 accuracy of ``model`` (converted, e.g. with ``an.presets.pcm()``) at each time after
     programming, over ``repeats`` independent programming instances, for each compensation mode.
@@ -211,7 +216,14 @@ def accuracy_over_time(
     times (the same devices age). ``compensation`` modes: ``none``, ``global``, ``column``;
     ``recalibrate_every_s``: compensate at the last multiple of that period instead of at each
     time. ``confidence``: level of the Student-t interval of the mean. Accuracies are in [0, 1].
+
+    ``data``: labelled inputs in the convention of ``analogue._util.inputs`` -- ``(x, y)``
+    tensors, dicts of keyword inputs with a ``"labels"`` entry (a tokenizer's output), a list or
+    DataLoader of those, or an object with ``x_test``/``y_test``. ``output_fn(output) -> Tensor``
+    picks the logits (default: the tensor, the ``logits`` of a ``ModelOutput``/dict, or a tuple's
+    first tensor). ``progress``: a bar over the (pass, time, mode) evaluations (None: on a TTY).
     """
+    progress_enabled(progress)  # a bad policy fails before any work
     times = [check_time(t, "accuracy_over_time: times_s") for t in times_s]
     if not times:
         raise ValueError("accuracy_over_time: times_s is empty")
@@ -233,8 +245,6 @@ def accuracy_over_time(
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"accuracy_over_time: confidence must lie in (0, 1), got {confidence}")
     batches = _data(data)
-    if not isinstance(batches, list):
-        batches = list(batches)
     work = copy.deepcopy(model)
     work.eval()
     cycles = 1 + max(
@@ -242,20 +252,19 @@ def accuracy_over_time(
         default=0,
     )
     unprogram_(work)  # the baseline is the model before programming
-    baseline = float(_instance_accuracy(work, batches, 1, batch_size)[0])
+    baseline = float(_instance_accuracy(work, batches, 1, batch_size, output_fn)[0])
     samples: dict[str, list[list[float]]] = {m: [[] for _ in times] for m in modes}
-    done = 0
-    while done < repeats:
+    steps = [(done, ti, t, mode) for done in range(0, repeats, instances_per_pass)
+             for ti, t in enumerate(times) for mode in modes]
+    programmed = -1
+    for done, ti, t, mode in track(steps, "accuracy over time", progress, unit="eval"):
         reps = min(instances_per_pass, repeats - done)
-        program_(work, seed=seed + done, instances=reps, cycles=cycles)  # same age for all passes
-        for ti, t in enumerate(times):
-            for mode in modes:
-                every = recalibrate_every_s if mode != "none" else None
-                drift_(work, t, temperature_k, compensation=mode, recalibrate_every_s=every)
-                samples[mode][ti].extend(
-                    _instance_accuracy(work, batches, reps, batch_size).tolist()
-                )
-        done += reps
+        if programmed != done:  # a new pass of instances, of the same age as the others
+            program_(work, seed=seed + done, instances=reps, cycles=cycles)
+            programmed = done
+        every = recalibrate_every_s if mode != "none" else None
+        drift_(work, t, temperature_k, compensation=mode, recalibrate_every_s=every)
+        samples[mode][ti].extend(_instance_accuracy(work, batches, reps, batch_size, output_fn).tolist())
     points = []
     for ti, t in enumerate(times):
         for mode in modes:

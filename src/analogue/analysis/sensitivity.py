@@ -15,7 +15,6 @@ of the model output against the digital output; needs no labels, e.g. for an enc
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -23,63 +22,39 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .._util import inputs
+from .._util.progress import Progress, progress_enabled, track
 from ..config import AnalogConfig
 from ..nn import ANALOG_TWINS, AnalogLayer
 
 METRICS = ("accuracy", "loss", "output_error")
 _PLAIN = (nn.Linear, nn.Conv1d, nn.Conv2d)
 
-Inputs = Tensor | Mapping[str, Tensor]
-
-
-# -- inputs of any model ----------------------------------------------------------------------------
-def _n(x: Inputs) -> int:
-    return len(x) if isinstance(x, Tensor) else len(next(iter(x.values())))
-
-
-def _take(x: Inputs, n: int) -> Inputs:
-    return x[:n] if isinstance(x, Tensor) else {k: v[:n] for k, v in x.items()}
-
-
-def _repeat(x: Inputs, reps: int) -> Inputs:
-    """``reps`` copies of the batch, instance-major (what a programmed layer with ``reps``
-    instances expects)."""
-    if reps == 1:
-        return x
-    rep = lambda t: t.repeat(reps, *([1] * (t.dim() - 1)))
-    return rep(x) if isinstance(x, Tensor) else {k: rep(v) for k, v in x.items()}
-
-
-def _output(out: Any) -> Tensor:
-    """The main tensor of a model output (a tensor, a tuple, or a Hugging Face ``ModelOutput``)."""
-    if isinstance(out, Tensor):
-        return out
-    if isinstance(out, Mapping):
-        return next(iter(out.values()))
-    if isinstance(out, (tuple, list)) and out and isinstance(out[0], Tensor):
-        return out[0]
-    raise TypeError(f"sensitivity: cannot find the output tensor in a {type(out).__name__}")
-
-
-def _forward(model: nn.Module, x: Inputs) -> Tensor:
-    return _output(model(**x) if isinstance(x, Mapping) else model(x))
-
-
-class _KwargsModel(nn.Module):
-    """Lets ``calibrate_`` feed a dict of inputs as keyword arguments."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: Inputs) -> Tensor:
-        return _forward(self.model, x)
+# -- inputs of any model: the convention of analogue._util.inputs ------------------------------------
+def _examples(data: Any, max_examples: int) -> list[inputs.Batch]:
+    """The batches of ``data`` up to ``max_examples`` examples in all (the last one cut)."""
+    out, n = [], 0
+    for batch in inputs.batches(data, None, "sensitivity"):
+        k = inputs.batch_size(batch)
+        if k == 0:
+            continue
+        if n + k > max_examples:
+            batch, k = inputs.select(batch, 0, max_examples - n), max_examples - n
+        out.append(batch)
+        n += k
+        if n >= max_examples:
+            break
+    if not out:
+        raise ValueError("sensitivity: data held no examples; pass at least one input")
+    return out
 
 
 # -- MACs ---------------------------------------------------------------------------------------------
 @torch.no_grad()
-def count_macs(model: nn.Module, x: Inputs) -> dict[str, int]:
-    """Multiply-accumulates per example of every Linear/Conv layer (analog or not) on inputs ``x``.
+def count_macs(model: nn.Module, x: Any) -> dict[str, int]:
+    """Multiply-accumulates per example of every Linear/Conv layer (analog or not) on inputs ``x``
+    (one batch in the convention of ``analogue._util.inputs``: a tensor, a tuple of positional
+    inputs, a dict of keyword inputs).
 
     A Linear does ``in_features`` MACs per output element, a convolution
     ``in_channels / groups * prod(kernel_size)``; the count follows the actual output sizes, so
@@ -87,7 +62,8 @@ def count_macs(model: nn.Module, x: Inputs) -> dict[str, int]:
     """
     counts: dict[str, int] = {}
     hooks = []
-    n = _n(x)
+    batch = inputs.as_batch(x, "count_macs")
+    n = max(inputs.batch_size(batch), 1)
 
     def hook(name: str, mod: nn.Module) -> Any:
         def fn(_m: nn.Module, _inp: Any, out: Tensor) -> None:
@@ -102,7 +78,7 @@ def count_macs(model: nn.Module, x: Inputs) -> dict[str, int]:
     was = model.training
     model.eval()
     try:
-        _forward(model, x)
+        inputs.call(model, batch)
     finally:
         for h in hooks:
             h.remove()
@@ -159,15 +135,45 @@ class SensitivityResult:
 
 
 # -- the analysis -------------------------------------------------------------------------------------
-def _metric_per_instance(out: Tensor, reps: int, metric: str, y: Tensor | None,
-                         ref: Tensor | None) -> Tensor:
-    out = out.reshape(reps, -1, *out.shape[1:]).float()
-    if metric == "accuracy":
-        return (out.argmax(dim=-1) == y).float().mean(dim=1)
-    if metric == "loss":
-        return torch.stack([F.cross_entropy(o, y) for o in out])
-    err = (out - ref).flatten(1).norm(dim=1)
-    return err / ref.flatten().norm().clamp_min(torch.finfo(ref.dtype).tiny)
+class _Metric:
+    """A metric per programmed instance, accumulated over batches."""
+
+    def __init__(self, metric: str, reps: int) -> None:
+        self.metric, self.reps = metric, reps
+        self.num = torch.zeros(reps, dtype=torch.float64)
+        self.den = torch.zeros((), dtype=torch.float64)
+
+    def add(self, out: Tensor, y: Tensor | None, ref: Tensor) -> None:
+        out = out.reshape(self.reps, -1, *out.shape[1:]).float()
+        if self.metric == "accuracy":
+            assert y is not None
+            self.num += (out.argmax(dim=-1) == y.to(out.device)).flatten(1).sum(dim=1).double().cpu()
+            self.den += y.numel()
+        elif self.metric == "loss":
+            assert y is not None
+            y = y.to(out.device)
+            self.num += torch.stack([F.cross_entropy(o.reshape(-1, o.shape[-1]), y.reshape(-1), reduction="sum")
+                                     for o in out]).double().cpu()
+            self.den += y.numel()
+        else:
+            ref = ref.float()
+            self.num += (out - ref).flatten(1).square().sum(dim=1).double().cpu()
+            self.den += ref.square().sum().double().cpu()
+
+    def value(self) -> Tensor:
+        if self.metric == "output_error":
+            return self.num.sqrt() / self.den.sqrt().clamp_min(torch.finfo(torch.float64).tiny)
+        return self.num / self.den
+
+
+def _measure(model: nn.Module, data: list[inputs.Batch], refs: list[Tensor], reps: int, metric: str,
+             output_fn: inputs.OutputFn | None) -> Tensor:
+    """``metric`` of each of ``reps`` programmed instances over the batches, ``(reps,)``."""
+    acc = _Metric(metric, reps)
+    for batch, ref in zip(data, refs):
+        out = inputs.logits(inputs.call(model, inputs.repeat(batch, reps)), output_fn, "sensitivity")
+        acc.add(out, batch.labels, ref)
+    return acc.value()
 
 
 @torch.no_grad()
@@ -182,7 +188,7 @@ def _deploy(layer: AnalogLayer, seed: int, reps: int, t_s: float, compensation: 
 @torch.no_grad()
 def sensitivity(
     model: nn.Module,
-    data: Inputs | tuple[Inputs, Tensor],
+    data: Any,
     cfg: AnalogConfig,
     *,
     metric: str = "accuracy",
@@ -193,16 +199,22 @@ def sensitivity(
     calibrate: bool = True,
     layers: list[str] | None = None,
     max_examples: int = 512,
+    output_fn: inputs.OutputFn | None = None,
+    progress: Progress = None,
 ) -> SensitivityResult:
     """Degradation of ``metric`` when only one layer at a time runs on analog tiles with ``cfg``.
 
-    ``model``: a digital model (not modified; every layer is restored). ``data``: ``(x, y)`` with
-    class labels ``y`` for ``accuracy``/``loss``, or inputs ``x`` alone for ``output_error``; ``x``
-    is a tensor or a dict of tensors passed as keyword arguments (Hugging Face models); at most
-    ``max_examples`` are used. ``n_seeds`` programming instances (Monte Carlo, run as one batch)
+    ``model``: a digital model (not modified; every layer is restored). ``data``: inputs in the
+    convention of ``analogue._util.inputs`` (a tensor, a tuple of positional inputs, a dict of
+    keyword inputs such as a tokenizer's output, or a list/iterable/DataLoader of those), with class
+    labels for ``accuracy``/``loss`` (``(x, y)`` pairs, or a ``"labels"`` entry of a dict; token
+    labels of a language model work too), or without for ``output_error``; the first
+    ``max_examples`` examples are used. ``output_fn(output) -> Tensor`` picks the output tensor
+    (default: the tensor, the ``logits`` of a ``ModelOutput``/dict, or a tuple's first tensor). ``n_seeds`` programming instances (Monte Carlo, run as one batch)
     are read ``t_s`` seconds after programming with ``compensation`` (none|global|column) drift
     compensation. ``layers``: names to analyse (default: every Linear/Conv layer).
     """
+    progress_enabled(progress)  # a bad policy fails before any work
     if metric not in METRICS:
         raise ValueError(f"sensitivity: metric must be one of {METRICS}, got {metric!r}")
     if not isinstance(cfg, AnalogConfig):
@@ -212,12 +224,12 @@ def sensitivity(
     if any(isinstance(m, AnalogLayer) for m in model.modules()):
         raise ValueError("sensitivity: pass the digital model (an.to_digital_(model) first); it decides "
                          "which layers go analog")
-    x, y = (data if isinstance(data, tuple) else (data, None))
-    if metric != "output_error" and y is None:
-        raise ValueError(f"sensitivity: metric {metric!r} needs labels; pass data=(x, y) or use "
-                         "metric='output_error'")
-    x = _take(x, max_examples)
-    y = None if y is None else y[:max_examples]
+    if isinstance(max_examples, bool) or not isinstance(max_examples, int) or max_examples < 1:
+        raise ValueError(f"sensitivity: max_examples must be a positive integer, got {max_examples!r}")
+    data = _examples(data, max_examples)
+    if metric != "output_error" and any(b.labels is None for b in data):
+        raise ValueError(f"sensitivity: metric {metric!r} needs labels; pass data=(x, y) pairs (or dicts "
+                         "with a 'labels' entry) or use metric='output_error'")
     modules = dict(model.named_modules())
     names = [n for n, m in modules.items() if type(m) in _PLAIN] if layers is None else list(layers)
     for n in names:
@@ -225,18 +237,16 @@ def sensitivity(
             raise ValueError(f"sensitivity: {n!r} is not a plain Linear/Conv1d/Conv2d layer of the model")
     if not names:
         raise ValueError("sensitivity: the model has no Linear/Conv layers to put on analog tiles")
-    macs = count_macs(model, _take(x, 8))
+    macs = count_macs(model, inputs.select(data[0], 0, 8))
     total = sum(macs.get(n, 0) for n in names) or 1
 
     was = model.training
     model.eval()
     try:
-        ref = _forward(model, x)
-        base = _metric_per_instance(ref, 1, metric, y, ref)
-        baseline = float(base[0])
-        xr = _repeat(x, n_seeds)
+        refs = [inputs.logits(inputs.call(model, b), output_fn, "sensitivity") for b in data]
+        baseline = float(_measure(model, data, refs, 1, metric, output_fn)[0])
         results = []
-        for i, name in enumerate(names):
+        for i, name in enumerate(track(names, "sensitivity", progress, unit="layer")):
             parent_name, _, child_name = name.rpartition(".")
             parent = modules[parent_name] if parent_name else model
             plain = modules[name]
@@ -248,9 +258,9 @@ def sensitivity(
                 if calibrate:
                     from ..lifecycle import calibrate_
 
-                    calibrate_(_KwargsModel(model).eval(), [x])  # eval: calibrate_ restores the mode
+                    calibrate_(model, data, max_batches=len(data), progress=False)
                 _deploy(twin, seed * 1_000_003 + i, n_seeds, float(t_s), compensation)
-                vals = _metric_per_instance(_forward(model, xr), n_seeds, metric, y, ref)
+                vals = _measure(model, data, refs, n_seeds, metric, output_fn)
             finally:
                 setattr(parent, child_name, plain)
             deg = (baseline - vals) if metric == "accuracy" else (vals - baseline)

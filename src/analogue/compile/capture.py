@@ -25,12 +25,15 @@ from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 from torch.utils._pytree import tree_flatten
+
+from .._util import inputs
 
 # Ops per output element for element-wise and normalisation work (counting convention).
 OPS_PER_ELEM: dict[str, int] = {
@@ -150,26 +153,25 @@ class CaptureError(RuntimeError):
 
 
 def as_args(example_inputs: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """Normalise ``example_inputs`` (a tensor, a tuple/list of them, or a dict of keyword
-    arguments) into ``(args, kwargs)`` for ``torch.export``."""
-    if isinstance(example_inputs, torch.Tensor):
-        return (example_inputs,), {}
-    if isinstance(example_inputs, dict):
-        return (), dict(example_inputs)
-    if isinstance(example_inputs, (tuple, list)):
-        return tuple(example_inputs), {}
-    raise TypeError(
-        "example_inputs must be a tensor, a tuple/list of positional inputs or a dict of keyword"
-        f" inputs, got {type(example_inputs).__name__}"
-    )
+    """Normalise ``example_inputs`` (one batch in the convention of ``analogue._util.inputs``: a
+    tensor, a tuple/list of positional inputs, a dict of keyword inputs, or an ``(x, y)`` pair
+    whose labels are dropped) into ``(args, kwargs)`` for ``torch.export``."""
+    if not isinstance(example_inputs, (torch.Tensor, Mapping, tuple, list)):
+        raise TypeError("example_inputs must be one batch: a tensor, a tuple/list of positional inputs, a "
+                        f"dict of keyword inputs or an (x, y) pair; got {type(example_inputs).__name__}")
+    batch = inputs.as_batch(example_inputs, "example_inputs")
+    return batch.args, batch.kwargs
 
 
 def infer_batch_size(args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
-    """Leading dimension of the first input tensor (1 for a tensor with fewer than 2 dims)."""
+    """Leading dimension of the first input tensor (1 for a tensor with fewer than 2 dims; 0 for
+    an empty one)."""
     leaves, _ = tree_flatten((args, kwargs))
     for leaf in leaves:
         if isinstance(leaf, torch.Tensor):
-            return int(leaf.shape[0]) if leaf.dim() >= 2 and leaf.shape[0] > 0 else 1
+            if leaf.numel() == 0:
+                return 0
+            return int(leaf.shape[0]) if leaf.dim() >= 2 else 1
     return 1
 
 

@@ -160,6 +160,13 @@ def _check_program(program: Any, batch: int, where: str) -> Chip:
     return chip
 
 
+def _check_activities(where: str, **values: float) -> None:
+    for name, v in values.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
+            raise ConfigError(f"{where}: {name} must be a fraction of full scale in [0, 1] (e.g. 0.5), "
+                              f"got {v!r}")
+
+
 def _layer_costs(
     program: Any, p: dict[str, Any], input_activity: float, weight_activity: float
 ) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
@@ -203,6 +210,7 @@ def estimate_cost(
     full scale (0.5 each for uniform random operands).
     """
     chip = _check_program(program, batch, "estimate_cost")
+    _check_activities("estimate_cost", input_activity=input_activity, weight_activity=weight_activity)
     if not chip.is_analog:
         raise ConfigError(
             "estimate_cost: the program's chip has no analog arrays; use gpu_estimate(program)"
