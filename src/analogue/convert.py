@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ._util import inputs
 from .config import AnalogConfig
 from .nn import AnalogLayer
 from .nn.twins import digital_reason, hf_conv1d_class, twin_for
@@ -367,9 +368,7 @@ def _module_macs(mod: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], 
 def count_weight_macs(model: nn.Module, example_inputs: Any) -> dict[str, int]:
     """MACs per module name of every weight layer (analog layers as their digital twins) in one
     ``torch.no_grad`` eval-mode forward on ``example_inputs``; the model is left as it was."""
-    from .compile.capture import as_args
-
-    args, kwargs = as_args(example_inputs)
+    batch = inputs.as_batch(example_inputs, "example_inputs")
     swapped = [(parent, attr, child) for _n, parent, attr, child in _children(model) if isinstance(child, AnalogLayer)]
     if isinstance(model, AnalogLayer):
         model = model.to_float()
@@ -385,7 +384,7 @@ def count_weight_macs(model: nn.Module, example_inputs: Any) -> dict[str, int]:
             hooks.append(mod.register_forward_hook(hook, with_kwargs=True))
         model.eval()
         with torch.no_grad():
-            model(*args, **kwargs)
+            inputs.call(model, batch)
     finally:
         for h in hooks:
             h.remove()

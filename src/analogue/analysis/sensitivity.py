@@ -25,10 +25,11 @@ from torch import Tensor, nn
 from .._util import inputs
 from .._util.progress import Progress, progress_enabled, track
 from ..config import AnalogConfig
-from ..nn import ANALOG_TWINS, AnalogLayer
+from ..convert import count_weight_macs
+from ..nn import AnalogLayer
+from ..nn.twins import twin_for
 
 METRICS = ("accuracy", "loss", "output_error")
-_PLAIN = (nn.Linear, nn.Conv1d, nn.Conv2d)
 
 # -- inputs of any model: the convention of analogue._util.inputs ------------------------------------
 def _examples(data: Any, max_examples: int) -> list[inputs.Batch]:
@@ -52,38 +53,18 @@ def _examples(data: Any, max_examples: int) -> list[inputs.Batch]:
 # -- MACs ---------------------------------------------------------------------------------------------
 @torch.no_grad()
 def count_macs(model: nn.Module, x: Any) -> dict[str, int]:
-    """Multiply-accumulates per example of every Linear/Conv layer (analog or not) on inputs ``x``
-    (one batch in the convention of ``analogue._util.inputs``: a tensor, a tuple of positional
-    inputs, a dict of keyword inputs).
+    """Multiply-accumulates per example of every weight layer (analog or not: linear, convolution,
+    Hugging Face ``Conv1D``, recurrent, attention projections) on inputs ``x`` (one batch in the
+    convention of ``analogue._util.inputs``: a tensor, a tuple of positional inputs, a dict of
+    keyword inputs); ``an.conversion_report``'s count, divided by the batch size.
 
     A Linear does ``in_features`` MACs per output element, a convolution
     ``in_channels / groups * prod(kernel_size)``; the count follows the actual output sizes, so
     sequence lengths and strides are accounted for.
     """
-    counts: dict[str, int] = {}
-    hooks = []
     batch = inputs.as_batch(x, "count_macs")
     n = max(inputs.batch_size(batch), 1)
-
-    def hook(name: str, mod: nn.Module) -> Any:
-        def fn(_m: nn.Module, _inp: Any, out: Tensor) -> None:
-            per_out = mod.in_features if hasattr(mod, "in_features") else \
-                mod.in_channels // mod.groups * math.prod(mod.kernel_size)
-            counts[name] = counts.get(name, 0) + out.numel() // n * per_out
-        return fn
-
-    for name, mod in model.named_modules():
-        if type(mod) in _PLAIN or isinstance(mod, AnalogLayer):
-            hooks.append(mod.register_forward_hook(hook(name, mod)))
-    was = model.training
-    model.eval()
-    try:
-        inputs.call(model, batch)
-    finally:
-        for h in hooks:
-            h.remove()
-        model.train(was)
-    return counts
+    return {name: v // n for name, v in count_weight_macs(model, batch).items()}
 
 
 # -- results -------------------------------------------------------------------------------------------
@@ -231,10 +212,10 @@ def sensitivity(
         raise ValueError(f"sensitivity: metric {metric!r} needs labels; pass data=(x, y) pairs (or dicts "
                          "with a 'labels' entry) or use metric='output_error'")
     modules = dict(model.named_modules())
-    names = [n for n, m in modules.items() if type(m) in _PLAIN] if layers is None else list(layers)
+    names = [n for n, m in modules.items() if twin_for(m) is not None] if layers is None else list(layers)
     for n in names:
-        if n not in modules or type(modules[n]) not in _PLAIN:
-            raise ValueError(f"sensitivity: {n!r} is not a plain Linear/Conv1d/Conv2d layer of the model")
+        if n not in modules or twin_for(modules[n]) is None:
+            raise ValueError(f"sensitivity: {n!r} is not a plain layer with an analog twin (Linear, Conv1d, Conv2d or Hugging Face Conv1D) of the model")
     if not names:
         raise ValueError("sensitivity: the model has no Linear/Conv layers to put on analog tiles")
     macs = count_macs(model, inputs.select(data[0], 0, 8))
@@ -250,7 +231,7 @@ def sensitivity(
             parent_name, _, child_name = name.rpartition(".")
             parent = modules[parent_name] if parent_name else model
             plain = modules[name]
-            twin = ANALOG_TWINS[type(plain).__name__].from_float(plain, cfg, seed=seed * 1_000_003 + i)
+            twin = twin_for(plain).from_float(plain, cfg, seed=seed * 1_000_003 + i)
             twin.layer_name = name
             twin.eval()
             setattr(parent, child_name, twin)
