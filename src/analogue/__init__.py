@@ -12,7 +12,14 @@ from .config import (
     NoiseConfig,
     TileConfig,
 )
-from .convert import ConversionReport, DigitalLayer, analog_layers, conversion_report, convert_, to_digital_
+from .convert import (
+    ConversionReport,
+    DigitalLayer,
+    analog_layers,
+    conversion_report,
+    convert_,
+    to_digital_,
+)
 from .cost import CostReport, estimate_cost
 from .lifecycle import calibrate_, capture_inputs
 from .lifecycle_drift import compensate_drift_, drift_, program_, unprogram_

@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import NoReturn
 
 from . import __version__
+from ._util.progress import progress_arg
 from .compile.cli import add_map_arguments, run_map
 from .cost.cli import add_cost_arguments, run_cost
 from .report import print_table
 from .train.train_cli import (
     add_hwa_table_arguments,
     add_train_arguments,
-    progress_arg,
     run_hwa_table_cli,
     run_train,
 )

@@ -51,6 +51,7 @@ def run_drift_demo(
         compensation=compensation,
         temperature_k=temperature_k,
         seed=seed,
+        progress=progress,
     )
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": str(out / "drift.json"), "plot": str(out / "drift.png")}

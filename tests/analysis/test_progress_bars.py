@@ -25,6 +25,9 @@ def test_bars_follow_the_progress_argument(capsys, progress):
     assert ("sensitivity" in capsys.readouterr().err) is progress
     an.calibrate_(an.convert_(net, an.presets.standard()), [x, x], progress=progress)
     assert ("calibrate" in capsys.readouterr().err) is progress
+    net, x, y = _data()
+    an.compile(net, x, progress=progress)
+    assert ("compile" in capsys.readouterr().err) is progress
 
 
 def test_progress_must_be_a_bool_or_none():

@@ -36,3 +36,17 @@ def track(items: Iterable[T], desc: str, progress: Progress = None, total: int |
     from tqdm.auto import tqdm
 
     yield from tqdm(items, desc=desc, total=total, unit=unit, leave=False)
+
+
+def bar(total: int, desc: str, progress: Progress = None, unit: str = "it"):
+    """A tqdm bar of ``total`` steps under the ``progress`` policy (a silent one when off), for
+    work that is not one loop; use it as a context manager and call ``update()`` per step."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, leave=False, disable=not progress_enabled(progress))
+
+
+def progress_arg(args: object) -> Progress:
+    """The policy of a command's ``--no-progress`` flag: ``False``; otherwise ``None`` (a bar
+    when standard error is a terminal)."""
+    return False if getattr(args, "no_progress", False) else None

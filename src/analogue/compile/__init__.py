@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from analogue._util.progress import Progress, bar
 from analogue.compile.capture import CaptureError, OpNode, capture
 from analogue.compile.placement import ChipCapacityError, layer_geometry, place
 from analogue.compile.program import ANALOG, DIGITAL, Block, LayerPlan, Program
@@ -118,6 +119,7 @@ def compile(  # noqa: A001 -- the public name is an.compile
     build_model: bool = True,
     cfg: Any = None,
     seed: int = 0,
+    progress: Progress = None,
 ) -> Program:
     """Compile ``model`` onto ``chip`` and return the :class:`Program`.
 
@@ -132,16 +134,34 @@ def compile(  # noqa: A001 -- the public name is an.compile
     instead of raising :class:`ChipCapacityError`.
     ``build_model``: also build the executable model (a converted deep copy; the input model is
     not modified). ``cfg``: the ``AnalogConfig`` it simulates (see :func:`analog_config_for`;
-    default derived from the chip); ``seed``: its noise seed.
+    default derived from the chip); ``seed``: its noise seed. ``progress``: a bar over the stages
+    (capture, placement, executable model; ``None``: on a terminal).
     """
-    from analogue.convert import rule_for, validate_rules
+    from analogue.convert import validate_rules
 
     if not isinstance(model, nn.Module):
         raise TypeError(f"compile: model must be a torch.nn.Module, got {type(model).__name__}")
     chip = _resolve_chip(chip)
     validate_rules(model, rules)
     _check_rows(example_inputs)
-    ops, batch = capture(_digital_copy(model), example_inputs, batch_size=batch_size)
+    with bar(3 if build_model else 2, "compile", progress, unit="stage") as stages:
+        stages.set_postfix_str("capture")
+        ops, batch = capture(_digital_copy(model), example_inputs, batch_size=batch_size)
+        stages.update()
+        stages.set_postfix_str("placement")
+        program = _plan(ops, batch, chip, rules, replicate, reprogram)
+        stages.update()
+        if build_model:
+            stages.set_postfix_str("executable model")
+            program.model = _build_executable(model, chip, rules, cfg, seed, program)
+            stages.update()
+    return program
+
+
+def _plan(ops: list[OpNode], batch: int, chip: Any, rules: dict[str, Any] | None, replicate: bool,
+          reprogram: bool) -> Program:
+    """Partition the captured ``ops`` into analog and digital and place them on ``chip``."""
+    from analogue.convert import rule_for
 
     analog_names: set[str] = set()
     reasons: dict[str, str] = {}
@@ -177,8 +197,6 @@ def compile(  # noqa: A001 -- the public name is an.compile
         batch_size=batch,
         notes=notes,
     )
-    if build_model:
-        program.model = _build_executable(model, chip, rules, cfg, seed, program)
     return program
 
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import torch
 
+from analogue._util.progress import progress_arg
+
 
 def load_factory(spec: str) -> Any:
     """``"package.module:function"`` or ``"path/to/file.py:function"`` -> the function."""
@@ -163,6 +165,7 @@ def run_map(args: argparse.Namespace) -> int:
         replicate=args.replicate,
         reprogram=args.reprogram,
         build_model=False,
+        progress=progress_arg(args),
     )
     print(program.summary(max_digital=None if args.all_digital_ops else 20))
     if args.json:

@@ -9,6 +9,7 @@ import argparse
 import json
 from pathlib import Path
 
+from analogue._util.progress import progress_arg
 from analogue.compile.cli import CHIP_HELP, add_input_arguments
 from analogue.cost.claims import claims_table, preset_chips
 
@@ -55,7 +56,8 @@ def run_cost(args: argparse.Namespace) -> int:
         x = example_input(args)
         model = build_factory_model(args.model, args.kwargs)
         program = compile_model(
-            model, x, chip, replicate=args.replicate, reprogram=args.reprogram, build_model=False
+            model, x, chip, replicate=args.replicate, reprogram=args.reprogram, build_model=False,
+            progress=progress_arg(args),
         )
         report = estimate_cost(program, batch=args.batch)
         print()

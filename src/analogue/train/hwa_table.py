@@ -100,7 +100,7 @@ def run_hwa_table(
 
     say("per-layer sensitivity of the HWA model at 1 d ...")
     sens = sensitivity(to_digital_(copy.deepcopy(hwa)), data.x_test, acfg, metric="output_error",
-                       n_seeds=repeats, t_s=SECONDS["1 d"], seed=seed)
+                       n_seeds=repeats, t_s=SECONDS["1 d"], seed=seed, progress=progress)
     plan = plan_hybrid(sens, min_analog_mac_fraction=min_analog_mac_fraction)
     hybrid = convert_(copy.deepcopy(hwa), acfg, rules=plan.rules or None, seed=seed)
     if plan.digital:
@@ -113,7 +113,7 @@ def run_hwa_table(
     for name, model in variants.items():
         say(f"{name}: {repeats} programming instances x {len(times)} times ...")
         res = accuracy_over_time(model, (data.x_test, data.y_test), times, repeats,
-                                 compensation=("global",), seed=seed)
+                                 compensation=("global",), seed=seed, progress=progress)
         row: dict[str, Any] = {"model": name}
         for label, t in zip(TABLE_TIMES, times):
             p = res.point(t, "global")

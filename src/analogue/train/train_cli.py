@@ -6,6 +6,7 @@ import argparse
 import importlib.util
 from pathlib import Path
 
+from .._util.progress import progress_arg
 from ..report import print_table
 
 
@@ -33,11 +34,6 @@ def _add_trust_code(p: argparse.ArgumentParser) -> None:
                    help="allow the config's model.name/data.name to name package.module:function "
                    "outside analogue.data: this imports that module and RUNS ITS CODE; only for "
                    "configs you trust")
-
-
-def progress_arg(args: argparse.Namespace) -> bool | None:
-    """``--no-progress``: ``False``; otherwise ``None`` (a bar when stderr is a terminal)."""
-    return False if getattr(args, "no_progress", False) else None
 
 
 def _has_inmemory() -> bool:
