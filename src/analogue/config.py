@@ -79,7 +79,8 @@ class TileConfig:
 class DACConfig:
     """Input digital-to-analog conversion.
 
-    ``bits``: signed resolution (``2**(bits-1) - 1`` levels per side); ``None`` is ideal.
+    ``bits``: signed resolution (``2**(bits-1) - 1`` levels per side); ``1`` is a binary (sign)
+    DAC driving +-full scale (``physics.periphery.quantise_``); ``None`` is ideal.
     ``range_policy``: how the full-scale input is chosen --
       ``dynamic``    per input vector, its absolute maximum (``noise management``);
       ``dynamic_tile`` per input vector and row tile, the absolute maximum of the vector's slice
@@ -109,7 +110,8 @@ class DACConfig:
 class ADCConfig:
     """Output analog-to-digital conversion, one conversion per tile column per input vector.
 
-    ``bits``: signed resolution over ``[-out_bound, out_bound]``; ``None`` is ideal.
+    ``bits``: signed resolution over ``[-out_bound, out_bound]``; ``1`` is a sign ADC (one
+    comparator per column, reading +-out_bound); ``None`` is ideal.
     ``out_bound``: full-scale output in normalised units (full-scale input x full-scale weight).
     ``clip``: saturate at the bound (a real ADC does); ``False`` only with ``bits=None``.
     """

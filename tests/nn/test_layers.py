@@ -348,6 +348,7 @@ def test_reused_buffers_are_not_state_and_are_capped():
     with torch.no_grad():
         y = layer(x)
     assert any(k in layer.__dict__ for k in layer.BUFFER_KEYS)
+    assert {"_cols_scratch", "_y_scratch"} <= set(layer._reused_buffers())
     twin = copy.deepcopy(layer)
     assert not any(k in twin.__dict__ for k in layer.BUFFER_KEYS)  # deepcopy drops them
     assert not any("scratch" in k for k in layer.state_dict())
@@ -358,7 +359,7 @@ def test_reused_buffers_are_not_state_and_are_capped():
     layer.scratch_max_elems = 16  # above the cap every temporary is allocated per call
     with torch.no_grad():
         torch.testing.assert_close(layer(x), y, rtol=0, atol=0)
-    assert not any(k in layer.__dict__ for k in ("_cols_scratch", "_pad_scratch", "_y_scratch"))
+    assert not any(k in layer._reused_buffers() for k in ("_cols_scratch", "_pad_scratch", "_y_scratch"))
 
 
 @pytest.mark.parametrize("policy", ["dynamic", "fixed"])

@@ -6,12 +6,20 @@ currents per row block, add output noise, digitise each block with its ADC, resc
 partial sums digitally. Everything stateful the physics needs (input ranges, ADC ranges,
 programmed conductances) lives in registered buffers or parameters, so ``state_dict``,
 optimizers and ``deepcopy`` work unchanged.
+
+Threads: one layer may run in several threads at once. The temporaries it reuses between calls
+are per thread (``_reused_buffers``), so concurrent calls give the outputs they give one at a
+time. The layer's output-noise stream is one per layer, shared: concurrent calls draw distinct
+stretches of it in the order they reach it, so noisy outputs are reproducible per ``noise_seed``
+only when the calls come in a fixed order (one thread, or one model copy per thread: ``deepcopy``
+and ``reseed`` each copy).
 """
 
 from __future__ import annotations
 
 import functools
 import math
+import threading
 import weakref
 from collections.abc import Callable
 
@@ -26,6 +34,16 @@ from ..physics.periphery import dac, dac_unit, dynamic_input_scale
 from ..physics.slicing import bit_slice, unslice
 from ..physics.ste import AnalogMatmulFn, MVMTrace, autocast_on
 from . import programmed
+
+
+_SOURCE_LOCK = threading.Lock()  # the creation of a layer's noise source (rare: once per layer and device)
+
+
+class _ThreadBuffers(threading.local):
+    """Per thread: the reused temporaries of a layer, by name (freed with the thread)."""
+
+    def __init__(self) -> None:
+        self.bufs: dict = {}
 
 
 def shaped_buffer(bufs: dict | None, name: str, shape: tuple[int, ...], dtype: torch.dtype,
@@ -161,13 +179,23 @@ class AnalogLayer(nn.Module):
         self._source = None
 
     def _noise_source(self, device: torch.device, dtype: torch.dtype, n: int) -> GaussianSource:
-        src = self._source
+        """The layer's noise stream (one for all threads: ``GaussianSource`` is thread-safe),
+        (re)started from ``noise_seed`` for a new device, dtype or a larger pool."""
         pool = pool_size_for(n)
-        if src is None or src.device != device or src.pool.dtype != dtype or src.pool.numel() < pool:
-            gen = torch.Generator(device=device)
-            gen.manual_seed(self.noise_seed)
-            src = GaussianSource(gen, pool_size=pool, dtype=dtype)
-            self._source = src
+
+        def fits(src: GaussianSource | None) -> bool:
+            return src is not None and src.device == device and src.pool.dtype == dtype and src.pool.numel() >= pool
+
+        src = self._source
+        if fits(src):
+            return src
+        with _SOURCE_LOCK:  # two threads must not start two copies of one stream
+            src = self._source
+            if not fits(src):
+                gen = torch.Generator(device=device)
+                gen.manual_seed(self.noise_seed)
+                src = GaussianSource(gen, pool_size=pool, dtype=dtype)
+                self._source = src
         return src
 
     # -- the weights as the array holds them -----------------------------------------------------
@@ -200,17 +228,19 @@ class AnalogLayer(nn.Module):
         return read
 
     scratch_max_elems: int = 1 << 24
-    """Temporaries of a call up to this many elements (64 MiB in float32) live in reused per-layer
-    buffers (not state: dropped by ``deepcopy``/pickling and by ``release_buffers``); larger ones
-    are allocated per call. On CPU fresh memory costs a page fault per 4 KiB on first touch (about
+    """Temporaries of a call up to this many elements (64 MiB in float32) live in reused per-layer,
+    per-thread buffers (not state: dropped by ``deepcopy``/pickling and by ``release_buffers``);
+    larger ones are allocated per call. On CPU fresh memory costs a page fault per 4 KiB on first touch (about
     1 us each on this project's machine: more than the arithmetic done in it). Lower it (on the
     class or a layer) to bound the memory a model keeps between calls."""
 
-    BUFFER_KEYS = ("_w_scratch", "_p_scratch", "_x_scratch", "_y_scratch", "_cols_scratch",
-                   "_pad_scratch", "_g_scratch", "_kept")
+    BUFFER_KEYS = ("_reused",)
+    """Entries of the layer's ``__dict__`` that are not state: the per-thread reused temporaries
+    (``_w_scratch``, ``_p_scratch``, ``_x_scratch``, ``_y_scratch``, ``_cols_scratch``,
+    ``_pad_scratch``, ``_g_scratch`` and the kept slots ``_kept``)."""
 
     def release_buffers(self) -> None:
-        """Free the reused temporaries (they are re-created on the next call)."""
+        """Free the reused temporaries of every thread (they are re-created on the next call)."""
         for key in self.BUFFER_KEYS:
             self.__dict__.pop(key, None)
 
@@ -220,15 +250,24 @@ class AnalogLayer(nn.Module):
             state.pop(key, None)
         return state
 
+    def _reused_buffers(self) -> dict:
+        """The calling thread's reused temporaries of this layer, by name (concurrent calls from
+        several threads must not share them)."""
+        tls = self.__dict__.get("_reused")
+        if tls is None:
+            tls = self.__dict__.setdefault("_reused", _ThreadBuffers())
+        return tls.bufs
+
     def _scratch(self, name: str, numel: int, dtype: torch.dtype, device: torch.device) -> Tensor:
-        """A reused flat buffer of at least ``numel`` elements (not state; grown on demand); a
-        fresh tensor above ``scratch_max_elems``."""
+        """A reused flat buffer of at least ``numel`` elements (not state; per thread; grown on
+        demand); a fresh tensor above ``scratch_max_elems``."""
         if numel > self.scratch_max_elems:
             return torch.empty(numel, dtype=dtype, device=device)
-        buf = self.__dict__.get(name)
+        bufs = self._reused_buffers()
+        buf = bufs.get(name)
         if buf is None or buf.numel() < numel or buf.dtype != dtype or buf.device != device:
             buf = torch.empty(numel, dtype=dtype, device=device)
-            self.__dict__[name] = buf
+            bufs[name] = buf
         return buf[:numel]
 
     def read_is_exact(self) -> bool:
@@ -288,13 +327,51 @@ class AnalogLayer(nn.Module):
         per_block = scale[..., ::r]  # the first input of every block: (G, N, nb)
         return per_block.permute(0, 2, 1).reshape(groups * per_block.shape[-1], -1, 1)
 
-    def _reject_non_finite(self, peak: float) -> None:
-        """Fail on a NaN/Inf input, given a reduction of it that propagates NaN and Inf."""
-        if not math.isfinite(peak):
+    def _reject_non_finite(self, inputs: Tensor | None, weight_peaks: list[Tensor] | None = None) -> None:
+        """Fail on a NaN/Inf input or weight, given 0-d reductions that propagate NaN and Inf:
+        ``inputs`` (``None``: checked already) and the maxima of the weights' column scales
+        (``mapping.weight_scales``, computed by the read anyway). One host sync for both."""
+        parts = ([] if inputs is None else [inputs]) + (weight_peaks or [])
+        if not parts:
+            return
+        total = parts[0]
+        for part in parts[1:]:
+            total = torch.maximum(total, part)  # NaN propagating
+        if math.isfinite(float(total)):
+            return
+        if weight_peaks and not math.isfinite(float(torch.stack(weight_peaks).max())):
             raise ValueError(
-                f"{self.layer_name}: input contains NaN or Inf; an analog tile cannot apply it. "
-                "Check the preceding layers or the data."
+                f"{self.layer_name}: weight contains NaN or Inf; an analog array cannot hold it. "
+                "Lower the learning rate, clip the gradients, or reload a finite checkpoint."
             )
+        raise ValueError(
+            f"{self.layer_name}: input contains NaN or Inf; an analog tile cannot apply it. "
+            "Check the preceding layers or the data."
+        )
+
+    @staticmethod
+    def _recording(read: BlockReader, peaks: list[Tensor] | None) -> BlockReader:
+        """``read``, appending to ``peaks`` the largest column scale of every read (NaN/Inf when a
+        weight read is; ``None``: no check, ``read`` itself)."""
+        if peaks is None:
+            return read
+
+        def recorded(b0: int, b1: int) -> tuple[Tensor, Tensor]:
+            w, s = read(b0, b1)
+            peaks.append(s.amax())
+            return w, s
+
+        return recorded
+
+    def _empty_forward(self, x: Tensor, input_range: Tensor | None, keep: bool) -> tuple[Tensor, MVMTrace | None]:
+        """``simulate`` for a batch of no vectors: ``(G, 0, M)`` outputs (and a trace whose
+        gradients are empty, or zero for the weight)."""
+        y = x.new_zeros(x.shape[0], 0, self.matrix_shape[2])
+        if not keep:
+            return y, None
+        scale = x.new_ones(()) if input_range is None else input_range.detach().abs()
+        return y, MVMTrace(x_codes=x.detach(), x_scale=scale, w_eff=self._matrix().detach(),
+                           clipped=input_range is not None)
 
     def _reads_raw(self) -> bool:
         """Whether the crossbar can read the weight itself: an exact read without bit slicing.
@@ -334,7 +411,8 @@ class AnalogLayer(nn.Module):
 
     def simulate(self, x: Tensor, input_range: Tensor | None, keep: bool,
                  scale: Tensor | None = None, transient: bool = False,
-                 codes: bool = False, bias: Tensor | None = None) -> tuple[Tensor, MVMTrace | None]:
+                 codes: bool = False, bias: Tensor | None = None,
+                 input_check: Tensor | None = None) -> tuple[Tensor, MVMTrace | None]:
         """Forward MVM of ``(G, N, K)`` inputs; with ``keep``, also what the backward needs.
 
         Without ``keep`` (inference) large inputs are processed in chunks of vectors so that the
@@ -346,7 +424,14 @@ class AnalogLayer(nn.Module):
         codes=True)`` of the inputs; with a fixed range the caller has checked them for NaN/Inf),
         and in training it is what the trace keeps. ``bias``: the digital bias, broadcastable to
         ``(G, N, M)``, added with the input's rescale (one pass over the outputs).
+        ``input_check``: with ``codes`` and a fixed range, the caller's 0-d reduction of the inputs
+        that is NaN/Inf iff an input is (checked with the weights, one host sync).
+
+        NaN/Inf inputs, and NaN/Inf weights read from the weight parameter (not a programmed
+        array), fail with a ``ValueError`` naming the layer.
         """
+        if x.shape[1] == 0:  # an empty batch: nothing reaches the array
+            return self._empty_forward(x, input_range, keep)
         reps = programmed.n_instances(self) if programmed.reads_programmed(self) else 1
         if reps > 1:  # Monte Carlo programming instances run as extra groups (evaluation only)
             x = programmed.split_instances(self, x, reps, keep)
@@ -354,12 +439,16 @@ class AnalogLayer(nn.Module):
         g, n, k = x.shape
         if scale is None or input_range is not None:
             scale = self._input_scale(x, input_range)
-        # NaN/Inf check: the dynamic range's reduction propagates NaN/Inf; otherwise one sum in
-        # float64 (NaN if any element is NaN or +-Inf, and no overflow for finite inputs)
+        # NaN/Inf check, after the MVM with the weights' (one host sync): the dynamic range's
+        # reduction propagates NaN/Inf; otherwise one sum in float64 (NaN or +-Inf if any element
+        # is NaN or +-Inf, and no overflow for finite inputs)
         if input_range is None:
-            self._reject_non_finite(float(scale.amax()))
+            check = scale.amax()
         elif not codes:
-            self._reject_non_finite(float(x.detach().sum(dtype=torch.float64)))
+            check = x.detach().sum(dtype=torch.float64).abs()
+        else:
+            check = input_check
+        peaks: list[Tensor] | None = None if programmed.reads_programmed(self) else []
         # per-tile dynamic ranges: the digitised partial sums of each block are rescaled by their
         # own tile's range before the digital accumulation
         tile_scale = self._tile_scale_blocks(scale, g) if scale.dim() and scale.shape[-1] > 1 else None
@@ -374,9 +463,10 @@ class AnalogLayer(nn.Module):
                 read = self._raw_reader(mat, pert, self._scratch("_w_scratch", numel, x.dtype, x.device))
             else:
                 read = self._raw_reader(mat) if raw else self.read_blocks()
-            y = self._mvm(x, scale, read, raw or pert is not None, dynamic=input_range is None, keep=False,
+            y = self._mvm(x, scale, self._recording(read, peaks), raw or pert is not None, dynamic=input_range is None, keep=False,
                           transient=transient and reps == 1, codes=codes,
                           bias=bias if reps == 1 else None, tile_scale=tile_scale)[1]
+            self._reject_non_finite(check, peaks)
             y = programmed.merge_instances(y, reps)
             return (y.add_(bias) if bias is not None and reps > 1 else y), None
         # read once, so the forward and the backward see the same (noisy) weights
@@ -385,13 +475,14 @@ class AnalogLayer(nn.Module):
             read = self._raw_reader(mat, pert, self._slot_buffer(bufs, "w_eff", (numel,), x.dtype, x.device))
         else:
             read = self._raw_reader(mat) if raw else self.read_blocks()
-        w_all, s_all = read(0, g * nb)
+        w_all, s_all = self._recording(read, peaks)(0, g * nb)
         codes_buf = None if codes else self._slot_buffer(bufs, "codes", x.shape, x.dtype, x.device)
         x_n, y = self._mvm(x, scale, lambda b0, b1: (w_all, s_all) if b0 == 0 and b1 == len(w_all)
                            else (w_all[b0:b1], s_all[b0:b1]), raw or pert is not None,
                            dynamic=input_range is None, keep=True, transient=transient,
                            codes_out=codes_buf, codes=codes, bias=bias if reps == 1 else None,
                            tile_scale=tile_scale)
+        self._reject_non_finite(check, peaks)
         if bias is not None and reps > 1:
             y.add_(bias)
         if raw:  # the array holds the weight itself
@@ -405,7 +496,7 @@ class AnalogLayer(nn.Module):
         trace = MVMTrace(x_codes=x_n, x_scale=scale, w_eff=w_eff, clipped=input_range is not None,
                          x_unit=dac_unit(self.cfg.dac.bits))
         if slot is not None:
-            self.__dict__["_kept"][slot] = (weakref.ref(trace), bufs)
+            self._reused_buffers()["_kept"][slot] = (weakref.ref(trace), bufs)
         return y, trace
 
     def _kept_slot(self, device: torch.device) -> tuple[int | None, dict | None]:
@@ -415,7 +506,7 @@ class AnalogLayer(nn.Module):
         a page fault per 4 KiB on every step. ``(None, None)``: allocate afresh (both alive)."""
         if device.type != "cpu":
             return None, None
-        kept = self.__dict__.setdefault("_kept", [None, None])
+        kept = self._reused_buffers().setdefault("_kept", [None, None])
         for slot, entry in enumerate(kept):
             if entry is not None and entry[0]() is not None:
                 continue  # that slot's buffers are still held by a live trace
@@ -497,9 +588,10 @@ class AnalogLayer(nn.Module):
         return torch.bmm(g, w.transpose(1, 2))
 
     def analog_matmul(self, x: Tensor, scale: Tensor | None = None, transient: bool = False,
-                      codes: bool = False, bias: Tensor | None = None, flat: bool = False) -> Tensor:
+                      codes: bool = False, bias: Tensor | None = None, flat: bool = False,
+                      input_check: Tensor | None = None) -> Tensor:
         """``(G, N, K)`` inputs -> ``(G, N, M)`` outputs through the simulated tiles (``scale``,
-        ``transient``, ``codes`` (inference only): see ``simulate``), plus the digital ``bias``
+        ``transient``, ``codes``, ``input_check`` (inference only): see ``simulate``), plus the digital ``bias``
         (``(G * M,)``). ``flat``: ``x`` is ``(..., K)`` for one group and the output ``(..., M)``
         (no reshapes on the autograd graph)."""
         if flat:
@@ -514,7 +606,8 @@ class AnalogLayer(nn.Module):
             self._capture.append(x.detach())
         if not torch.is_grad_enabled():  # inference: nothing to keep for a backward
             return self.simulate(x, self.input_range, keep=False, scale=scale, transient=transient,
-                                 codes=codes, bias=None if bias is None else bias.view(x.shape[0], 1, -1))[0]
+                                 codes=codes, bias=None if bias is None else bias.view(x.shape[0], 1, -1),
+                                 input_check=input_check)[0]
         return AnalogMatmulFn.apply(x, self.weight, self.input_range, bias, self, False)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[override]

@@ -190,8 +190,9 @@ class _AnalogConvNd(AnalogLayer):
 
     def _forward_cols(self, x4: Tensor, geo: _Geometry, fmt: torch.memory_format, scale: Tensor | None) -> Tensor:
         """Inference (or input capture): im2col and the DAC, the MVM, the image with the bias."""
+        check = None
         if self._capture is None:
-            self._check_finite(x4, scale)
+            check = self._input_check(x4, scale)
             (cols, scale), codes = self._dac_patches(x4, geo, scale, keep=False), True
         else:  # the captured inputs are the patches themselves, and stay
             cols, codes = self._im2col(x4, geo), False
@@ -199,7 +200,7 @@ class _AnalogConvNd(AnalogLayer):
         # the bias goes on the columns with the rescale; a channels-first output is a copy, so the
         # MVM may then write into a reused buffer
         y = self._cols_to_image(self.analog_matmul(cols, scale, transient=not channels_last, codes=codes,
-                                                   bias=self.bias), geo)
+                                                   bias=self.bias, input_check=check), geo)
         if y.requires_grad:  # capturing inputs with gradients on
             return y.contiguous(memory_format=fmt)
         if channels_last:  # the MVM's fresh output, channels-last already
@@ -207,11 +208,13 @@ class _AnalogConvNd(AnalogLayer):
         # one pass from the MVM's buffer into a fresh channels-first output
         return torch.empty(y.shape, dtype=y.dtype, device=y.device).copy_(y)
 
-    def _check_finite(self, x4: Tensor, scale: Tensor | None) -> None:
-        """NaN/Inf in the input: the dynamic range propagates them (the simulation checks it); a
-        fixed range would clip an Inf, so the image is checked here (one float64 sum)."""
-        if scale is None:
-            self._reject_non_finite(float(x4.detach().sum(dtype=torch.float64)))
+    def _input_check(self, x4: Tensor, scale: Tensor | None) -> Tensor | None:
+        """NaN/Inf in the input: the dynamic range propagates them (``None``: the simulation
+        checks the range); a fixed range would clip an Inf, so the image's float64 sum is returned
+        (NaN or +-Inf iff an input is), for the simulation to check with the weights."""
+        if scale is None and self.input_range is not None:
+            return x4.detach().sum(dtype=torch.float64).abs()
+        return None
 
     def _pad_channels_last(self, x: Tensor) -> Tensor:
         """The padded input ``(B, C, H, W)`` laid out channels-last (one copy for zero padding)."""

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from .noise import GaussianSource
-from .periphery import levels
+from .periphery import levels, quantise_
 
 BlockReader = Callable[[int, int], tuple[Tensor, Tensor]]
 """``read(b0, b1) -> (w_n, scale)``: normalised weights ``(b1-b0, r, M)`` of row blocks
@@ -42,6 +42,10 @@ def _digitise_(p: Tensor, scale: Tensor, *, adc_bits: int | None, out_bound: flo
     lv = levels(adc_bits) if adc_bits is not None else None
     if normalise and lv is None and noise_std == 0.0 and not clip:  # ideal converters: the scale
         return (p, None) if x_unit == 1.0 else (p.mul_(x_unit), None)  # cancels out
+    if lv is not None and out_bound * torch.finfo(p.dtype).max <= lv:
+        # a zero ADC range (e.g. calibrated on an all-zero layer): every code is worth 0, and the
+        # gain into ADC steps would overflow the dtype
+        return p.zero_(), None
     gain = 1.0 if lv is None else lv / out_bound  # normalised units -> ADC steps
     if normalise:  # an all-zero column (scale at the floor) has zero sums: keep the gain finite
         p.mul_(torch.div(gain * x_unit, scale).clamp_max_(torch.finfo(p.dtype).max))
@@ -51,7 +55,7 @@ def _digitise_(p: Tensor, scale: Tensor, *, adc_bits: int | None, out_bound: flo
         assert source is not None
         source.add_(p, noise_std * gain)
     if lv is not None:
-        p.clamp_(-lv, lv).round_()
+        quantise_(p, adc_bits)
         post = scale * (out_bound / lv)
     else:
         if clip:

@@ -17,13 +17,17 @@ Properties (tested in ``tests/physics/test_noise.py``):
   lag is of order ``1 / sqrt(pool_size)``);
 - samples of different calls are uncorrelated: they share an entry of ``z`` only with an
   independent sign factor, unless both offsets coincide (probability ``1 / pool_size``);
-- deterministic for a seeded ``torch.Generator``.
+- deterministic for a seeded ``torch.Generator``;
+- safe to share between threads: each call takes its samples under a lock, so concurrent calls
+  get distinct stretches of the one stream (which call gets which stretch follows the order in
+  which the threads get there: reproducible per seed only from one thread).
 """
 
 from __future__ import annotations
 
 import math
 import random
+import threading
 
 import torch
 from torch import Tensor
@@ -60,6 +64,16 @@ class GaussianSource:
         seed = int(torch.randint(1 << 62, (1,), generator=generator, device=self.device).item())
         self._offsets = random.Random(seed)
         self._calls = 0
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict:  # a lock is not state (nor picklable)
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     RENEW_EVERY = 8
     """The pools' refresh runs every this many calls, ``RENEW_EVERY * refresh`` entries at once
@@ -98,7 +112,12 @@ class GaussianSource:
         """
         if not target.is_contiguous():
             raise ValueError("GaussianSource needs a contiguous target")
-        flat = target.view(-1)
+        with self._lock:  # one call at a time: the offsets, the refresh and the reads of the pools
+            self._apply_locked(target.view(-1), op)
+        return target
+
+    def _apply_locked(self, flat: Tensor, op) -> None:
+        """``_apply_`` on the flat target, with the lock held."""
         m, total = self.pool.numel(), flat.numel()
         rnd = self._offsets.random
         u = [rnd() for _ in range(8)]
@@ -110,14 +129,15 @@ class GaussianSource:
             self.signs[b : b + k].normal_(generator=self.generator).sign_()
         if total <= m:
             self._stretch(flat, op, u[2], u[3])
-            return target
+            return
         piece = m // 2
         rows, tail = divmod(total, piece)
         max_rows = m // 4 + 1  # keeps the largest row step >= 2, so the two steps can differ
         if rows > max_rows:  # a huge target: in parts of max_rows rows, each its own offsets
             for start in range(0, total, max_rows * piece):
-                self._apply_(flat[start : start + max_rows * piece], op)
-            return target
+                part = flat[start : start + max_rows * piece]
+                self._apply_locked(part, op)
+            return
         if rows > 1:
             max_step = (m - piece) // (rows - 1)  # >= 2
             da = 1 + int(u[2] * max_step)
@@ -132,7 +152,6 @@ class GaussianSource:
             self._stretch(flat[:piece], op, u[4], u[5])
         if tail:
             self._stretch(flat[rows * piece:], op, u[6], u[7])
-        return target
 
     def _stretch(self, part: Tensor, op, ua: float, ub: float) -> None:
         """``op(part, z[a:], s[b:])`` for ``len(part) <= pool_size``, offsets from the uniforms

@@ -2,6 +2,12 @@
 
 All functions are pure; quantisers round to nearest with ties to even (``torch.round``) and carry
 no gradient themselves (the straight-through estimators live in ``physics.ste``).
+
+A ``bits``-bit converter is signed and symmetric: codes ``-L..L`` with ``L = 2**(bits-1) - 1``
+steps per side, zero exact, the top code at full scale. A 1-bit converter is binary: its two
+levels are plus and minus full scale and it takes the sign of its input (``quantise_``): a sign
+DAC drives the binary input pulses of chips such as NeuRRAM (Wan et al., Nature 608, 2022), which
+feeds multi-bit inputs bit-serially, and a sign ADC is a single comparator per column.
 """
 
 from __future__ import annotations
@@ -13,8 +19,23 @@ from .noise import GaussianSource
 
 
 def levels(bits: int) -> int:
-    """Steps per side of a signed converter: ``2**(bits-1) - 1`` (symmetric, zero exact)."""
-    return (1 << (bits - 1)) - 1
+    """Steps per side of a signed converter: ``2**(bits-1) - 1`` (symmetric, zero exact); 1 for a
+    binary (1-bit) converter, whose codes are +-1 (see ``quantise_``)."""
+    return max(1, (1 << (bits - 1)) - 1)
+
+
+def quantise_(steps: Tensor, bits: int) -> Tensor:
+    """In place: values in converter steps (input times ``levels(bits) / full_scale``) to the codes
+    of a ``bits``-bit converter, clipped to ``[-L, L]`` and rounded.
+
+    ``bits=1``: a binary converter, code ``sign(x)``: +-1, i.e. +-full scale. An input of exactly
+    0 gives code 0 -- a word line with no pulse, or a column with no current (an all-zero column
+    or input vector then reads 0, as it does at every other resolution).
+    """
+    if bits == 1:
+        return steps.sign_()
+    lv = levels(bits)
+    return steps.clamp_(-lv, lv).round_()
 
 
 SMALL_ELEMS = 1 << 14
@@ -62,6 +83,8 @@ def dac_gain(scale: Tensor | float, bits: int | None) -> Tensor | float:
 def dac_codes_(scaled: Tensor, bits: int | None, clip: bool) -> Tensor:
     """In place on inputs times ``dac_gain``: clip to the converter's range (with ``clip``) and
     round to the codes (without quantisation, the clipped normalised inputs)."""
+    if bits == 1:  # binary: the sign (no clipping needed)
+        return scaled.sign_()
     lv = 1 if bits is None else levels(bits)
     if clip:
         scaled.clamp_(-lv, lv)
@@ -74,10 +97,12 @@ def dac_unit(bits: int | None) -> float:
 
 
 def adc(y: Tensor, bound: float | Tensor, bits: int | None, clip: bool = True) -> Tensor:
-    """Digitise column outputs over ``[-bound, bound]`` (normalised units)."""
+    """Digitise column outputs over ``[-bound, bound]`` (normalised units; a zero ``bound`` reads
+    0 everywhere)."""
     if bits is not None:
-        lv = levels(bits)
-        return torch.round((y / bound * lv).clamp(-lv, lv)) * (bound / lv)
+        lv, tiny = levels(bits), torch.finfo(y.dtype).tiny
+        floor = bound.clamp_min(tiny) if isinstance(bound, Tensor) else max(bound, tiny)
+        return quantise_(y / floor * lv, bits) * (bound / lv)  # a zero range: codes worth 0
     if clip:
         return torch.maximum(torch.minimum(y, torch.as_tensor(bound)), -torch.as_tensor(bound))
     return y

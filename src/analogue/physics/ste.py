@@ -184,7 +184,7 @@ class AnalogConvFn(torch.autograd.Function):
                 sim: Any, geo: Any, fmt: torch.memory_format, scale: Tensor | None,
                 pad_inside: bool = False) -> Tensor:
         keep = any(ctx.needs_input_grad[:3])
-        sim._check_finite(x4, scale)
+        check = sim._input_check(x4, scale)
         x_in = x4
         if pad_inside:  # zero padding here (no autograd): the input gradient is then unpadded
             x4 = sim._pad_channels_last(x4)
@@ -192,7 +192,7 @@ class AnalogConvFn(torch.autograd.Function):
         # the digital bias goes on the columns (contiguous) with the rescale, before the layout copy
         g = sim.groups
         y, trace = sim.simulate(codes, input_range, keep, scale=scale, codes=True,
-                                bias=None if bias is None else bias.view(g, 1, -1))
+                                bias=None if bias is None else bias.view(g, 1, -1), input_check=check)
         ctx.sim, ctx.trace, ctx.geo, ctx.pad_inside = sim, trace, geo, pad_inside
         if trace is not None:
             ctx.save_for_backward(x_in)
