@@ -217,8 +217,6 @@ def test_zero_layer_and_zero_data_give_zero_ranges(policy):
         assert float(first.input_range) == 0.0
 
 
-@pytest.mark.xfail(strict=True, raises=(ZeroDivisionError, RuntimeError),
-                   reason="needs the layers to turn a zero range into zero outputs (nn/base.py)")
 @pytest.mark.parametrize("zero", ["layer", "data"])
 def test_forward_after_calibrating_a_zero_layer_or_zero_data(zero):
     cfg = an.presets.standard().replace(dac=an.DACConfig(bits=8, range_policy="calibrated"))

@@ -7,7 +7,6 @@ import re
 
 import pytest
 import torch
-from torch import nn
 
 import analogue as an
 from analogue.config import ConfigError

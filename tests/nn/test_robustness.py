@@ -3,7 +3,6 @@ ranges, binary (1-bit) converters, empty batches."""
 
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 import analogue as an

@@ -35,7 +35,6 @@ from ..physics.slicing import bit_slice, unslice
 from ..physics.ste import AnalogMatmulFn, MVMTrace, autocast_on
 from . import programmed
 
-
 _SOURCE_LOCK = threading.Lock()  # the creation of a layer's noise source (rare: once per layer and device)
 
 
