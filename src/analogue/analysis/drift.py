@@ -22,6 +22,7 @@ from ..convert import analog_layers
 from ..lifecycle_drift import drift_, program_, unprogram_
 from ..nn.programmed import COMPENSATION_MODES
 from ..physics.devices import check_temperature, check_time
+from .evaluation import labelled_batches, outputs, top1_counts
 
 SECONDS = {
     "1 s": 1.0,
@@ -137,19 +138,8 @@ def format_time(t_s: float) -> str:
 
 
 def _data(data: object) -> list[inputs.Batch]:
-    """Labelled batches: an object with ``x_test``/``y_test``, or data in the convention of
-    ``analogue._util.inputs`` with labels (``(x, y)`` pairs, dicts with a ``"labels"`` entry)."""
-    if hasattr(data, "x_test") and hasattr(data, "y_test"):
-        data = (data.x_test, data.y_test)  # type: ignore[attr-defined]
-    out = list(inputs.batches(data, None, "accuracy_over_time"))
-    for b in out:
-        if b.labels is None:
-            raise ValueError("accuracy_over_time: a batch has no labels; pass (x, y) pairs, dicts with a "
-                             "'labels' entry, or an object with x_test/y_test")
-        n = inputs.batch_size(b)
-        if len(b.labels) != n:
-            raise ValueError(f"accuracy_over_time: {n} inputs but {len(b.labels)} labels in a batch")
-    return out
+    """Labelled batches (``evaluation.labelled_batches``), kept: every evaluation reads them."""
+    return list(labelled_batches(data, "accuracy_over_time"))
 
 
 @torch.no_grad()
@@ -160,18 +150,11 @@ def _instance_accuracy(model: nn.Module, batches: list[inputs.Batch], reps: int,
     models) that the output's argmax matches."""
     correct = torch.zeros(reps, dtype=torch.float64)
     total = 0
-    for batch in batches:
-        for i in range(0, inputs.batch_size(batch), batch_size):
-            sub = inputs.select(batch, i, i + batch_size)
-            y = sub.labels
-            assert y is not None
-            n = len(y)
-            out = inputs.logits(inputs.call(model, inputs.repeat(sub, reps)), output_fn, "accuracy_over_time")
-            pred = out.reshape(reps, n, *out.shape[1:]).argmax(dim=-1)
-            y = y.to(pred.device)
-            valid = y != -100
-            correct += ((pred == y) & valid).flatten(1).sum(dim=1).double().cpu()
-            total += int(valid.sum())
+    for out, sub in outputs(model, batches, batch_size, output_fn, reps, "accuracy_over_time"):
+        assert sub.labels is not None
+        c, n = top1_counts(out, sub.labels, reps)
+        correct += c
+        total += n
     if total == 0:
         raise ValueError("accuracy_over_time: data yielded no samples")
     return correct / total

@@ -94,11 +94,9 @@ def train_classifier(
     return model
 
 
-@torch.no_grad()
 def evaluate_accuracy(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 512) -> float:
-    """Top-1 accuracy in [0, 1] (model put in eval mode)."""
+    """Top-1 accuracy in [0, 1] (model put in eval mode): ``analogue.analysis.evaluate``'s."""
+    from ..analysis.evaluation import evaluate
+
     model.eval()
-    correct = 0
-    for i in range(0, len(x), batch_size):
-        correct += int((model(x[i : i + batch_size]).argmax(dim=1) == y[i : i + batch_size]).sum())
-    return correct / len(x)
+    return evaluate(model, x, y, batch_size)["accuracy"]

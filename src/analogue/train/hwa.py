@@ -45,7 +45,7 @@ from torch import Tensor, nn
 from ..config import AnalogConfig, ConfigError, MappingConfig, ProgrammingNoise
 from ..convert import analog_layers
 from ..nn import AnalogLayer
-from ..nn.base import dense_flat, shaped_buffer, strided_like
+from ..nn.base import _SOURCE_LOCK, _ThreadBuffers, dense_flat, shaped_buffer, strided_like
 from ..physics.noise import GaussianSource, pool_size_for
 
 _SEED_STRIDE = 1_000_003  # a prime: seeds derived from (run seed, index) do not collide
@@ -223,8 +223,16 @@ def programming_std(w_n: Tensor, cfg: AnalogConfig, scale: float = 1.0, extra_va
 class WeightPerturbation:
     """The per-layer, per-batch weight perturbation ``hwa_`` installs (``(w_n, layer) -> w_n'``).
 
-    Draws from its own seeded fast Gaussian source; ``reseed`` restarts the stream.
+    Draws from its own seeded fast Gaussian source; ``reseed`` restarts the stream. Safe to call
+    from several threads at once, as the analog layers are: the buffers it reuses between calls
+    are per thread (a result living in one stays valid until the same thread's next call), and
+    the one noise stream is created once under a lock and drawn from under its own lock
+    (concurrent calls get distinct stretches of it, in the order they reach it).
     """
+
+    BUFFER_KEYS = ("_reused", "_consts")
+    """Entries of ``__dict__`` that are not state: the per-thread reused buffers and the cached
+    constants (dropped by ``deepcopy`` and pickling, re-created on the next call)."""
 
     def __init__(self, options: HWAOptions, seed: int) -> None:
         self.options = options
@@ -236,31 +244,47 @@ class WeightPerturbation:
         self._source = None
 
     def _src(self, w: Tensor) -> GaussianSource:
-        src = self._source
         pool = pool_size_for(w.numel())
-        if src is None or src.device != w.device or src.pool.dtype != w.dtype or src.pool.numel() < pool:
-            gen = torch.Generator(device=w.device)
-            gen.manual_seed(self.seed)
-            src = GaussianSource(gen, pool_size=pool, dtype=w.dtype)
-            self._source = src
+
+        def fits(src: GaussianSource | None) -> bool:
+            return (src is not None and src.device == w.device and src.pool.dtype == w.dtype
+                    and src.pool.numel() >= pool)
+
+        src = self._source
+        if fits(src):
+            return src
+        with _SOURCE_LOCK:  # two threads must not start two copies of one stream
+            src = self._source
+            if not fits(src):
+                gen = torch.Generator(device=w.device)
+                gen.manual_seed(self.seed)
+                src = GaussianSource(gen, pool_size=pool, dtype=w.dtype)
+                self._source = src
         return src
 
     def __getstate__(self) -> dict:  # the reused buffers are not state
         state = self.__dict__.copy()
-        state.pop("_bufs", None)
-        state.pop("_consts", None)
+        for key in self.BUFFER_KEYS:
+            state.pop(key, None)
         return state
 
+    def _reused_buffers(self) -> dict:
+        """The calling thread's reused buffers, by name."""
+        tls = self.__dict__.get("_reused")
+        if tls is None:
+            tls = self.__dict__.setdefault("_reused", _ThreadBuffers())
+        return tls.bufs
+
     def _buffer(self, name: str, like: Tensor) -> Tensor | None:
-        """A reused buffer shaped like ``like`` (CPU: a fresh tensor costs page faults), or
-        ``None`` above the layers' size cap."""
-        bufs = self.__dict__.setdefault("_bufs", {}) if like.device.type == "cpu" else None
+        """A reused buffer shaped like ``like`` (CPU: a fresh tensor costs page faults; per
+        thread), or ``None`` above the layers' size cap."""
+        bufs = self._reused_buffers() if like.device.type == "cpu" else None
         return shaped_buffer(bufs, name, tuple(like.shape), like.dtype, like.device,
                              AnalogLayer.scratch_max_elems)
 
     def _buffer_like(self, name: str, t: Tensor) -> Tensor | None:
-        """A reused buffer laid out like the dense ``t`` (``None``: allocate afresh)."""
-        bufs = self.__dict__.setdefault("_bufs", {}) if t.device.type == "cpu" else None
+        """A reused buffer laid out like the dense ``t`` (``None``: allocate afresh; per thread)."""
+        bufs = self._reused_buffers() if t.device.type == "cpu" else None
         flat = shaped_buffer(bufs, name, (t.numel(),), t.dtype, t.device, AnalogLayer.scratch_max_elems)
         return strided_like(flat, t)
 
@@ -268,7 +292,7 @@ class WeightPerturbation:
         """Std of the Gaussian noise on ``w_n`` in normalised units: additive, multiplicative and
         (unless ``device_time_s`` asks for the full device model) the device's programming noise.
         A float when it does not depend on ``w_n``. A tensor result may live in a buffer this
-        perturbation reuses on its next call."""
+        perturbation reuses on the calling thread's next call."""
         o = self.options
         var: Tensor | float = o.weight_noise_rel ** 2
         if o.weight_noise_prop > 0:

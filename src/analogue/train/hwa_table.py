@@ -107,7 +107,7 @@ def run_hwa_table(
         quantize_int8_(hybrid, plan.digital)
 
     variants = {"plain analog": plain, "HWA analog": hwa, "HWA + hybrid": hybrid}
-    acc_digital = 100.0 * evaluate(digital, data.x_test, data.y_test)["accuracy"]
+    acc_digital = 100.0 * evaluate(digital, (data.x_test, data.y_test))["accuracy"]
     rows: list[dict[str, Any]] = [{"model": "digital", **{t: f"{acc_digital:.2f}" for t in TABLE_TIMES}}]
     raw: dict[str, Any] = {"digital": acc_digital}
     for name, model in variants.items():

@@ -45,7 +45,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .._util.inputs import OutputFn, batches
 from .._util.progress import Progress, progress_enabled
+from ..analysis.evaluation import check_batch_size, evaluate, outputs
 from ..config import ConfigError, atomic_write_bytes, atomic_write_text
 from ..convert import convert_
 from .config_file import OptimizerSpec, TrainConfig, _data_builtins, _model_builtins, _resolve
@@ -121,7 +123,13 @@ def make_scheduler(spec: OptimizerSpec, opt: torch.optim.Optimizer, epochs: int)
 
 
 def convert_for_training(model: nn.Module, cfg: TrainConfig, data: Any | None) -> nn.Module:
-    """Convert ``model`` in place as ``cfg.analog`` says, calibrate, and install HWA."""
+    """Convert ``model`` in place as ``cfg.analog`` says, calibrate, and install HWA.
+
+    ``data``: what calibrates (when ``cfg.analog.calibrate``): an object with ``x_train`` (its
+    first 512 training inputs), or inputs in the convention of ``analogue._util.inputs`` (a
+    tensor, a dict of tensors, ``(x, y)`` pairs, a DataLoader: ``calibrate_`` reads its first
+    batches); ``None``: no calibration (a resumed run loads the calibrated ranges).
+    """
     from ..nn.int8 import quantize_int8_
 
     acfg = cfg.analog.build()
@@ -133,34 +141,30 @@ def convert_for_training(model: nn.Module, cfg: TrainConfig, data: Any | None) -
     if cfg.analog.calibrate and data is not None:
         from ..lifecycle import calibrate_
 
-        calibrate_(model, data.x_train[:512])
+        calibrate_(model, data.x_train[:512] if hasattr(data, "x_train") else data)
     hwa_(model, cfg.hwa, seed=cfg.seed)
     return model
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 512) -> dict[str, float]:
-    """Mean cross-entropy and top-1 accuracy (eval mode; the caller's mode is restored)."""
-    was = model.training
-    model.eval()
-    loss, correct = 0.0, 0
-    for i in range(0, len(x), batch_size):
-        out = model(x[i:i + batch_size])
-        loss += float(F.cross_entropy(out, y[i:i + batch_size], reduction="sum"))
-        correct += int((out.argmax(dim=1) == y[i:i + batch_size]).sum())
-    model.train(was)
-    return {"loss": loss / len(x), "accuracy": correct / len(x)}
-
-
-@torch.no_grad()
-def teacher_logits(teacher: nn.Module, x: Tensor, batch_size: int) -> Tensor:
-    """The (fixed, digital) teacher's outputs for every training input, in eval mode: computed
-    once per run instead of once per batch and epoch."""
+def teacher_logits(teacher: nn.Module, data: Any, batch_size: int, *,
+                   output_fn: OutputFn | None = None) -> Tensor:
+    """The (fixed, digital) teacher's outputs for every input of ``data``, concatenated along the
+    batch dimension, in eval mode (the teacher's mode is restored): computed once per run instead
+    of once per batch and epoch. ``data``: a tensor of training inputs, or inputs in the
+    convention of ``analogue._util.inputs`` (labels are ignored), run ``batch_size`` examples at a
+    time; ``output_fn`` picks the logits of a model returning a dict, ``ModelOutput`` or tuple."""
+    check_batch_size(batch_size, "teacher_logits")
     was = teacher.training
     teacher.eval()
-    out = torch.cat([teacher(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
-    teacher.train(was)
-    return out
+    try:
+        outs = [out for out, _ in outputs(teacher, batches(data, None, "teacher_logits"), batch_size,
+                                          output_fn, where="teacher_logits")]
+    finally:
+        teacher.train(was)
+    if not outs:
+        raise ValueError("teacher_logits: the data yielded no inputs")
+    return torch.cat(outs)
 
 
 def train_epoch(model: nn.Module, data: Any, batch_size: int, opt: torch.optim.Optimizer,
@@ -524,7 +528,7 @@ def _one_epoch(cfg: TrainConfig, state: _State, data: Any, gen: torch.Generator,
     bar.close()
     if state.sched is not None:
         state.sched.step()
-    test = evaluate(model, data.x_test, data.y_test)
+    test = evaluate(model, (data.x_test, data.y_test))
     return {"epoch": epoch + 1, "phase": "analog" if analog else "digital", "train_loss": loss, "test_loss": test["loss"],
             "test_accuracy": test["accuracy"], "seconds": seconds}
 
