@@ -212,3 +212,11 @@ def test_activities_are_checked(kwargs) -> None:
         estimate_cost(prog, **kwargs)
     r0, r1 = estimate_cost(prog, input_activity=0.0), estimate_cost(prog, input_activity=1.0)
     assert 0 < r0.energy_J < r1.energy_J  # the bounds are valid and the drive costs energy
+
+
+def test_a_program_that_does_no_work_is_refused():
+    from torch import nn
+
+    program = an.compile(nn.Sequential(nn.Flatten()), torch.randn(2, 4))
+    with pytest.raises(ConfigError, match="does no work"):
+        an.estimate_cost(program)

@@ -157,6 +157,11 @@ def _check_program(program: Any, batch: int, where: str) -> Chip:
     chip = program.chip
     if not isinstance(chip, Chip):
         raise ConfigError(f"{where}: program.chip must be an analogue.chips.Chip")
+    if not any(lp.macs or lp.digital_ops for lp in program.layers):
+        raise ConfigError(
+            f"{where}: the program does no work (no multiply-accumulates or digital operations per "
+            "inference), so it has no energy or latency; compile a model whose forward computes"
+        )
     return chip
 
 
