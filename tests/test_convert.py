@@ -135,7 +135,7 @@ def test_report_forward_leaves_the_model_as_it_was():
     assert list(model) == layers and all(isinstance(model[i], an.AnalogLinear) for i in (0, 3))
     assert torch.equal(model[2].running_mean, bn_mean)
     assert [m.training for m in model] == [False, True, True, True]
-    assert model[0]._source is None  # no noise was drawn from the analog layers
+    assert model[0]._stream._source is None  # no noise was drawn from the analog layers
     assert rep.mac_share == 1.0
 
 

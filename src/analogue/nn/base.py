@@ -29,13 +29,11 @@ from torch import Tensor, nn
 from ..config import AnalogConfig
 from ..physics import mapping
 from ..physics.crossbar import BlockReader, tiled_mvm
-from ..physics.noise import GaussianSource, pool_size_for
+from ..physics.noise import GaussianSource, NoiseStream, pool_size_for
 from ..physics.periphery import dac, dac_unit, dynamic_input_scale
 from ..physics.slicing import bit_slice, unslice
 from ..physics.ste import AnalogMatmulFn, MVMTrace, autocast_on
 from . import programmed
-
-_SOURCE_LOCK = threading.Lock()  # the creation of a layer's noise source (rare: once per layer and device)
 
 
 class _ThreadBuffers(threading.local):
@@ -43,6 +41,16 @@ class _ThreadBuffers(threading.local):
 
     def __init__(self) -> None:
         self.bufs: dict = {}
+
+
+def thread_buffers(owner: object) -> dict:
+    """The calling thread's reused temporaries of ``owner``, by name, kept in its ``__dict__``
+    under ``"_reused"`` (not state: owners drop that key when copied or pickled). Concurrent calls
+    from several threads must not share them."""
+    tls = owner.__dict__.get("_reused")
+    if tls is None:
+        tls = owner.__dict__.setdefault("_reused", _ThreadBuffers())
+    return tls.bufs
 
 
 def shaped_buffer(bufs: dict | None, name: str, shape: tuple[int, ...], dtype: torch.dtype,
@@ -139,7 +147,7 @@ class AnalogLayer(nn.Module):
         self.cfg = cfg
         self.layer_name = type(self).__name__
         self.noise_seed = int(seed)
-        self._source: GaussianSource | None = None
+        self._stream = NoiseStream(seed)
         self._capture: list[Tensor] | None = None  # set by lifecycle.capture_inputs
         # callable (w_n blocks, layer) -> perturbed w_n, applied in training mode (analogue.train)
         self.weight_perturbation = None
@@ -175,27 +183,12 @@ class AnalogLayer(nn.Module):
     def reseed(self, seed: int) -> None:
         """Restart this layer's noise stream from ``seed`` (runs are reproducible per seed)."""
         self.noise_seed = int(seed)
-        self._source = None
+        self._stream = NoiseStream(seed)
 
     def _noise_source(self, device: torch.device, dtype: torch.dtype, n: int) -> GaussianSource:
-        """The layer's noise stream (one for all threads: ``GaussianSource`` is thread-safe),
-        (re)started from ``noise_seed`` for a new device, dtype or a larger pool."""
-        pool = pool_size_for(n)
-
-        def fits(src: GaussianSource | None) -> bool:
-            return src is not None and src.device == device and src.pool.dtype == dtype and src.pool.numel() >= pool
-
-        src = self._source
-        if fits(src):
-            return src
-        with _SOURCE_LOCK:  # two threads must not start two copies of one stream
-            src = self._source
-            if not fits(src):
-                gen = torch.Generator(device=device)
-                gen.manual_seed(self.noise_seed)
-                src = GaussianSource(gen, pool_size=pool, dtype=dtype)
-                self._source = src
-        return src
+        """The layer's noise stream (one for all threads), restarted from ``noise_seed`` for a new
+        device, dtype or a larger pool."""
+        return self._stream.source(device, dtype, pool_size_for(n))
 
     # -- the weights as the array holds them -----------------------------------------------------
     def read_blocks(self) -> BlockReader:
@@ -252,10 +245,7 @@ class AnalogLayer(nn.Module):
     def _reused_buffers(self) -> dict:
         """The calling thread's reused temporaries of this layer, by name (concurrent calls from
         several threads must not share them)."""
-        tls = self.__dict__.get("_reused")
-        if tls is None:
-            tls = self.__dict__.setdefault("_reused", _ThreadBuffers())
-        return tls.bufs
+        return thread_buffers(self)
 
     def _scratch(self, name: str, numel: int, dtype: torch.dtype, device: torch.device) -> Tensor:
         """A reused flat buffer of at least ``numel`` elements (not state; per thread; grown on

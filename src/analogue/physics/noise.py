@@ -173,3 +173,35 @@ class GaussianSource:
         """A fresh tensor of N(0, 1) samples (written, not added: one pass)."""
         out = torch.empty(shape, device=self.device, dtype=self.pool.dtype)
         return self._apply_(out, lambda part, z, s: torch.mul(z, s, out=part))
+
+
+_STREAM_LOCK = threading.Lock()  # creation of a stream's source (rare: once per owner and device)
+
+
+class NoiseStream:
+    """One seeded noise stream of an owner (a layer, a weight perturbation, an optimizer): its
+    :class:`GaussianSource` is made from ``seed`` on first use, and made again from ``seed`` for
+    another device or dtype or a larger pool. Safe for several threads: the source is created once
+    under a lock (two threads never start two copies of one stream), and ``GaussianSource``
+    draws under its own lock."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = int(seed)
+        self._source: GaussianSource | None = None
+
+    def _fits(self, src: GaussianSource | None, device: torch.device, dtype: torch.dtype, pool: int) -> bool:
+        return (src is not None and src.device == torch.device(device) and src.pool.dtype == dtype
+                and src.pool.numel() >= pool)
+
+    def source(self, device: torch.device | str, dtype: torch.dtype, pool: int) -> GaussianSource:
+        """The stream's source on ``device`` in ``dtype`` with a pool of at least ``pool``."""
+        src = self._source
+        if self._fits(src, device, dtype, pool):
+            return src  # type: ignore[return-value]
+        with _STREAM_LOCK:
+            src = self._source
+            if not self._fits(src, device, dtype, pool):
+                gen = torch.Generator(device=device)
+                gen.manual_seed(self.seed)
+                src = self._source = GaussianSource(gen, pool_size=pool, dtype=dtype)
+        return src

@@ -45,8 +45,8 @@ from torch import Tensor, nn
 from ..config import AnalogConfig, ConfigError, MappingConfig, ProgrammingNoise
 from ..convert import analog_layers
 from ..nn import AnalogLayer
-from ..nn.base import _SOURCE_LOCK, _ThreadBuffers, dense_flat, shaped_buffer, strided_like
-from ..physics.noise import GaussianSource, pool_size_for
+from ..nn.base import dense_flat, shaped_buffer, strided_like, thread_buffers
+from ..physics.noise import GaussianSource, NoiseStream, pool_size_for
 
 _SEED_STRIDE = 1_000_003  # a prime: seeds derived from (run seed, index) do not collide
 
@@ -237,30 +237,14 @@ class WeightPerturbation:
     def __init__(self, options: HWAOptions, seed: int) -> None:
         self.options = options
         self.seed = int(seed)
-        self._source: GaussianSource | None = None
+        self._stream = NoiseStream(seed)
 
     def reseed(self, seed: int) -> None:
         self.seed = int(seed)
-        self._source = None
+        self._stream = NoiseStream(seed)
 
     def _src(self, w: Tensor) -> GaussianSource:
-        pool = pool_size_for(w.numel())
-
-        def fits(src: GaussianSource | None) -> bool:
-            return (src is not None and src.device == w.device and src.pool.dtype == w.dtype
-                    and src.pool.numel() >= pool)
-
-        src = self._source
-        if fits(src):
-            return src
-        with _SOURCE_LOCK:  # two threads must not start two copies of one stream
-            src = self._source
-            if not fits(src):
-                gen = torch.Generator(device=w.device)
-                gen.manual_seed(self.seed)
-                src = GaussianSource(gen, pool_size=pool, dtype=w.dtype)
-                self._source = src
-        return src
+        return self._stream.source(w.device, w.dtype, pool_size_for(w.numel()))
 
     def __getstate__(self) -> dict:  # the reused buffers are not state
         state = self.__dict__.copy()
@@ -270,10 +254,7 @@ class WeightPerturbation:
 
     def _reused_buffers(self) -> dict:
         """The calling thread's reused buffers, by name."""
-        tls = self.__dict__.get("_reused")
-        if tls is None:
-            tls = self.__dict__.setdefault("_reused", _ThreadBuffers())
-        return tls.bufs
+        return thread_buffers(self)
 
     def _buffer(self, name: str, like: Tensor) -> Tensor | None:
         """A reused buffer shaped like ``like`` (CPU: a fresh tensor costs page faults; per

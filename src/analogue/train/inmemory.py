@@ -42,7 +42,7 @@ from torch import Tensor, nn
 from ..convert import analog_layers
 from ..nn import AnalogLayer, AnalogLinear
 from ..physics import pulsed
-from ..physics.noise import GaussianSource
+from ..physics.noise import GaussianSource, NoiseStream
 from ..physics.periphery import adc
 from ..physics.ste import MVMTrace
 from .pulsed_array import PulsedArray
@@ -73,18 +73,14 @@ class TransposedRead:
         self.tile = layer.cfg.tile
         self.scale_policy = layer.cfg.mapping.scale
         self.seed = int(seed)
-        self._source: GaussianSource | None = None
+        self._stream = NoiseStream(seed)
 
     def __call__(self, g: Tensor, trace: MVMTrace) -> Tensor:
         c = self.cfg
         noise_std = c.out_std_rel_fs * c.out_bound
         src = None
         if noise_std > 0:
-            pool = _pool_size(g.shape[0] * g.shape[1] * trace.w_eff.shape[1])
-            src = self._source
-            if src is None or src.device != g.device or src.pool.dtype != g.dtype or src.pool.numel() < pool:
-                gen = torch.Generator(device=g.device).manual_seed(self.seed)
-                src = self._source = GaussianSource(gen, pool_size=pool, dtype=g.dtype)
+            src = self._stream.source(g.device, g.dtype, _pool_size(g.shape[0] * g.shape[1] * trace.w_eff.shape[1]))
         return pulsed.transposed_mvm(
             g.contiguous(), trace.w_eff, rows=self.tile.rows, cols=self.tile.cols,
             scale_policy=self.scale_policy, dac_bits=c.dac_bits, adc_bits=c.adc_bits,
@@ -180,7 +176,7 @@ class InMemoryOptimizer(torch.optim.Optimizer):
         self._hooks: list[Any] = []
         self.generator = torch.Generator().manual_seed(int(seed))
         self._seed = int(seed)
-        self._noise_source: GaussianSource | None = None
+        self._noise_stream = NoiseStream(self._seed * 1_000_003 + 1)  # cycle-to-cycle noise
         self._pulses = torch.zeros((), dtype=torch.float64)
         self._counts = {"steps": 0, "array_updates": 0, "transfer_reads": 0, "refreshes": 0,
                         "samples": 0}
@@ -274,11 +270,7 @@ class InMemoryOptimizer(torch.optim.Optimizer):
         if dev.c2c_std_rel <= 0 and getattr(dev, "reset_std", 0.0) <= 0:
             return None
         pool = _pool_size(arr.weight().numel())
-        src = self._noise_source
-        if src is None or src.pool.numel() < pool:
-            gen = torch.Generator().manual_seed(self._seed * 1_000_003 + 1)
-            src = self._noise_source = GaussianSource(gen, pool_size=pool)
-        return src
+        return self._noise_stream.source("cpu", torch.float32, pool)
 
     @property
     def stats(self) -> dict[str, float]:
