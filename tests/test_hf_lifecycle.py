@@ -5,10 +5,6 @@ fresh digital model in a new process that drifts on exactly as the original does
 from __future__ import annotations
 
 import copy
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -17,7 +13,6 @@ import analogue as an
 
 transformers = pytest.importorskip("transformers")
 
-REPO = Path(__file__).resolve().parents[1]
 HOUR, DAY = 3600.0, 86_400.0
 
 # both processes build the models from this one source
@@ -59,18 +54,12 @@ def _tokens(n: int, length: int, seed: int) -> dict[str, torch.Tensor]:
     return {"input_ids": ids, "attention_mask": mask}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Bit-for-bit comparisons across processes need one summation order: one thread."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["gpt2", "bert"])
-def test_hf_model_lifecycle_continues_in_a_fresh_process(kind, tmp_path):
+def test_hf_model_lifecycle_continues_in_a_fresh_process(kind, tmp_path, run_child):
     model = build(kind)
     calib = [_tokens(6, 12, 1), _tokens(6, 12, 2)]
     test = _tokens(8, 12, 3)
@@ -128,12 +117,7 @@ torch.save({{"hour": y_hour, "day": y_day, "n": len(an.analog_layers(model)), "t
             "ranges": {{n: float(l.out_bound) for n, l in an.analog_layers(model).items()}}}},
            {str(tmp_path / "y.pt")!r})
 '''
-    script = tmp_path / "child.py"
-    script.write_text(child)
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1",
-           "TRANSFORMERS_VERBOSITY": "error"}
-    proc = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_child(child)
     got = torch.load(tmp_path / "y.pt", weights_only=True)
     assert got["n"] == N_ANALOG[kind]
     assert got["tied"] is (kind == "gpt2")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +15,6 @@ import analogue as an
 from analogue.config import ConfigError
 from analogue.saving import SAVED_JSON, SAVED_TENSORS
 
-REPO = Path(__file__).resolve().parents[1]
 DAY = 86_400.0
 
 # the model both processes build: one source, executed here and in the child
@@ -40,24 +37,7 @@ exec(CNN_SRC, _ns)  # noqa: S102 -- the test's own source, shared with the child
 build_cnn, reseed = _ns["build_cnn"], _ns["reseed"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Bit-for-bit comparisons across processes need one summation order: one thread."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def _run_child(script: str, tmp_path: Path) -> None:
-    path = tmp_path / "child.py"
-    path.write_text(script)
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1",
-           "MKL_NUM_THREADS": "1", "MKL_DYNAMIC": "FALSE", "TRANSFORMERS_VERBOSITY": "error",
-           "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.run([sys.executable, str(path)], env=env, capture_output=True, text=True,
-                          timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _mixed_rules() -> dict:
@@ -80,7 +60,7 @@ def _analog_cnn() -> nn.Sequential:
     return model
 
 
-def test_saved_cnn_continues_in_a_fresh_process(tmp_path):
+def test_saved_cnn_continues_in_a_fresh_process(tmp_path, run_child):
     model = _analog_cnn().eval()
     out = tmp_path / "saved"
     assert an.save(model, out) == out
@@ -108,7 +88,7 @@ torch.save({{"now": y_now, "day": y_day, "digital": type(model[5]).__name__,
             "cfg7": model[7].cfg.to_dict(), "range0": model[0].input_range}},
            {str(tmp_path / "y.pt")!r})
 '''
-    _run_child(child, tmp_path)
+    run_child(child)
     got = torch.load(tmp_path / "y.pt", weights_only=True)
     assert torch.equal(got["now"], y_now)
     assert torch.equal(got["day"], y_day)  # the same instance drifts on in the new process
@@ -118,7 +98,7 @@ torch.save({{"now": y_now, "day": y_day, "digital": type(model[5]).__name__,
 
 
 @pytest.mark.slow
-def test_saved_bert_loads_next_to_its_save_pretrained_files(tmp_path):
+def test_saved_bert_loads_next_to_its_save_pretrained_files(tmp_path, run_child):
     transformers = pytest.importorskip("transformers")
     config = transformers.BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2,
                                      num_attention_heads=2, intermediate_size=64,
@@ -155,7 +135,7 @@ with torch.no_grad():
     y_day = model(ids).last_hidden_state
 torch.save({{"now": y_now, "day": y_day, "n": len(an.analog_layers(model))}}, {str(tmp_path / "y.pt")!r})
 '''
-    _run_child(child, tmp_path)
+    run_child(child)
     got = torch.load(tmp_path / "y.pt", weights_only=True)
     assert got["n"] == len(an.analog_layers(model)) == 2 * 6 + 1  # q, k, v, o, up, down + pooler
     assert torch.equal(got["now"], y_now)

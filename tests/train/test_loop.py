@@ -34,14 +34,9 @@ SMALL = {
 }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Bit-for-bit comparisons need a fixed summation order: with several threads the BLAS may
-    pick its thread count by load and so change the low bits between two runs."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+# bit-for-bit comparisons need a fixed summation order: with several threads the BLAS may pick
+# its thread count by load and so change the low bits between two runs
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # subprocesses likewise run on one thread
