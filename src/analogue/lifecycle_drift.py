@@ -20,7 +20,7 @@ the least-squares ratio digitally, per instance (``global``) or per array column
 The inputs are orthogonal, so the ratio is the least-squares drift of the weights themselves,
 and the calibration signal sits far above the output noise and the ADC step: the factor tracks
 the true drift -- unlike a readout with one-hot inputs whose outputs sit at the noise floor
-(reference.md section 2).
+(docs/references.md section 2).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ tile column, the conductance difference over ``g_max - g_min``), resampled per b
   (i.e. to ``g_max``), like programming noise of a device with a flat noise floor;
 - ``device_noise_scale``: the programming noise of the preset's device model (``cfg.device``):
   Gaussian with the write-noise std of both devices of each differential pair at their targets
-  (``physics.devices.programming_std_uS``; PCM: reference.md section 2), times this factor -- the
+  (``physics.devices.programming_std_uS``; PCM: docs/references.md section 2), times this factor -- the
   PCM-like training noise of Joshi et al. 2020. With ``device_time_s > 0`` the whole device
   model is sampled instead: every batch the weights are programmed afresh (write noise,
   variability, faults), aged to that time (drift, 1/f read noise) and globally drift-compensated,
