@@ -27,8 +27,9 @@ from typing import Any
 
 import numpy as np
 
+from analogue._util.serial import reject_unknown
 from analogue.chips import Chip, gpu_a100
-from analogue.config import ConfigError, _reject_unknown
+from analogue.config import ConfigError
 from analogue.cost import components as C
 from analogue.cost import constants as K
 from analogue.cost.model import array_energy, chip_params, digital_pJ_per_op, evaluate, timing
@@ -98,7 +99,7 @@ class CostReport:
         """Inverse of ``to_dict``; unknown keys fail with the closest valid name."""
         if not isinstance(data, dict):
             raise ConfigError(f"CostReport.from_dict: expected a mapping, got {type(data).__name__}")
-        _reject_unknown(data, [f.name for f in dataclasses.fields(cls)], "CostReport.from_dict")
+        reject_unknown(data, [f.name for f in dataclasses.fields(cls)], "CostReport.from_dict")
         if data.get("version", COST_VERSION) != COST_VERSION:
             raise ConfigError(
                 f"CostReport.from_dict: this analogue reads version {COST_VERSION}, "

@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from analogue._util.serial import reject_unknown
 from analogue.chips import Chip
-from analogue.config import ConfigError, _reject_unknown
+from analogue.config import ConfigError
 from analogue.cost import components as C
 from analogue.cost import constants as K
 from analogue.cost.model import chip_params, evaluate
@@ -49,7 +50,7 @@ class PeakReport:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PeakReport:
-        _reject_unknown(data, [f.name for f in dataclasses.fields(cls)], "PeakReport.from_dict")
+        reject_unknown(data, [f.name for f in dataclasses.fields(cls)], "PeakReport.from_dict")
         return cls(**data)
 
     def table(self) -> str:
