@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from ._util.inputs import batch_size, batches, call
 from ._util.progress import Progress, progress_enabled, track
+from ._util.seeds import layer_seed
 from .convert import analog_layers
 from .nn import AnalogLayer
 from .physics import mapping
@@ -194,7 +195,7 @@ def sample_inputs(layers: Iterable[AnalogLayer], max_elements: int = 1 << 20,
     layers = list(layers)
     store = {}
     for i, layer in enumerate(layers):
-        store[layer] = InputSample(max_elements, torch.Generator().manual_seed(seed * 1_000_003 + i))
+        store[layer] = InputSample(max_elements, torch.Generator().manual_seed(layer_seed(seed, i)))
         layer._capture = store[layer]  # type: ignore[assignment]  # duck-typed: .append(x)
     try:
         yield store
@@ -346,7 +347,7 @@ def calibrate_(
             if inputs and layer.input_range is not None:
                 layer.input_range.data.copy_(stats.quantile(input_quantile))
             if adc:
-                p = _adc_statistic(layer, x, adc_quantile, max_elements, seed * 1_000_003 + i)
+                p = _adc_statistic(layer, x, adc_quantile, max_elements, layer_seed(seed, i))
                 layer.out_bound.copy_(p * adc_margin)
             if not stats.vectors.complete:  # type: ignore[union-attr]
                 log.debug("calibrate_: %s: ADC range from a sample of %d of %d input vectors",
