@@ -39,7 +39,8 @@ from typing import Any
 
 import numpy as np
 
-from analogue.config import ConfigError, _reject_unknown, atomic_write_text, read_yaml
+from analogue._util.serial import reject_unknown as _reject_unknown
+from analogue.config import ConfigError, atomic_write_text, read_yaml
 
 CHIP_VERSION = 1
 

@@ -12,50 +12,28 @@ and the ADC range ``ADCConfig.out_bound`` is given in these units (10 in Rasch e
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
-import math
-import os
-import tempfile
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from pathlib import Path
-from typing import Any
+
+from ._util.io import atomic_write_bytes as atomic_write_bytes
+from ._util.io import atomic_write_text as atomic_write_text
+from ._util.serial import Serialisable, check_version
+from ._util.serial import read_yaml as read_yaml
+from ._util.serial import section_from_dict as section_from_dict
+from ._util.validate import ConfigError as ConfigError  # the package's config error, defined low
+from ._util.validate import (
+    check_bits,
+    check_bounds,
+    check_finite,
+    check_nonnegative,
+    check_positive,
+    check_rate,
+    require,
+)
 
 CONFIG_VERSION = 1
 
 RANGE_POLICIES = ("dynamic", "dynamic_tile", "fixed", "calibrated", "learned")
 SCALE_POLICIES = ("column", "tile")
-
-
-class ConfigError(ValueError):
-    """A hardware description that cannot be simulated; the message says which field and why."""
-
-
-def _check(cond: bool, where: str, msg: str) -> None:
-    if not cond:
-        raise ConfigError(f"{where}: {msg}")
-
-
-def _check_bits(value: int | None, where: str, lo: int = 1, hi: int = 16) -> None:
-    if value is None:
-        return
-    _check(
-        isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi,
-        where,
-        f"must be an integer in [{lo}, {hi}] or None (ideal), got {value!r}",
-    )
-
-
-def _check_pos(value: float, where: str, allow_zero: bool = False) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value >= 0 if allow_zero else value > 0)
-    _check(ok, where, f"must be a finite number {'>= 0' if allow_zero else '> 0'}, got {value!r}")
-
-
-def _check_rate(value: float, where: str) -> None:
-    ok = isinstance(value, (int, float)) and math.isfinite(value) and 0.0 <= value <= 1.0
-    _check(ok, where, f"is a rate and must lie in [0, 1], got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -68,7 +46,7 @@ class TileConfig:
     def __post_init__(self) -> None:
         for name in ("rows", "cols"):
             v = getattr(self, name)
-            _check(
+            require(
                 isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 1 << 16,
                 f"TileConfig.{name}",
                 f"must be an integer in [1, 65536], got {v!r}",
@@ -97,13 +75,13 @@ class DACConfig:
     input_range: float = 1.0
 
     def __post_init__(self) -> None:
-        _check_bits(self.bits, "DACConfig.bits")
-        _check(
+        check_bits(self.bits, "DACConfig.bits")
+        require(
             self.range_policy in RANGE_POLICIES,
             "DACConfig.range_policy",
             f"must be one of {RANGE_POLICIES}, got {self.range_policy!r}",
         )
-        _check_pos(self.input_range, "DACConfig.input_range")
+        check_positive(self.input_range, "DACConfig.input_range")
 
 
 @dataclass(frozen=True)
@@ -121,9 +99,9 @@ class ADCConfig:
     clip: bool = True
 
     def __post_init__(self) -> None:
-        _check_bits(self.bits, "ADCConfig.bits")
-        _check_pos(self.out_bound, "ADCConfig.out_bound")
-        _check(
+        check_bits(self.bits, "ADCConfig.bits")
+        check_positive(self.out_bound, "ADCConfig.out_bound")
+        require(
             self.clip or self.bits is None,
             "ADCConfig.clip",
             "a quantising ADC always saturates; set clip=True or bits=None",
@@ -145,14 +123,14 @@ class MappingConfig:
     scale: str = "column"
 
     def __post_init__(self) -> None:
-        _check_pos(self.g_max_uS, "MappingConfig.g_max_uS")
-        _check_pos(self.g_min_uS, "MappingConfig.g_min_uS", allow_zero=True)
-        _check(
+        check_positive(self.g_max_uS, "MappingConfig.g_max_uS")
+        check_nonnegative(self.g_min_uS, "MappingConfig.g_min_uS")
+        require(
             self.g_min_uS < self.g_max_uS,
             "MappingConfig.g_min_uS",
             f"must be below g_max_uS={self.g_max_uS}, got {self.g_min_uS}",
         )
-        _check(
+        require(
             self.scale in SCALE_POLICIES,
             "MappingConfig.scale",
             f"must be one of {SCALE_POLICIES}, got {self.scale!r}",
@@ -171,21 +149,7 @@ class NoiseConfig:
     out_std_rel_fs: float = 0.0
 
     def __post_init__(self) -> None:
-        _check_pos(self.out_std_rel_fs, "NoiseConfig.out_std_rel_fs", allow_zero=True)
-
-
-def _check_real(value: float, where: str) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    _check(ok, where, f"must be a finite number, got {value!r}")
-
-
-def _check_bounds(value: Any, where: str) -> None:
-    ok = isinstance(value, tuple) and len(value) == 2
-    if ok:
-        for v in value:
-            _check_real(v, where)
-    _check(ok and 0.0 <= value[0] <= value[1], where,
-           f"must be a pair (low, high) with 0 <= low <= high, got {value!r}")
+        check_nonnegative(self.out_std_rel_fs, "NoiseConfig.out_std_rel_fs")
 
 
 @dataclass(frozen=True)
@@ -201,12 +165,12 @@ class ProgrammingNoise:
 
     def __post_init__(self) -> None:
         where = "ProgrammingNoise.std_poly_frac_gmax"
-        _check(isinstance(self.std_poly_frac_gmax, tuple), where, "must be a tuple of coefficients")
+        require(isinstance(self.std_poly_frac_gmax, tuple), where, "must be a tuple of coefficients")
         for c in self.std_poly_frac_gmax:
-            _check_real(c, where)
+            check_finite(c, where)
         worst = min((sum(c * (i / 64) ** k for k, c in enumerate(self.std_poly_frac_gmax))
                      for i in range(65)), default=0.0)
-        _check(worst >= 0.0, where,
+        require(worst >= 0.0, where,
                f"the standard deviation must be >= 0 for g in [0, 1] (min {worst:.3g})")
 
     @property
@@ -222,7 +186,7 @@ class Variability:
     gain_std_rel: float = 0.0
 
     def __post_init__(self) -> None:
-        _check_pos(self.gain_std_rel, "Variability.gain_std_rel", allow_zero=True)
+        check_nonnegative(self.gain_std_rel, "Variability.gain_std_rel")
 
     @property
     def active(self) -> bool:
@@ -250,11 +214,11 @@ class Drift:
 
     def __post_init__(self) -> None:
         for name in ("nu_mean_at_g1", "nu_mean_per_ln_g", "nu_std_at_g1", "nu_std_per_ln_g"):
-            _check_real(getattr(self, name), f"Drift.{name}")
-        _check_bounds(self.nu_mean_bounds, "Drift.nu_mean_bounds")
-        _check_bounds(self.nu_std_bounds, "Drift.nu_std_bounds")
-        _check_pos(self.t0_s, "Drift.t0_s")
-        _check(isinstance(self.g_floor, (int, float)) and 0.0 < self.g_floor < 1.0, "Drift.g_floor",
+            check_finite(getattr(self, name), f"Drift.{name}")
+        check_bounds(self.nu_mean_bounds, "Drift.nu_mean_bounds")
+        check_bounds(self.nu_std_bounds, "Drift.nu_std_bounds")
+        check_positive(self.t0_s, "Drift.t0_s")
+        require(isinstance(self.g_floor, (int, float)) and 0.0 < self.g_floor < 1.0, "Drift.g_floor",
                f"must lie in (0, 1), got {self.g_floor!r}")
 
     @property
@@ -283,12 +247,12 @@ class ReadNoise:
     per_read_std_frac: float = 0.0
 
     def __post_init__(self) -> None:
-        _check_pos(self.flicker_coeff, "ReadNoise.flicker_coeff", allow_zero=True)
-        _check_pos(self.flicker_g_exponent, "ReadNoise.flicker_g_exponent", allow_zero=True)
-        _check_pos(self.flicker_g_floor, "ReadNoise.flicker_g_floor")
-        _check_pos(self.flicker_max, "ReadNoise.flicker_max", allow_zero=True)
-        _check_pos(self.t_read_s, "ReadNoise.t_read_s")
-        _check_pos(self.per_read_std_frac, "ReadNoise.per_read_std_frac", allow_zero=True)
+        check_nonnegative(self.flicker_coeff, "ReadNoise.flicker_coeff")
+        check_nonnegative(self.flicker_g_exponent, "ReadNoise.flicker_g_exponent")
+        check_positive(self.flicker_g_floor, "ReadNoise.flicker_g_floor")
+        check_nonnegative(self.flicker_max, "ReadNoise.flicker_max")
+        check_positive(self.t_read_s, "ReadNoise.t_read_s")
+        check_nonnegative(self.per_read_std_frac, "ReadNoise.per_read_std_frac")
 
     @property
     def active(self) -> bool:
@@ -305,8 +269,8 @@ class Relaxation:
     tau_s: float = 100.0
 
     def __post_init__(self) -> None:
-        _check_pos(self.std_uS, "Relaxation.std_uS", allow_zero=True)
-        _check_pos(self.tau_s, "Relaxation.tau_s")
+        check_nonnegative(self.std_uS, "Relaxation.std_uS")
+        check_positive(self.tau_s, "Relaxation.tau_s")
 
     @property
     def active(self) -> bool:
@@ -322,9 +286,9 @@ class Faults:
     stuck_off_rate: float = 0.0
 
     def __post_init__(self) -> None:
-        _check_rate(self.stuck_on_rate, "Faults.stuck_on_rate")
-        _check_rate(self.stuck_off_rate, "Faults.stuck_off_rate")
-        _check(self.stuck_on_rate + self.stuck_off_rate <= 1.0, "Faults.stuck_on_rate",
+        check_rate(self.stuck_on_rate, "Faults.stuck_on_rate")
+        check_rate(self.stuck_off_rate, "Faults.stuck_off_rate")
+        require(self.stuck_on_rate + self.stuck_off_rate <= 1.0, "Faults.stuck_on_rate",
                "stuck_on_rate + stuck_off_rate must not exceed 1")
 
     @property
@@ -340,7 +304,7 @@ class Levels:
     per_device: int | None = None
 
     def __post_init__(self) -> None:
-        _check_bits(self.per_device, "Levels.per_device", lo=2, hi=1 << 16)
+        check_bits(self.per_device, "Levels.per_device", lo=2, hi=1 << 16)
 
     @property
     def active(self) -> bool:
@@ -361,9 +325,9 @@ class Temperature:
     g_coeff_per_k: float = 0.0
 
     def __post_init__(self) -> None:
-        _check_pos(self.reference_k, "Temperature.reference_k")
-        _check_pos(self.drift_activation_eV, "Temperature.drift_activation_eV", allow_zero=True)
-        _check_real(self.g_coeff_per_k, "Temperature.g_coeff_per_k")
+        check_positive(self.reference_k, "Temperature.reference_k")
+        check_nonnegative(self.drift_activation_eV, "Temperature.drift_activation_eV")
+        check_finite(self.g_coeff_per_k, "Temperature.g_coeff_per_k")
 
     @property
     def active(self) -> bool:
@@ -381,9 +345,9 @@ class Aging:
 
     def __post_init__(self) -> None:
         loss = self.range_loss_per_decade
-        _check(isinstance(loss, (int, float)) and 0.0 <= loss <= 1.0,
+        require(isinstance(loss, (int, float)) and 0.0 <= loss <= 1.0,
                "Aging.range_loss_per_decade", f"must lie in [0, 1], got {loss!r}")
-        _check_pos(self.onset_cycles, "Aging.onset_cycles")
+        check_positive(self.onset_cycles, "Aging.onset_cycles")
 
     @property
     def active(self) -> bool:
@@ -400,8 +364,8 @@ class BitSlicing:
     bits_per_slice: int = 1
 
     def __post_init__(self) -> None:
-        _check_bits(self.weight_bits, "BitSlicing.weight_bits", lo=2, hi=16)
-        _check_bits(self.bits_per_slice, "BitSlicing.bits_per_slice", lo=1, hi=15)
+        check_bits(self.weight_bits, "BitSlicing.weight_bits", lo=2, hi=16)
+        check_bits(self.bits_per_slice, "BitSlicing.bits_per_slice", lo=1, hi=15)
 
     @property
     def n_slices(self) -> int:
@@ -436,14 +400,14 @@ class DeviceConfig:
     slicing: BitSlicing = field(default_factory=BitSlicing)
 
     def __post_init__(self) -> None:
-        _check(isinstance(self.kind, str) and bool(self.kind), "DeviceConfig.kind",
+        require(isinstance(self.kind, str) and bool(self.kind), "DeviceConfig.kind",
                f"must be a non-empty string, got {self.kind!r}")
         for f in fields(self):
             if f.name == "kind":
                 continue
             cls = _DEVICE_SECTIONS[f.name]
             v = getattr(self, f.name)
-            _check(isinstance(v, cls), f"DeviceConfig.{f.name}",
+            require(isinstance(v, cls), f"DeviceConfig.{f.name}",
                    f"must be a {cls.__name__}, got {type(v).__name__}")
 
     @property
@@ -477,8 +441,13 @@ _SECTIONS: dict[str, type] = {
 
 
 @dataclass(frozen=True)
-class AnalogConfig:
-    """The complete description of how a layer runs on analog tiles."""
+class AnalogConfig(Serialisable):
+    """The complete description of how a layer runs on analog tiles.
+
+    ``to_dict``/``from_dict`` (any ``Mapping``, e.g. an OmegaConf ``DictConfig``; unknown keys fail
+    with the closest valid name), ``to_yaml``/``from_yaml`` (atomic writes) and ``replace`` with
+    dotted paths (``cfg.replace(**{"adc.bits": 6})``) come from ``_util.serial.Serialisable``.
+    """
 
     tile: TileConfig = field(default_factory=TileConfig)
     dac: DACConfig = field(default_factory=DACConfig)
@@ -491,186 +460,9 @@ class AnalogConfig:
     def __post_init__(self) -> None:
         for name, cls in _SECTIONS.items():
             v = getattr(self, name)
-            _check(
+            require(
                 isinstance(v, cls),
                 f"AnalogConfig.{name}",
                 f"must be a {cls.__name__}, got {type(v).__name__}",
             )
-        _check(
-            self.version == CONFIG_VERSION,
-            "AnalogConfig.version",
-            f"this analogue reads version {CONFIG_VERSION}, got {self.version!r}",
-        )
-
-    # -- (de)serialisation -------------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        """Plain nested dict of builtins (JSON- and YAML-safe)."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> AnalogConfig:
-        """Inverse of ``to_dict`` (any ``Mapping``, e.g. an OmegaConf ``DictConfig``); unknown keys
-        fail with the closest valid name."""
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"AnalogConfig: expected a mapping, got {type(data).__name__}")
-        _reject_unknown(data, [*_SECTIONS, "version"], "AnalogConfig")
-        kwargs: dict[str, Any] = {}
-        for name, sub in data.items():
-            if name == "version":
-                kwargs[name] = sub
-                continue
-            kwargs[name] = section_from_dict(_SECTIONS[name], sub, f"AnalogConfig.{name}")
-        return cls(**kwargs)
-
-    def to_yaml(self, path: str | os.PathLike[str]) -> Path:
-        """Write to a YAML file atomically (a crash never leaves a half-written file)."""
-        import yaml
-
-        return atomic_write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
-
-    @classmethod
-    def from_yaml(cls, path: str | os.PathLike[str]) -> AnalogConfig:
-        return cls.from_dict(read_yaml(path, "AnalogConfig"))
-
-    def replace(self, **changes: Any) -> AnalogConfig:
-        """``dataclasses.replace`` that also accepts dotted paths: ``replace(**{"adc.bits": 6})``."""
-        nested: dict[str, dict[str, Any]] = {}
-        flat: dict[str, Any] = {}
-        for key, value in changes.items():
-            if "." in key:
-                sec, sub = key.split(".", 1)
-                _reject_unknown({sec: None}, list(_SECTIONS), "AnalogConfig")
-                nested.setdefault(sec, {})[sub] = value
-            else:
-                flat[key] = value
-        for sec, subs in nested.items():
-            cls_ = _SECTIONS[sec]
-            _reject_unknown(subs, [f.name for f in fields(cls_)], f"AnalogConfig.{sec}")
-            import typing
-
-            hints = typing.get_type_hints(cls_)  # numeric strings as in from_dict
-            subs = {k: _numeric_strings(v, hints.get(k)) for k, v in subs.items()}
-            flat[sec] = dataclasses.replace(getattr(self, sec), **subs)
-        _reject_unknown(flat, [*_SECTIONS, "version"], "AnalogConfig")
-        return dataclasses.replace(self, **flat)
-
-
-def section_from_dict(cls: type, data: Any, where: str) -> Any:
-    """Build one config dataclass from a mapping (any ``Mapping``), recursing into nested
-    dataclass fields. Sequences become tuples; a string holding a finite number in a ``float``
-    field becomes that number (YAML 1.1 reads ``1e-3`` as a string)."""
-    if isinstance(data, cls):
-        return data
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
-    known = {f.name: f for f in fields(cls)}
-    _reject_unknown(data, list(known), where)
-    import typing
-
-    hints = typing.get_type_hints(cls)
-    kwargs = {}
-    for k, v in data.items():
-        sub_cls = _nested_dataclass(cls, k)
-        if sub_cls:
-            kwargs[k] = section_from_dict(sub_cls, v, f"{where}.{k}")
-            continue
-        if isinstance(v, Sequence) and not isinstance(v, (str, bytes)):
-            v = tuple(v)
-        kwargs[k] = _numeric_strings(v, hints.get(k))
-    return cls(**kwargs)
-
-
-def _float_field(hint: Any) -> bool:
-    import typing
-
-    return hint is float or float in typing.get_args(hint)
-
-
-def _float_tuple_field(hint: Any) -> bool:
-    import typing
-
-    for h in (hint, *typing.get_args(hint)):
-        if typing.get_origin(h) is tuple:
-            elems = [a for a in typing.get_args(h) if a is not Ellipsis]
-            return bool(elems) and all(a is float for a in elems)
-    return False
-
-
-def _numeric_strings(value: Any, hint: Any) -> Any:
-    """``value`` with strings that hold a finite number turned into floats where ``hint`` (the
-    field's type) wants floats; anything else unchanged (validation then names it)."""
-    if isinstance(value, str) and _float_field(hint):
-        try:
-            number = float(value)
-        except ValueError:
-            return value
-        return number if math.isfinite(number) else value
-    if isinstance(value, tuple) and _float_tuple_field(hint):
-        return tuple(_numeric_strings(v, float) for v in value)
-    return value
-
-
-def read_yaml(path: str | os.PathLike[str], where: str) -> Any:
-    """The YAML document in ``path`` (``yaml.safe_load``: no tags that build Python objects).
-    A missing file is a ``FileNotFoundError``; malformed YAML, a Python tag or an empty file a
-    one-line ``ConfigError`` naming the file, line and column."""
-    import yaml
-
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"{where}: no such file {str(p)!r}")
-    try:
-        with open(p, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{p}: not a YAML text file ({exc.reason} at byte {exc.start})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        fix = ("; Python tags such as !!python/object are refused, write plain values"
-               if isinstance(exc, yaml.constructor.ConstructorError) else "")
-        raise ConfigError(f"{p}: not valid YAML for {where}: {problem}{at}{fix}") from None
-    if data is None:
-        raise ConfigError(f"{p}: the file is empty")
-    return data
-
-
-def _nested_dataclass(cls: type, name: str) -> type | None:
-    import typing
-
-    hints = typing.get_type_hints(cls)
-    t = hints.get(name)
-    return t if isinstance(t, type) and dataclasses.is_dataclass(t) else None
-
-
-def _reject_unknown(data: Mapping[str, Any], known: list[str], where: str) -> None:
-    for key in data:
-        if key not in known:
-            close = difflib.get_close_matches(str(key), known, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; valid fields: {known}"
-            raise ConfigError(f"{where}: unknown field {key!r}{hint}")
-
-
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
-    """Write ``text`` to ``path`` via a temporary file and ``os.replace`` (atomic on POSIX)."""
-    return atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        # mkstemp makes the file private (0600); keep the mode of the file replaced, else 0644
-        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+        check_version(self.version, CONFIG_VERSION, "AnalogConfig.version")

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
 
-from analogue.config import _reject_unknown
+from analogue._util.serial import reject_unknown as _reject_unknown
 
 if TYPE_CHECKING:  # pragma: no cover
     from analogue.chips import Chip
