@@ -40,7 +40,7 @@ from ..physics.ste import MVMTrace, autocast_on
 from . import buffers, programmed, readers
 from .autograd import AnalogMatmulFn
 from .call import INFERENCE, CallMode, Inputs
-from .readers import WeightPerturbation
+from .readers import WeightPerturber
 
 
 class InputGradient(Protocol):
@@ -119,7 +119,7 @@ class AnalogLayer(nn.Module):
         self.noise_seed = int(seed)
         self._stream = NoiseStream(seed)
         self._capture: InputSink | None = None  # set_input_capture
-        self._weight_perturbation: WeightPerturbation | None = None  # set_weight_perturbation
+        self._weight_perturbation: WeightPerturber | None = None  # set_weight_perturbation
         self._input_gradient: InputGradient | None = None  # set_backward
         dev, dt = self.weight.device, self.weight.dtype
         rng = torch.tensor(float(cfg.dac.input_range), device=dev, dtype=dt)
@@ -139,6 +139,11 @@ class AnalogLayer(nn.Module):
     def weight_grad(self, g: Tensor, x_eff: Tensor) -> Tensor:
         raise NotImplementedError
 
+    def weight_matrix(self) -> Tensor:
+        """The weight as the array maps it, ``(G, K, M)`` (inputs on rows, outputs on columns),
+        detached (a view of the weight where the layout allows)."""
+        return self._matrix().detach()
+
     @property
     def matrix_shape(self) -> tuple[int, int, int]:
         """``(groups, rows K, columns M)`` of the mapped matrix per group."""
@@ -151,14 +156,14 @@ class AnalogLayer(nn.Module):
 
     # -- extension points ------------------------------------------------------------------------
     @property
-    def weight_perturbation(self) -> WeightPerturbation | None:
+    def weight_perturbation(self) -> WeightPerturber | None:
         """The training-mode weight perturbation (``set_weight_perturbation``), or ``None``."""
         return self._weight_perturbation
 
-    def set_weight_perturbation(self, perturbation: WeightPerturbation | None) -> None:
+    def set_weight_perturbation(self, perturbation: WeightPerturber | None) -> None:
         """Perturb the weights on every training-mode read with ``perturbation(w_n, layer)``
         (hardware-aware training, ``train.hwa``); ``None``: read them unperturbed. One that is a
-        ``WeightUnitPerturbation`` runs on the weights in weight units where it supports the
+        ``WeightUnitPerturber`` runs on the weights in weight units where it supports the
         layer's config (``nn.readers``)."""
         if perturbation is not None and not callable(perturbation):
             raise TypeError(f"{self.layer_name}: a weight perturbation is a callable (w_n, layer) -> "
@@ -319,7 +324,7 @@ class AnalogLayer(nn.Module):
         if not keep:
             return y, None
         scale = x.new_ones(()) if input_range is None else input_range.detach().abs()
-        return y, MVMTrace(x_codes=x.detach(), x_scale=scale, w_eff=self._matrix().detach(),
+        return y, MVMTrace(x_codes=x.detach(), x_scale=scale, w_eff=self.weight_matrix(),
                            clipped=input_range is not None)
 
     def simulate(self, x: Tensor, input_range: Tensor | None, mode: CallMode = INFERENCE,

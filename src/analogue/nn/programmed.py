@@ -121,7 +121,7 @@ def mapped_blocks(layer: Any) -> tuple[Tensor, Tensor]:
     """The layer's current weight as normalised (and bit-sliced) blocks ``(B, r, M*S)`` with
     their digital scales ``(B, 1, M*S)``."""
     cfg = layer.cfg
-    blocks = mapping.to_blocks(layer._matrix().detach(), cfg.tile.rows)
+    blocks = mapping.to_blocks(layer.weight_matrix(), cfg.tile.rows)
     s = mapping.weight_scales(blocks, cfg.tile.cols, cfg.mapping.scale)
     return bit_slice(blocks / s, s, cfg.device.slicing)
 

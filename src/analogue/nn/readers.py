@@ -16,8 +16,8 @@ kind                   what the array reads                                    u
 A read in weight units lets the crossbar divide the partial sums by the column scales instead of
 the weights (one pass the ADC's gain absorbs; no normalised copy of the weights on every call).
 
-Weight perturbations (hardware-aware training) are typed: a ``WeightPerturbation`` maps
-normalised blocks to perturbed ones; one that is also a ``WeightUnitPerturbation`` can run on
+Weight perturbations (hardware-aware training) are typed: a ``WeightPerturber`` maps
+normalised blocks to perturbed ones; one that is also a ``WeightUnitPerturber`` can run on
 the weights in weight units (``train.hwa.WeightPerturbation`` is both).
 """
 
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from .layer import AnalogLayer
 
 
-class WeightPerturbation(Protocol):
+class WeightPerturber(Protocol):
     """A training-mode perturbation of the weights an analog layer reads (``set_weight_perturbation``)."""
 
     def __call__(self, w_n: Tensor, layer: AnalogLayer) -> Tensor:
@@ -51,8 +51,8 @@ class WeightPerturbation(Protocol):
 
 
 @runtime_checkable
-class WeightUnitPerturbation(Protocol):
-    """A ``WeightPerturbation`` that can also run on the weights in weight units."""
+class WeightUnitPerturber(Protocol):
+    """A ``WeightPerturber`` that can also run on the weights in weight units."""
 
     def __call__(self, w_n: Tensor, layer: AnalogLayer) -> Tensor: ...
 
@@ -105,13 +105,13 @@ class WeightRead:
         return self.kind is not ReadKind.PROGRAMMED
 
 
-def unit_perturbation(layer: AnalogLayer) -> WeightUnitPerturbation | None:
+def unit_perturbation(layer: AnalogLayer) -> WeightUnitPerturber | None:
     """The training-mode weight perturbation when it runs on the weights in weight units (no
     normalised copy and no multiply back for the held weights), else ``None``."""
     pert = layer.weight_perturbation if layer.training else None
     if pert is None or layer.cfg.device.slicing.active:  # (training mode: never a programmed read)
         return None
-    if not isinstance(pert, WeightUnitPerturbation):
+    if not isinstance(pert, WeightUnitPerturber):
         return None
     return pert if pert.supports_weight_units(layer.cfg) else None
 
@@ -128,7 +128,7 @@ def normalised_reader(layer: AnalogLayer) -> BlockReader:
     weight perturbation; bit-sliced when the device slices)."""
     if programmed.reads_programmed(layer):  # eval mode on a programmed array: what it holds now
         return programmed.programmed_reader(layer)
-    blocks = mapping.to_blocks(layer._matrix().detach(), layer.cfg.tile.rows)
+    blocks = mapping.to_blocks(layer.weight_matrix(), layer.cfg.tile.rows)
     cols, policy = layer.cfg.tile.cols, layer.cfg.mapping.scale
     perturb = layer.weight_perturbation if layer.training else None
     slicing = layer.cfg.device.slicing if layer.cfg.device.slicing.active else None
@@ -149,7 +149,7 @@ def normalised_reader(layer: AnalogLayer) -> BlockReader:
     return read
 
 
-def weight_unit_reader(layer: AnalogLayer, mat: Tensor, perturb: WeightUnitPerturbation | None = None,
+def weight_unit_reader(layer: AnalogLayer, mat: Tensor, perturb: WeightUnitPerturber | None = None,
                        out: Tensor | None = None) -> BlockReader:
     """Reader of the blocks of ``mat`` (the layer's detached weight matrix) in weight units and
     their scales. ``perturb``: applied in weight units on every read; ``out``: a flat buffer for
@@ -175,13 +175,13 @@ def choose_read(layer: AnalogLayer, perturbed_out: Callable[[int], Tensor | None
     for a ``PERTURBED`` read; ``None``: allocate afresh)."""
     pert = unit_perturbation(layer)
     if pert is not None:
-        mat = layer._matrix().detach()
+        mat = layer.weight_matrix()
         numel = layer.matrix_shape[0] * mapping.n_row_blocks(mat.shape[1], layer.cfg.tile.rows) \
             * mapping.block_rows(mat.shape[1], layer.cfg.tile.rows) * mat.shape[2]
         return WeightRead(ReadKind.PERTURBED, weight_unit_reader(layer, mat, pert, perturbed_out(numel)), mat)
     if read_is_exact(layer):
         if not layer.cfg.device.slicing.active:
-            mat = layer._matrix().detach()
+            mat = layer.weight_matrix()
             return WeightRead(ReadKind.EXACT, weight_unit_reader(layer, mat), mat)
         return WeightRead(ReadKind.SLICED, normalised_reader(layer))
     if programmed.reads_programmed(layer):
@@ -197,7 +197,7 @@ def held_weights(layer: AnalogLayer, weights: WeightRead, w_blocks: Tensor, scal
     shaped like ``w_blocks`` to write them into, when not bit-sliced)."""
     g, k, m = layer.matrix_shape
     if weights.is_exact:
-        return layer._matrix().detach() if weights.matrix is None else weights.matrix
+        return layer.weight_matrix() if weights.matrix is None else weights.matrix
     if weights.kind is ReadKind.PERTURBED:
         return w_blocks.view(g, -1, m)[:, :k]
     n_slices = w_blocks.shape[-1] // m
