@@ -34,12 +34,12 @@ def capture_inputs(layers: Iterable[AnalogLayer]) -> Iterator[dict[AnalogLayer, 
     layers = list(layers)
     store: dict[AnalogLayer, list[Tensor]] = {layer: [] for layer in layers}
     for layer in layers:
-        layer._capture = store[layer]
+        layer.set_input_capture(store[layer])
     try:
         yield store
     finally:
         for layer in layers:
-            layer._capture = None
+            layer.set_input_capture(None)
 
 
 class Reservoir:
@@ -197,12 +197,12 @@ def sample_inputs(layers: Iterable[AnalogLayer], max_elements: int = 1 << 20,
     store = {}
     for i, layer in enumerate(layers):
         store[layer] = InputSample(max_elements, torch.Generator().manual_seed(layer_seed(seed, i)))
-        layer._capture = store[layer]  # type: ignore[assignment]  # duck-typed: .append(x)
+        layer.set_input_capture(store[layer])
     try:
         yield store
     finally:
         for layer in layers:
-            layer._capture = None
+            layer.set_input_capture(None)
 
 
 def _quantile(values: Tensor, q: float) -> Tensor:
@@ -227,7 +227,7 @@ def partial_sums(layer: AnalogLayer, x: Tensor, input_range: Tensor | None = Non
                  weights: Tensor | None = None) -> Tensor:
     """Noise-free, unquantised per-block column sums ``(G * nb, N, M)`` in normalised units
     (``weights``: the layer's normalised blocks when already read)."""
-    scale = layer._input_scale(x, layer.input_range if input_range is None else input_range)
+    scale = layer.input_scale(x, layer.input_range if input_range is None else input_range)
     x_n = (x / scale).clamp(-1.0, 1.0)
     xb = mapping.inputs_to_blocks(x_n, layer.cfg.tile.rows)
     w = layer.read_blocks()(0, xb.shape[0])[0] if weights is None else weights

@@ -62,7 +62,7 @@ def test_a_non_finite_conv_weight_is_reported(make, shape, policy, grad):
 @pytest.mark.parametrize("cfg", [an.presets.sram(), an.presets.standard()])
 def test_a_non_finite_weight_is_reported_with_slicing_and_a_perturbation(cfg):
     _, layer = _analog(lambda: nn.Linear(12, 5), cfg)
-    layer.weight_perturbation = lambda w_n, _layer: w_n * 0.9  # the normalised read path
+    layer.set_weight_perturbation(lambda w_n, _layer: w_n * 0.9)  # the normalised read path
     with torch.no_grad():
         layer.weight[0, 0] = float("nan")
     for training in (True, False):

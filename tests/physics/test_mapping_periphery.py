@@ -74,7 +74,7 @@ def test_chunked_crossbar_equals_one_shot():
     w = torch.randn(8, 16, 9, generator=g, dtype=torch.float64)
     s = torch.rand(8, 1, 9, generator=g, dtype=torch.float64) + 0.5
     read = lambda b0, b1: (w[b0:b1], s[b0:b1])  # noqa: E731
-    kw = dict(adc_bits=6, out_bound=8.0, clip=True, noise_std=0.0, source=None)
+    kw = dict(readout=crossbar.Readout(adc_bits=6, out_bound=8.0, clip=True, noise_std=0.0), source=None)
     for groups in (1, 2, 4):
         full = crossbar.tiled_mvm(xb, read, groups=groups, **kw)
         for budget in (9, 33 * 9, 2 * 33 * 9 + 1):

@@ -256,9 +256,9 @@ def test_close_restores_the_layers():
     model = _mlp()
     opt = im.AnalogSGD(model, pc.ideal_device(), lr=0.1, backward=pc.BackwardConfig())
     layer = model[0]
-    assert isinstance(layer.grad_input, im.TransposedRead)
+    assert isinstance(layer.input_gradient, im.TransposedRead)
     opt.close()
-    assert layer.weight.requires_grad and not isinstance(layer.grad_input, im.TransposedRead)
+    assert layer.weight.requires_grad and not isinstance(layer.input_gradient, im.TransposedRead)
     assert len(list(im.digital_parameters(model))) == 4
 
 

@@ -75,7 +75,7 @@ def mvm_error(
     with torch.no_grad():
         y = layer(x)
         exact = x @ layer.weight.t()
-        blocks = mapping.to_blocks(layer._matrix(), cfg.tile.rows)
+        blocks = mapping.to_blocks(layer.weight_matrix(), cfg.tile.rows)
         w_scale = mapping.weight_scales(blocks, cfg.tile.cols, cfg.mapping.scale).sum(dim=0)  # (1, M)
         if layer.input_range is None:
             x_fs = x.abs().amax(dim=1, keepdim=True)

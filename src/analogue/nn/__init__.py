@@ -1,8 +1,8 @@
 """Analog modules: thin shells that call ``analogue.physics`` in their forward."""
 
-from .base import AnalogLayer
 from .conv import AnalogConv1d, AnalogConv2d
 from .int8 import Int8Conv1d, Int8Conv2d, Int8Linear, quantize_int8_
+from .layer import AnalogLayer
 from .linear import AnalogHFConv1D, AnalogLinear
 from .twins import digital_reason, share_params, twin_for
 

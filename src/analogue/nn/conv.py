@@ -21,8 +21,9 @@ from torch import Tensor, nn
 
 from ..config import AnalogConfig
 from ..physics.periphery import dac_codes_, dac_gain
-from ..physics.ste import AnalogConvFn
-from .base import AnalogLayer, simulated_forward
+from .autograd import AnalogConvFn
+from .call import CallMode, Inputs
+from .layer import AnalogLayer, simulated_forward
 from .twins import share_params
 
 
@@ -193,14 +194,15 @@ class _AnalogConvNd(AnalogLayer):
         check = None
         if self._capture is None:
             check = self._input_check(x4, scale)
-            (cols, scale), codes = self._dac_patches(x4, geo, scale, keep=False), True
+            (cols, scale), inputs = self._dac_patches(x4, geo, scale, keep=False), Inputs.CODES
         else:  # the captured inputs are the patches themselves, and stay
-            cols, codes = self._im2col(x4, geo), False
+            cols, inputs = self._im2col(x4, geo), Inputs.VALUES
         channels_last = fmt == torch.channels_last
         # the bias goes on the columns with the rescale; a channels-first output is a copy, so the
         # MVM may then write into a reused buffer
-        y = self._cols_to_image(self.analog_matmul(cols, scale, transient=not channels_last, codes=codes,
-                                                   bias=self.bias, input_check=check), geo)
+        mode = CallMode(inputs=inputs, transient_output=not channels_last)
+        y = self._cols_to_image(self.analog_matmul(cols, mode, scale=scale, bias=self.bias,
+                                                   input_check=check), geo)
         if y.requires_grad:  # capturing inputs with gradients on
             return y.contiguous(memory_format=fmt)
         if channels_last:  # the MVM's fresh output, channels-last already
@@ -298,7 +300,7 @@ class _AnalogConvNd(AnalogLayer):
             scale = self._per_tile_scale(cols)
             return dac_codes_(cols.mul_(dac_gain(scale, bits)), bits, False), scale
         clip = scale is None
-        gain = dac_gain(self._input_scale(x4, self.input_range) if clip else scale, bits)
+        gain = dac_gain(self.input_scale(x4, self.input_range) if clip else scale, bits)
         return dac_codes_(self._im2col(x4, geo, reuse=not keep, gain=gain, out=out), bits, clip), scale
 
     def _patch_scale(self, x: Tensor, geo: _Geometry) -> Tensor:

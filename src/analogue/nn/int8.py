@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..physics.ste import round_ste
-from .base import copy_params
+from .layer import copy_params
 
 INT8_LEVELS = 127
 

@@ -7,7 +7,7 @@ import torch
 from torch import Tensor, nn
 
 from ..config import AnalogConfig
-from .base import AnalogLayer, simulated_forward
+from .layer import AnalogLayer, simulated_forward
 from .twins import share_params
 
 
@@ -18,7 +18,7 @@ def _linear_forward(layer: AnalogLayer, x: Tensor) -> Tensor:
             f"{layer.layer_name}: expected input (..., {layer.in_features}), got {tuple(x.shape)}; "
             "reshape the input or fix the layer's in_features."
         )
-    return layer.analog_matmul(x, bias=layer.bias, flat=True)
+    return layer.analog_matmul_flat(x, layer.bias)
 
 
 class AnalogLinear(AnalogLayer):

@@ -46,7 +46,7 @@ from torch import Tensor, nn
 from .._util.seeds import layer_seed
 from ..config import AnalogConfig
 from ..physics import mapping
-from ..physics.crossbar import BlockReader, tiled_mvm
+from ..physics.crossbar import BlockReader, Readout, tiled_mvm
 from ..physics.devices import (
     ProgrammedDevices,
     aging_range_fraction,
@@ -122,7 +122,7 @@ def mapped_blocks(layer: Any) -> tuple[Tensor, Tensor]:
     """The layer's current weight as normalised (and bit-sliced) blocks ``(B, r, M*S)`` with
     their digital scales ``(B, 1, M*S)``."""
     cfg = layer.cfg
-    blocks = mapping.to_blocks(layer._matrix().detach(), cfg.tile.rows)
+    blocks = mapping.to_blocks(layer.weight_matrix(), cfg.tile.rows)
     s = mapping.weight_scales(blocks, cfg.tile.cols, cfg.mapping.scale)
     return bit_slice(blocks / s, s, cfg.device.slicing)
 
@@ -329,7 +329,7 @@ def programmed_reader(layer: Any) -> BlockReader:
     s = layer.prog_scales
     s = (s.repeat(reps, 1, 1) if reps > 1 else s) * layer.prog_comp
     std = layer.cfg.device.read_noise.per_read_std_frac
-    src = layer._noise_source(w.device, w.dtype, w.numel()) if std > 0 else None
+    src = layer.noise_source(w.device, w.dtype, w.numel()) if std > 0 else None
 
     def read(b0: int, b1: int) -> tuple[Tensor, Tensor]:
         wb = w[b0:b1]
@@ -415,7 +415,7 @@ def probe_readings(layer: Any, n_reads: int = 1) -> tuple[Tensor, Tensor]:
     std = cfg.device.read_noise.per_read_std_frac
     noise_std = cfg.noise.out_std_rel_fs * cfg.adc.out_bound
     size = gb * p * w.shape[-1]
-    src = layer._noise_source(w.device, w.dtype, size) if (noise_std > 0 or std > 0) else None
+    src = layer.noise_source(w.device, w.dtype, size) if (noise_std > 0 or std > 0) else None
 
     def read(b0: int, b1: int) -> tuple[Tensor, Tensor]:
         wb = w[b0:b1]
@@ -423,18 +423,11 @@ def probe_readings(layer: Any, n_reads: int = 1) -> tuple[Tensor, Tensor]:
             wb = src.add_(wb.clone(), std)
         return wb, ones[b0:b1]
 
+    readout = Readout(adc_bits=cfg.adc.bits, out_bound=float(layer.out_bound), clip=cfg.adc.clip,
+                      noise_std=noise_std)
     total = torch.zeros(gb, p, w.shape[-1], dtype=w.dtype, device=w.device)
     for _ in range(n_reads):
-        total += tiled_mvm(
-            x,
-            read,
-            groups=gb,
-            adc_bits=cfg.adc.bits,
-            out_bound=float(layer.out_bound),
-            clip=cfg.adc.clip,
-            noise_std=noise_std,
-            source=src,
-        )
+        total += tiled_mvm(x, read, groups=gb, readout=readout, source=src)
     return expected, total.div_(n_reads)
 
 

@@ -21,7 +21,7 @@ import sys
 
 from torch import nn
 
-from .base import AnalogLayer
+from .layer import AnalogLayer
 
 
 @functools.cache

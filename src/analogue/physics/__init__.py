@@ -1,6 +1,6 @@
 """Pure physics on tensors: mapping, periphery, crossbar, noise sources, straight-through estimators."""
 
-from .crossbar import tiled_mvm
+from .crossbar import Readout, WeightUnits, tiled_mvm
 from .mapping import (
     conductance_to_weight,
     inputs_to_blocks,
@@ -11,12 +11,13 @@ from .mapping import (
 )
 from .noise import GaussianSource
 from .periphery import adc, dac, digital_accumulate, dynamic_input_scale, levels, output_noise
-from .ste import AnalogMatmulFn, MVMTrace, clamp_ste, round_ste
+from .ste import MVMTrace, clamp_ste, lsq_range_grad, round_ste
 
 __all__ = [
-    "AnalogMatmulFn",
     "GaussianSource",
     "MVMTrace",
+    "Readout",
+    "WeightUnits",
     "adc",
     "clamp_ste",
     "conductance_to_weight",
@@ -25,6 +26,7 @@ __all__ = [
     "dynamic_input_scale",
     "inputs_to_blocks",
     "levels",
+    "lsq_range_grad",
     "n_row_blocks",
     "output_noise",
     "round_ste",

@@ -10,7 +10,9 @@ peak memory stays near that of a plain matmul.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -26,19 +28,40 @@ BlockReader = Callable[[int, int], tuple[Tensor, Tensor]]
 DEFAULT_MAX_PARTIAL_ELEMS = 1 << 20
 
 
-def _digitise_(p: Tensor, scale: Tensor, *, adc_bits: int | None, out_bound: float,
-               clip: bool, noise_std: float, source: GaussianSource | None,
-               normalise: bool = False, rescale: bool = True, x_unit: float = 1.0,
+class WeightUnits(enum.Enum):
+    """What a ``BlockReader`` gives: normalised weights ``w_n`` (conductance difference over
+    ``g_max - g_min``), or the weights in weight units ``w_n * scale``."""
+
+    NORMALISED = "normalised"
+    WEIGHT = "weight"
+
+
+@dataclass(frozen=True)
+class Readout:
+    """The output periphery of a tile: output noise of std ``noise_std`` and an ADC of
+    ``adc_bits`` (``None``: ideal) over ``[-out_bound, out_bound]``, both in normalised output
+    units; ``clip``: an ideal ADC still clips at ``out_bound``."""
+
+    adc_bits: int | None
+    out_bound: float
+    clip: bool
+    noise_std: float = 0.0
+
+
+def _digitise_(p: Tensor, scale: Tensor, readout: Readout, source: GaussianSource | None,
+               units: WeightUnits = WeightUnits.NORMALISED, rescale: bool = True, x_unit: float = 1.0,
                ) -> tuple[Tensor, Tensor | None]:
     """In place on the fresh partial sums ``p``: noise, ADC, and the digital scale.
 
-    With ``normalise`` the partial sums come from weights in weight units and are divided by
-    ``scale`` first (folded into the ADC's input gain: the same pass). Returns ``(p, post)``:
+    With weights in weight units (``units``) the partial sums are divided by ``scale`` first
+    (folded into the ADC's input gain: the same pass). Returns ``(p, post)``:
     ``p * post`` is the digitised output in weight units; with ``rescale`` it is applied in place
     and ``post`` is ``None`` (as it is when there is nothing to apply), else the caller applies it
     (fused with the digital accumulation). ``x_unit``: the inputs were DAC codes, each worth
     ``x_unit`` (folded into the same gain).
     """
+    adc_bits, out_bound, clip, noise_std = readout.adc_bits, readout.out_bound, readout.clip, readout.noise_std
+    normalise = units is WeightUnits.WEIGHT
     lv = levels(adc_bits) if adc_bits is not None else None
     if normalise and lv is None and noise_std == 0.0 and not clip:  # ideal converters: the scale
         return (p, None) if x_unit == 1.0 else (p.mul_(x_unit), None)  # cancels out
@@ -99,15 +122,12 @@ def tiled_mvm(
     read: BlockReader,
     *,
     groups: int,
-    adc_bits: int | None,
-    out_bound: float,
-    clip: bool,
-    noise_std: float,
-    source: GaussianSource | None,
+    readout: Readout,
+    source: GaussianSource | None = None,
+    units: WeightUnits = WeightUnits.NORMALISED,
     max_partial_elems: int = DEFAULT_MAX_PARTIAL_ELEMS,
     out: Tensor | None = None,
     dac: Callable[[Tensor, slice, slice], Tensor] | None = None,
-    normalise: bool = False,
     cols: int | None = None,
     workspace: Callable[[int], Tensor] | None = None,
     x_unit: float = 1.0,
@@ -118,11 +138,12 @@ def tiled_mvm(
     ``x_blocks`` are DAC outputs, or raw inputs when ``dac(x_chunk, blocks, vectors)`` is given: it is
     then applied to each chunk as it is processed, so the DAC outputs of a large layer never
     exist all at once. Returns ``(G, N, M)`` in units of (input full scale) x (weight units),
-    before the input's digital rescale. ``noise_std`` is in normalised output units (the same
-    as ``out_bound``). ``out``: an optional ``(G, N, M)`` tensor to write into.
+    before the input's digital rescale. ``readout``: the output noise and ADC; ``source``: the
+    output noise's stream (needed when ``readout.noise_std > 0``). ``out``: an optional
+    ``(G, N, M)`` tensor to write into.
 
-    ``normalise``: ``read`` gives the weights in weight units (``w_n * scale``) and the partial
-    sums are divided by the scale instead of the weights -- the same product, with no normalised
+    ``units``: with ``WeightUnits.WEIGHT`` ``read`` gives the weights in weight units
+    (``w_n * scale``) and the partial sums are divided by the scale instead of the weights -- the same product, with no normalised
     copy of the weights (the ADC's gain absorbs the division). ``cols``: the number of columns
     ``read`` gives, when the caller knows it (else one block is read to find out).
     ``workspace(numel)``: a reused flat buffer for partial sums that do not leave the function (on
@@ -141,8 +162,7 @@ def tiled_mvm(
         first = read(0, min(gb, 1))
         cols = first[0].shape[-1]
     m = cols
-    kw = dict(adc_bits=adc_bits, out_bound=out_bound, clip=clip, noise_std=noise_std, source=source,
-              normalise=normalise, x_unit=x_unit)
+    kw = dict(readout=readout, source=source, units=units, x_unit=x_unit)
     if gb * n * m <= max_partial_elems:  # the common case: one batched matmul for the whole layer
         w, s = read(0, gb) if gb > 1 or first is None else first
         one_block = gb == groups  # one row block per group: the partial sums are the output

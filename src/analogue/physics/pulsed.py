@@ -53,7 +53,7 @@ import functools
 import torch
 from torch import Tensor
 
-from .crossbar import tiled_mvm
+from .crossbar import Readout, tiled_mvm
 from .mapping import inputs_to_blocks, to_blocks, weight_scales
 from .noise import GaussianSource
 from .periphery import dac, dynamic_input_scale
@@ -344,8 +344,8 @@ def transposed_mvm(g: Tensor, w_eff: Tensor, *, rows: int, cols: int, scale_poli
     def read(b0: int, b1: int) -> tuple[Tensor, Tensor]:
         return w_n[b0:b1], scales[b0:b1]
 
-    y = tiled_mvm(g_blocks, read, groups=groups, adc_bits=adc_bits, out_bound=out_bound, clip=True,
-                  noise_std=noise_std, source=source)
+    y = tiled_mvm(g_blocks, read, groups=groups, source=source,
+                  readout=Readout(adc_bits=adc_bits, out_bound=out_bound, clip=True, noise_std=noise_std))
     return y.mul_(g_scale)
 
 

@@ -22,7 +22,7 @@ tile column, the conductance difference over ``g_max - g_min``), resampled per b
   imperfect global compensation.
 
 The backward uses the perturbed weights (noise-injection straight-through estimate, see
-``nn/base.py``). ``clip_weights_`` keeps each column within ``+-k`` standard deviations after an
+``nn/autograd.py``). ``clip_weights_`` keeps each column within ``+-k`` standard deviations after an
 optimizer step, so the column maximum that maps to ``g_max`` is not an outlier and the noise
 relative to typical weights stays small. ``distillation_loss`` trains against the digital teacher.
 All randomness comes from seeded per-layer generators; ``reseed_noise_`` restarts every stream of
@@ -47,7 +47,7 @@ from .._util.validate import check_nonnegative
 from ..config import AnalogConfig, ConfigError, MappingConfig, ProgrammingNoise
 from ..convert import analog_layers
 from ..nn import AnalogLayer
-from ..nn.base import dense_flat, shaped_buffer, strided_like, thread_buffers
+from ..nn.buffers import dense_flat, shaped_buffer, strided_like, thread_buffers
 from ..physics.noise import GaussianSource, NoiseStream, pool_size_for
 
 
@@ -387,15 +387,15 @@ def hwa_(model: nn.Module, options: HWAOptions, seed: int = 0) -> nn.Module:
     if not layers:
         raise ValueError("hwa_: the model has no analog layers; call an.convert_(model, cfg) first")
     for i, layer in enumerate(layers.values()):
-        layer.weight_perturbation = (WeightPerturbation(options, derive_seed(seed, i))
-                                     if options.perturbs_weights else None)
+        layer.set_weight_perturbation(WeightPerturbation(options, derive_seed(seed, i))
+                                      if options.perturbs_weights else None)
     return model
 
 
 def remove_hwa_(model: nn.Module) -> nn.Module:
     """Remove every weight perturbation ``hwa_`` installed; returns ``model``."""
     for layer in analog_layers(model).values():
-        layer.weight_perturbation = None
+        layer.set_weight_perturbation(None)
     return model
 
 

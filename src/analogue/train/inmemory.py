@@ -62,8 +62,9 @@ def _pool_size(n: int) -> int:
 class TransposedRead:
     """``grad_input`` of an analog layer computed by the array's transposed read (``BackwardConfig``).
 
-    Installed on a layer by ``attach_analog_backward_`` (``layer.grad_input = TransposedRead(...)``),
-    which ``AnalogMatmulFn``'s backward calls instead of the exact ``g @ w_eff^T``.
+    Installed on a layer by ``attach_analog_backward_`` (``layer.set_backward(TransposedRead(...))``):
+    the layer's ``grad_input`` (which ``AnalogMatmulFn``'s backward calls) then runs it instead of
+    the exact ``g @ w_eff^T``.
     """
 
     def __init__(self, layer: AnalogLayer, cfg: BackwardConfig, seed: int) -> None:
@@ -94,11 +95,7 @@ def attach_analog_backward_(model: nn.Module | AnalogLayer, cfg: BackwardConfig 
     restore the exact straight-through ``g @ w_eff^T`` with ``cfg=None``. In place; returns ``model``."""
     layers = [model] if isinstance(model, AnalogLayer) else list(analog_layers(model).values())
     for i, layer in enumerate(layers):
-        if "grad_input" in layer.__dict__:
-            del layer.__dict__["grad_input"]
-        if cfg is not None:
-            layer.grad_input = TransposedRead(layer, cfg, layer_seed(seed, 7919 * (i + 1)))
-        layer.backward_sim = cfg
+        layer.set_backward(None if cfg is None else TransposedRead(layer, cfg, layer_seed(seed, 7919 * (i + 1))))
     return model
 
 

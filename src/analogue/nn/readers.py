@@ -1,0 +1,223 @@
+"""The weights an analog layer's array holds, read once per call.
+
+One function, ``choose_read``, decides per call what the array reads and returns the reader with
+what it reads (``WeightRead``):
+
+=====================  ======================================================  ==============
+kind                   what the array reads                                    units
+=====================  ======================================================  ==============
+``EXACT``              the trainable weight itself                              weight units
+``SLICED``             the trainable weight, normalised and bit-sliced          normalised
+``PERTURBED``          the weight perturbed in weight units (training)          weight units
+``PERTURBED_BLOCKS``   the normalised (sliced) weight, perturbed (training)     normalised
+``PROGRAMMED``         the programmed array as it reads now (eval mode)         normalised
+=====================  ======================================================  ==============
+
+A read in weight units lets the crossbar divide the partial sums by the column scales instead of
+the weights (one pass the ADC's gain absorbs; no normalised copy of the weights on every call).
+
+Weight perturbations (hardware-aware training) are typed: a ``WeightPerturber`` maps
+normalised blocks to perturbed ones; one that is also a ``WeightUnitPerturber`` can run on
+the weights in weight units (``train.hwa.WeightPerturbation`` is both).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+import torch
+from torch import Tensor
+
+from ..config import AnalogConfig
+from ..physics import mapping
+from ..physics.crossbar import BlockReader, WeightUnits
+from ..physics.slicing import bit_slice, unslice
+from . import programmed
+from .buffers import strided_like
+
+if TYPE_CHECKING:
+    from .layer import AnalogLayer
+
+
+class WeightPerturber(Protocol):
+    """A training-mode perturbation of the weights an analog layer reads (``set_weight_perturbation``)."""
+
+    def __call__(self, w_n: Tensor, layer: AnalogLayer) -> Tensor:
+        """Perturbed normalised weight blocks ``(b, r, M)`` (a new tensor or ``w_n`` itself)."""
+        ...
+
+
+@runtime_checkable
+class WeightUnitPerturber(Protocol):
+    """A ``WeightPerturber`` that can also run on the weights in weight units."""
+
+    def __call__(self, w_n: Tensor, layer: AnalogLayer) -> Tensor: ...
+
+    def supports_weight_units(self, cfg: AnalogConfig) -> bool:
+        """Whether ``perturb_weights`` gives the same perturbation as ``__call__`` on ``cfg``."""
+        ...
+
+    def perturb_weights(self, blocks: Tensor, scales: Tensor, layer: AnalogLayer,
+                        out: Tensor | None = None) -> Tensor:
+        """``__call__(blocks / scales) * scales`` without the normalised copy; ``out``: a tensor
+        laid out like ``blocks`` to write into."""
+        ...
+
+
+class ReadKind(enum.Enum):
+    """What the array reads in one call (see the module's table)."""
+
+    EXACT = "exact"
+    SLICED = "sliced"
+    PERTURBED = "perturbed"
+    PERTURBED_BLOCKS = "perturbed_blocks"
+    PROGRAMMED = "programmed"
+
+
+_WEIGHT_UNITS = (ReadKind.EXACT, ReadKind.PERTURBED)
+
+
+@dataclass(frozen=True)
+class WeightRead:
+    """A reader of the array's weight blocks and what it reads. ``matrix``: the detached weight
+    ``(G, K, M)`` the reader reads from, for reads in weight units (else ``None``)."""
+
+    kind: ReadKind
+    read: BlockReader
+    matrix: Tensor | None = None
+
+    @property
+    def units(self) -> WeightUnits:
+        """Whether ``read`` gives weights in weight units or normalised ones."""
+        return WeightUnits.WEIGHT if self.kind in _WEIGHT_UNITS else WeightUnits.NORMALISED
+
+    @property
+    def is_exact(self) -> bool:
+        """Whether the array holds the trainable weight itself (ideal device, no perturbation)."""
+        return self.kind is ReadKind.EXACT or self.kind is ReadKind.SLICED
+
+    @property
+    def checks_weights(self) -> bool:
+        """Whether the read weights come from the weight parameter (checked for NaN/Inf)."""
+        return self.kind is not ReadKind.PROGRAMMED
+
+
+def unit_perturbation(layer: AnalogLayer) -> WeightUnitPerturber | None:
+    """The training-mode weight perturbation when it runs on the weights in weight units (no
+    normalised copy and no multiply back for the held weights), else ``None``."""
+    pert = layer.weight_perturbation if layer.training else None
+    if pert is None or layer.cfg.device.slicing.active:  # (training mode: never a programmed read)
+        return None
+    if not isinstance(pert, WeightUnitPerturber):
+        return None
+    return pert if pert.supports_weight_units(layer.cfg) else None
+
+
+def read_is_exact(layer: AnalogLayer) -> bool:
+    """Whether the array reads back exactly the trainable weight (ideal device, no perturbation)."""
+    perturbed = layer.training and layer.weight_perturbation is not None
+    return not perturbed and not programmed.reads_programmed(layer)
+
+
+def normalised_reader(layer: AnalogLayer) -> BlockReader:
+    """A reader of normalised weight blocks and their digital scales (``physics.crossbar``): the
+    programmed array in eval mode, else the weight (perturbed in training mode by the layer's
+    weight perturbation; bit-sliced when the device slices)."""
+    if programmed.reads_programmed(layer):  # eval mode on a programmed array: what it holds now
+        return programmed.programmed_reader(layer)
+    blocks = mapping.to_blocks(layer.weight_matrix(), layer.cfg.tile.rows)
+    cols, policy = layer.cfg.tile.cols, layer.cfg.mapping.scale
+    perturb = layer.weight_perturbation if layer.training else None
+    slicing = layer.cfg.device.slicing if layer.cfg.device.slicing.active else None
+
+    # normalised weights in a reused, contiguous buffer (contiguous: the noise draws need it)
+    scratch = layer._scratch("_w_scratch", blocks.numel(), blocks.dtype, blocks.device).view(blocks.shape)
+
+    def read(b0: int, b1: int) -> tuple[Tensor, Tensor]:
+        wb = blocks[b0:b1]
+        s = mapping.weight_scales(wb, cols, policy)
+        w_n = torch.div(wb, s, out=scratch[b0:b1])
+        if perturb is not None:
+            w_n = perturb(w_n, layer)
+        if slicing is not None:  # bit-sliced weights: (b, r, M*S) columns, per-slice scales
+            w_n, s = bit_slice(w_n, s, slicing)
+        return w_n, s
+
+    return read
+
+
+def weight_unit_reader(layer: AnalogLayer, mat: Tensor, perturb: WeightUnitPerturber | None = None,
+                       out: Tensor | None = None) -> BlockReader:
+    """Reader of the blocks of ``mat`` (the layer's detached weight matrix) in weight units and
+    their scales. ``perturb``: applied in weight units on every read; ``out``: a flat buffer for
+    the perturbed weights of a read of all blocks."""
+    blocks = mapping.to_blocks(mat, layer.cfg.tile.rows)
+    cols, policy = layer.cfg.tile.cols, layer.cfg.mapping.scale
+
+    def read(b0: int, b1: int) -> tuple[Tensor, Tensor]:
+        full = b0 == 0 and b1 == len(blocks)
+        wb = blocks if full else blocks[b0:b1]
+        s = mapping.weight_scales(wb, cols, policy)
+        if perturb is not None:
+            wb = perturb.perturb_weights(wb, s, layer, out=strided_like(out, wb) if full else None)
+        return wb, s
+
+    return read
+
+
+def choose_read(layer: AnalogLayer, perturbed_out: Callable[[int], Tensor | None]) -> WeightRead:
+    """The reader of this call and what it reads (chosen once per call).
+
+    ``perturbed_out(numel)``: a flat buffer for the weights perturbed in weight units (asked only
+    for a ``PERTURBED`` read; ``None``: allocate afresh)."""
+    pert = unit_perturbation(layer)
+    if pert is not None:
+        mat = layer.weight_matrix()
+        numel = layer.matrix_shape[0] * mapping.n_row_blocks(mat.shape[1], layer.cfg.tile.rows) \
+            * mapping.block_rows(mat.shape[1], layer.cfg.tile.rows) * mat.shape[2]
+        return WeightRead(ReadKind.PERTURBED, weight_unit_reader(layer, mat, pert, perturbed_out(numel)), mat)
+    if read_is_exact(layer):
+        if not layer.cfg.device.slicing.active:
+            mat = layer.weight_matrix()
+            return WeightRead(ReadKind.EXACT, weight_unit_reader(layer, mat), mat)
+        return WeightRead(ReadKind.SLICED, normalised_reader(layer))
+    if programmed.reads_programmed(layer):
+        return WeightRead(ReadKind.PROGRAMMED, normalised_reader(layer))
+    return WeightRead(ReadKind.PERTURBED_BLOCKS, normalised_reader(layer))
+
+
+def held_weights(layer: AnalogLayer, weights: WeightRead, w_blocks: Tensor, scales: Tensor,
+                 out: Callable[[], Tensor | None]) -> Tensor:
+    """The weights the array held in a read of all blocks ``(w_blocks, scales)``, ``(G, K, M)``
+    in weight units: the weight itself for an exact read (no copy), the perturbed weights of a
+    read in weight units (a view), else the blocks times their scales (``out()``: a buffer
+    shaped like ``w_blocks`` to write them into, when not bit-sliced)."""
+    g, k, m = layer.matrix_shape
+    if weights.is_exact:
+        return layer.weight_matrix() if weights.matrix is None else weights.matrix
+    if weights.kind is ReadKind.PERTURBED:
+        return w_blocks.view(g, -1, m)[:, :k]
+    n_slices = w_blocks.shape[-1] // m
+    buf = out() if n_slices == 1 else None
+    if buf is not None:
+        held = torch.mul(w_blocks, scales, out=buf)
+    else:
+        held = unslice(w_blocks, scales, n_slices)
+    return held.view(g, -1, m)[:, :k]
+
+
+def recording(read: BlockReader, peaks: list[Tensor] | None) -> BlockReader:
+    """``read``, appending to ``peaks`` the largest column scale of every read (NaN/Inf when a
+    weight read is; ``None``: no check, ``read`` itself)."""
+    if peaks is None:
+        return read
+
+    def recorded(b0: int, b1: int) -> tuple[Tensor, Tensor]:
+        w, s = read(b0, b1)
+        peaks.append(s.amax())
+        return w, s
+
+    return recorded
