@@ -66,8 +66,8 @@ def test_one_full_array_mvm_costs_what_peak_says(chip: Chip) -> None:
     for comp in ARRAY_SIDE:
         assert r.energy_breakdown_J[comp] == pytest.approx(pk.energy_per_mvm_J[comp], rel=1e-12)
     assert r.latency_s == pytest.approx(chip.mvm_latency_s + cols / chip.digital.ops_per_s)
-    e_op = peak(chip.replace()).energy_per_mvm_J["digital"] / (cols * chip.post_ops_per_output) \
-        if chip.post_ops_per_output else None
+    e_op = peak(chip.replace()).energy_per_mvm_J["digital"] / (cols * chip.digital.post_ops_per_output) \
+        if chip.digital.post_ops_per_output else None
     if e_op is not None:
         assert r.energy_breakdown_J["digital"] == pytest.approx(cols * e_op, rel=1e-12)
 

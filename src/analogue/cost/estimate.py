@@ -228,15 +228,15 @@ def estimate_cost(
     dig_rate = chip.digital.ops_per_s
     node = chip.node_nm
     sram_bit = (
-        float(C.sram_energy_per_bit_J(chip.sram_bytes_per_core, node))
-        if chip.sram_bytes_per_core > 0
+        float(C.sram_energy_per_bit_J(chip.organisation.sram_bytes_per_core, node))
+        if chip.organisation.sram_bytes_per_core > 0
         else 0.0
     )
     hop_mm = math.sqrt(float(peak_r["core_area_mm2"]))
-    if chip.noc_pJ_per_bit_mm is None:
-        noc_bit = float(C.noc_energy_per_bit_J(hop_mm, node, chip.supply_V))
+    if chip.electrical.noc_pJ_per_bit_mm is None:
+        noc_bit = float(C.noc_energy_per_bit_J(hop_mm, node, chip.electrical.supply_V))
     else:
-        noc_bit = chip.noc_pJ_per_bit_mm * 1e-12 * hop_mm
+        noc_bit = chip.electrical.noc_pJ_per_bit_mm * 1e-12 * hop_mm
 
     comp = dict.fromkeys(PROGRAM_COMPONENTS, 0.0)
     layer_e: dict[str, float] = {}
@@ -381,7 +381,7 @@ def estimate_training(
     cells = sum(b.cells for blocks in program.placement.values() for b in blocks)
     comp = {k: 2.0 * v for k, v in fwd.energy_breakdown_J.items() if k not in ("leakage", "program")}
     comp["update"] = cells * pulses_per_update * dev["pulse_J"]
-    update_t = pulses_per_update * chip.t_read_s * batch
+    update_t = pulses_per_update * chip.periphery.t_read_s * batch
     latency = 2.0 * fwd.latency_s + update_t
     comp["leakage"] = fwd.energy_breakdown_J["leakage"] * latency / max(fwd.latency_s, 1e-300)
     comp["program"] = fwd.energy_breakdown_J.get("program", 0.0)
