@@ -11,7 +11,7 @@ import torch
 import analogue as an
 from analogue import chips
 from analogue.chips import Chip
-from analogue.compile.program import Block, LayerPlan, Program
+from analogue.compile.program import Block, CompiledModel, LayerPlan
 from analogue.config import ConfigError
 from analogue.cost import (
     CostReport,
@@ -47,8 +47,8 @@ def _digital(name: str, ops: int, stage: int) -> LayerPlan:
 
 
 def _program(chip: Chip, specs: list[tuple[LayerPlan, list[Block]]], extra: list[LayerPlan] = (),
-             bits: int = 0, rounds: int = 1) -> Program:
-    return Program(chip=chip, layers=[lp for lp, _ in specs] + list(extra), model=None,
+             bits: int = 0, rounds: int = 1) -> CompiledModel:
+    return CompiledModel(chip=chip, layers=[lp for lp, _ in specs] + list(extra), model=None,
                    placement={lp.name: b for lp, b in specs}, activation_bits_moved=bits,
                    reprogram_rounds=rounds)
 
@@ -166,7 +166,7 @@ def test_report_round_trip_table_and_errors() -> None:
         CostReport.from_dict({**r.to_dict(), "joules": 1})
     with pytest.raises(ConfigError, match="batch"):
         estimate_cost(_program(chip, [_analog("fc", 8, 8, 1, chip)]), batch=0)
-    with pytest.raises(ConfigError, match="Program"):
+    with pytest.raises(ConfigError, match="CompiledModel"):
         estimate_cost(object())
     digital = _program(chips.gpu_a100(), [], [_digital("x", 10, 0)])
     with pytest.raises(ConfigError, match="no analog arrays"):

@@ -3,13 +3,13 @@ memory (``estimate_training``), and of the same work on a GPU (``gpu_estimate``)
 
 Counting rules (per inference unless stated; ``batch`` inputs stream through the pipeline):
 
-- Every placed block (``Program.placement``) runs one MVM per input vector of its layer copy;
+- Every placed block (``CompiledModel.placement``) runs one MVM per input vector of its layer copy;
   its array-side energy (crossbar, DAC, ADC, sample-and-hold, shift-and-add of bit-serial input
   cycles) counts only the block's driven rows and converted columns.
 - What the digital unit does, including the analog layers' scaling, bias, partial-sum and
   bit-slice accumulation, is ``LayerPlan.digital_ops`` at the unit's energy per operation.
 - The local SRAM buffers every activation read and written (``input_elems``/``output_elems``);
-  the interconnect moves ``Program.activation_bits_moved`` bits one hop (a core pitch).
+  the interconnect moves ``CompiledModel.activation_bits_moved`` bits one hop (a core pitch).
 - Leakage of the periphery and digital logic runs for the whole batch latency.
 - Time-multiplexed programs (``reprogram_rounds > 1``) rewrite every round's cells once per batch.
 - Latency: the stages of the pipeline run one after another for one input; a stage takes its
@@ -153,7 +153,7 @@ def _check_program(program: Any, batch: int, where: str) -> Chip:
     for attr in ("chip", "layers", "placement", "activation_bits_moved"):
         if not hasattr(program, attr):
             raise ConfigError(
-                f"{where}: expected an analogue Program (from an.compile), missing {attr!r}"
+                f"{where}: expected an analogue CompiledModel (from an.compile), missing {attr!r}"
             )
     chip = program.chip
     if not isinstance(chip, Chip):
@@ -210,7 +210,7 @@ def estimate_cost(
 ) -> CostReport:
     """Energy, latency, throughput, effective TOPS and TOPS/W, area of a compiled model.
 
-    ``program``: an ``an.Program`` from ``an.compile``; ``batch``: inputs streamed through the
+    ``program``: an ``an.CompiledModel`` from ``an.compile``; ``batch``: inputs streamed through the
     pipeline; ``gpu``: the all-digital reference for the comparison (default ``gpu_a100()``);
     ``input_activity``/``weight_activity``: mean input drive and mean conductance as fractions of
     full scale (0.5 each for uniform random operands).
