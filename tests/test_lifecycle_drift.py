@@ -188,7 +188,7 @@ def _true_drift(layer: an.AnalogLayer, reps: int) -> tuple[torch.Tensor, torch.T
 
 
 def test_compensation_tracks_the_true_drift():
-    """Default mapping, output noise and 8-bit converters on (reference.md section 2 pitfall):
+    """Default mapping, output noise and 8-bit converters on (docs/references.md section 2 pitfall):
     from 1 h to 1 y the factors stay within 5 % of the weights' true least-squares drift."""
     cfg = an.presets.pcm()
     assert cfg.noise.out_std_rel_fs > 0 and cfg.mapping.scale == "column"

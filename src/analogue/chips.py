@@ -714,7 +714,7 @@ def hermes(four_phase: bool = False) -> Chip:
 
     Cost-model values not stated in the papers: read voltage 0.2 V (IBM PCM MVM practice); the
     column current is drawn from the 0.8 V core supply (the CCO's current-mode input regulates
-    the bit line); cross-point full scale one PCM device range, 25 uS (reference.md section 2;
+    the bit line); cross-point full scale one PCM device range, 25 uS (docs/references.md section 2;
     counting both devices of a polarity would double it and the array energy).
     """
     return Chip(

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from ._util import inputs
+from ._util.seeds import layer_seed
 from .config import AnalogConfig
 from .nn import AnalogLayer
 from .nn.twins import digital_reason, hf_conv1d_class, twin_for
@@ -133,7 +134,7 @@ def convert_tree(model: nn.Module, cfg: AnalogConfig, rules: Rules | None = None
             if layer_cfg is None:
                 made[id(child)] = plain
             else:
-                new = twin_for(plain).from_float(plain, layer_cfg, seed=seed * 1_000_003 + position[id(child)])
+                new = twin_for(plain).from_float(plain, layer_cfg, seed=layer_seed(seed, position[id(child)]))
                 if name:
                     new.layer_name = name
                 new.converted_by = _BY_CFG if key is None else f"rules[{key!r}]"

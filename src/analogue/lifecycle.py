@@ -18,6 +18,8 @@ from torch import Tensor, nn
 
 from ._util.inputs import batch_size, batches, call
 from ._util.progress import Progress, progress_enabled, track
+from ._util.seeds import layer_seed
+from ._util.validate import check_at_least, check_int, check_positive_fraction
 from .convert import analog_layers
 from .nn import AnalogLayer
 from .physics import mapping
@@ -194,7 +196,7 @@ def sample_inputs(layers: Iterable[AnalogLayer], max_elements: int = 1 << 20,
     layers = list(layers)
     store = {}
     for i, layer in enumerate(layers):
-        store[layer] = InputSample(max_elements, torch.Generator().manual_seed(seed * 1_000_003 + i))
+        store[layer] = InputSample(max_elements, torch.Generator().manual_seed(layer_seed(seed, i)))
         layer._capture = store[layer]  # type: ignore[assignment]  # duck-typed: .append(x)
     try:
         yield store
@@ -256,16 +258,11 @@ def _adc_statistic(layer: AnalogLayer, x: Tensor, q: float, max_elements: int, s
 
 def _check_calibration_args(input_quantile: float, adc_quantile: float, adc_margin: float,
                             max_batches: int, max_elements: int) -> None:
-    for name, v in (("input_quantile", input_quantile), ("adc_quantile", adc_quantile)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 < v <= 1.0:
-            raise ValueError(f"calibrate_: {name} must lie in (0, 1] (e.g. 0.9999), got {v!r}")
-    if isinstance(adc_margin, bool) or not isinstance(adc_margin, (int, float)) \
-            or not 1.0 <= adc_margin < math.inf:
-        raise ValueError(f"calibrate_: adc_margin must be a finite number >= 1 (headroom for noise, "
-                         f"e.g. 1.1), got {adc_margin!r}")
-    for name, v, least in (("max_batches", max_batches, 1), ("max_elements", max_elements, 1024)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < least:
-            raise ValueError(f"calibrate_: {name} must be an integer >= {least}, got {v!r}")
+    check_positive_fraction(input_quantile, "calibrate_", "input_quantile", "e.g. 0.9999")
+    check_positive_fraction(adc_quantile, "calibrate_", "adc_quantile", "e.g. 0.9999")
+    check_at_least(adc_margin, "calibrate_", 1, "adc_margin", "headroom for noise, e.g. 1.1")
+    check_int(max_batches, "calibrate_", 1, "max_batches")
+    check_int(max_elements, "calibrate_", 1024, "max_elements")
 
 
 @torch.no_grad()
@@ -346,7 +343,7 @@ def calibrate_(
             if inputs and layer.input_range is not None:
                 layer.input_range.data.copy_(stats.quantile(input_quantile))
             if adc:
-                p = _adc_statistic(layer, x, adc_quantile, max_elements, seed * 1_000_003 + i)
+                p = _adc_statistic(layer, x, adc_quantile, max_elements, layer_seed(seed, i))
                 layer.out_bound.copy_(p * adc_margin)
             if not stats.vectors.complete:  # type: ignore[union-attr]
                 log.debug("calibrate_: %s: ADC range from a sample of %d of %d input vectors",

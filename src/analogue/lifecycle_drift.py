@@ -20,7 +20,7 @@ the least-squares ratio digitally, per instance (``global``) or per array column
 The inputs are orthogonal, so the ratio is the least-squares drift of the weights themselves,
 and the calibration signal sits far above the output noise and the ADC step: the factor tracks
 the true drift -- unlike a readout with one-hot inputs whose outputs sit at the noise floor
-(reference.md section 2).
+(docs/references.md section 2).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import operator
 from torch import nn
 
 from ._util.progress import Progress, track
+from ._util.seeds import SEED_STRIDE, layer_seed, seed_limit
 from .convert import analog_layers
 from .nn import AnalogLayer
 from .nn.programmed import (
@@ -45,9 +46,6 @@ from .nn.programmed import (
     unprogram_layer,
 )
 from .physics.devices import check_temperature
-
-SEED_STRIDE = 1_000_003
-"""Layer ``i`` of ``program_(model, seed)`` is programmed with seed ``seed * SEED_STRIDE + i``."""
 
 
 def _layers(model: nn.Module, verb: str) -> dict[str, AnalogLayer]:
@@ -70,12 +68,6 @@ def _programmed_layers(model: nn.Module, verb: str) -> dict[str, AnalogLayer]:
             "an.program_(model, seed=...) first (programming is never implicit)"
         )
     return layers
-
-
-def seed_limit(n_layers: int) -> int:
-    """The largest ``|seed|`` ``program_`` takes for ``n_layers`` layers: every layer's seed,
-    ``seed * SEED_STRIDE + i``, must fit the int64 ``prog_seed`` buffer."""
-    return ((1 << 63) - max(n_layers, 1)) // SEED_STRIDE
 
 
 def program_(
@@ -124,7 +116,7 @@ def program_(
         check_programmable(layer)
     items = list(enumerate(layers.values()))
     for i, layer in track(items, "program_", progress, total=len(items), unit="layer"):
-        program_layer(layer, seed * SEED_STRIDE + i, instances, cycles)
+        program_layer(layer, layer_seed(seed, i), instances, cycles)
     return model
 
 

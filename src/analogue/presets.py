@@ -38,7 +38,7 @@ def standard() -> AnalogConfig:
 
     8-bit converters, an output bound of 10 and an output noise of 0.04 in those units
     (0.4 % of full scale) follow the standard crossbar model of Rasch et al., Nat. Commun. 2023
-    (reference.md section 3); per-vector abs-max input scaling and column-wise weight scaling as
+    (docs/references.md section 3); per-vector abs-max input scaling and column-wise weight scaling as
     there; conductances map to ``g_max = 25 uS`` (PCM, Joshi et al. 2020).
     """
     return AnalogConfig(
@@ -93,7 +93,7 @@ def pcm_device(*, programming_noise: bool | None = None, drift: bool | None = No
                read_noise: bool | None = None, relaxation: bool | None = None,
                temperature: bool | None = None, faults: Faults | None = None) -> DeviceConfig:
     """PCM: the statistical inference model of Nandakumar et al., ICECS 2019, and Joshi et al.,
-    Nat. Commun. 11, 2473 (2020), exactly as in reference.md section 2.
+    Nat. Commun. 11, 2473 (2020), exactly as in docs/references.md section 2.
 
     - programming noise ``(0.26348 + 1.9650 g - 1.1731 g^2) * g_max/25`` uS, clamped at ``G >= 0``;
     - drift ``((t + 20 s) / 20 s) ** -nu``, ``nu = |N(mu, sigma)|`` per device with
@@ -129,9 +129,9 @@ def pcm_device(*, programming_noise: bool | None = None, drift: bool | None = No
 def pcm(*, rows: int = 256, cols: int = 256, programming_noise: bool | None = None,
         drift: bool | None = None, read_noise: bool | None = None, relaxation: bool | None = None,
         temperature: bool | None = None, faults: Faults | None = None) -> AnalogConfig:
-    """A PCM inference tile: the device model of ``pcm_device`` (reference.md section 2) on
+    """A PCM inference tile: the device model of ``pcm_device`` (docs/references.md section 2) on
     256x256 arrays (IBM HERMES, Le Gallo et al., Nat. Electron. 2023) with the periphery of the
-    standard crossbar model of Rasch et al., Nat. Commun. 2023 (reference.md section 3): 8-bit DAC
+    standard crossbar model of Rasch et al., Nat. Commun. 2023 (docs/references.md section 3): 8-bit DAC
     (per-vector range) and ADC, output bound 10, output noise 0.04 (0.4 % of full scale),
     column-wise weight scaling, ``g_max = 25 uS``, ``g_min = 0``."""
     return AnalogConfig(
@@ -179,8 +179,8 @@ def rram(*, rows: int = 256, cols: int = 256, levels: int | None = 8,
          read_noise: bool | None = None, relaxation: bool | None = None,
          temperature: bool | None = None, faults: Faults | None = None) -> AnalogConfig:
     """A NeuRRAM-class RRAM tile (Wan et al., Nature 2022): 256x256 arrays, the 6-bit-in /
-    8-bit-out operating point (reference.md section 4), devices from 2.5 to 40 uS (on/off 16,
-    within the 10-17 of reference.md section 5), output noise 0.4 % of full scale as in
+    8-bit-out operating point (docs/references.md section 4), devices from 2.5 to 40 uS (on/off 16,
+    within the 10-17 of docs/references.md section 5), output noise 0.4 % of full scale as in
     ``standard()``, device model of ``rram_device``."""
     return AnalogConfig(
         tile=TileConfig(rows=rows, cols=cols),
@@ -241,7 +241,7 @@ def flash_device(*, levels: int | None = 128, programming_noise: bool | None = N
                  drift: bool | None = None, read_noise: bool | None = None,
                  relaxation: bool | None = None, temperature: bool | None = None,
                  faults: Faults | None = None) -> DeviceConfig:
-    """Embedded-flash multi-level cells, Mythic-class (M1076: 8-bit weights, reference.md
+    """Embedded-flash multi-level cells, Mythic-class (M1076: 8-bit weights, docs/references.md
     section 4): a differential pair of 128-level cells (signed 8-bit), slow charge-loss drift.
 
     Charge loss lowers the threshold voltage by an amount logarithmic in time; in subthreshold
@@ -271,7 +271,7 @@ def flash(*, rows: int = 1024, cols: int = 1024, levels: int | None = 128,
           read_noise: bool | None = None, relaxation: bool | None = None,
           temperature: bool | None = None, faults: Faults | None = None) -> AnalogConfig:
     """A Mythic-class analog flash tile: 1024x1024 arrays (80 M weights on 76 tiles is about
-    1024^2 per tile, reference.md section 4), 8-bit DAC and ADC, output noise 0.4 % of full scale
+    1024^2 per tile, docs/references.md section 4), 8-bit DAC and ADC, output noise 0.4 % of full scale
     as in ``standard()``, ADC range 20 for the longer columns (calibrate with ``an.calibrate_``),
     device model of ``flash_device``."""
     return AnalogConfig(

@@ -46,18 +46,16 @@ Guarantees:
 from __future__ import annotations
 
 import difflib
-import hashlib
 import json
 import logging
 import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from ._util.io import file_sha256, fsync_dir, write_temp_file
 from .config import CONFIG_VERSION, AnalogConfig, ConfigError
 from .convert import analog_layers, convert_, to_digital_
 from .nn import AnalogLayer, programmed
@@ -71,43 +69,6 @@ logger = logging.getLogger(__name__)
 
 
 # -- writing ------------------------------------------------------------------------------------
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _temp_file(directory: Path, name: str, write: Callable[[Path], None]) -> Path:
-    """A temporary file next to ``directory / name``, written by ``write`` and flushed to disk."""
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
-    os.close(fd)
-    path = Path(tmp)
-    try:
-        write(path)
-        os.chmod(path, 0o644)
-        with open(path, "rb") as fh:
-            os.fsync(fh.fileno())
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # platforms without directory handles (Windows)
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _cpu_tensors(
     layers: dict[str, AnalogLayer],
 ) -> tuple[dict[str, torch.Tensor], dict[str, list[str]]]:
@@ -179,7 +140,7 @@ def save(model: nn.Module, directory: str | os.PathLike[str], *, overwrite: bool
             "keys": keys[name],
         }
     meta = {"format": FORMAT, "format_version": str(FORMAT_VERSION)}
-    tmp_t = _temp_file(directory, SAVED_TENSORS, lambda p: save_file(tensors, p, metadata=meta))
+    tmp_t = write_temp_file(directory, SAVED_TENSORS, lambda p: save_file(tensors, p, metadata=meta))
     tmp_j = None
     try:
         doc = {
@@ -187,12 +148,12 @@ def save(model: nn.Module, directory: str | os.PathLike[str], *, overwrite: bool
             "format_version": FORMAT_VERSION,
             "versions": {"analogue": __version__, "torch": torch.__version__,
                          "safetensors": safetensors.__version__, "config": CONFIG_VERSION},
-            "tensors": {"file": SAVED_TENSORS, "sha256": _sha256(tmp_t)},
+            "tensors": {"file": SAVED_TENSORS, "sha256": file_sha256(tmp_t)},
             "configs": configs,
             "layers": entries,
         }
         text = json.dumps(doc, indent=1) + "\n"
-        tmp_j = _temp_file(directory, SAVED_JSON, lambda p: p.write_text(text, encoding="utf-8"))
+        tmp_j = write_temp_file(directory, SAVED_JSON, lambda p: p.write_text(text, encoding="utf-8"))
         os.replace(tmp_t, directory / SAVED_TENSORS)
         os.replace(tmp_j, directory / SAVED_JSON)  # the JSON commits the save
     except BaseException:
@@ -200,7 +161,7 @@ def save(model: nn.Module, directory: str | os.PathLike[str], *, overwrite: bool
             if tmp is not None:
                 tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(directory)
+    fsync_dir(directory)
     logger.info("saved %d analog layers to %s", len(layers), directory)
     return directory
 
@@ -278,7 +239,7 @@ def _read_tensors(directory: Path, doc: dict[str, Any]) -> dict[str, torch.Tenso
     if not path.is_file():
         raise FileNotFoundError(f"an.load: {path} not found (it belongs next to {SAVED_JSON}); "
                                 "copy both files, or save the model again")
-    if _sha256(path) != doc["tensors"]["sha256"]:
+    if file_sha256(path) != doc["tensors"]["sha256"]:
         raise _fail(path, f"does not match the checksum in {SAVED_JSON} (a damaged file, or one "
                           "from another save); save the model again")
     try:

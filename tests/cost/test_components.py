@@ -1,4 +1,4 @@
-"""Component models against their published oracles (reference.md section 5 and the sources
+"""Component models against their published oracles (docs/references.md section 5 and the sources
 named in analogue.cost.constants)."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ def test_adc_envelope_reproduces_reference_examples(bits: int, pj: float) -> Non
 
 
 def test_sar_kind_reproduces_isaac_adc() -> None:
-    # ISAAC's 8-bit ADC: 2 mW at 1.28 GS/s = 1.56 pJ per conversion (reference.md section 5)
+    # ISAAC's 8-bit ADC: 2 mW at 1.28 GS/s = 1.56 pJ per conversion (docs/references.md section 5)
     e = C.adc_energy_J(C.ADC_KIND_CODE["sar"], 8, 1.28e9, 32.0, 0.9)
     assert e * 1e12 == pytest.approx(1.56, rel=0.03)
 

@@ -1,4 +1,4 @@
-"""Peak figures of the presets against the published ones (reference.md section 4), physical
+"""Peak figures of the presets against the published ones (docs/references.md section 4), physical
 directions of the design knobs (property tests), and the vectorised sweep."""
 
 from __future__ import annotations

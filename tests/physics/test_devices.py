@@ -1,4 +1,4 @@
-"""Device models against the PCM table of reference.md section 2, and their pure-function contracts.
+"""Device models against the PCM table of docs/references.md section 2, and their pure-function contracts.
 
 Statistical checks use fixed seeds and bounds of 5 standard errors derived from the sample size.
 """
@@ -27,7 +27,7 @@ from analogue.config import (
 from analogue.physics import devices as D
 
 G_MAX = 25.0
-# reference.md section 2: g, sigma_prog uS, mu_nu, sigma_nu, drift factors at mu_nu (1 h, 1 d, 1 y)
+# docs/references.md section 2: g, sigma_prog uS, mu_nu, sigma_nu, drift factors at mu_nu (1 h, 1 d, 1 y)
 PCM_TABLE = [
     (0.01, 0.283, 0.0958, 0.0450, (0.608, 0.449, 0.255)),
     (0.10, 0.448, 0.0601, 0.0229, (0.732, 0.605, 0.424)),

@@ -1,5 +1,5 @@
 """Hardware-aware training: the injected perturbations against their definitions and the
-reference PCM statistics (reference.md section 2), and the straight-through backward."""
+reference PCM statistics (docs/references.md section 2), and the straight-through backward."""
 
 import dataclasses
 import math
@@ -104,7 +104,7 @@ def test_multiplicative_and_drift_scale_follow_their_definitions():
 
 
 def test_programming_std_reproduces_the_reference_pcm_table():
-    # reference.md section 2: sigma_prog at g = 0.01, 0.1, 0.5, 1 (uS) for G+; G- sits at g = 0
+    # docs/references.md section 2: sigma_prog at g = 0.01, 0.1, 0.5, 1 (uS) for G+; G- sits at g = 0
     cfg = an.presets.pcm()
     g = torch.tensor([0.01, 0.10, 0.50, 1.00])
     s_ref = torch.tensor([0.283, 0.448, 0.953, 1.055])

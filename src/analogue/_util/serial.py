@@ -199,3 +199,15 @@ class Serialisable:
     def from_yaml(cls: type[T], path: str | os.PathLike[str]) -> T:
         """From a YAML file written by ``to_yaml`` (or by hand; same fields)."""
         return cls.from_dict(read_yaml(path, cls._serial_where()))
+
+
+def record_from_dict(cls: type, data: Any, where: str, version: int | None = None) -> Any:
+    """A flat record dataclass (a report) from any ``Mapping``, values taken as given: unknown
+    keys fail naming the closest valid one; with ``version``, a ``version`` entry other than it
+    fails in one line (a missing one is taken as current)."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
+    reject_unknown(data, field_names(cls), where)
+    if version is not None:
+        check_version(data.get("version", version), version, where)
+    return cls(**data)

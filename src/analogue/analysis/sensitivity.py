@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from .._util import inputs
 from .._util.progress import Progress, progress_enabled, track
+from .._util.seeds import layer_seed
 from ..config import AnalogConfig
 from ..convert import count_weight_macs
 from ..nn import AnalogLayer
@@ -231,7 +232,7 @@ def sensitivity(
             parent_name, _, child_name = name.rpartition(".")
             parent = modules[parent_name] if parent_name else model
             plain = modules[name]
-            twin = twin_for(plain).from_float(plain, cfg, seed=seed * 1_000_003 + i)
+            twin = twin_for(plain).from_float(plain, cfg, seed=layer_seed(seed, i))
             twin.layer_name = name
             twin.eval()
             setattr(parent, child_name, twin)
@@ -240,7 +241,7 @@ def sensitivity(
                     from ..lifecycle import calibrate_
 
                     calibrate_(model, data, max_batches=len(data), progress=False)
-                _deploy(twin, seed * 1_000_003 + i, n_seeds, float(t_s), compensation)
+                _deploy(twin, layer_seed(seed, i), n_seeds, float(t_s), compensation)
                 vals = _measure(model, data, refs, n_seeds, metric, output_fn)
             finally:
                 setattr(parent, child_name, plain)

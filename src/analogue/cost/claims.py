@@ -1,5 +1,5 @@
 """The claims check: the presets' predicted peak figures against the published ones, and the
-founding brief's headline numbers computed from the model (reference.md sections 4 and 6)."""
+founding brief's headline numbers computed from the model (docs/references.md sections 4 and 6)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from analogue.chips import Chip
 from analogue.cost import constants as K
 from analogue.cost.peak import peak
 
-#: Published peak figures (reference.md section 4): preset name -> (TOPS, TOPS/W).
+#: Published peak figures (docs/references.md section 4): preset name -> (TOPS, TOPS/W).
 #: Mythic M1076: 25 TOPS at 3-4 W typical, i.e. 6.25-8.3 TOPS/W; we compare with 3.5 W.
 PUBLISHED: dict[str, tuple[float, float]] = {
     "hermes": (63.1, 9.76),

@@ -186,7 +186,7 @@ def dac_energy_J(
 
 # -- ADCs -------------------------------------------------------------------------------------------
 def adc_envelope_energy_J(bits: ArrayLike, fs_Hz: ArrayLike) -> Array:
-    """ADC survey envelope (reference.md section 5): energy per conversion at ``bits`` and sample
+    """ADC survey envelope (docs/references.md section 5): energy per conversion at ``bits`` and sample
     rate ``fs_Hz``. 8 bit at 1 GS/s: 0.64 pJ; 6 bit: 0.04 pJ; 10 bit: 10.2 pJ."""
     fom = np.minimum(K.ADC_FOM_A - K.ADC_FOM_B * np.log(_f(fs_Hz)), K.ADC_FOM_CAP_DB)
     sndr = 6.0206 * _f(bits) + 1.761

@@ -104,7 +104,7 @@ LEAKAGE_W_PER_MM2: dict[float, float] = {
 }
 
 # -- ADCs ----------------------------------------------------------------------------------------
-#: Survey envelope as used by Accelergy/CiMLoop (reference.md section 5; Murmann, "ADC
+#: Survey envelope as used by Accelergy/CiMLoop (docs/references.md section 5; Murmann, "ADC
 #: Performance Survey 1997-2023"): FoM_S = min(302.7387 - 6.46079 ln f_s, 180.1416) dB,
 #: SNDR = 6.0206 N + 1.761 dB, E = 1 / (2 * 10**((FoM_S - SNDR)/10)) J.
 ADC_FOM_A = 302.7387
@@ -142,11 +142,11 @@ SAMPLE_HOLD_UM2_45 = 10.0
 #: Per device kind: on-state (full-scale) conductance per cross-point g_max_uS, off g_min_uS,
 #: cell area in F2 (F = node), program energy per cell (J, full write-verify), program time per
 #: row (s), energy of one update pulse (J) for in-memory training.
-#: Sources: reference.md sections 2 and 5; PCM: Nandakumar et al. 2019 / Joshi et al. 2020
+#: Sources: docs/references.md sections 2 and 5; PCM: Nandakumar et al. 2019 / Joshi et al. 2020
 #: (g_max 25 uS), Burr et al., J. Vac. Sci. Technol. B 28, 2010 (RESET 10-100 pJ, ~10-20
-#: write-verify iterations, 1 um-scale pulses); RRAM: 6-100 kohm (reference.md), Wong et al.,
+#: write-verify iterations, 1 um-scale pulses); RRAM: 6-100 kohm (docs/references.md), Wong et al.,
 #: Proc. IEEE 100(6), 2012 (0.1-10 pJ per switching pulse, 10-100 ns); STT-MRAM: 1.4 kohm on,
-#: on/off 2.8 (reference.md), ~0.1-1 pJ/bit write; NOR flash in sub-threshold analog mode:
+#: on/off 2.8 (docs/references.md), ~0.1-1 pJ/bit write; NOR flash in sub-threshold analog mode:
 #: cell currents 1 nA-1 uA (Guo et al., IEDM 2017; Bayat et al., Nat. Commun. 9, 2018), program
 #: ~10 us and ~1 nJ per cell by hot-electron injection; SRAM: 6T/8T cell 150-200 F2 (ITRS);
 #: charge-domain SRAM CIM charges a ~1 fF cell capacitor per read (Valavi et al., JSSC 54(6),

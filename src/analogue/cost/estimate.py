@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from analogue._util.serial import reject_unknown
+from analogue._util.serial import record_from_dict
+from analogue._util.validate import check_fraction, check_int, check_positive_fraction
 from analogue.chips import Chip, gpu_a100
 from analogue.config import ConfigError
 from analogue.cost import components as C
@@ -95,17 +97,10 @@ class CostReport:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> CostReport:
-        """Inverse of ``to_dict``; unknown keys fail with the closest valid name."""
-        if not isinstance(data, dict):
-            raise ConfigError(f"CostReport.from_dict: expected a mapping, got {type(data).__name__}")
-        reject_unknown(data, [f.name for f in dataclasses.fields(cls)], "CostReport.from_dict")
-        if data.get("version", COST_VERSION) != COST_VERSION:
-            raise ConfigError(
-                f"CostReport.from_dict: this analogue reads version {COST_VERSION}, "
-                f"got {data.get('version')!r}"
-            )
-        return cls(**data)
+    def from_dict(cls, data: Mapping[str, Any]) -> CostReport:
+        """Inverse of ``to_dict`` (any ``Mapping``); unknown keys fail with the closest valid name,
+        another ``version`` in one line."""
+        return record_from_dict(cls, data, "CostReport.from_dict", COST_VERSION)
 
     def table(self, max_layers: int = 15) -> str:
         """Readable fixed-width tables: headline, energy per component, the costliest layers."""
@@ -148,8 +143,7 @@ class CostReport:
 
 
 def _check_program(program: Any, batch: int, where: str) -> Chip:
-    if not (isinstance(batch, int) and not isinstance(batch, bool) and batch >= 1):
-        raise ConfigError(f"{where}: batch must be an integer >= 1, got {batch!r}")
+    check_int(batch, where, 1, "batch")
     for attr in ("chip", "layers", "placement", "activation_bits_moved"):
         if not hasattr(program, attr):
             raise ConfigError(
@@ -164,13 +158,6 @@ def _check_program(program: Any, batch: int, where: str) -> Chip:
             "inference), so it has no energy or latency; compile a model whose forward computes"
         )
     return chip
-
-
-def _check_activities(where: str, **values: float) -> None:
-    for name, v in values.items():
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
-            raise ConfigError(f"{where}: {name} must be a fraction of full scale in [0, 1] (e.g. 0.5), "
-                              f"got {v!r}")
 
 
 def _layer_costs(
@@ -216,7 +203,8 @@ def estimate_cost(
     full scale (0.5 each for uniform random operands).
     """
     chip = _check_program(program, batch, "estimate_cost")
-    _check_activities("estimate_cost", input_activity=input_activity, weight_activity=weight_activity)
+    check_fraction(input_activity, "estimate_cost", "input_activity", "of full scale, e.g. 0.5")
+    check_fraction(weight_activity, "estimate_cost", "weight_activity", "of full scale, e.g. 0.5")
     if not chip.is_analog:
         raise ConfigError(
             "estimate_cost: the program's chip has no analog arrays; use gpu_estimate(program)"
@@ -329,8 +317,7 @@ def gpu_estimate(program: Any, batch: int = 1, gpu: Chip | None = None,
     """
     _check_program(program, batch, "gpu_estimate")
     ref = gpu_a100() if gpu is None else gpu
-    if not (0.0 < utilization <= 1.0):
-        raise ConfigError(f"gpu_estimate: utilization must lie in (0, 1], got {utilization!r}")
+    check_positive_fraction(utilization, "gpu_estimate", "utilization")
     p = chip_params(ref)
     e_op = float(digital_pJ_per_op(p)) * 1e-12
     ops = sum(
@@ -373,10 +360,7 @@ def estimate_training(
     """
     fwd = estimate_cost(program, batch=batch, gpu=gpu)
     chip: Chip = program.chip
-    if not (isinstance(pulses_per_update, int) and pulses_per_update >= 1):
-        raise ConfigError(
-            f"estimate_training: pulses_per_update must be an integer >= 1, got {pulses_per_update!r}"
-        )
+    check_int(pulses_per_update, "estimate_training", 1, "pulses_per_update")
     dev = K.DEVICES[chip.device]
     cells = sum(b.cells for blocks in program.placement.values() for b in blocks)
     comp = {k: 2.0 * v for k, v in fwd.energy_breakdown_J.items() if k not in ("leakage", "program")}

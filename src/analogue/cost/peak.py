@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from analogue._util.serial import reject_unknown
+from analogue._util.serial import record_from_dict
+from analogue._util.validate import check_fraction
 from analogue.chips import ADC_KIND_CODE, ENCODING_CODE, FLAT_FIELDS, Chip
 from analogue.config import ConfigError
 from analogue.cost import constants as K
@@ -48,9 +49,10 @@ class PeakReport:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PeakReport:
-        reject_unknown(data, [f.name for f in dataclasses.fields(cls)], "PeakReport.from_dict")
-        return cls(**data)
+    def from_dict(cls, data: Mapping[str, Any]) -> PeakReport:
+        """Inverse of ``to_dict`` (any ``Mapping``); unknown keys fail with the closest valid name,
+        another ``version`` in one line."""
+        return record_from_dict(cls, data, "PeakReport.from_dict", PEAK_VERSION)
 
     def table(self) -> str:
         """A fixed-width text table: headline figures, then the per-MVM energy breakdown."""
@@ -87,9 +89,8 @@ def peak(
     """
     if not isinstance(chip, Chip):
         raise ConfigError(f"peak: expected an analogue.chips.Chip, got {type(chip).__name__}")
-    for name, v in (("input_activity", input_activity), ("weight_activity", weight_activity)):
-        if not (isinstance(v, (int, float)) and 0.0 <= v <= 1.0):
-            raise ConfigError(f"peak: {name} must lie in [0, 1], got {v!r}")
+    check_fraction(input_activity, "peak", "input_activity")
+    check_fraction(weight_activity, "peak", "weight_activity")
     r = evaluate(chip_params(chip), input_activity, weight_activity)
     if chip.is_analog:
         e_mvm = {k: float(v) for k, v in r["mvm_energy_J"].items()}

@@ -43,6 +43,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from .._util.seeds import layer_seed
 from ..config import AnalogConfig
 from ..physics import mapping
 from ..physics.crossbar import BlockReader, tiled_mvm
@@ -113,7 +114,7 @@ def n_instances(layer: nn.Module) -> int:
 
 def _generator(seed: int, stream: int, device: torch.device) -> torch.Generator:
     gen = torch.Generator(device=device)
-    gen.manual_seed((int(seed) * 1_000_003 + stream * 7_919) % (1 << 63))
+    gen.manual_seed(layer_seed(int(seed), stream * 7_919) % (1 << 63))
     return gen
 
 

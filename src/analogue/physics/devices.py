@@ -16,7 +16,7 @@ The order of events for one device (``program_devices`` then ``devices_at``):
 
 Sources: Nandakumar et al., "Phase-change memory models for deep learning training and
 inference", ICECS 2019, and Joshi et al., Nat. Commun. 11, 2473 (2020) for the PCM statistics
-(reference.md section 2); Wan et al., Nature 608, 504 (2022) for RRAM relaxation.
+(docs/references.md section 2); Wan et al., Nature 608, 504 (2022) for RRAM relaxation.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """A fast source of standard-normal noise for the analog hot path.
 
-``torch.randn`` on CPU costs more than the layer's matmul (about 3 ms for the 1 M partial
-sums of a 1024x1024 layer at batch 256 on 2 cores, against 1.6 ms for the matmul; this source:
-0.3 ms, ``benchmarks/bench_core.py``). This source
-keeps two pools -- i.i.d. N(0, 1) magnitudes ``z`` and i.i.d. random signs ``s`` (+1/-1) --
+``torch.randn`` on CPU costs more than the layer's matmul for the partial sums of a large
+layer (figures: ``benchmarks/README.md``, core tiles). This source keeps two pools -- i.i.d. N(0, 1) magnitudes ``z`` and i.i.d. random signs ``s`` (+1/-1) --
 and returns ``z[a + i] * s[b + i]`` for two independent random offsets ``a``, ``b`` per call:
 one fused multiply-add over the target. Random stretches of each pool are redrawn from the
 generator (``RENEW_EVERY`` calls' worth every ``RENEW_EVERY`` calls), so the pools turn over

@@ -13,7 +13,7 @@ the model digital). Example (``docs/examples/digits_hwa.yaml``)::
     epochs: 20
     seed: 0
 
-Unknown keys fail naming the key and the closest valid one (``analogue.config.section_from_dict``).
+Unknown keys fail naming the key and the closest valid one (``analogue._util.serial.section_from_dict``).
 Any ``Mapping`` is accepted (an OmegaConf ``DictConfig`` too); a string holding a number is
 accepted for a number (YAML 1.1 reads ``1e-3`` as a string).
 
@@ -27,41 +27,19 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from ..config import AnalogConfig, ConfigError, read_yaml, section_from_dict
+from .._util.serial import Serialisable, check_version, read_yaml
+from .._util.validate import ConfigError, check_int, check_nonnegative, kwargs_mapping
+from ..config import AnalogConfig
 from .hwa import HWAOptions
 
 TRAIN_CONFIG_VERSION = 1
 OPTIMIZERS = ("adam", "adamw", "sgd", "lamb")
 SCHEDULES = ("none", "cosine")
-
-
-def _check_int(value: Any, where: str, lo: int) -> None:
-    if not (isinstance(value, int) and not isinstance(value, bool) and value >= lo):
-        raise ConfigError(f"{where}: must be an integer >= {lo}, got {value!r}")
-
-
-def _plain(value: Any) -> Any:
-    """Nested mappings and sequences as plain dicts and lists (any ``Mapping`` accepted)."""
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _check_mapping(spec: Any, name: str, where: str) -> None:
-    """``spec.name`` must be a mapping; it is stored as a plain dict."""
-    value = getattr(spec, name)
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"{where}: must be a mapping of keyword arguments, got {type(value).__name__}")
-    object.__setattr__(spec, name, _plain(value))
 
 
 OWN_FACTORY_PACKAGE = "analogue.data"
@@ -141,7 +119,7 @@ class ModelSpec:
 
     def __post_init__(self) -> None:
         _check_name(self.name, _model_builtins(), "model.name")
-        _check_mapping(self, "kwargs", "model.kwargs")
+        object.__setattr__(self, "kwargs", kwargs_mapping(self.kwargs, "model.kwargs"))
         if self.init is not None and not (isinstance(self.init, str) and os.path.isfile(self.init)):
             raise ConfigError(f"model.init: no such file {self.init!r}")
 
@@ -157,8 +135,8 @@ class DataSpec:
 
     def __post_init__(self) -> None:
         _check_name(self.name, _data_builtins(), "data.name")
-        _check_mapping(self, "kwargs", "data.kwargs")
-        _check_int(self.batch_size, "data.batch_size", 1)
+        object.__setattr__(self, "kwargs", kwargs_mapping(self.kwargs, "data.kwargs"))
+        check_int(self.batch_size, "data.batch_size", 1)
 
 
 @dataclass(frozen=True)
@@ -176,12 +154,10 @@ class OptimizerSpec:
         if self.name not in OPTIMIZERS:
             raise ConfigError(f"optimizer.name: must be one of {OPTIMIZERS}, got {self.name!r}")
         for name in ("lr", "weight_decay"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0):
-                raise ConfigError(f"optimizer.{name}: must be a finite number >= 0 (e.g. 1.0e-3), got {v!r}")
+            check_nonnegative(getattr(self, name), f"optimizer.{name}", fix="e.g. 1.0e-3")
         if self.lr == 0:
             raise ConfigError("optimizer.lr: must be > 0")
-        _check_mapping(self, "kwargs", "optimizer.kwargs")
+        object.__setattr__(self, "kwargs", kwargs_mapping(self.kwargs, "optimizer.kwargs"))
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"optimizer.schedule: must be one of {SCHEDULES}, got {self.schedule!r}")
 
@@ -194,7 +170,7 @@ class PretrainSpec:
     optimizer: OptimizerSpec = field(default_factory=lambda: OptimizerSpec(lr=3e-3))
 
     def __post_init__(self) -> None:
-        _check_int(self.epochs, "pretrain.epochs", 0)
+        check_int(self.epochs, "pretrain.epochs", 0)
 
 
 @dataclass(frozen=True)
@@ -215,8 +191,8 @@ class AnalogSpec:
     calibrate: bool = True
 
     def __post_init__(self) -> None:
-        _check_mapping(self, "kwargs", "analog.kwargs")
-        _check_mapping(self, "overrides", "analog.overrides")
+        object.__setattr__(self, "kwargs", kwargs_mapping(self.kwargs, "analog.kwargs"))
+        object.__setattr__(self, "overrides", kwargs_mapping(self.overrides, "analog.overrides"))
         if isinstance(self.digital, str):  # one name, not its letters
             object.__setattr__(self, "digital", (self.digital,))
         if not (isinstance(self.digital, (tuple, list)) and all(isinstance(n, str) for n in self.digital)):
@@ -262,8 +238,11 @@ class AnalogSpec:
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """One training run (see the module docstring for the file layout)."""
+class TrainConfig(Serialisable):
+    """One training run (see the module docstring for the file layout); ``to_yaml`` and a dotted
+    ``replace`` come from ``_util.serial.Serialisable``."""
+
+    serial_name = "train config"  # the name in error messages (a class attribute, not a field)
 
     model: ModelSpec = field(default_factory=ModelSpec)
     data: DataSpec = field(default_factory=DataSpec)
@@ -276,11 +255,9 @@ class TrainConfig:
     version: int = TRAIN_CONFIG_VERSION
 
     def __post_init__(self) -> None:
-        _check_int(self.epochs, "epochs", 0)
-        _check_int(self.seed, "seed", 0)
-        if self.version != TRAIN_CONFIG_VERSION:
-            raise ConfigError(f"version: this analogue reads training configs of version "
-                              f"{TRAIN_CONFIG_VERSION}, got {self.version!r}")
+        check_int(self.epochs, "epochs", 0)
+        check_int(self.seed, "seed", 0)
+        check_version(self.version, TRAIN_CONFIG_VERSION, "version", "training configs of version")
         if self.hwa.distill_alpha > 0 and self.analog.preset is None:
             raise ConfigError("hwa.distill_alpha: distillation needs an analog student; set analog.preset")
         if self.pretrain.epochs + self.epochs == 0:
@@ -300,7 +277,7 @@ class TrainConfig:
     def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
         """From a mapping (any ``Mapping``, e.g. an OmegaConf ``DictConfig``)."""
         try:
-            return section_from_dict(cls, data, "train config")
+            return super().from_dict(data)
         except TypeError as exc:  # a value of the wrong kind reached a constructor
             raise ConfigError(f"train config: {exc}") from None
 
@@ -319,10 +296,3 @@ class TrainConfig:
         text = json.dumps({"config": self.to_dict(), "analog": analog.to_dict() if analog else None},
                           sort_keys=True, default=str)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-    def to_yaml(self, path: str | os.PathLike[str]) -> Path:
-        import yaml
-
-        from ..config import atomic_write_text
-
-        return atomic_write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))

@@ -10,7 +10,7 @@ tile column, the conductance difference over ``g_max - g_min``), resampled per b
   (i.e. to ``g_max``), like programming noise of a device with a flat noise floor;
 - ``device_noise_scale``: the programming noise of the preset's device model (``cfg.device``):
   Gaussian with the write-noise std of both devices of each differential pair at their targets
-  (``physics.devices.programming_std_uS``; PCM: reference.md section 2), times this factor -- the
+  (``physics.devices.programming_std_uS``; PCM: docs/references.md section 2), times this factor -- the
   PCM-like training noise of Joshi et al. 2020. With ``device_time_s > 0`` the whole device
   model is sampled instead: every batch the weights are programmed afresh (write noise,
   variability, faults), aged to that time (drift, 1/f read noise) and globally drift-compensated,
@@ -42,27 +42,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .._util.seeds import derive_seed
+from .._util.validate import check_nonnegative
 from ..config import AnalogConfig, ConfigError, MappingConfig, ProgrammingNoise
 from ..convert import analog_layers
 from ..nn import AnalogLayer
 from ..nn.base import dense_flat, shaped_buffer, strided_like, thread_buffers
 from ..physics.noise import GaussianSource, NoiseStream, pool_size_for
-
-_SEED_STRIDE = 1_000_003  # a prime: seeds derived from (run seed, index) do not collide
-
-
-def derive_seed(*parts: int) -> int:
-    """A 63-bit seed from integers (run seed, epoch, layer index, ...); order matters."""
-    s = 0x2545F4914F6CDD1D
-    for p in parts:
-        s = (s * _SEED_STRIDE + int(p) + 0x9E3779B97F4A7C15) % (1 << 63)
-    return s
-
-
-def _check_nonneg(value: Any, where: str) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
-    if not ok:
-        raise ConfigError(f"{where}: must be a finite number >= 0, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -94,7 +80,7 @@ class HWAOptions:
 
     def __post_init__(self) -> None:
         for name in ("weight_noise_rel", "weight_noise_prop", "device_noise_scale", "device_time_s"):
-            _check_nonneg(getattr(self, name), f"HWAOptions.{name}")
+            check_nonnegative(getattr(self, name), f"HWAOptions.{name}")
         r = self.drift_scale_range
         if r is not None:
             ok = (isinstance(r, (tuple, list)) and len(r) == 2
@@ -105,10 +91,10 @@ class HWAOptions:
                                   f"or None, got {r!r}")
             object.__setattr__(self, "drift_scale_range", (float(r[0]), float(r[1])))
         if self.clip_weights_sigma is not None:
-            _check_nonneg(self.clip_weights_sigma, "HWAOptions.clip_weights_sigma")
+            check_nonnegative(self.clip_weights_sigma, "HWAOptions.clip_weights_sigma")
             if self.clip_weights_sigma == 0:
                 raise ConfigError("HWAOptions.clip_weights_sigma: must be > 0 (e.g. 2.5) or None (off)")
-        _check_nonneg(self.distill_T, "HWAOptions.distill_T")
+        check_nonnegative(self.distill_T, "HWAOptions.distill_T")
         if self.distill_T == 0:
             raise ConfigError("HWAOptions.distill_T: the temperature must be > 0 (1 is plain softmax)")
         if not (isinstance(self.distill_alpha, (int, float)) and 0.0 <= self.distill_alpha <= 1.0):

@@ -39,6 +39,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from .._util.seeds import layer_seed
 from ..convert import analog_layers
 from ..nn import AnalogLayer, AnalogLinear
 from ..physics import pulsed
@@ -96,7 +97,7 @@ def attach_analog_backward_(model: nn.Module | AnalogLayer, cfg: BackwardConfig 
         if "grad_input" in layer.__dict__:
             del layer.__dict__["grad_input"]
         if cfg is not None:
-            layer.grad_input = TransposedRead(layer, cfg, seed * 1_000_003 + 7919 * (i + 1))
+            layer.grad_input = TransposedRead(layer, cfg, layer_seed(seed, 7919 * (i + 1)))
         layer.backward_sim = cfg
     return model
 
@@ -176,7 +177,7 @@ class InMemoryOptimizer(torch.optim.Optimizer):
         self._hooks: list[Any] = []
         self.generator = torch.Generator().manual_seed(int(seed))
         self._seed = int(seed)
-        self._noise_stream = NoiseStream(self._seed * 1_000_003 + 1)  # cycle-to-cycle noise
+        self._noise_stream = NoiseStream(layer_seed(self._seed, 1))  # cycle-to-cycle noise
         self._pulses = torch.zeros((), dtype=torch.float64)
         self._counts = {"steps": 0, "array_updates": 0, "transfer_reads": 0, "refreshes": 0,
                         "samples": 0}
@@ -187,7 +188,7 @@ class InMemoryOptimizer(torch.optim.Optimizer):
             self._init_layer(layer, weight_scale, init_fraction)
         if backward is not None:
             for i, layer in enumerate(layers.values()):
-                attach_analog_backward_(layer, backward, seed=seed * 1_000_003 + i)
+                attach_analog_backward_(layer, backward, seed=layer_seed(seed, i))
 
     # -- setup -----------------------------------------------------------------------------------
     def _attach(self, layer: AnalogLinear) -> None:

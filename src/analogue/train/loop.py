@@ -46,12 +46,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._util.inputs import OutputFn, batches
+from .._util.io import atomic_write_bytes, atomic_write_text, stale_temp_files
 from .._util.progress import Progress, progress_enabled
+from .._util.seeds import derive_seed
 from ..analysis.evaluation import check_batch_size, evaluate, outputs
-from ..config import ConfigError, atomic_write_bytes, atomic_write_text
+from ..config import ConfigError
 from ..convert import convert_
 from .config_file import OptimizerSpec, TrainConfig, _data_builtins, _model_builtins, _resolve
-from .hwa import clip_weights_, derive_seed, distillation_loss, hwa_, reseed_noise_
+from .hwa import clip_weights_, distillation_loss, hwa_, reseed_noise_
 from .lamb import LAMB
 
 CHECKPOINT = "checkpoint.pt"
@@ -347,7 +349,7 @@ def lock_run_folder(out: Path) -> Iterator[Path]:
 def _remove_stale_temp_files(out: Path) -> None:
     """Temporary files of our atomic writes that a kill left behind (we hold the lock)."""
     for name in (CHECKPOINT, HISTORY, FINAL_MODEL, CONFIG_COPY):
-        for tmp in out.glob(f".{name}.*.tmp"):
+        for tmp in stale_temp_files(out, name):
             logger.info("removing %s (left by an interrupted write)", tmp)
             tmp.unlink(missing_ok=True)
 

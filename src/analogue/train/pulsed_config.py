@@ -14,34 +14,23 @@ Gaussian per pulse with standard deviation ``c2c_std_rel`` times the nominal ste
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from .._util.validate import check_nonnegative, is_real, require
 from ..config import ADCConfig, AnalogConfig, ConfigError, section_from_dict
 
 _KINDS: dict[str, type] = {}
 
 
-def _check(cond: bool, where: str, msg: str) -> None:
-    if not cond:
-        raise ConfigError(f"{where}: {msg}")
-
-
-def _num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
 def _nonneg(obj: Any, *names: str) -> None:
     for name in names:
-        v = getattr(obj, name)
-        _check(_num(v) and v >= 0, f"{type(obj).__name__}.{name}",
-               f"must be a finite number >= 0, got {v!r}")
+        check_nonnegative(getattr(obj, name), f"{type(obj).__name__}.{name}")
 
 
 def _n_states(obj: Any) -> None:
     v = obj.n_states
-    _check(isinstance(v, int) and not isinstance(v, bool) and 2 <= v <= 1_000_000,
+    require(isinstance(v, int) and not isinstance(v, bool) and 2 <= v <= 1_000_000,
            f"{type(obj).__name__}.n_states", f"must be an integer in [2, 1e6], got {v!r}")
 
 
@@ -61,9 +50,9 @@ class _BidirectionalDevice:
     def __post_init__(self) -> None:
         _n_states(self)
         name = type(self).__name__
-        _check(_num(self.w_max) and self.w_max > 0, f"{name}.w_max", f"must be > 0, got {self.w_max!r}")
-        _check(_num(self.w_min) and self.w_min < 0, f"{name}.w_min", f"must be < 0, got {self.w_min!r}")
-        _check(_num(self.asym_up_down) and abs(self.asym_up_down) < 1, f"{name}.asym_up_down",
+        require(is_real(self.w_max) and self.w_max > 0, f"{name}.w_max", f"must be > 0, got {self.w_max!r}")
+        require(is_real(self.w_min) and self.w_min < 0, f"{name}.w_min", f"must be < 0, got {self.w_min!r}")
+        require(is_real(self.asym_up_down) and abs(self.asym_up_down) < 1, f"{name}.asym_up_down",
                f"must lie in (-1, 1) (up steps 1+a, down steps 1-a), got {self.asym_up_down!r}")
         _nonneg(self, "d2d_step_std_rel", "d2d_asym_std", "d2d_bound_std_rel", "c2c_std_rel")
 
@@ -100,7 +89,7 @@ class SoftBoundsDevice(_BidirectionalDevice):
     def __post_init__(self) -> None:
         super().__post_init__()
         worst = self.dw_nominal * (1 + abs(self.asym_up_down))
-        _check(worst < min(self.w_max, -self.w_min) / 2, f"{type(self).__name__}.n_states",
+        require(worst < min(self.w_max, -self.w_min) / 2, f"{type(self).__name__}.n_states",
                f"the step {worst:.3g} must be below half of each bound; raise n_states")
 
     kind: ClassVar[str] = "soft_bounds"
@@ -127,9 +116,9 @@ class PCMLikeDevice:
     def __post_init__(self) -> None:
         _n_states(self)
         name = type(self).__name__
-        _check(self.n_states >= 3, f"{name}.n_states", f"must be >= 3, got {self.n_states}")
-        _check(_num(self.g_max) and self.g_max > 0, f"{name}.g_max", f"must be > 0, got {self.g_max!r}")
-        _check(_num(self.reset_threshold_rel) and 0 < self.reset_threshold_rel <= 1,
+        require(self.n_states >= 3, f"{name}.n_states", f"must be >= 3, got {self.n_states}")
+        require(is_real(self.g_max) and self.g_max > 0, f"{name}.g_max", f"must be > 0, got {self.g_max!r}")
+        require(is_real(self.reset_threshold_rel) and 0 < self.reset_threshold_rel <= 1,
                f"{name}.reset_threshold_rel", f"must lie in (0, 1], got {self.reset_threshold_rel!r}")
         _nonneg(self, "d2d_step_std_rel", "d2d_bound_std_rel", "c2c_std_rel", "reset_std")
 
