@@ -65,6 +65,7 @@ from analogue._util.serial import (
     read_yaml,
     reject_unknown,
     section_from_dict,
+    type_hints,
     write_yaml,
 )
 from analogue._util.validate import ConfigError, is_int, is_real
@@ -582,7 +583,7 @@ class Chip:
                 if cls is None:
                     reject_unknown({f"{head}.{next(iter(subs))}": None}, list(FLAT_FIELDS), "Chip")
                 reject_unknown(subs, field_names(cls), f"Chip.{head}")
-                hints = _hints(cls)
+                hints = type_hints(cls)
                 base = dataclasses.replace(
                     base, **{k: numeric_strings(v, hints.get(k)) for k, v in subs.items()}
                 )
@@ -591,12 +592,6 @@ class Chip:
 
 
 _UNSET: Any = object()
-
-
-def _hints(cls: type) -> dict[str, Any]:
-    import typing
-
-    return typing.get_type_hints(cls)
 
 
 def _section_value(name: str, value: Any) -> Any:
