@@ -1,4 +1,4 @@
-"""Random input into every loader of user files: config (dict and YAML), Program and checkpoint.
+"""Random input into every loader of user files: config (dict and YAML), CompiledModel and checkpoint.
 Each outcome is a parsed object or a ConfigError/ValueError/TypeError naming the problem in
 one line, never another exception type (KeyError, AttributeError, IndexError, ...)."""
 
@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analogue import presets
-from analogue.compile import Program
+from analogue.compile import CompiledModel
 from analogue.config import AnalogConfig
 from analogue.train import TrainConfig
 from analogue.train.loop import load_checkpoint
@@ -111,7 +111,8 @@ def _program_dict() -> dict:
     return _PROGRAM
 
 
-PROGRAM_KEYS = ["version", "chip", "chip.name", "chip.n_cores", "chip.digital", "layers", "placement",
+PROGRAM_KEYS = ["version", "chip", "chip.name", "chip.n_cores", "chip.organisation.n_cores", "chip.array.tile",
+                "chip.digital", "layers", "placement",
                 "activation_bits_moved", "reprogram_rounds", "batch_size", "notes", "extra"]
 
 
@@ -123,13 +124,13 @@ def test_program_from_json(source):
         base = _program_dict()
         source = json.dumps(source.draw(_mutated(base, PROGRAM_KEYS)))
     try:
-        prog = Program.from_json(source)
+        prog = CompiledModel.from_json(source)
     except FileNotFoundError as exc:  # a string that reads as a path (ends with .json, has a /)
         assert source.strip().endswith(".json") or "/" in source, repr(exc)
     except EXPECTED as exc:
         _one_line(exc)
     else:
-        assert isinstance(prog, Program)
+        assert isinstance(prog, CompiledModel)
 
 
 @SETTINGS
@@ -139,7 +140,7 @@ def test_program_layers_from_dict(data):
     layer = data.draw(_mutated(base["layers"][0], list(base["layers"][0]) + ["extra"]))
     prog = {**base, "layers": [layer, *base["layers"][1:]]}
     try:
-        Program.from_dict(prog)
+        CompiledModel.from_dict(prog)
     except EXPECTED as exc:
         _one_line(exc)
 

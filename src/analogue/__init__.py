@@ -1,7 +1,8 @@
 """analogue: simulate, train, compile and cost PyTorch models on analog in-memory-computing hardware."""
 
 from . import analysis, chips, cost, physics, presets, train
-from .compile import Program, compile  # noqa: A004 -- an.compile is the public name
+from .compile import CompiledModel, compile  # noqa: A004 -- an.compile is the public name
+from .compile.program import deprecated_program as _deprecated_program
 from .config import (
     ADCConfig,
     AnalogConfig,
@@ -28,6 +29,13 @@ from .saving import load, save
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> object:
+    if name == "Program":  # the old name of CompiledModel (it collided with program_)
+        return _deprecated_program()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "ADCConfig",
     "AnalogConfig",
@@ -38,13 +46,13 @@ __all__ = [
     "AnalogLinear",
     "ConfigError",
     "ConversionReport",
+    "CompiledModel",
     "CostReport",
     "DACConfig",
     "DeviceConfig",
     "DigitalLayer",
     "MappingConfig",
     "NoiseConfig",
-    "Program",
     "TileConfig",
     "analog_layers",
     "analysis",

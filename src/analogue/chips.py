@@ -1,11 +1,27 @@
 """The chip: one hardware description that drives the compiler (placement) and the cost model.
 
-A ``Chip`` is ``n_cores`` cores, each with ``arrays_per_core`` crossbar arrays of
-``array_rows x array_cols`` cross-points, their periphery (input DACs, column ADCs shared by
-``columns_per_adc`` columns), a local SRAM buffer, and one ``DigitalUnit`` that runs what stays
-digital (activations, normalisation, attention softmax, ...). Units live in field names.
+A ``Chip`` is a name, a technology node and five sections:
 
-Timing of one matrix-vector multiply (MVM) on one array (``Chip.mvm_latency_s``):
+- ``array``: the ``AnalogConfig`` that simulates one crossbar array -- the one source of the tile
+  size (``array.tile.rows x array.tile.cols`` cross-points), the DAC and ADC resolutions
+  (``array.dac.bits``, ``array.adc.bits``), the device (``array.device``, whose ``kind`` is one
+  of ``DEVICE_KINDS``) and the full-scale conductance (``array.mapping.g_max_uS``);
+- ``organisation``: ``n_cores`` cores of ``arrays_per_core`` arrays, ``weight_bits`` per weight
+  over ``cells_per_weight`` cells, the local SRAM buffer, cell and core areas;
+- ``periphery``: input encoding, ADC kind and sharing (``columns_per_adc``), phases and timing;
+- ``electrical``: read voltage and rail, supply, column bias, gated cells, wire and NoC energy;
+- ``digital``: one ``DigitalUnit`` that runs what stays digital (activations, normalisation,
+  attention softmax, ...) and the digital work per array output.
+
+Units live in field names. The flat names of chip format version 1 (``array_rows``,
+``dac_bits``, ``adc_kind``, ``supply_V``, ...) still work in ``Chip.replace``, in
+``an.cost.sweep`` axes and in ``Chip.from_dict`` (version-1 files); ``FLAT_FIELDS`` says where
+each one lives now. The ones read most (``array_rows``, ``array_cols``, ``dac_bits``,
+``adc_bits``, ``device``, ``g_max_uS``, ``n_cores``, ``arrays_per_core``, ``cells_per_weight``)
+are read-only properties.
+
+Timing of one matrix-vector multiply (MVM) on one array (:func:`mvm_timing`, vectorised; the cost
+model calls it for many design points, ``Chip.timing`` for one):
 
 - ``mvm_time_s`` given: the time of one phase, as published; the MVM takes
   ``input_phases * mvm_time_s``.
@@ -23,56 +39,221 @@ A weight occupies ``cells_per_weight`` adjacent columns (differential pairs, bit
 array holds ``array_rows * (array_cols // cells_per_weight)`` weights and one MVM is that many MACs.
 
 Presets are functions that cite their source: ``hermes()``, ``mythic_m1076()``,
-``neurram(operating_point=...)``, ``sram_cim()``, ``gpu_a100()`` (all-digital reference).
+``neurram(operating_point=...)``, ``sram_cim()``, ``gpu_a100()`` (all-digital reference). Their
+simulated arrays are :func:`array_config`: the standard crossbar periphery with the chip's tile,
+converters and conductance, and the device model of the chip's technology.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
+import difflib
 import numbers
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
-from analogue._util.serial import reject_unknown as _reject_unknown
-from analogue.config import ConfigError, atomic_write_text, read_yaml
+from analogue import presets
+from analogue._util.serial import (
+    field_names,
+    numeric_strings,
+    read_yaml,
+    reject_unknown,
+    section_from_dict,
+    type_hints,
+    write_yaml,
+)
+from analogue._util.validate import ConfigError, is_int, is_real
+from analogue.config import AnalogConfig, DeviceConfig
 
-CHIP_VERSION = 1
+CHIP_VERSION = 2
+"""Version 2: sections (``array``, ``organisation``, ``periphery``, ``electrical``, ``digital``).
+Version 1 (32 flat fields) is still read by ``Chip.from_dict``/``from_yaml``."""
 
 DEVICE_KINDS = ("pcm", "rram", "flash", "sram", "mram", "ideal", "none")
 ADC_KINDS = ("sar", "flash", "ramp", "cco")
 INPUT_ENCODINGS = ("pwm", "pulse_count", "bit_serial", "amplitude", "bit_serial_integrate")
 NEURRAM_OPERATING_POINTS = ("3b_out_1b_in", "8b_out_6b_in")
 
+#: Integer codes of the kinds, so that a vector of design points can mix them (:func:`mvm_timing`,
+#: ``analogue.cost``).
+ADC_KIND_CODE = {"sar": 0, "flash": 1, "ramp": 2, "cco": 3}
+ENCODING_CODE = {"pwm": 0, "bit_serial": 1, "amplitude": 2, "bit_serial_integrate": 3,
+                 "pulse_count": 4}
+
+#: The device model of each technology (``analogue.presets``); kinds without a published model
+#: (``mram``, ``ideal``, ``none``) get an ideal cell of that kind.
+DEVICE_MODELS: dict[str, Callable[[], DeviceConfig]] = {
+    "pcm": presets.pcm_device,
+    "rram": presets.rram_device,
+    "flash": presets.flash_device,
+    "sram": presets.sram_device,
+}
+
 
 def _fail(where: str, msg: str) -> None:
     raise ConfigError(f"{where}: {msg}")
 
 
+def _builtin(value: Any) -> Any:
+    """NumPy scalars as builtins (JSON-safe); anything else unchanged."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, (bool, int, np.bool_)):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    return value
+
+
 def _int_in(value: Any, where: str, lo: int, hi: int) -> None:
-    ok = isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
-    if not (ok and lo <= value <= hi):
+    if not (is_int(value) and lo <= value <= hi):
         _fail(where, f"must be an integer in [{lo}, {hi}], got {value!r}")
 
 
-def _pos(value: Any, where: str, allow_zero: bool = False, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value >= 0 if allow_zero else value > 0)
-    if not ok:
-        bound = ">= 0" if allow_zero else "> 0"
-        extra = " or None (derive it)" if allow_none else ""
-        _fail(where, f"must be a finite number {bound}{extra}, got {value!r}")
+def _positive(value: Any, where: str) -> None:
+    if not (is_real(value) and value > 0):
+        _fail(where, f"must be a finite number > 0, got {value!r}")
+
+
+def _nonnegative(value: Any, where: str) -> None:
+    if not (is_real(value) and value >= 0):
+        _fail(where, f"must be a finite number >= 0, got {value!r}")
+
+
+def _optional(check: Callable[[Any, str], None], value: Any, where: str) -> None:
+    """``check`` unless ``value`` is ``None`` (derive it)."""
+    if value is not None:
+        check(value, f"{where} (or None: derived)")
+
+
+def _one_of(value: Any, options: tuple[str, ...], where: str) -> None:
+    if value not in options:
+        _fail(where, f"must be one of {options}, got {value!r}")
+
+
+class _Section:
+    """Shared by the chip's sections: NumPy scalars become builtins, then ``_check`` validates;
+    messages name the field as ``Chip.<section>.<field>``."""
+
+    where: ClassVar[str] = "Chip"
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            object.__setattr__(self, f.name, _builtin(getattr(self, f.name)))
+        self._check()
+
+    def _check(self) -> None:  # pragma: no cover - every section overrides it
+        raise NotImplementedError
+
+    def _at(self, name: str) -> str:
+        return f"{self.where}.{name}"
 
 
 @dataclass(frozen=True)
-class DigitalUnit:
+class Organisation(_Section):
+    """How the arrays are laid out.
+
+    ``n_cores`` cores x ``arrays_per_core`` arrays (0: an all-digital chip); ``weight_bits`` per
+    weight stored over ``cells_per_weight`` cross-points side by side along an array row;
+    ``sram_bytes_per_core`` local buffer; ``cell_area_um2`` one cross-point's area (``None``: the
+    device kind's F2 x node^2); ``core_area_mm2`` a published core area (``None``: summed from
+    components).
+    """
+
+    where: ClassVar[str] = "Chip.organisation"
+
+    n_cores: int = 64
+    arrays_per_core: int = 1
+    weight_bits: int = 8
+    cells_per_weight: int = 1
+    sram_bytes_per_core: int = 64 * 1024
+    cell_area_um2: float | None = None
+    core_area_mm2: float | None = None
+
+    def _check(self) -> None:
+        _int_in(self.n_cores, self._at("n_cores"), 1, 1 << 20)
+        _int_in(self.arrays_per_core, self._at("arrays_per_core"), 0, 1 << 16)
+        _int_in(self.weight_bits, self._at("weight_bits"), 1, 32)
+        _int_in(self.cells_per_weight, self._at("cells_per_weight"), 1, 64)
+        _int_in(self.sram_bytes_per_core, self._at("sram_bytes_per_core"), 0, 1 << 40)
+        _optional(_positive, self.cell_area_um2, self._at("cell_area_um2"))
+        _optional(_positive, self.core_area_mm2, self._at("core_area_mm2"))
+
+
+@dataclass(frozen=True)
+class Periphery(_Section):
+    """The converters around an array and the timing of one MVM (module docstring).
+
+    ``input_encoding`` how the DAC applies an input (``INPUT_ENCODINGS``); ``adc_kind``
+    (``ADC_KINDS``), one ADC per ``columns_per_adc`` columns; ``input_phases`` how many times the
+    array is read per MVM (e.g. positive and negative inputs separately, HERMES' four-phase mode);
+    ``clock_hz`` the periphery clock; ``mvm_time_s`` one phase of one MVM (``None``: derived);
+    ``t_read_s`` one read pulse for the ``"amplitude"``, ``"pulse_count"`` and bit-serial
+    encodings.
+    """
+
+    where: ClassVar[str] = "Chip.periphery"
+
+    input_encoding: str = "pwm"
+    adc_kind: str = "sar"
+    columns_per_adc: int = 1
+    input_phases: int = 1
+    clock_hz: float = 1.0e9
+    mvm_time_s: float | None = None
+    t_read_s: float = 10.0e-9
+
+    def _check(self) -> None:
+        _one_of(self.input_encoding, INPUT_ENCODINGS, self._at("input_encoding"))
+        _one_of(self.adc_kind, ADC_KINDS, self._at("adc_kind"))
+        _int_in(self.columns_per_adc, self._at("columns_per_adc"), 1, 1 << 16)
+        _int_in(self.input_phases, self._at("input_phases"), 1, 64)
+        _positive(self.clock_hz, self._at("clock_hz"))
+        _optional(_positive, self.mvm_time_s, self._at("mvm_time_s"))
+        _positive(self.t_read_s, self._at("t_read_s"))
+
+
+@dataclass(frozen=True)
+class Electrical(_Section):
+    """Voltages, currents and capacitances of the cost model (typical defaults; sources in
+    ``analogue.cost``).
+
+    ``v_read_V`` read voltage on the word lines; ``read_supply_V`` the rail the read current is
+    drawn from (``None``: a dedicated rail at ``v_read_V``; a current-mode readout that regulates
+    the bit line from the core supply draws it at ``supply_V``); ``supply_V`` the periphery
+    supply; ``bias_uW_per_column`` static bias of each column's analog front end
+    (integrator/amplifier) while an MVM runs; ``gated_cells`` whether each cell has an access
+    transistor whose gate line swings to the supply on every read (1T1R, 8T4R, flash, SRAM;
+    ``False`` for passive crossbars); ``c_wire_fF_per_cell`` line capacitance per cell segment;
+    ``noc_pJ_per_bit_mm`` interconnect energy per bit per mm (``None``: from the node).
+    """
+
+    where: ClassVar[str] = "Chip.electrical"
+
+    v_read_V: float = 0.2
+    read_supply_V: float | None = None
+    supply_V: float = 0.8
+    bias_uW_per_column: float = 0.0
+    gated_cells: bool = True
+    c_wire_fF_per_cell: float = 0.2
+    noc_pJ_per_bit_mm: float | None = None
+
+    def _check(self) -> None:
+        _positive(self.v_read_V, self._at("v_read_V"))
+        _optional(_positive, self.read_supply_V, self._at("read_supply_V"))
+        _positive(self.supply_V, self._at("supply_V"))
+        _nonnegative(self.bias_uW_per_column, self._at("bias_uW_per_column"))
+        if not isinstance(self.gated_cells, bool):
+            _fail(self._at("gated_cells"), f"must be True or False, got {self.gated_cells!r}")
+        _nonnegative(self.c_wire_fF_per_cell, self._at("c_wire_fF_per_cell"))
+        _optional(_nonnegative, self.noc_pJ_per_bit_mm, self._at("noc_pJ_per_bit_mm"))
+
+
+@dataclass(frozen=True)
+class DigitalUnit(_Section):
     """The digital processor for what does not run on the arrays (one per chip, shared).
 
     ``ops_per_s``: peak throughput in operations (multiply, add, compare, ...) per second.
@@ -81,157 +262,209 @@ class DigitalUnit:
         (``analogue.cost.components.digital_op_energy_J``).
     ``area_mm2``: its area; ``None`` derives it from the throughput and the node.
     ``op_bits``: operand width of one operation (8 for INT8, 16 for FP16/BF16).
+    ``post_ops_per_output``: its operations per array output (scaling, activation; 0 where the
+        neuron does it in analog).
     """
+
+    where: ClassVar[str] = "DigitalUnit"
 
     ops_per_s: float = 1.0e11
     node_nm: float = 14.0
     pJ_per_op: float | None = None
     area_mm2: float | None = None
     op_bits: int = 8
+    post_ops_per_output: float = 2.0
 
-    def __post_init__(self) -> None:
-        _pos(self.ops_per_s, "DigitalUnit.ops_per_s")
-        _pos(self.node_nm, "DigitalUnit.node_nm")
-        _pos(self.pJ_per_op, "DigitalUnit.pJ_per_op", allow_none=True)
-        _pos(self.area_mm2, "DigitalUnit.area_mm2", allow_zero=True, allow_none=True)
-        _int_in(self.op_bits, "DigitalUnit.op_bits", 1, 64)
+    def _check(self) -> None:
+        _positive(self.ops_per_s, self._at("ops_per_s"))
+        _positive(self.node_nm, self._at("node_nm"))
+        _optional(_positive, self.pJ_per_op, self._at("pJ_per_op"))
+        _optional(_nonnegative, self.area_mm2, self._at("area_mm2"))
+        _int_in(self.op_bits, self._at("op_bits"), 1, 64)
+        _nonnegative(self.post_ops_per_output, self._at("post_ops_per_output"))
+
+
+def device_model(kind: str) -> DeviceConfig:
+    """The device model of technology ``kind`` (``DEVICE_MODELS``), or an ideal cell named
+    ``kind`` for a technology without one."""
+    _one_of(kind, DEVICE_KINDS, "Chip.array.device.kind")
+    make = DEVICE_MODELS.get(kind)
+    return make() if make is not None else DeviceConfig(kind=kind)
+
+
+def cell_g_max_uS(kind: str) -> float:
+    """The full-scale conductance of a ``kind`` cross-point, the cost model's device table
+    (``analogue.cost.constants.DEVICES``), uS."""
+    from analogue.cost.constants import DEVICES  # the cost package builds on this module
+
+    _one_of(kind, DEVICE_KINDS, "Chip.array.device.kind")
+    return float(DEVICES[kind]["g_max_uS"])
+
+
+def array_config(device: str, rows: int = 256, cols: int = 256, dac_bits: int = 8,
+                 adc_bits: int = 8, g_max_uS: float | None = None) -> AnalogConfig:
+    """The simulated array of a chip: the standard crossbar periphery of ``presets.standard()``
+    (Rasch et al., Nat. Commun. 2023) with a ``rows x cols`` tile, ``dac_bits``/``adc_bits``
+    converters, the device model of technology ``device`` (:func:`device_model`) and full-scale
+    conductance ``g_max_uS`` (``None``: the technology's, :func:`cell_g_max_uS`)."""
+    dev = device_model(device)
+    g_max = cell_g_max_uS(device) if g_max_uS is None else g_max_uS
+    changes = {"tile.rows": rows, "tile.cols": cols, "dac.bits": dac_bits, "adc.bits": adc_bits}
+    if device != "none":  # an all-digital chip keeps a placeholder window (nothing is read)
+        changes["mapping.g_max_uS"] = g_max
+    return presets.standard().replace(device=dev, **changes)
+
+
+#: The flat field names of chip version 1 (also ``Chip.replace`` keys and ``an.cost.sweep`` axes)
+#: and where each lives now. ``device`` switches the technology: its device model and its
+#: full-scale conductance; ``g_max_uS=None`` means the technology's.
+FLAT_FIELDS: dict[str, str] = {
+    "name": "name",
+    "node_nm": "node_nm",
+    "n_cores": "organisation.n_cores",
+    "arrays_per_core": "organisation.arrays_per_core",
+    "weight_bits": "organisation.weight_bits",
+    "cells_per_weight": "organisation.cells_per_weight",
+    "sram_bytes_per_core": "organisation.sram_bytes_per_core",
+    "cell_area_um2": "organisation.cell_area_um2",
+    "core_area_mm2": "organisation.core_area_mm2",
+    "array_rows": "array.tile.rows",
+    "array_cols": "array.tile.cols",
+    "dac_bits": "array.dac.bits",
+    "adc_bits": "array.adc.bits",
+    "device": "array.device",
+    "g_max_uS": "array.mapping.g_max_uS",
+    "input_encoding": "periphery.input_encoding",
+    "adc_kind": "periphery.adc_kind",
+    "columns_per_adc": "periphery.columns_per_adc",
+    "input_phases": "periphery.input_phases",
+    "clock_hz": "periphery.clock_hz",
+    "mvm_time_s": "periphery.mvm_time_s",
+    "t_read_s": "periphery.t_read_s",
+    "v_read_V": "electrical.v_read_V",
+    "read_supply_V": "electrical.read_supply_V",
+    "supply_V": "electrical.supply_V",
+    "bias_uW_per_column": "electrical.bias_uW_per_column",
+    "gated_cells": "electrical.gated_cells",
+    "c_wire_fF_per_cell": "electrical.c_wire_fF_per_cell",
+    "noc_pJ_per_bit_mm": "electrical.noc_pJ_per_bit_mm",
+    "post_ops_per_output": "digital.post_ops_per_output",
+    "digital": "digital",
+    "version": "version",
+}
+
+_SECTIONS: dict[str, type] = {
+    "organisation": Organisation,
+    "periphery": Periphery,
+    "electrical": Electrical,
+    "digital": DigitalUnit,
+}
 
 
 @dataclass(frozen=True)
 class Chip:
-    """An analog in-memory-computing chip (or, with ``arrays_per_core=0``, an all-digital one).
+    """An analog in-memory-computing chip (or, with ``organisation.arrays_per_core=0`` and device
+    kind ``"none"``, an all-digital one). Sections and timing: module docstring.
 
-    Organisation: ``n_cores`` cores x ``arrays_per_core`` arrays of ``array_rows x array_cols``
-    cross-points of ``device`` ("pcm", "rram", "flash", "sram", "mram", "ideal"; "none" for an
-    all-digital chip). A device config object with a ``kind`` attribute is accepted and reduced
-    to its kind name.
-
-    Numbers: ``weight_bits`` per weight stored over ``cells_per_weight`` cross-points;
-    ``dac_bits`` input resolution per MVM, applied as ``input_encoding``; ``adc_bits`` output
-    resolution, ``adc_kind`` ("sar", "flash", "ramp", "cco"), one ADC per ``columns_per_adc``
-    columns. ``input_phases``: how many times the array is read per MVM (e.g. positive and
-    negative inputs separately, HERMES' four-phase mode).
-
-    Time: ``clock_hz`` the periphery clock; ``mvm_time_s`` one phase of one MVM (``None``:
-    derived, see the module docstring); ``t_read_s`` one read pulse for ``"amplitude"`` and
-    ``"bit_serial"`` encodings.
-
-    Cost-model constants (defaults are typical values; sources in ``analogue.cost``):
-    ``v_read_V`` read voltage on the word lines; ``read_supply_V`` the rail the read current is
-    drawn from (``None``: a dedicated rail at ``v_read_V``; a current-mode readout that regulates
-    the bit line from the core supply draws it at ``supply_V``); ``bias_uW_per_column`` static
-    bias of each column's analog front end (integrator/amplifier) while an MVM runs;
-    ``gated_cells`` whether each cell has an access transistor whose gate line swings to the supply
-    on every read (1T1R, 8T4R, flash, SRAM; ``False`` for passive crossbars);
-    ``post_ops_per_output`` digital operations per MVM output done at the core (scaling, activation;
-    0 where the neuron does it in analog); ``g_max_uS`` full-scale conductance of one
-    cross-point (``None``: the device kind's, ``analogue.cost.constants.DEVICES``);
-    ``cell_area_um2`` one cross-point's area (``None``: the device kind's F2 x node^2);
-    ``c_wire_fF_per_cell`` line capacitance per
-    cell segment; ``supply_V`` the periphery supply; ``sram_bytes_per_core`` local buffer;
-    ``noc_pJ_per_bit_mm`` interconnect energy per bit per mm (``None``: from the node);
-    ``core_area_mm2`` a published core area (``None``: summed from components).
+    Build one from sections (``Chip(name=..., array=array_config("rram", ...),
+    organisation=Organisation(n_cores=48), ...)``) or change a preset with :meth:`replace`, which
+    takes section paths (``"periphery.adc_kind"``, ``"array.adc.bits"``) and the flat names of
+    ``FLAT_FIELDS`` (``adc_bits=6``, ``device="rram"``).
     """
 
     name: str = "custom"
     node_nm: float = 14.0
-    n_cores: int = 64
-    arrays_per_core: int = 1
-    array_rows: int = 256
-    array_cols: int = 256
-    device: str = "pcm"
-    weight_bits: int = 8
-    cells_per_weight: int = 1
-    dac_bits: int = 8
-    input_encoding: str = "pwm"
-    adc_bits: int = 8
-    adc_kind: str = "sar"
-    columns_per_adc: int = 1
-    clock_hz: float = 1.0e9
-    mvm_time_s: float | None = None
-    input_phases: int = 1
-    sram_bytes_per_core: int = 64 * 1024
+    organisation: Organisation = field(default_factory=Organisation)
+    array: AnalogConfig = field(default_factory=lambda: array_config("pcm"))
+    periphery: Periphery = field(default_factory=Periphery)
+    electrical: Electrical = field(default_factory=Electrical)
     digital: DigitalUnit = field(default_factory=DigitalUnit)
-    t_read_s: float = 10.0e-9
-    v_read_V: float = 0.2
-    read_supply_V: float | None = None
-    bias_uW_per_column: float = 0.0
-    post_ops_per_output: float = 2.0
-    gated_cells: bool = True
-    g_max_uS: float | None = None
-    cell_area_um2: float | None = None
-    c_wire_fF_per_cell: float = 0.2
-    supply_V: float = 0.8
-    noc_pJ_per_bit_mm: float | None = None
-    core_area_mm2: float | None = None
     version: int = CHIP_VERSION
 
     def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):  # NumPy scalars become builtins (JSON-safe)
-            v = getattr(self, f.name)
-            if isinstance(v, numbers.Integral) and not isinstance(v, (bool, int)):
-                object.__setattr__(self, f.name, int(v))
-            elif isinstance(v, np.floating):
-                object.__setattr__(self, f.name, float(v))
-        dev = self.device
-        if not isinstance(dev, str) and hasattr(dev, "kind"):
-            object.__setattr__(self, "device", str(dev.kind))
+        object.__setattr__(self, "node_nm", _builtin(self.node_nm))
         if not isinstance(self.name, str) or not self.name:
             _fail("Chip.name", f"must be a non-empty string, got {self.name!r}")
-        _pos(self.node_nm, "Chip.node_nm")
-        _int_in(self.n_cores, "Chip.n_cores", 1, 1 << 20)
-        _int_in(self.arrays_per_core, "Chip.arrays_per_core", 0, 1 << 16)
-        _int_in(self.array_rows, "Chip.array_rows", 1, 1 << 16)
-        _int_in(self.array_cols, "Chip.array_cols", 1, 1 << 16)
-        if self.device not in DEVICE_KINDS:
-            _fail("Chip.device", f"must be one of {DEVICE_KINDS}, got {self.device!r}")
-        if (self.arrays_per_core == 0) != (self.device == "none"):
+        _positive(self.node_nm, "Chip.node_nm")
+        for name, cls in {**_SECTIONS, "array": AnalogConfig}.items():
+            v = getattr(self, name)
+            if not isinstance(v, cls):
+                _fail(f"Chip.{name}", f"must be a {cls.__name__}, got {type(v).__name__}")
+        _one_of(self.device, DEVICE_KINDS, "Chip.array.device.kind")
+        for conv in ("dac", "adc"):
+            if getattr(self.array, conv).bits is None:
+                _fail(f"Chip.array.{conv}.bits", "a chip's converter has a resolution: give an"
+                      " integer in [1, 16] (None, an ideal converter, is for simulation only)")
+        org = self.organisation
+        if (org.arrays_per_core == 0) != (self.device == "none"):
             _fail(
-                "Chip.device",
-                "an all-digital chip has arrays_per_core=0 and device='none'; set both or neither"
-                f" (got arrays_per_core={self.arrays_per_core}, device={self.device!r})",
+                "Chip.array.device.kind",
+                "an all-digital chip has organisation.arrays_per_core=0 and device kind 'none';"
+                f" set both or neither (got arrays_per_core={org.arrays_per_core},"
+                f" device={self.device!r})",
             )
-        _int_in(self.weight_bits, "Chip.weight_bits", 1, 32)
-        _int_in(self.cells_per_weight, "Chip.cells_per_weight", 1, 64)
-        if self.cells_per_weight > self.array_cols:
+        if org.cells_per_weight > self.array_cols:
             _fail(
-                "Chip.cells_per_weight",
-                f"a weight's {self.cells_per_weight} cells lie along one array row; array_cols="
-                f"{self.array_cols} is too narrow (raise array_cols or lower cells_per_weight)",
+                "Chip.organisation.cells_per_weight",
+                f"a weight's {org.cells_per_weight} cells lie along one array row; the array's"
+                f" {self.array_cols} columns are too few (raise array.tile.cols or lower"
+                " cells_per_weight)",
             )
-        _int_in(self.dac_bits, "Chip.dac_bits", 1, 16)
-        _int_in(self.adc_bits, "Chip.adc_bits", 1, 16)
-        if self.input_encoding not in INPUT_ENCODINGS:
-            _fail(
-                "Chip.input_encoding",
-                f"must be one of {INPUT_ENCODINGS}, got {self.input_encoding!r}",
-            )
-        if self.adc_kind not in ADC_KINDS:
-            _fail("Chip.adc_kind", f"must be one of {ADC_KINDS}, got {self.adc_kind!r}")
-        _int_in(self.columns_per_adc, "Chip.columns_per_adc", 1, self.array_cols)
-        _pos(self.clock_hz, "Chip.clock_hz")
-        _pos(self.mvm_time_s, "Chip.mvm_time_s", allow_none=True)
-        _int_in(self.input_phases, "Chip.input_phases", 1, 64)
-        _int_in(self.sram_bytes_per_core, "Chip.sram_bytes_per_core", 0, 1 << 40)
-        if not isinstance(self.digital, DigitalUnit):
-            _fail("Chip.digital", f"must be a DigitalUnit, got {type(self.digital).__name__}")
-        _pos(self.t_read_s, "Chip.t_read_s")
-        _pos(self.v_read_V, "Chip.v_read_V")
-        _pos(self.read_supply_V, "Chip.read_supply_V", allow_none=True)
-        _pos(self.bias_uW_per_column, "Chip.bias_uW_per_column", allow_zero=True)
-        _pos(self.post_ops_per_output, "Chip.post_ops_per_output", allow_zero=True)
-        if not isinstance(self.gated_cells, bool):
-            _fail("Chip.gated_cells", f"must be True or False, got {self.gated_cells!r}")
-        _pos(self.g_max_uS, "Chip.g_max_uS", allow_none=True)
-        _pos(self.cell_area_um2, "Chip.cell_area_um2", allow_none=True)
-        _pos(self.c_wire_fF_per_cell, "Chip.c_wire_fF_per_cell", allow_zero=True)
-        _pos(self.supply_V, "Chip.supply_V")
-        _pos(self.noc_pJ_per_bit_mm, "Chip.noc_pJ_per_bit_mm", allow_zero=True, allow_none=True)
-        _pos(self.core_area_mm2, "Chip.core_area_mm2", allow_none=True)
+        if self.periphery.columns_per_adc > self.array_cols:
+            _fail("Chip.periphery.columns_per_adc",
+                  f"must be an integer in [1, {self.array_cols}] (the array's columns), got"
+                  f" {self.periphery.columns_per_adc!r}")
         if self.version != CHIP_VERSION:
-            _fail("Chip.version", f"this analogue reads version {CHIP_VERSION}, got {self.version!r}")
+            _fail("Chip.version", f"this analogue reads version {CHIP_VERSION} (and version-1"
+                  f" files through Chip.from_dict), got {self.version!r}")
 
-    # -- derived quantities ---------------------------------------------------------------------
+    # -- the array's numbers, read from its AnalogConfig --------------------------------------
+    @property
+    def array_rows(self) -> int:
+        """Rows of one array (``array.tile.rows``)."""
+        return self.array.tile.rows
+
+    @property
+    def array_cols(self) -> int:
+        """Columns of one array (``array.tile.cols``)."""
+        return self.array.tile.cols
+
+    @property
+    def dac_bits(self) -> int:
+        """Input resolution per MVM (``array.dac.bits``)."""
+        return int(self.array.dac.bits)  # type: ignore[arg-type]
+
+    @property
+    def adc_bits(self) -> int:
+        """Output resolution (``array.adc.bits``)."""
+        return int(self.array.adc.bits)  # type: ignore[arg-type]
+
+    @property
+    def device(self) -> str:
+        """The device kind (``array.device.kind``), one of ``DEVICE_KINDS``."""
+        return self.array.device.kind
+
+    @property
+    def g_max_uS(self) -> float:
+        """Full-scale conductance of one cross-point (``array.mapping.g_max_uS``), uS."""
+        return self.array.mapping.g_max_uS
+
+    # -- organisation -----------------------------------------------------------------------
+    @property
+    def n_cores(self) -> int:
+        """Cores on the chip (``organisation.n_cores``)."""
+        return self.organisation.n_cores
+
+    @property
+    def arrays_per_core(self) -> int:
+        """Arrays per core (``organisation.arrays_per_core``)."""
+        return self.organisation.arrays_per_core
+
+    @property
+    def cells_per_weight(self) -> int:
+        """Cross-points per weight (``organisation.cells_per_weight``)."""
+        return self.organisation.cells_per_weight
+
     @property
     def is_analog(self) -> bool:
         """True when the chip has crossbar arrays."""
@@ -255,105 +488,209 @@ class Chip:
     @property
     def adcs_per_array(self) -> int:
         """Column ADCs per array (``ceil(cols / columns_per_adc)``)."""
-        return -(-self.array_cols // self.columns_per_adc)
+        return -(-self.array_cols // self.periphery.columns_per_adc)
 
+    # -- timing -------------------------------------------------------------------------------
     @property
-    def read_time_s(self) -> float:
-        """Duration of one array read: a window of ``2**(dac_bits-1)`` clock cycles for the
-        time encodings (``"pwm"``, ``"pulse_count"``), one read pulse ``t_read_s`` otherwise, s."""
-        if self.input_encoding in ("pwm", "pulse_count"):
-            return float(2 ** max(self.dac_bits - 1, 0)) / self.clock_hz
-        return self.t_read_s
-
-    @property
-    def drive_time_s(self) -> float:
-        """Time the full-scale input drives the array during one read: the whole PWM window, or
-        ``2**(dac_bits-1)`` pulses of ``t_read_s`` (``"pulse_count"``), or one ``t_read_s``, s."""
-        if self.input_encoding == "pwm":
-            return self.read_time_s
-        if self.input_encoding == "pulse_count":
-            return float(2 ** max(self.dac_bits - 1, 0)) * self.t_read_s
-        return self.t_read_s
-
-    @property
-    def reads_per_phase(self) -> int:
-        """Array reads per phase: ``dac_bits`` for the bit-serial encodings, else 1."""
-        return self.dac_bits if self.input_encoding.startswith("bit_serial") else 1
-
-    @property
-    def conversions_per_phase(self) -> int:
-        """ADC conversions per column per phase: every read when bit-serial with digital
-        shift-and-add (``"bit_serial"``), once otherwise (PWM, amplitude, analog integration of
-        the input bits in ``"bit_serial_integrate"``)."""
-        return self.dac_bits if self.input_encoding == "bit_serial" else 1
-
-    @property
-    def adc_conversion_time_s(self) -> float:
-        """Time of one ADC conversion, s (0 for a CCO, which counts during integration)."""
-        if self.adc_kind == "sar":
-            return self.adc_bits / self.clock_hz
-        if self.adc_kind == "flash":
-            return 1.0 / self.clock_hz
-        if self.adc_kind == "ramp":
-            return float(2**self.adc_bits) / self.clock_hz
-        return 0.0
+    def timing(self) -> dict[str, float]:
+        """:func:`mvm_timing` of this chip: ``t_read_s``, ``t_drive_s``, ``reads`` and ``convs``
+        per phase, ``t_conv_s`` and ``mvm_latency_s``."""
+        pe = self.periphery
+        t = mvm_timing(
+            encoding=ENCODING_CODE[pe.input_encoding], dac_bits=self.dac_bits,
+            clock_hz=pe.clock_hz, t_read_s=pe.t_read_s, adc_kind=ADC_KIND_CODE[pe.adc_kind],
+            adc_bits=self.adc_bits, columns_per_adc=pe.columns_per_adc,
+            input_phases=pe.input_phases,
+            mvm_time_s=np.nan if pe.mvm_time_s is None else pe.mvm_time_s,
+        )
+        return {k: float(v) for k, v in t.items()}
 
     @property
     def mvm_latency_s(self) -> float:
         """Time of one full MVM on one array (all phases, reads and conversions), s."""
-        if self.mvm_time_s is not None:
-            return self.input_phases * self.mvm_time_s
-        per_phase = (
-            self.reads_per_phase * self.read_time_s
-            + self.conversions_per_phase * self.columns_per_adc * self.adc_conversion_time_s
-        )
-        return self.input_phases * per_phase
+        return self.timing["mvm_latency_s"]
 
     @property
     def conversions_per_mvm(self) -> int:
         """ADC conversions per array per MVM (every column, every conversion, every phase)."""
-        return self.array_cols * self.conversions_per_phase * self.input_phases
+        return int(self.array_cols * self.timing["convs"] * self.periphery.input_phases)
 
     # -- (de)serialisation ----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """Plain nested dict of builtins (JSON- and YAML-safe)."""
+        """Plain nested dict of builtins (JSON- and YAML-safe), format version 2."""
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Chip:
-        """Inverse of ``to_dict`` (any ``Mapping``); unknown keys fail with the closest valid name."""
+        """Inverse of ``to_dict`` (any ``Mapping``); also reads the flat version-1 format
+        (``version: 1``, or no version and only ``FLAT_FIELDS`` names). Unknown keys fail with
+        the closest valid name."""
         if not isinstance(data, Mapping):
             raise ConfigError(f"Chip: expected a mapping, got {type(data).__name__}")
-        _reject_unknown(data, [f.name for f in dataclasses.fields(cls)], "Chip")
-        kwargs = dict(data)
-        if "digital" in kwargs and isinstance(kwargs["digital"], Mapping):
-            d = kwargs["digital"]
-            _reject_unknown(d, [f.name for f in dataclasses.fields(DigitalUnit)], "Chip.digital")
-            kwargs["digital"] = DigitalUnit(**d)
-        return cls(**kwargs)
+        if _is_flat(data):
+            return _from_flat(data)
+        return section_from_dict(cls, data, "Chip")
 
     def to_yaml(self, path: str | os.PathLike[str]) -> Path:
         """Write to a YAML file atomically (edit it, then ``--chip FILE.yaml`` on the command line)."""
-        import yaml
-
-        return atomic_write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
+        return write_yaml(path, self.to_dict())
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike[str]) -> Chip:
-        """A chip from a YAML file written by ``to_yaml`` (or by hand; same fields)."""
+        """A chip from a YAML file written by ``to_yaml`` (or by hand; same fields; version-1
+        flat files too)."""
         return cls.from_dict(read_yaml(path, "Chip"))
 
     def replace(self, **changes: Any) -> Chip:
-        """``dataclasses.replace`` with unknown-field names caught (``digital.node_nm`` works too)."""
-        nested = {k.split(".", 1)[1]: v for k, v in changes.items() if k.startswith("digital.")}
-        flat = {k: v for k, v in changes.items() if not k.startswith("digital.")}
-        _reject_unknown(flat, [f.name for f in dataclasses.fields(self)], "Chip")
-        if nested:
-            _reject_unknown(
-                nested, [f.name for f in dataclasses.fields(DigitalUnit)], "Chip.digital"
-            )
-            flat["digital"] = dataclasses.replace(flat.get("digital", self.digital), **nested)
-        return dataclasses.replace(self, **flat)
+        """A copy with ``changes``: fields (``name``, ``array``, ``periphery``, ...), section paths
+        (``"digital.node_nm"``, ``"periphery.adc_kind"``, ``"array.adc.bits"``) or the flat names
+        of ``FLAT_FIELDS`` (``adc_bits=6``). ``device`` switches the technology (device model and
+        full-scale conductance; a ``DeviceConfig`` is used as given); ``g_max_uS=None`` takes the
+        technology's. Unknown names fail with the closest valid one."""
+        sections: dict[str, Any] = {}  # field -> new value (object or mapping)
+        nested: dict[str, dict[str, Any]] = {}  # field -> {sub-path: value}
+        device = changes.pop("device", _UNSET)
+        g_max = changes.pop("g_max_uS", _UNSET)
+        names = field_names(self)
+        for key, value in changes.items():
+            path = FLAT_FIELDS.get(key, key)
+            head, _, rest = path.partition(".")
+            if head not in names:
+                reject_unknown({key: None}, [*names, *FLAT_FIELDS], "Chip")
+            if rest:
+                nested.setdefault(head, {})[rest] = _builtin(value)
+            else:
+                sections[head] = _builtin(value)
+        array = _section_value("array", sections.pop("array", self.array))
+        try:
+            if device is not _UNSET:
+                array = _with_device(array, device)
+            if g_max is not _UNSET and not (g_max is None and array.device.kind == "none"):
+                g = cell_g_max_uS(array.device.kind) if g_max is None else _builtin(g_max)
+                array = array.replace(**{"mapping.g_max_uS": g})
+            if "array" in nested:
+                array = array.replace(**nested.pop("array"))
+        except ConfigError as exc:
+            if str(exc).startswith("Chip."):
+                raise
+            raise ConfigError(f"Chip.array: {exc}") from None
+        out: dict[str, Any] = {"array": array}
+        for head in {*sections, *nested}:
+            base = _section_value(head, sections.get(head, getattr(self, head)))
+            subs = nested.get(head)
+            if subs:
+                cls = _SECTIONS.get(head)
+                if cls is None:
+                    reject_unknown({f"{head}.{next(iter(subs))}": None}, list(FLAT_FIELDS), "Chip")
+                reject_unknown(subs, field_names(cls), f"Chip.{head}")
+                hints = type_hints(cls)
+                base = dataclasses.replace(
+                    base, **{k: numeric_strings(v, hints.get(k)) for k, v in subs.items()}
+                )
+            out[head] = base
+        return dataclasses.replace(self, **out)
+
+
+_UNSET: Any = object()
+
+
+def _section_value(name: str, value: Any) -> Any:
+    """A section given as a mapping becomes its dataclass; anything else is checked by ``Chip``."""
+    if name == "array" and isinstance(value, Mapping):
+        return AnalogConfig.from_dict(value)
+    cls = _SECTIONS.get(name)
+    if cls is not None and isinstance(value, Mapping):
+        return section_from_dict(cls, value, f"Chip.{name}")
+    return value
+
+
+def _with_device(array: AnalogConfig, device: Any) -> AnalogConfig:
+    """``array`` on another technology: a kind name (or an object with a ``kind``) takes that
+    technology's device model and full-scale conductance; a ``DeviceConfig`` is used as given,
+    with its kind's conductance."""
+    if isinstance(device, DeviceConfig):
+        model = device
+    else:
+        kind = device if isinstance(device, str) else getattr(device, "kind", device)
+        model = device_model(kind)
+    if model.kind == "none":
+        return array.replace(device=model)
+    return array.replace(device=model, **{"mapping.g_max_uS": cell_g_max_uS(model.kind)})
+
+
+def _is_flat(data: Mapping[str, Any]) -> bool:
+    """A version-1 document: ``version: 1``, or no version and no section of version 2."""
+    if "version" in data:
+        return data["version"] == 1
+    return not any(k in data for k in ("array", "organisation", "periphery", "electrical"))
+
+
+def _from_flat(data: Mapping[str, Any]) -> Chip:
+    """A chip from the flat version-1 format: each field to its place (``FLAT_FIELDS``); the
+    array is :func:`array_config` of the flat device, tile, converters and conductance, as
+    ``an.compile`` derived it in version 1."""
+    reject_unknown(data, list(FLAT_FIELDS), "Chip")
+    flat = {k: v for k, v in data.items() if k != "version"}
+    digital = flat.pop("digital", None)
+    if digital is not None:
+        flat["digital"] = section_from_dict(DigitalUnit, digital, "Chip.digital")
+    return Chip().replace(**flat)  # Chip() is version 1's default chip (pcm, 256x256, 8/8 bits)
+
+
+# -- one timing model ----------------------------------------------------------------------------
+
+
+def adc_conversion_time_s(kind: ArrayLike, bits: ArrayLike, clock_hz: ArrayLike) -> NDArray[np.float64]:
+    """Time of one conversion: SAR one clock per bit, flash one clock, ramp ``2**bits`` clocks,
+    CCO none beyond the integration window it counts in, s (``kind`` as ``ADC_KIND_CODE``)."""
+    k = np.asarray(kind)
+    b = np.asarray(bits, dtype=np.float64)
+    t = 1.0 / np.asarray(clock_hz, dtype=np.float64)
+    return np.select(
+        [k == ADC_KIND_CODE["sar"], k == ADC_KIND_CODE["flash"], k == ADC_KIND_CODE["ramp"]],
+        [b * t, t, 2.0**b * t],
+        default=0.0 * t,
+    )
+
+
+def mvm_timing(
+    *,
+    encoding: ArrayLike,
+    dac_bits: ArrayLike,
+    clock_hz: ArrayLike,
+    t_read_s: ArrayLike,
+    adc_kind: ArrayLike,
+    adc_bits: ArrayLike,
+    columns_per_adc: ArrayLike,
+    input_phases: ArrayLike,
+    mvm_time_s: ArrayLike,
+) -> dict[str, NDArray[np.float64]]:
+    """Timing of one MVM on one array, for one design point (scalars) or many (arrays that
+    broadcast); kinds as ``ENCODING_CODE``/``ADC_KIND_CODE``, ``mvm_time_s`` NaN where derived.
+
+    Returns ``t_read_s`` (one read: a ``2**(dac_bits-1)``-cycle window for the time encodings,
+    ``t_read_s`` otherwise), ``t_drive_s`` (how long the full-scale input drives the array during
+    one read), ``reads`` and ``convs`` per phase, ``t_conv_s`` (one conversion) and
+    ``mvm_latency_s`` (module docstring).
+    """
+    enc = np.asarray(encoding)
+    b_in = np.asarray(dac_bits, dtype=np.float64)
+    serial = (enc == ENCODING_CODE["bit_serial"]) | (enc == ENCODING_CODE["bit_serial_integrate"])
+    reads = np.where(serial, b_in, 1.0)
+    convs = np.where(enc == ENCODING_CODE["bit_serial"], b_in, 1.0)
+    timed = (enc == ENCODING_CODE["pwm"]) | (enc == ENCODING_CODE["pulse_count"])
+    window = 2.0 ** np.maximum(b_in - 1.0, 0.0)
+    t_read = np.where(timed, window / clock_hz, t_read_s)
+    t_drive = np.where(
+        enc == ENCODING_CODE["pwm"], t_read,
+        np.where(enc == ENCODING_CODE["pulse_count"], window * t_read_s, t_read_s),
+    )
+    t_conv = adc_conversion_time_s(adc_kind, adc_bits, clock_hz)
+    derived = input_phases * (reads * t_read + convs * columns_per_adc * t_conv)
+    given = np.asarray(mvm_time_s, dtype=np.float64)
+    latency = np.where(np.isnan(given), derived, input_phases * np.nan_to_num(given))
+    return {"t_read_s": t_read, "t_drive_s": t_drive, "reads": reads, "convs": convs,
+            "t_conv_s": t_conv, "mvm_latency_s": latency}
 
 
 # -- presets -------------------------------------------------------------------------------------
@@ -378,27 +715,13 @@ def hermes(four_phase: bool = False) -> Chip:
     return Chip(
         name="hermes-4phase" if four_phase else "hermes",
         node_nm=14.0,
-        n_cores=64,
-        arrays_per_core=1,
-        array_rows=256,
-        array_cols=256,
-        device="pcm",
-        weight_bits=8,
-        cells_per_weight=1,
-        dac_bits=8,
-        input_encoding="pwm",
-        adc_bits=8,
-        adc_kind="cco",
-        columns_per_adc=1,
-        clock_hz=1.0e9,
-        mvm_time_s=130e-9,
-        input_phases=4 if four_phase else 1,
-        sram_bytes_per_core=0,
+        organisation=Organisation(n_cores=64, arrays_per_core=1, weight_bits=8, cells_per_weight=1,
+                                  sram_bytes_per_core=0, core_area_mm2=0.635),
+        array=array_config("pcm", rows=256, cols=256, dac_bits=8, adc_bits=8),
+        periphery=Periphery(input_encoding="pwm", adc_kind="cco", columns_per_adc=1,
+                            input_phases=4 if four_phase else 1, clock_hz=1.0e9, mvm_time_s=130e-9),
+        electrical=Electrical(v_read_V=0.2, read_supply_V=0.8, supply_V=0.8),
         digital=DigitalUnit(ops_per_s=64 * 256 * 2 / 130e-9, node_nm=14.0, op_bits=8),
-        v_read_V=0.2,
-        read_supply_V=0.8,
-        supply_V=0.8,
-        core_area_mm2=0.635,
     )
 
 
@@ -421,27 +744,13 @@ def mythic_m1076() -> Chip:
     return Chip(
         name="mythic-m1076",
         node_nm=40.0,
-        n_cores=76,
-        arrays_per_core=1,
-        array_rows=1024,
-        array_cols=1024,
-        device="flash",
-        weight_bits=8,
-        cells_per_weight=1,
-        dac_bits=8,
-        input_encoding="amplitude",
-        adc_bits=8,
-        adc_kind="sar",
-        columns_per_adc=64,
-        clock_hz=100e6,
-        mvm_time_s=None,
-        input_phases=1,
-        sram_bytes_per_core=128 * 1024,
+        organisation=Organisation(n_cores=76, arrays_per_core=1, weight_bits=8, cells_per_weight=1,
+                                  sram_bytes_per_core=128 * 1024),
+        array=array_config("flash", rows=1024, cols=1024, dac_bits=8, adc_bits=8),
+        periphery=Periphery(input_encoding="amplitude", adc_kind="sar", columns_per_adc=64,
+                            input_phases=1, clock_hz=100e6, mvm_time_s=None, t_read_s=1e-6),
+        electrical=Electrical(v_read_V=0.5, read_supply_V=0.9, supply_V=0.9),
         digital=DigitalUnit(ops_per_s=76 * 16 * 1.0e9, node_nm=40.0, op_bits=8),
-        t_read_s=1e-6,
-        v_read_V=0.5,
-        read_supply_V=0.9,
-        supply_V=0.9,
     )
 
 
@@ -471,31 +780,15 @@ def neurram(operating_point: str = "3b_out_1b_in") -> Chip:
     return Chip(
         name=f"neurram-{operating_point}",
         node_nm=130.0,
-        n_cores=48,
-        arrays_per_core=1,
-        array_rows=256,
-        array_cols=256,
-        device="rram",
-        weight_bits=4,
-        cells_per_weight=2,
-        dac_bits=in_bits,
-        input_encoding="pulse_count",
-        adc_bits=out_bits,
-        adc_kind="sar",
-        columns_per_adc=1,
-        clock_hz=2.7e6,
-        mvm_time_s=None,
-        input_phases=1,
-        sram_bytes_per_core=0,
-        digital=DigitalUnit(ops_per_s=1.0e9, node_nm=130.0, op_bits=8),
-        t_read_s=5e-9,
-        v_read_V=0.1,
-        supply_V=1.2,
-        bias_uW_per_column=3.0,
-        post_ops_per_output=0.0,
-        noc_pJ_per_bit_mm=0.0,
-        g_max_uS=40.0,
-        c_wire_fF_per_cell=1.0,
+        organisation=Organisation(n_cores=48, arrays_per_core=1, weight_bits=4, cells_per_weight=2,
+                                  sram_bytes_per_core=0),
+        array=array_config("rram", rows=256, cols=256, dac_bits=in_bits, adc_bits=out_bits,
+                           g_max_uS=40.0),
+        periphery=Periphery(input_encoding="pulse_count", adc_kind="sar", columns_per_adc=1,
+                            input_phases=1, clock_hz=2.7e6, mvm_time_s=None, t_read_s=5e-9),
+        electrical=Electrical(v_read_V=0.1, supply_V=1.2, bias_uW_per_column=3.0,
+                              c_wire_fF_per_cell=1.0, noc_pJ_per_bit_mm=0.0),
+        digital=DigitalUnit(ops_per_s=1.0e9, node_nm=130.0, op_bits=8, post_ops_per_output=0.0),
     )
 
 
@@ -510,26 +803,13 @@ def sram_cim() -> Chip:
     return Chip(
         name="sram-cim",
         node_nm=22.0,
-        n_cores=16,
-        arrays_per_core=4,
-        array_rows=256,
-        array_cols=256,
-        device="sram",
-        weight_bits=8,
-        cells_per_weight=8,
-        dac_bits=8,
-        input_encoding="bit_serial",
-        adc_bits=8,
-        adc_kind="sar",
-        columns_per_adc=4,
-        clock_hz=1e9,
-        mvm_time_s=None,
-        input_phases=1,
-        sram_bytes_per_core=128 * 1024,
+        organisation=Organisation(n_cores=16, arrays_per_core=4, weight_bits=8, cells_per_weight=8,
+                                  sram_bytes_per_core=128 * 1024),
+        array=array_config("sram", rows=256, cols=256, dac_bits=8, adc_bits=8),
+        periphery=Periphery(input_encoding="bit_serial", adc_kind="sar", columns_per_adc=4,
+                            input_phases=1, clock_hz=1e9, mvm_time_s=None, t_read_s=0.5e-9),
+        electrical=Electrical(v_read_V=0.8, supply_V=0.8),
         digital=DigitalUnit(ops_per_s=16 * 64 * 1e9, node_nm=22.0, op_bits=8),
-        t_read_s=0.5e-9,
-        v_read_V=0.8,
-        supply_V=0.8,
     )
 
 
@@ -541,15 +821,10 @@ def gpu_a100() -> Chip:
     return Chip(
         name="gpu-a100",
         node_nm=7.0,
-        n_cores=108,
-        arrays_per_core=0,
-        device="none",
-        weight_bits=16,
-        dac_bits=16,
-        adc_bits=16,
-        input_encoding="amplitude",
-        clock_hz=1.41e9,
-        sram_bytes_per_core=40 * 1024 * 1024 // 108,
+        organisation=Organisation(n_cores=108, arrays_per_core=0, weight_bits=16,
+                                  sram_bytes_per_core=40 * 1024 * 1024 // 108),
+        array=array_config("none", dac_bits=16, adc_bits=16),
+        periphery=Periphery(input_encoding="amplitude", clock_hz=1.41e9),
         digital=DigitalUnit(
             ops_per_s=312e12, node_nm=7.0, pJ_per_op=400.0 / 312e12 * 1e12, area_mm2=826.0,
             op_bits=16,
@@ -575,8 +850,6 @@ def get(name: str) -> Chip:
     if key.startswith("neurram_"):
         return neurram(key[len("neurram_"):])
     if key not in PRESETS:
-        import difflib
-
         close = difflib.get_close_matches(key, list(PRESETS), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else f"; presets: {sorted(PRESETS)}"
         raise ConfigError(f"chips.get: unknown chip {name!r}{hint}")

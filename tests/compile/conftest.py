@@ -9,4 +9,5 @@ import pytest
 def tiny_chip():
     from analogue import chips
 
-    return chips.Chip(name="tiny", n_cores=2, arrays_per_core=2, array_rows=256, array_cols=256)
+    return chips.Chip(name="tiny", organisation=chips.Organisation(n_cores=2, arrays_per_core=2),
+                      array=chips.array_config("pcm", rows=256, cols=256))

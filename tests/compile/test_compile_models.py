@@ -246,7 +246,7 @@ def test_bare_layer_compiles_and_its_executable_is_the_twin(make):
     assert isinstance(prog.model, an.AnalogLayer) and prog.model.weight is not layer.weight
     with torch.no_grad():
         torch.testing.assert_close(prog.model(x), layer(x), rtol=1e-5, atol=1e-5)
-    again = an.compile(prog.model, x, chips.hermes(), cfg=an.presets.ideal())  # an analog bare layer too
+    again = an.compile(prog.model, x, chips.hermes())  # an analog bare layer too (compiled as it is)
     assert isinstance(again.model, an.AnalogLayer) and len(again.analog_layers) == 1
 
 

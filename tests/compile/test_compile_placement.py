@@ -90,12 +90,12 @@ def test_replication_fills_spare_arrays_at_the_bottleneck():
 
 
 def test_copies_do_not_straddle_cores_when_avoidable():
-    chip = chips.Chip(name="c4", n_cores=4, arrays_per_core=4)
+    chip = chips.Chip(name="c4", organisation=chips.Organisation(n_cores=4, arrays_per_core=4))
     model = mlp((512, 256, 768))  # 2 arrays, then 3 arrays: the second starts on a fresh core
     prog = an.compile(model, torch.randn(1, 512), chip, build_model=False)
     assert [lp.cores for lp in prog.analog_layers] == [(0,), (1,)]
     check_exact_placement(prog)
-    full = chips.Chip(name="c2", n_cores=2, arrays_per_core=3)  # 2+2+2 arrays fill 6: must straddle
+    full = chips.Chip(name="c2", organisation=chips.Organisation(n_cores=2, arrays_per_core=3))  # 2+2+2 arrays fill 6: must straddle
     prog = an.compile(mlp((256, 512, 256, 512)), torch.randn(1, 256), full, build_model=False)
     assert [lp.cores for lp in prog.analog_layers] == [(0,), (0, 1), (1,)]
     check_exact_placement(prog)
@@ -110,7 +110,7 @@ def test_traffic_model_mlp_on_hermes():
     )
     assert [lp.cores for lp in prog.analog_layers] == [(0, 1, 2, 3), (4,), (5,)]
     assert prog.activation_bits_moved == 3 * 256 * (8 + 2) + 256 * 8 + 128 * 8
-    one_core = chips.Chip(name="one", n_cores=1, arrays_per_core=8)
+    one_core = chips.Chip(name="one", organisation=chips.Organisation(n_cores=1, arrays_per_core=8))
     prog1 = an.compile(mlp((784, 256, 128, 10)), torch.randn(1, 784), one_core, build_model=False)
     assert prog1.activation_bits_moved == 0
 

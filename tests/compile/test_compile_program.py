@@ -1,4 +1,4 @@
-"""Program: summary, JSON round trip, occupancy plot, the `analogue map` command."""
+"""CompiledModel: summary, JSON round trip, occupancy plot, the `analogue map` command."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch
 import analogue as an
 from analogue import chips
 from analogue.cli import main
-from analogue.compile import Block, Program
+from analogue.compile import Block, CompiledModel
 from analogue.data.models import mlp, small_resnet
 
 
@@ -35,17 +35,17 @@ def test_summary_lists_every_analog_layer(program):
 
 def test_json_round_trip(program, tmp_path):
     text = program.to_json(tmp_path / "p.json")
-    back = Program.from_json(text)
+    back = CompiledModel.from_json(text)
     assert back.model is None and program.model is not None
     assert back.to_dict() == program.to_dict()
     assert back.chip == program.chip
     assert back.layers == program.layers
     assert all(isinstance(b, Block) for blocks in back.placement.values() for b in blocks)
-    assert Program.from_json(str(tmp_path / "p.json")).to_dict() == program.to_dict()
+    assert CompiledModel.from_json(str(tmp_path / "p.json")).to_dict() == program.to_dict()
     data = json.loads(text)
     data["version"] = 99
     with pytest.raises(ValueError, match="version"):
-        Program.from_json(json.dumps(data))
+        CompiledModel.from_json(json.dumps(data))
 
 
 def test_occupancy_plot(program, tmp_path):
@@ -79,7 +79,7 @@ def test_cli_map_writes_program(tmp_path, capsys):
     assert rc == 0
     printed = capsys.readouterr().out
     assert "Program on hermes" in printed
-    prog = Program.from_json(out.read_text())
+    prog = CompiledModel.from_json(out.read_text())
     assert [lp.name for lp in prog.analog_layers] == ["0", "2"]
     assert prog.layer("4").reason == "rules"
 
@@ -136,33 +136,33 @@ def test_program_queries():
 def test_from_json_refuses_what_is_not_a_program(program, tmp_path):
     path = tmp_path / "p.json"
     program.to_json(path)
-    assert Program.from_json(path).to_dict() == program.to_dict()  # a Path, not only a str
+    assert CompiledModel.from_json(path).to_dict() == program.to_dict()  # a Path, not only a str
     with pytest.raises(FileNotFoundError, match="no such file .*missing.json"):
-        Program.from_json(tmp_path / "missing.json")
+        CompiledModel.from_json(tmp_path / "missing.json")
     with pytest.raises(FileNotFoundError, match="missing.json"):
-        Program.from_json(str(tmp_path / "missing.json"))
+        CompiledModel.from_json(str(tmp_path / "missing.json"))
     with pytest.raises(ValueError, match="missing field 'chip'"):
-        Program.from_json('{"version": 1}')
+        CompiledModel.from_json('{"version": 1}')
     with pytest.raises(ValueError, match="expected a JSON object .*got list"):
-        Program.from_json("[1, 2]")
+        CompiledModel.from_json("[1, 2]")
     with pytest.raises(ValueError, match="not JSON"):
-        Program.from_json("program, please")
+        CompiledModel.from_json("program, please")
     with pytest.raises(TypeError, match="JSON text or a path"):
-        Program.from_json(b"{}")
+        CompiledModel.from_json(b"{}")
     data = program.to_dict()
     name = data["layers"][0]["name"]
     data["layers"][0]["macs"] = -5
     with pytest.raises(ValueError, match=f"layer '{name}': macs must be an integer >= 0, got -5"):
-        Program.from_dict(data)
+        CompiledModel.from_dict(data)
     data = program.to_dict()
     del data["layers"][1]["rows"]
     with pytest.raises(ValueError, match="missing field 'rows'"):
-        Program.from_dict(data)
+        CompiledModel.from_dict(data)
     data = program.to_dict()
     data["placement"][name] = [[0, 0]]
     with pytest.raises(ValueError, match=r"placement\[.*blocks of 11 integers"):
-        Program.from_dict(data)
+        CompiledModel.from_dict(data)
     data = program.to_dict()
     data["activation_bits_moved"] = -1
     with pytest.raises(ValueError, match="activation_bits_moved must be an integer >= 0"):
-        Program.from_dict(data)
+        CompiledModel.from_dict(data)

@@ -11,7 +11,7 @@ import torch
 import analogue as an
 from analogue import chips
 from analogue.chips import Chip
-from analogue.compile.program import Block, LayerPlan, Program
+from analogue.compile.program import Block, CompiledModel, LayerPlan
 from analogue.config import ConfigError
 from analogue.cost import (
     CostReport,
@@ -47,8 +47,8 @@ def _digital(name: str, ops: int, stage: int) -> LayerPlan:
 
 
 def _program(chip: Chip, specs: list[tuple[LayerPlan, list[Block]]], extra: list[LayerPlan] = (),
-             bits: int = 0, rounds: int = 1) -> Program:
-    return Program(chip=chip, layers=[lp for lp, _ in specs] + list(extra), model=None,
+             bits: int = 0, rounds: int = 1) -> CompiledModel:
+    return CompiledModel(chip=chip, layers=[lp for lp, _ in specs] + list(extra), model=None,
                    placement={lp.name: b for lp, b in specs}, activation_bits_moved=bits,
                    reprogram_rounds=rounds)
 
@@ -66,8 +66,8 @@ def test_one_full_array_mvm_costs_what_peak_says(chip: Chip) -> None:
     for comp in ARRAY_SIDE:
         assert r.energy_breakdown_J[comp] == pytest.approx(pk.energy_per_mvm_J[comp], rel=1e-12)
     assert r.latency_s == pytest.approx(chip.mvm_latency_s + cols / chip.digital.ops_per_s)
-    e_op = peak(chip.replace()).energy_per_mvm_J["digital"] / (cols * chip.post_ops_per_output) \
-        if chip.post_ops_per_output else None
+    e_op = peak(chip.replace()).energy_per_mvm_J["digital"] / (cols * chip.digital.post_ops_per_output) \
+        if chip.digital.post_ops_per_output else None
     if e_op is not None:
         assert r.energy_breakdown_J["digital"] == pytest.approx(cols * e_op, rel=1e-12)
 
@@ -166,7 +166,7 @@ def test_report_round_trip_table_and_errors() -> None:
         CostReport.from_dict({**r.to_dict(), "joules": 1})
     with pytest.raises(ConfigError, match="batch"):
         estimate_cost(_program(chip, [_analog("fc", 8, 8, 1, chip)]), batch=0)
-    with pytest.raises(ConfigError, match="Program"):
+    with pytest.raises(ConfigError, match="CompiledModel"):
         estimate_cost(object())
     digital = _program(chips.gpu_a100(), [], [_digital("x", 10, 0)])
     with pytest.raises(ConfigError, match="no analog arrays"):

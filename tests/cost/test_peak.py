@@ -168,7 +168,7 @@ def test_sweep_rejects_bad_axes() -> None:
         sweep(chips.hermes(), adc_bit=[4])
     with pytest.raises(ConfigError, match="empty"):
         sweep(chips.hermes(), adc_bits=[])
-    with pytest.raises(ConfigError, match="Chip.adc_bits"):
+    with pytest.raises(ConfigError, match="Chip.array: ADCConfig.bits"):
         sweep(chips.hermes(), adc_bits=[0])
     with pytest.raises(ConfigError, match="at least one axis"):
         sweep(chips.hermes())

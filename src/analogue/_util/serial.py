@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import math
 import os
 import typing
@@ -60,7 +61,7 @@ def section_from_dict(cls: type, data: Any, where: str) -> Any:
     if not isinstance(data, Mapping):
         raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
     reject_unknown(data, field_names(cls), where)
-    hints = typing.get_type_hints(cls)
+    hints = type_hints(cls)
     kwargs = {}
     for k, v in data.items():
         sub_cls = nested_dataclass(cls, k)
@@ -73,9 +74,15 @@ def section_from_dict(cls: type, data: Any, where: str) -> Any:
     return cls(**kwargs)
 
 
+@functools.cache
+def type_hints(cls: type) -> dict[str, Any]:
+    """``typing.get_type_hints(cls)``, once per class (it parses every annotation: slow)."""
+    return typing.get_type_hints(cls)
+
+
 def nested_dataclass(cls: type, name: str) -> type | None:
     """The dataclass type of field ``name`` of ``cls``, or ``None`` when it is not one."""
-    t = typing.get_type_hints(cls).get(name)
+    t = type_hints(cls).get(name)
     return t if isinstance(t, type) and dataclasses.is_dataclass(t) else None
 
 
@@ -98,7 +105,7 @@ def replace_dotted(obj: Any, changes: Mapping[str, Any], where: str) -> Any:
     for sec, subs in nested.items():
         cls_ = nested_dataclass(type(obj), sec)
         reject_unknown(subs, field_names(cls_), f"{where}.{sec}")
-        hints = typing.get_type_hints(cls_)
+        hints = type_hints(cls_)
         subs = {k: numeric_strings(v, hints.get(k)) for k, v in subs.items()}
         flat[sec] = dataclasses.replace(getattr(obj, sec), **subs)
     reject_unknown(flat, names, where)

@@ -3,22 +3,42 @@
 ``an.compile(model, example_inputs, chip)`` traces the model (``torch.export``), assigns every
 static-weight matrix product and convolution to the analog arrays (unless ``rules`` keep it
 digital) and everything else to the chip's digital unit, places the weights on arrays and cores,
-and returns an :class:`~analogue.compile.program.Program` with the placement, the per-layer table
-and the converted, executable model.
+and returns a :class:`~analogue.compile.program.CompiledModel` with the placement, the per-layer
+table and the executable model.
+
+A converted model (one with analog layers) is compiled as it is: its analog layers go on the
+arrays, its calibration, programmed state and per-layer configs stay, and the executable model is
+a deep copy that gives the same outputs. A digital model is converted with the chip's array
+config (``chip.array``) as a convenience. ``Program``, the old name of ``CompiledModel``, is a
+deprecated alias.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
+from torch.utils._pytree import tree_flatten
 
+from analogue import chips
 from analogue._util.progress import Progress, bar
-from analogue.compile.capture import CaptureError, OpNode, capture
+from analogue.chips import Chip
+from analogue.compile.capture import CaptureError, OpNode, as_args, capture
 from analogue.compile.placement import ChipCapacityError, layer_geometry, place
-from analogue.compile.program import ANALOG, DIGITAL, Block, LayerPlan, Program
+from analogue.compile.program import (
+    ANALOG,
+    DIGITAL,
+    Block,
+    CompiledModel,
+    LayerPlan,
+    deprecated_program,
+)
+from analogue.config import AnalogConfig
+from analogue.convert import analog_layers, convert_tree, rule_for, to_digital_, validate_rules
+from analogue.nn import AnalogLayer
 
 __all__ = [
     "ANALOG",
@@ -27,8 +47,8 @@ __all__ = [
     "CaptureError",
     "ChipCapacityError",
     "LayerPlan",
+    "CompiledModel",
     "OpNode",
-    "Program",
     "analog_config_for",
     "capture",
     "compile",
@@ -36,38 +56,31 @@ __all__ = [
 ]
 
 
-def analog_config_for(chip: Any, cfg: Any = None) -> Any:
-    """The ``AnalogConfig`` that simulates ``chip``'s arrays.
+def analog_config_for(chip: Chip, cfg: AnalogConfig | None = None) -> AnalogConfig:
+    """The ``AnalogConfig`` that simulates ``chip``'s arrays when a digital model is compiled.
 
-    Without ``cfg``: ``an.presets.standard()`` with the chip's tile size and DAC/ADC resolutions,
-    and the device section of the preset named after ``chip.device`` when one exists (e.g.
-    ``an.presets.pcm()`` for a PCM chip). With ``cfg``: that config, with only the tile size taken
-    from the chip (so the simulated tiling matches the placement); its converters, noise and
-    device are kept as given (e.g. ``an.presets.ideal()`` to check the program against PyTorch).
+    Without ``cfg``: the chip's own, ``chip.array`` (its tile, converters, device and
+    conductance). With ``cfg``: that config, with only the tile size taken from the chip (so the
+    simulated tiling matches the placement); its converters, noise and device are kept as given
+    (e.g. ``an.presets.ideal()`` to check the compiled model against PyTorch).
     """
-    from analogue import presets
-
-    tile = {"tile.rows": int(chip.array_rows), "tile.cols": int(chip.array_cols)}
-    if cfg is not None:
-        return cfg.replace(**tile)
-    base = presets.standard()
-    dev_preset = getattr(presets, str(chip.device), None)
-    if callable(dev_preset) and chip.device not in ("ideal", "none", "standard", "quantized"):
-        try:
-            base = base.replace(device=dev_preset().device)
-        except Exception:  # noqa: BLE001 -- a preset with another signature: keep the base device
-            pass
-    return base.replace(**tile, **{"dac.bits": int(chip.dac_bits), "adc.bits": int(chip.adc_bits)})
+    if cfg is None:
+        return chip.array
+    return cfg.replace(**{"tile.rows": chip.array_rows, "tile.cols": chip.array_cols})
 
 
-def _resolve_chip(chip: Any) -> Any:
-    from analogue import chips
+def __getattr__(name: str) -> Any:
+    if name == "Program":
+        return deprecated_program()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
+def _resolve_chip(chip: Chip | str | None) -> Chip:
     if chip is None:
         return chips.hermes()
     if isinstance(chip, str):
         return chips.get(chip)
-    if not isinstance(chip, chips.Chip):
+    if not isinstance(chip, Chip):
         raise TypeError(
             f"compile: chip must be an an.chips.Chip or a preset name, got {type(chip).__name__}"
         )
@@ -77,27 +90,45 @@ def _resolve_chip(chip: Any) -> Any:
 def _to_digital(model: nn.Module) -> nn.Module:
     """``model`` with its analog layers turned back into torch layers (in place; a bare analog
     layer gives its torch twin)."""
-    from analogue.convert import to_digital_
-    from analogue.nn import AnalogLayer
-
     return model.to_float() if isinstance(model, AnalogLayer) else to_digital_(model)
+
+
+def _is_converted(model: nn.Module) -> bool:
+    return any(isinstance(m, AnalogLayer) for m in model.modules())
 
 
 def _digital_copy(model: nn.Module) -> nn.Module:
     """A copy of ``model`` with analog layers turned back into torch layers (for tracing)."""
-    from analogue.nn import AnalogLayer
+    return _to_digital(copy.deepcopy(model)) if _is_converted(model) else model
 
-    if any(isinstance(m, AnalogLayer) for m in model.modules()):
-        return _to_digital(copy.deepcopy(model))
-    return model
+
+def _check_converted(model: nn.Module, chip: Chip, rules: dict[str, Any] | None,
+                     cfg: AnalogConfig | None) -> None:
+    """A converted model is compiled as it is: it fits the chip's arrays, and ``rules``/``cfg``
+    (which say how to convert a digital model) are refused rather than ignored."""
+    for what, given in (("rules", rules), ("cfg", cfg)):
+        if given is not None:
+            raise ValueError(
+                f"compile: {what} converts a digital model, but this model is converted already"
+                " (its layers' configs and placement stand); convert the digital model with them,"
+                " or compile this one without them"
+            )
+    layers = {"": model} if isinstance(model, AnalogLayer) else analog_layers(model)
+    for name, layer in layers.items():
+        tile = layer.cfg.tile
+        if not chip.is_analog or tile.rows > chip.array_rows or tile.cols > chip.array_cols:
+            arrays = (f"{chip.array_rows}x{chip.array_cols} arrays" if chip.is_analog
+                      else "no arrays")
+            raise ValueError(
+                f"compile: layer {name or type(layer).__name__!r} runs on {tile.rows}x{tile.cols}"
+                f" tiles but chip {chip.name!r} has {arrays}; convert the model with the chip's"
+                " array config (an.convert_(model, chip.array)) or compile it for a chip whose"
+                " arrays hold its tiles"
+            )
 
 
 def _check_rows(example_inputs: Any) -> None:
     """Fail on an example whose first input has no rows (the per-inference counts would be 0)."""
-    from torch.utils._pytree import tree_flatten
-
-    from analogue.compile.capture import as_args
-
     leaves, _ = tree_flatten(as_args(example_inputs))
     first = next((t for t in leaves if isinstance(t, torch.Tensor)), None)
     if first is not None and first.dim() >= 1 and first.shape[0] == 0:
@@ -110,38 +141,45 @@ def _check_rows(example_inputs: Any) -> None:
 def compile(  # noqa: A001 -- the public name is an.compile
     model: nn.Module,
     example_inputs: Any,
-    chip: Any = None,
+    chip: Chip | str | None = None,
     *,
     rules: dict[str, Any] | None = None,
     replicate: bool = False,
     reprogram: bool = False,
     batch_size: int | None = None,
     build_model: bool = True,
-    cfg: Any = None,
+    cfg: AnalogConfig | None = None,
     seed: int = 0,
     progress: Progress = None,
-) -> Program:
-    """Compile ``model`` onto ``chip`` and return the :class:`Program`.
+) -> CompiledModel:
+    """Compile ``model`` onto ``chip`` and return the :class:`CompiledModel`.
 
+    ``model``: a digital model, or one converted already (``an.convert_``, then perhaps
+    ``an.calibrate_``, ``an.program_``, ``an.drift_``), which is compiled as it is: its analog
+    layers are placed on the arrays, everything else on the digital unit, and the executable model
+    is a deep copy of it (calibration, programmed state, per-layer configs and noise streams
+    included: it gives the same outputs). Its tiles must fit the chip's arrays.
     ``example_inputs``: a tensor, a tuple of positional inputs, or a dict of keyword inputs (as
     for Hugging Face models); counts are divided by their batch (``batch_size``, default the
     first input's leading dimension) to give per-inference figures at batch 1.
     ``chip``: an ``an.chips.Chip`` or preset name (default ``an.chips.hermes()``).
-    ``rules``: as for ``an.convert_`` -- exact module names or ``"re:<regex>"`` mapped to an
-    ``AnalogConfig`` or ``None``; ``None`` keeps the layer digital (placed on the digital unit).
+    ``rules`` (digital models): as for ``an.convert_`` -- exact module names or ``"re:<regex>"``
+    mapped to an ``AnalogConfig`` or ``None``; ``None`` keeps the layer digital (placed on the
+    digital unit).
     ``replicate``: copy the throughput-bounding layers into spare arrays.
     ``reprogram``: when the weights do not fit, time-multiplex the arrays by reprogramming
     instead of raising :class:`ChipCapacityError`.
-    ``build_model``: also build the executable model (a converted deep copy; the input model is
-    not modified). ``cfg``: the ``AnalogConfig`` it simulates (see :func:`analog_config_for`;
-    default derived from the chip); ``seed``: its noise seed. ``progress``: a bar over the stages
+    ``build_model``: also build the executable model (a deep copy; the input model is not
+    modified); a digital model is converted with ``cfg`` (see :func:`analog_config_for`; default
+    the chip's ``chip.array``) and noise seed ``seed``. ``progress``: a bar over the stages
     (capture, placement, executable model; ``None``: on a terminal).
     """
-    from analogue.convert import validate_rules
-
     if not isinstance(model, nn.Module):
         raise TypeError(f"compile: model must be a torch.nn.Module, got {type(model).__name__}")
     chip = _resolve_chip(chip)
+    converted = _is_converted(model)
+    if converted:
+        _check_converted(model, chip, rules, cfg)
     validate_rules(model, rules)
     _check_rows(example_inputs)
     with bar(3 if build_model else 2, "compile", progress, unit="stage") as stages:
@@ -149,20 +187,55 @@ def compile(  # noqa: A001 -- the public name is an.compile
         ops, batch = capture(_digital_copy(model), example_inputs, batch_size=batch_size)
         stages.update()
         stages.set_postfix_str("placement")
-        program = _plan(ops, batch, chip, rules, replicate, reprogram)
+        if converted:
+            on_arrays = _converted_analog(model)
+        else:
+            on_arrays = _analog_by_rules(rules)
+        program = _plan(ops, batch, chip, on_arrays, replicate, reprogram)
         stages.update()
         if build_model:
             stages.set_postfix_str("executable model")
-            program.model = _build_executable(model, chip, rules, cfg, seed, program)
+            if converted:
+                program.model = copy.deepcopy(model)
+            else:
+                program.model = _build_executable(model, chip, rules, cfg, seed)
+            _note_digital_in_executable(program)
             stages.update()
     return program
 
 
-def _plan(ops: list[OpNode], batch: int, chip: Any, rules: dict[str, Any] | None, replicate: bool,
-          reprogram: bool) -> Program:
-    """Partition the captured ``ops`` into analog and digital and place them on ``chip``."""
-    from analogue.convert import rule_for
+def _analog_by_rules(rules: dict[str, Any] | None) -> Callable[[OpNode], tuple[bool, str]]:
+    """Where a digital model's op runs: on the arrays unless ``rules`` keep it digital."""
 
+    def on_arrays(op: OpNode) -> tuple[bool, str]:
+        matched, layer_cfg = rule_for(op.name, rules, True)
+        if not matched and op.weight:
+            matched, layer_cfg = rule_for(op.weight.rsplit(".", 1)[0], rules, True)
+        return (False, "rules") if matched and layer_cfg is None else (True, "")
+
+    return on_arrays
+
+
+def _converted_analog(model: nn.Module) -> Callable[[OpNode], tuple[bool, str]]:
+    """Where a converted model's op runs: on the arrays when its module is an analog layer."""
+    if isinstance(model, AnalogLayer):  # a bare layer: its one op is named after its weight
+        return lambda op: (True, "")
+    names = set(analog_layers(model))
+
+    def on_arrays(op: OpNode) -> tuple[bool, str]:
+        owner = op.weight.rsplit(".", 1)[0] if op.weight else ""
+        if op.name in names or owner in names:
+            return True, ""
+        return False, "digital in the converted model"
+
+    return on_arrays
+
+
+def _plan(ops: list[OpNode], batch: int, chip: Chip,
+          on_arrays: Callable[[OpNode], tuple[bool, str]], replicate: bool,
+          reprogram: bool) -> CompiledModel:
+    """Partition the captured ``ops`` into analog (``on_arrays``) and digital and place them on
+    ``chip``."""
     analog_names: set[str] = set()
     reasons: dict[str, str] = {}
     for op in ops:
@@ -171,13 +244,11 @@ def _plan(ops: list[OpNode], batch: int, chip: Any, rules: dict[str, Any] | None
         if not chip.is_analog:
             reasons[op.name] = f"chip {chip.name!r} has no arrays"
             continue
-        matched, layer_cfg = rule_for(op.name, rules, True)
-        if not matched and op.weight:
-            matched, layer_cfg = rule_for(op.weight.rsplit(".", 1)[0], rules, True)
-        if matched and layer_cfg is None:
-            reasons[op.name] = "rules"
-        else:
+        analog, reason = on_arrays(op)
+        if analog:
             analog_names.add(op.name)
+        else:
+            reasons[op.name] = reason
 
     layers, placement, bits, rounds, notes = place(
         ops, analog_names, reasons, chip, replicate=replicate, reprogram=reprogram
@@ -187,7 +258,7 @@ def _plan(ops: list[OpNode], batch: int, chip: Any, rules: dict[str, Any] | None
             f"weights span {chip.cells_per_weight} cells; the executable model simulates each"
             " weight as one differential conductance pair (no bit-slice effects)"
         )
-    program = Program(
+    return CompiledModel(
         chip=chip,
         layers=layers,
         model=None,
@@ -197,21 +268,24 @@ def _plan(ops: list[OpNode], batch: int, chip: Any, rules: dict[str, Any] | None
         batch_size=batch,
         notes=notes,
     )
-    return program
 
 
-def _build_executable(
-    model: nn.Module, chip: Any, rules: dict[str, Any] | None, cfg: Any, seed: int, program: Program
-) -> nn.Module:
-    """Deep-copy ``model`` and convert it with the chip's ``AnalogConfig`` through ``an.convert_``'s
-    path (a bare layer becomes its twin)."""
-    from analogue.convert import analog_layers, convert_tree
-    from analogue.nn import AnalogLayer
-
-    exe = _to_digital(copy.deepcopy(model))
+def _build_executable(model: nn.Module, chip: Chip, rules: dict[str, Any] | None,
+                      cfg: AnalogConfig | None, seed: int) -> nn.Module:
+    """A deep copy of the digital ``model`` converted with the chip's ``AnalogConfig`` through
+    ``an.convert_``'s path (a bare layer becomes its twin)."""
+    exe = copy.deepcopy(model)
     if not chip.is_analog:
         return exe
-    exe = convert_tree(exe, analog_config_for(chip, cfg), rules=rules, seed=seed)
+    return convert_tree(exe, analog_config_for(chip, cfg), rules=rules, seed=seed)
+
+
+def _note_digital_in_executable(program: CompiledModel) -> None:
+    """Note the analog-placed ops that the executable model runs digitally (ops that are not
+    convertible modules, e.g. a raw parameter in a matmul)."""
+    exe = program.model
+    if exe is None or not program.chip.is_analog:
+        return
     converted = set(analog_layers(exe))
     if isinstance(exe, AnalogLayer):  # a bare layer: its op is named after its weight
         converted |= {lp.name for lp in program.analog_layers if lp.module == ""}
@@ -222,4 +296,3 @@ def _build_executable(
             f"{len(missing)} analog-placed op(s) are not nn.Linear/Conv1d/Conv2d or transformers Conv1D"
             f" modules and run digitally in the executable model: {shown}"
         )
-    return exe

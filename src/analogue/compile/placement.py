@@ -11,7 +11,7 @@ Packing: layers in execution order fill cores in order; a copy of a layer that f
 not split across two cores when the chip has room to avoid it. When the model does not fit, the
 compiler raises :class:`ChipCapacityError` (how many arrays it needs and the chip has) or, with
 ``reprogram=True``, time-multiplexes: arrays are filled in rounds of ``chip.n_arrays`` and
-reprogrammed between rounds (``Program.reprogram_rounds``).
+reprogrammed between rounds (``CompiledModel.reprogram_rounds``).
 
 Replication (``replicate=True``): spare arrays hold extra copies of the layer whose
 ``mvms_per_inference / replication`` is largest (the pipeline bottleneck), greedily, while a

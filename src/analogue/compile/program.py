@@ -1,9 +1,10 @@
-"""The compiled program: where every operation of a model runs on a chip.
+"""The compiled model: where every operation of a model runs on a chip.
 
-A :class:`Program` is what ``an.compile(model, example_inputs, chip)`` returns and what the cost
-model (``an.estimate_cost``) reads. It holds one :class:`LayerPlan` per captured operation (analog
-matrix-vector products and everything the digital unit does), the placement of every analog weight
-block on the chip's arrays, and the converted, executable model.
+A :class:`CompiledModel` (called ``Program`` before; that name is a deprecated alias) is what
+``an.compile(model, example_inputs, chip)`` returns and what the cost model (``an.estimate_cost``)
+reads. It holds one :class:`LayerPlan` per captured operation (analog matrix-vector products and
+everything the digital unit does), the placement of every analog weight block on the chip's
+arrays, and the converted, executable model.
 
 Conventions (all counts are per inference at batch 1):
 
@@ -12,7 +13,7 @@ Conventions (all counts are per inference at batch 1):
   ``cols`` its outputs (``out_features`` or ``out_channels/groups``).
 - Each weight takes ``chip.cells_per_weight`` cells (bit slices / multi-cell weights) laid side
   by side along the array's columns, so a group occupies ``rows x cols*cells_per_weight`` cells.
-- ``Program.placement[layer]`` lists :class:`Block` tuples; the sum of ``n_rows * n_cols`` over a
+- ``CompiledModel.placement[layer]`` lists :class:`Block` tuples; the sum of ``n_rows * n_cols`` over a
   layer's blocks equals ``rows * cols * cells_per_weight * groups * replication`` == ``cells``.
 """
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,7 +147,7 @@ _LAYER_FIELD_KINDS = {
 
 
 @dataclass
-class Program:
+class CompiledModel:
     """A model placed on a chip: layer table, array placement, and the executable model."""
 
     chip: Chip
@@ -171,7 +173,7 @@ class Program:
         for lp in self.layers:
             if lp.name == name:
                 return lp
-        raise KeyError(f"Program has no layer {name!r}")
+        raise KeyError(f"CompiledModel has no layer {name!r}")
 
     @property
     def arrays_used(self) -> int:
@@ -231,7 +233,7 @@ class Program:
     def to_dict(self) -> dict[str, Any]:
         return {
             "version": self.version,
-            "chip": _chip_to_dict(self.chip),
+            "chip": self.chip.to_dict(),
             "layers": [lp.to_dict() for lp in self.layers],
             "placement": {k: [list(b) for b in v] for k, v in self.placement.items()},
             "activation_bits_moved": self.activation_bits_moved,
@@ -241,20 +243,20 @@ class Program:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Program:
+    def from_dict(cls, data: Mapping[str, Any]) -> CompiledModel:
         """Inverse of :meth:`to_dict`. Anything that is not a program of this version (a field
         missing or of the wrong kind, a negative count) raises a one-line ``ValueError`` (or the
         chip's ``ConfigError``) naming the field."""
-        where = "Program.from_dict"
+        where = "CompiledModel.from_dict"
         if not isinstance(data, Mapping):
-            raise ValueError(f"{where}: expected a JSON object (Program.to_json), got {type(data).__name__}")
+            raise ValueError(f"{where}: expected a JSON object (CompiledModel.to_json), got {type(data).__name__}")
         version = data.get("version")
         if version != PROGRAM_VERSION:
             raise ValueError(f"{where}: this analogue reads version {PROGRAM_VERSION}, got {version!r}")
         _reject_unknown(data, ["version", *_PROGRAM_KEYS, "reprogram_rounds", "batch_size", "notes"], where)
         for key, kind in _PROGRAM_KEYS.items():
             if key not in data:
-                raise ValueError(f"{where}: missing field {key!r} (write programs with Program.to_json)")
+                raise ValueError(f"{where}: missing field {key!r} (write it with CompiledModel.to_json)")
             if not isinstance(data[key], kind):
                 raise ValueError(f"{where}: {key} must be a JSON {_KIND_NAMES[kind]}, got {type(data[key]).__name__}")
         counts = {k: data.get(k, d) for k, d in (("activation_bits_moved", 0), ("reprogram_rounds", 1),
@@ -295,7 +297,7 @@ class Program:
         return text
 
     @classmethod
-    def from_json(cls, source: str | os.PathLike[str]) -> Program:
+    def from_json(cls, source: str | os.PathLike[str]) -> CompiledModel:
         """Inverse of :meth:`to_json`: ``source`` is the JSON text, or a path (``str`` or
         ``Path``) to a ``.json`` file. A missing file raises ``FileNotFoundError``, text that is
         not a program a one-line ``ValueError``."""
@@ -308,16 +310,16 @@ class Program:
             elif _is_file(source):
                 text = _read_text(Path(source))
             elif source.strip().endswith(".json") or os.sep in source:
-                raise FileNotFoundError(f"Program.from_json: no such file {source!r}")
+                raise FileNotFoundError(f"CompiledModel.from_json: no such file {source!r}")
             else:
                 text = source
         else:
-            raise TypeError(f"Program.from_json: expected JSON text or a path, got {type(source).__name__}")
+            raise TypeError(f"CompiledModel.from_json: expected JSON text or a path, got {type(source).__name__}")
         try:
             data = json.loads(text)
         except (json.JSONDecodeError, RecursionError) as exc:
-            raise ValueError(f"Program.from_json: not JSON ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); "
-                             "give the text of Program.to_json or a path to its file") from None
+            raise ValueError(f"CompiledModel.from_json: not JSON ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); "
+                             "give the text of CompiledModel.to_json or a path to its file") from None
         return cls.from_dict(data)
 
 
@@ -335,24 +337,37 @@ def _is_file(text: str) -> bool:
 
 def _read_text(path: Path) -> str:
     if not path.is_file():
-        raise FileNotFoundError(f"Program.from_json: no such file {str(path)!r}")
+        raise FileNotFoundError(f"CompiledModel.from_json: no such file {str(path)!r}")
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise ValueError(f"Program.from_json: {path} is not a text file ({exc.reason})") from None
+        raise ValueError(f"CompiledModel.from_json: {path} is not a text file ({exc.reason})") from None
 
 
-def _chip_to_dict(chip: Any) -> dict[str, Any]:
-    if hasattr(chip, "to_dict"):
-        return chip.to_dict()
-    return dataclasses.asdict(chip)
+def _chip_from_dict(data: dict[str, Any]) -> Chip:
+    from analogue.chips import Chip
+
+    return Chip.from_dict(data)
 
 
-def _chip_from_dict(data: dict[str, Any]) -> Any:
-    from analogue import chips
+_warned_program = False
 
-    if hasattr(chips.Chip, "from_dict"):
-        return chips.Chip.from_dict(data)
-    from analogue.config import section_from_dict
 
-    return section_from_dict(chips.Chip, data, "Chip")
+def deprecated_program() -> type[CompiledModel]:
+    """``CompiledModel``, warning once (``DeprecationWarning``) that ``Program`` is its old name."""
+    global _warned_program
+    if not _warned_program:
+        _warned_program = True
+        warnings.warn(
+            "analogue: Program is now CompiledModel (an.CompiledModel; the old name collided with"
+            " an.program_, which writes conductances); Program will be removed",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+    return CompiledModel
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Program":
+        return deprecated_program()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""Presentation of a Program: the summary table and the array-occupancy plot."""
+"""Presentation of a CompiledModel: the summary table and the array-occupancy plot."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from analogue.compile.program import Program
+    from analogue.compile.program import CompiledModel
 
 
 def human(n: float) -> str:
@@ -46,7 +46,7 @@ def _table(headers: list[str], rows: list[list[str]], right: set[int]) -> list[s
     return [fmt(headers), fmt(["-" * w for w in widths]), *(fmt(r) for r in rows)]
 
 
-def format_summary(program: Program, max_digital: int | None = 20) -> str:
+def format_summary(program: CompiledModel, max_digital: int | None = 20) -> str:
     chip = program.chip
     analog = program.analog_layers
     digital = program.digital_layers
@@ -136,7 +136,7 @@ def format_summary(program: Program, max_digital: int | None = 20) -> str:
 
 
 def plot_occupancy(
-    program: Program, path: str | os.PathLike[str] | None = None, round: int = 0
+    program: CompiledModel, path: str | os.PathLike[str] | None = None, round: int = 0
 ) -> Any:
     """Stacked bars: per core, the arrays' cell occupancy coloured by layer (one round).
 

@@ -13,13 +13,14 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+# the kinds' codes and the conversion time are part of the chip's one timing model
+from analogue.chips import ADC_KIND_CODE as ADC_KIND_CODE
+from analogue.chips import ENCODING_CODE as ENCODING_CODE
+from analogue.chips import adc_conversion_time_s as adc_conversion_time_s
 from analogue.cost import constants as K
 
 Array = NDArray[np.float64]
 
-ADC_KIND_CODE = {"sar": 0, "flash": 1, "ramp": 2, "cco": 3}
-ENCODING_CODE = {"pwm": 0, "bit_serial": 1, "amplitude": 2, "bit_serial_integrate": 3,
-                 "pulse_count": 4}
 
 _NODES = np.array(sorted(K.NODE_VDD_V))
 _VDDS = np.array([K.NODE_VDD_V[n] for n in _NODES])
@@ -250,19 +251,6 @@ def adc_area_mm2(kind: ArrayLike, bits: ArrayLike, node_nm: ArrayLike) -> Array:
         [k == ADC_KIND_CODE["sar"], k == ADC_KIND_CODE["flash"], k == ADC_KIND_CODE["ramp"]],
         [sar, flash, ramp],
         default=cco,
-    )
-
-
-def adc_conversion_time_s(kind: ArrayLike, bits: ArrayLike, clock_hz: ArrayLike) -> Array:
-    """Time of one conversion: SAR one clock per bit, flash one clock, ramp ``2**bits`` clocks,
-    CCO none beyond the integration window it counts in, s."""
-    k = np.asarray(kind)
-    b = _f(bits)
-    t = 1.0 / _f(clock_hz)
-    return np.select(
-        [k == ADC_KIND_CODE["sar"], k == ADC_KIND_CODE["flash"], k == ADC_KIND_CODE["ramp"]],
-        [b * t, t, 2.0**b * t],
-        default=0.0 * t,
     )
 
 

@@ -3,13 +3,13 @@ memory (``estimate_training``), and of the same work on a GPU (``gpu_estimate``)
 
 Counting rules (per inference unless stated; ``batch`` inputs stream through the pipeline):
 
-- Every placed block (``Program.placement``) runs one MVM per input vector of its layer copy;
+- Every placed block (``CompiledModel.placement``) runs one MVM per input vector of its layer copy;
   its array-side energy (crossbar, DAC, ADC, sample-and-hold, shift-and-add of bit-serial input
   cycles) counts only the block's driven rows and converted columns.
 - What the digital unit does, including the analog layers' scaling, bias, partial-sum and
   bit-slice accumulation, is ``LayerPlan.digital_ops`` at the unit's energy per operation.
 - The local SRAM buffers every activation read and written (``input_elems``/``output_elems``);
-  the interconnect moves ``Program.activation_bits_moved`` bits one hop (a core pitch).
+  the interconnect moves ``CompiledModel.activation_bits_moved`` bits one hop (a core pitch).
 - Leakage of the periphery and digital logic runs for the whole batch latency.
 - Time-multiplexed programs (``reprogram_rounds > 1``) rewrite every round's cells once per batch.
 - Latency: the stages of the pipeline run one after another for one input; a stage takes its
@@ -147,7 +147,7 @@ def _check_program(program: Any, batch: int, where: str) -> Chip:
     for attr in ("chip", "layers", "placement", "activation_bits_moved"):
         if not hasattr(program, attr):
             raise ConfigError(
-                f"{where}: expected an analogue Program (from an.compile), missing {attr!r}"
+                f"{where}: expected an analogue CompiledModel (from an.compile), missing {attr!r}"
             )
     chip = program.chip
     if not isinstance(chip, Chip):
@@ -197,7 +197,7 @@ def estimate_cost(
 ) -> CostReport:
     """Energy, latency, throughput, effective TOPS and TOPS/W, area of a compiled model.
 
-    ``program``: an ``an.Program`` from ``an.compile``; ``batch``: inputs streamed through the
+    ``program``: an ``an.CompiledModel`` from ``an.compile``; ``batch``: inputs streamed through the
     pipeline; ``gpu``: the all-digital reference for the comparison (default ``gpu_a100()``);
     ``input_activity``/``weight_activity``: mean input drive and mean conductance as fractions of
     full scale (0.5 each for uniform random operands).
@@ -216,15 +216,15 @@ def estimate_cost(
     dig_rate = chip.digital.ops_per_s
     node = chip.node_nm
     sram_bit = (
-        float(C.sram_energy_per_bit_J(chip.sram_bytes_per_core, node))
-        if chip.sram_bytes_per_core > 0
+        float(C.sram_energy_per_bit_J(chip.organisation.sram_bytes_per_core, node))
+        if chip.organisation.sram_bytes_per_core > 0
         else 0.0
     )
     hop_mm = math.sqrt(float(peak_r["core_area_mm2"]))
-    if chip.noc_pJ_per_bit_mm is None:
-        noc_bit = float(C.noc_energy_per_bit_J(hop_mm, node, chip.supply_V))
+    if chip.electrical.noc_pJ_per_bit_mm is None:
+        noc_bit = float(C.noc_energy_per_bit_J(hop_mm, node, chip.electrical.supply_V))
     else:
-        noc_bit = chip.noc_pJ_per_bit_mm * 1e-12 * hop_mm
+        noc_bit = chip.electrical.noc_pJ_per_bit_mm * 1e-12 * hop_mm
 
     comp = dict.fromkeys(PROGRAM_COMPONENTS, 0.0)
     layer_e: dict[str, float] = {}
@@ -365,7 +365,7 @@ def estimate_training(
     cells = sum(b.cells for blocks in program.placement.values() for b in blocks)
     comp = {k: 2.0 * v for k, v in fwd.energy_breakdown_J.items() if k not in ("leakage", "program")}
     comp["update"] = cells * pulses_per_update * dev["pulse_J"]
-    update_t = pulses_per_update * chip.t_read_s * batch
+    update_t = pulses_per_update * chip.periphery.t_read_s * batch
     latency = 2.0 * fwd.latency_s + update_t
     comp["leakage"] = fwd.energy_breakdown_J["leakage"] * latency / max(fwd.latency_s, 1e-300)
     comp["program"] = fwd.energy_breakdown_J.get("program", 0.0)

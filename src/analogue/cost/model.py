@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from analogue.chips import Chip
+from analogue.chips import ADC_KIND_CODE, ENCODING_CODE, Chip, mvm_timing
 from analogue.cost import components as C
 from analogue.cost import constants as K
 
@@ -69,42 +69,45 @@ def chip_params(chips: Chip | Sequence[Chip]) -> dict[str, np.ndarray]:
 
     for ch in seq:
         dev = K.DEVICES[ch.device]
+        org, pe, el, dig = ch.organisation, ch.periphery, ch.electrical, ch.digital
         put("node_nm", ch.node_nm)
-        put("supply_V", ch.supply_V)
-        put("n_cores", ch.n_cores)
-        put("arrays_per_core", ch.arrays_per_core)
+        put("supply_V", el.supply_V)
+        put("n_cores", org.n_cores)
+        put("arrays_per_core", org.arrays_per_core)
         put("rows", ch.array_rows)
         put("cols", ch.array_cols)
-        put("cells_per_weight", ch.cells_per_weight)
-        put("weight_bits", ch.weight_bits)
+        put("cells_per_weight", org.cells_per_weight)
+        put("weight_bits", org.weight_bits)
         put("dac_bits", ch.dac_bits)
-        put("encoding", C.ENCODING_CODE[ch.input_encoding])
+        put("encoding", ENCODING_CODE[pe.input_encoding])
         put("adc_bits", ch.adc_bits)
-        put("adc_kind", C.ADC_KIND_CODE[ch.adc_kind])
-        put("columns_per_adc", ch.columns_per_adc)
-        put("clock_hz", ch.clock_hz)
-        put("mvm_time_s", _nan(ch.mvm_time_s))
-        put("input_phases", ch.input_phases)
-        put("sram_bytes_per_core", ch.sram_bytes_per_core)
-        put("t_read_s", ch.t_read_s)
-        put("v_read_V", ch.v_read_V)
-        put("read_supply_V", ch.v_read_V if ch.read_supply_V is None else ch.read_supply_V)
-        put("bias_uW_per_column", ch.bias_uW_per_column)
-        put("post_ops_per_output", ch.post_ops_per_output)
-        put("gated_cells", float(ch.gated_cells))
-        put("g_max_uS", dev["g_max_uS"] if ch.g_max_uS is None else ch.g_max_uS)
+        put("adc_kind", ADC_KIND_CODE[pe.adc_kind])
+        put("columns_per_adc", pe.columns_per_adc)
+        put("clock_hz", pe.clock_hz)
+        put("mvm_time_s", _nan(pe.mvm_time_s))
+        put("input_phases", pe.input_phases)
+        put("sram_bytes_per_core", org.sram_bytes_per_core)
+        put("t_read_s", pe.t_read_s)
+        put("v_read_V", el.v_read_V)
+        put("read_supply_V", el.v_read_V if el.read_supply_V is None else el.read_supply_V)
+        put("bias_uW_per_column", el.bias_uW_per_column)
+        put("post_ops_per_output", dig.post_ops_per_output)
+        put("gated_cells", float(el.gated_cells))
+        # the array's full scale (its AnalogConfig); an all-digital chip's arrays conduct nothing
+        put("g_max_uS", ch.g_max_uS if ch.is_analog else dev["g_max_uS"])
         put("g_min_uS", dev["g_min_uS"])
         put("device", _DEVICE_CODE[ch.device])
         f_um = ch.node_nm * 1e-3
-        put("cell_area_um2", dev["cell_F2"] * f_um**2 if ch.cell_area_um2 is None else ch.cell_area_um2)
-        put("c_wire_fF_per_cell", ch.c_wire_fF_per_cell)
-        put("noc_pJ_per_bit_mm", _nan(ch.noc_pJ_per_bit_mm))
-        put("core_area_mm2", _nan(ch.core_area_mm2))
-        put("dig_ops_per_s", ch.digital.ops_per_s)
-        put("dig_node_nm", ch.digital.node_nm)
-        put("dig_pJ_per_op", _nan(ch.digital.pJ_per_op))
-        put("dig_area_mm2", _nan(ch.digital.area_mm2))
-        put("dig_op_bits", ch.digital.op_bits)
+        cell = org.cell_area_um2
+        put("cell_area_um2", dev["cell_F2"] * f_um**2 if cell is None else cell)
+        put("c_wire_fF_per_cell", el.c_wire_fF_per_cell)
+        put("noc_pJ_per_bit_mm", _nan(el.noc_pJ_per_bit_mm))
+        put("core_area_mm2", _nan(org.core_area_mm2))
+        put("dig_ops_per_s", dig.ops_per_s)
+        put("dig_node_nm", dig.node_nm)
+        put("dig_pJ_per_op", _nan(dig.pJ_per_op))
+        put("dig_area_mm2", _nan(dig.area_mm2))
+        put("dig_op_bits", dig.op_bits)
     out = {k: np.asarray(v, dtype=np.float64) for k, v in rows.items()}
     if single:
         out = {k: v[0] for k, v in out.items()}
@@ -112,28 +115,13 @@ def chip_params(chips: Chip | Sequence[Chip]) -> dict[str, np.ndarray]:
 
 
 def timing(p: dict[str, Any]) -> dict[str, np.ndarray]:
-    """Read time, reads and conversions per phase, conversion time, MVM latency (s) per point.
-
-    Mirrors the ``Chip`` properties (``read_time_s``, ``mvm_latency_s``, ...), vectorised.
-    """
-    enc = np.asarray(p["encoding"])
-    b_in = np.asarray(p["dac_bits"], dtype=np.float64)
-    serial = (enc == C.ENCODING_CODE["bit_serial"]) | (enc == C.ENCODING_CODE["bit_serial_integrate"])
-    reads = np.where(serial, b_in, 1.0)
-    convs = np.where(enc == C.ENCODING_CODE["bit_serial"], b_in, 1.0)
-    timed = (enc == C.ENCODING_CODE["pwm"]) | (enc == C.ENCODING_CODE["pulse_count"])
-    window = 2.0 ** np.maximum(b_in - 1.0, 0.0)
-    t_read = np.where(timed, window / p["clock_hz"], p["t_read_s"])
-    t_drive = np.where(
-        enc == C.ENCODING_CODE["pwm"], t_read,
-        np.where(enc == C.ENCODING_CODE["pulse_count"], window * p["t_read_s"], p["t_read_s"]),
+    """:func:`analogue.chips.mvm_timing` (the one timing model) of every design point in ``p``."""
+    return mvm_timing(
+        encoding=p["encoding"], dac_bits=p["dac_bits"], clock_hz=p["clock_hz"],
+        t_read_s=p["t_read_s"], adc_kind=p["adc_kind"], adc_bits=p["adc_bits"],
+        columns_per_adc=p["columns_per_adc"], input_phases=p["input_phases"],
+        mvm_time_s=p["mvm_time_s"],
     )
-    t_conv = C.adc_conversion_time_s(p["adc_kind"], p["adc_bits"], p["clock_hz"])
-    derived = p["input_phases"] * (reads * t_read + convs * p["columns_per_adc"] * t_conv)
-    given = np.asarray(p["mvm_time_s"], dtype=np.float64)
-    latency = np.where(np.isnan(given), derived, p["input_phases"] * np.nan_to_num(given))
-    return {"t_read_s": t_read, "t_drive_s": t_drive, "reads": reads, "convs": convs, "t_conv_s": t_conv,
-            "mvm_latency_s": latency}
 
 
 def digital_pJ_per_op(p: dict[str, Any]) -> np.ndarray:
@@ -177,7 +165,7 @@ def array_energy(
     v_gate = np.where(p["gated_cells"] > 0, vdd, 0.0)
     # pulse-count inputs charge the driven lines once per pulse, as many as the input's magnitude
     pulses = np.where(
-        p["encoding"] == C.ENCODING_CODE["pulse_count"],
+        p["encoding"] == ENCODING_CODE["pulse_count"],
         2.0 ** np.maximum(p["dac_bits"] - 1.0, 0.0) * input_activity,
         1.0,
     )
@@ -194,7 +182,7 @@ def array_energy(
     # an amplifier-based comparator is biased while it converts
     t_converting = phases * convs * p["columns_per_adc"] * tm["t_conv_s"]
     e["adc"] = e["adc"] + Cc * p["bias_uW_per_column"] * 1e-6 * t_converting
-    samples = p["adc_kind"] != C.ADC_KIND_CODE["cco"]
+    samples = p["adc_kind"] != ADC_KIND_CODE["cco"]
     e["sample_hold"] = np.where(samples, n_conv * C.sample_hold_energy_J(vdd), 0.0)
     cpw = p["cells_per_weight"] if slices else 1.0
     combine = (convs > 1) | (np.asarray(cpw) > 1)
@@ -227,7 +215,7 @@ def evaluate(
     e = array_energy(p, R, Cc, tm, input_activity, weight_activity)
     combine = (convs > 1) | (cpw > 1)
     sa_bits = p["adc_bits"] + np.log2(np.maximum(convs * cpw, 1.0))
-    samples = p["adc_kind"] != C.ADC_KIND_CODE["cco"]
+    samples = p["adc_kind"] != ADC_KIND_CODE["cco"]
     acc_bits = p["adc_bits"] + 8.0
     e["accumulate"] = outputs * phases * C.add_energy_J(acc_bits, node)
     e_sram_bit = C.sram_energy_per_bit_J(p["sram_bytes_per_core"], node)

@@ -18,9 +18,8 @@ import numpy as np
 
 from analogue._util.serial import record_from_dict
 from analogue._util.validate import check_fraction
-from analogue.chips import Chip
+from analogue.chips import ADC_KIND_CODE, ENCODING_CODE, FLAT_FIELDS, Chip
 from analogue.config import ConfigError
-from analogue.cost import components as C
 from analogue.cost import constants as K
 from analogue.cost.model import chip_params, evaluate
 
@@ -117,8 +116,8 @@ def peak(
 
 
 _CATEGORICAL = {
-    "adc_kind": C.ADC_KIND_CODE,
-    "input_encoding": C.ENCODING_CODE,
+    "adc_kind": ADC_KIND_CODE,
+    "input_encoding": ENCODING_CODE,
 }
 
 
@@ -130,10 +129,12 @@ def sweep(
 ) -> dict[str, np.ndarray]:
     """Peak figures over the Cartesian product of chip variants, vectorised.
 
-    ``axes`` map ``Chip`` field names to the values to try, e.g.
+    ``axes`` map the flat ``Chip`` field names (``analogue.chips.FLAT_FIELDS``) to the values to
+    try, e.g.
     ``sweep(hermes(), adc_bits=range(4, 11), array_rows=[128, 256, 512], node_nm=[28, 14, 7])``.
-    Numeric fields and ``adc_kind``/``input_encoding`` vary freely; ``device`` varies the device
-    constants. Each variant is validated as a ``Chip`` would be only for the first point of each
+    Numeric fields and ``adc_kind``/``input_encoding`` vary freely; ``device`` switches the
+    technology as ``Chip.replace(device=...)`` does (its device constants and full-scale
+    conductance). Each variant is validated as a ``Chip`` would be only for the first point of each
     axis value (cheap); every design point is evaluated in one NumPy pass.
 
     Returns a dict of 1-d arrays, one entry per design point: the axis values and ``tops``,
@@ -141,7 +142,7 @@ def sweep(
     """
     if not axes:
         raise ConfigError("sweep: give at least one axis, e.g. adc_bits=[4, 6, 8]")
-    known = {f.name for f in dataclasses.fields(Chip)}
+    known = set(FLAT_FIELDS) - {"name", "digital", "version"}
     for name, values in axes.items():
         if name not in known:
             import difflib
@@ -165,9 +166,9 @@ def sweep(
         vals = list(axes[name])
         flat = idx.ravel()
         if name == "device":
-            # the chip's own overrides (g_max_uS, cell_area_um2) win over the device table
-            keys = ["g_min_uS"] + (["g_max_uS"] if chip.g_max_uS is None else [])
-            for key in keys:
+            # a technology brings its conductance window (as Chip.replace(device=...) does); the
+            # chip's own cell area wins over the device table
+            for key in ("g_min_uS", "g_max_uS"):
                 table = np.array([K.DEVICES[v][key] for v in vals])
                 p[key] = table[flat]
             p["device"] = np.array([list(K.DEVICES).index(v) for v in vals], dtype=float)[flat]
@@ -183,10 +184,12 @@ def sweep(
         key = {"array_rows": "rows", "array_cols": "cols"}.get(name, name)
         if key not in p:
             raise ConfigError(f"sweep: field {name!r} cannot be swept (not numeric)")
+        if name == "g_max_uS":  # None: the technology's, as in Chip.replace
+            vals = [K.DEVICES[chip.device]["g_max_uS"] if v is None else v for v in vals]
         arr = np.array([math.nan if v is None else float(v) for v in vals])
         p[key] = arr[flat]
         out[name] = arr[flat]
-    if chip.cell_area_um2 is None:  # cell area in F2 of the (swept) device at the (swept) node
+    if chip.organisation.cell_area_um2 is None:  # cell area in F2 of the (swept) device at the (swept) node
         p["cell_area_um2"] = cell_f2 * (p["node_nm"] * 1e-3) ** 2
     r = evaluate(p, input_activity, weight_activity)
     out.update(
