@@ -1,31 +1,15 @@
 """analogue: simulate, train, compile and cost PyTorch models on analog in-memory-computing hardware."""
 
-from . import analysis, chips, cost, physics, presets, train
-from .compile import CompiledModel, compile  # noqa: A004 -- an.compile is the public name
-from .compile.program import deprecated_program as _deprecated_program
-from .config import (
-    ADCConfig,
-    AnalogConfig,
-    ConfigError,
-    DACConfig,
-    DeviceConfig,
-    MappingConfig,
-    NoiseConfig,
-    TileConfig,
-)
-from .convert import (
-    ConversionReport,
-    DigitalLayer,
-    analog_layers,
-    conversion_report,
-    convert_,
-    to_digital_,
-)
-from .cost import CostReport, estimate_cost
-from .lifecycle import calibrate_, capture_inputs
-from .lifecycle_drift import compensate_drift_, drift_, program_, unprogram_
-from .nn import AnalogConv1d, AnalogConv2d, AnalogHFConv1D, AnalogLayer, AnalogLinear
-from .saving import load, save
+from analogue import analysis, chips, cost, physics, presets, train
+from analogue.compile import CompiledModel, compile  # noqa: A004 -- an.compile is the public name
+from analogue.compile.program import deprecated_program as _deprecated_program
+from analogue.config import ADCConfig, AnalogConfig, ConfigError, DACConfig, DeviceConfig, MappingConfig, NoiseConfig, TileConfig
+from analogue.convert import ConversionReport, DigitalLayer, analog_layers, conversion_report, convert_, to_digital_
+from analogue.cost import CostReport, estimate_cost
+from analogue.lifecycle import calibrate_, capture_inputs
+from analogue.lifecycle_drift import compensate_drift_, drift_, program_, unprogram_
+from analogue.nn import AnalogConv1d, AnalogConv2d, AnalogHFConv1D, AnalogLayer, AnalogLinear
+from analogue.saving import load, save
 
 __version__ = "0.1.0"
 

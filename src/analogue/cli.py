@@ -20,17 +20,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NoReturn
 
-from . import __version__
-from ._util.progress import progress_arg
-from .compile.cli import add_map_arguments, run_map
-from .cost.cli import add_cost_arguments, run_cost
-from .report import print_table
-from .train.train_cli import (
-    add_hwa_table_arguments,
-    add_train_arguments,
-    run_hwa_table_cli,
-    run_train,
-)
+from analogue import __version__
+from analogue._util.progress import progress_arg
+from analogue.compile.cli import add_map_arguments, run_map
+from analogue.cost.cli import add_cost_arguments, run_cost
+from analogue.report import print_table
+from analogue.train.train_cli import add_hwa_table_arguments, add_train_arguments, run_hwa_table_cli, run_train
 
 
 # -- demo -------------------------------------------------------------------------------------
@@ -42,7 +37,7 @@ def _add_demo(p: argparse.ArgumentParser) -> None:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from analogue.demo import run_demo
 
     result = run_demo(out=Path(args.out), epochs=args.epochs, seed=args.seed, progress=progress_arg(args))
     print_table("Digits CNN: digital vs analog (an.presets.standard())", result["accuracy_table"])
@@ -65,7 +60,7 @@ def _add_drift(p: argparse.ArgumentParser) -> None:
 
 
 def _run_drift(args: argparse.Namespace) -> int:
-    from .demo_drift import run_drift_demo
+    from analogue.demo_drift import run_drift_demo
 
     res = run_drift_demo(Path(args.out), epochs=args.epochs, repeats=args.repeats, seed=args.seed,
                          compensation=tuple(args.compensation), temperature_k=args.temperature_k,

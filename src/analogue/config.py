@@ -14,21 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
-from ._util.io import atomic_write_bytes as atomic_write_bytes
-from ._util.io import atomic_write_text as atomic_write_text
-from ._util.serial import Serialisable, check_version
-from ._util.serial import read_yaml as read_yaml
-from ._util.serial import section_from_dict as section_from_dict
-from ._util.validate import ConfigError as ConfigError  # the package's config error, defined low
-from ._util.validate import (
-    check_bits,
-    check_bounds,
-    check_finite,
-    check_nonnegative,
-    check_positive,
-    check_rate,
-    require,
-)
+from analogue._util.io import atomic_write_bytes as atomic_write_bytes
+from analogue._util.io import atomic_write_text as atomic_write_text
+from analogue._util.serial import Serialisable, check_version
+from analogue._util.serial import read_yaml as read_yaml
+from analogue._util.serial import section_from_dict as section_from_dict
+from analogue._util.validate import ConfigError as ConfigError  # the package's config error, defined low
+from analogue._util.validate import check_bits, check_bounds, check_finite, check_nonnegative, check_positive, check_rate, require
 
 CONFIG_VERSION = 1
 

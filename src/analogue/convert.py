@@ -18,11 +18,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from ._util import inputs
-from ._util.seeds import layer_seed
-from .config import AnalogConfig
-from .nn import AnalogLayer
-from .nn.twins import digital_reason, hf_conv1d_class, twin_for
+from analogue._util import inputs
+from analogue._util.seeds import layer_seed
+from analogue.config import AnalogConfig
+from analogue.nn import AnalogLayer
+from analogue.nn.twins import digital_reason, hf_conv1d_class, twin_for
 
 logger = logging.getLogger(__name__)
 

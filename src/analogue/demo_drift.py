@@ -9,13 +9,13 @@ from typing import Any
 
 import torch
 
-from . import presets
-from ._util.progress import Progress, progress_enabled
-from .analysis.drift import DEFAULT_TIMES_S, accuracy_over_time
-from .convert import convert_
-from .data.digits import digits_cnn, evaluate_accuracy, load_digits, train_classifier
-from .lifecycle import calibrate_
-from .report import save_json
+from analogue import presets
+from analogue._util.progress import Progress, progress_enabled
+from analogue.analysis.drift import DEFAULT_TIMES_S, accuracy_over_time
+from analogue.convert import convert_
+from analogue.data.digits import digits_cnn, evaluate_accuracy, load_digits, train_classifier
+from analogue.lifecycle import calibrate_
+from analogue.report import save_json
 
 
 def run_drift_demo(

@@ -30,22 +30,12 @@ import operator
 
 from torch import nn
 
-from ._util.progress import Progress, track
-from ._util.seeds import SEED_STRIDE, layer_seed, seed_limit
-from .convert import analog_layers
-from .nn import AnalogLayer
-from .nn.programmed import (
-    COMPENSATION_MODES,
-    check_config,
-    check_device_time,
-    check_programmable,
-    compensate_layer,
-    drift_layer,
-    is_programmed,
-    program_layer,
-    unprogram_layer,
-)
-from .physics.devices import check_temperature
+from analogue._util.progress import Progress, track
+from analogue._util.seeds import SEED_STRIDE, layer_seed, seed_limit
+from analogue.convert import analog_layers
+from analogue.nn import AnalogLayer
+from analogue.nn.programmed import COMPENSATION_MODES, check_config, check_device_time, check_programmable, compensate_layer, drift_layer, is_programmed, program_layer, unprogram_layer
+from analogue.physics.devices import check_temperature
 
 
 def _layers(model: nn.Module, verb: str) -> dict[str, AnalogLayer]:

@@ -24,8 +24,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from .io import atomic_write_text
-from .validate import ConfigError
+from analogue._util.io import atomic_write_text
+from analogue._util.validate import ConfigError
 
 T = TypeVar("T", bound="Serialisable")
 

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._util import inputs
+from analogue._util import inputs
 
 IGNORE_INDEX = -100
 """A label to leave out of the scores (Hugging Face's padding label)."""

@@ -33,7 +33,7 @@ import torch
 from torch import nn
 from torch.utils._pytree import tree_flatten
 
-from .._util import inputs
+from analogue._util import inputs
 
 # Ops per output element for element-wise and normalisation work (counting convention).
 OPS_PER_ELEM: dict[str, int] = {

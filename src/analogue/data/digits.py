@@ -96,7 +96,7 @@ def train_classifier(
 
 def evaluate_accuracy(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 512) -> float:
     """Top-1 accuracy in [0, 1] (model put in eval mode): ``analogue.analysis.evaluate``'s."""
-    from ..analysis.evaluation import evaluate
+    from analogue.analysis.evaluation import evaluate
 
     model.eval()
     return evaluate(model, x, y, batch_size)["accuracy"]

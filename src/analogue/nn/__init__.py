@@ -1,10 +1,10 @@
 """Analog modules: thin shells that call ``analogue.physics`` in their forward."""
 
-from .conv import AnalogConv1d, AnalogConv2d
-from .int8 import Int8Conv1d, Int8Conv2d, Int8Linear, quantize_int8_
-from .layer import AnalogLayer
-from .linear import AnalogHFConv1D, AnalogLinear
-from .twins import digital_reason, share_params, twin_for
+from analogue.nn.conv import AnalogConv1d, AnalogConv2d
+from analogue.nn.int8 import Int8Conv1d, Int8Conv2d, Int8Linear, quantize_int8_
+from analogue.nn.layer import AnalogLayer
+from analogue.nn.linear import AnalogHFConv1D, AnalogLinear
+from analogue.nn.twins import digital_reason, share_params, twin_for
 
 ANALOG_TWINS = {
     "Linear": AnalogLinear,

@@ -19,12 +19,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..config import AnalogConfig
-from ..physics.periphery import dac_codes_, dac_gain
-from .autograd import AnalogConvFn
-from .call import CallMode, Inputs
-from .layer import AnalogLayer, simulated_forward
-from .twins import share_params
+from analogue.config import AnalogConfig
+from analogue.physics.periphery import dac_codes_, dac_gain
+from analogue.nn.autograd import AnalogConvFn
+from analogue.nn.call import CallMode, Inputs
+from analogue.nn.layer import AnalogLayer, simulated_forward
+from analogue.nn.twins import share_params
 
 
 @dataclass(frozen=True)

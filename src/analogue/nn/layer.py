@@ -31,16 +31,16 @@ from typing import Protocol
 import torch
 from torch import Tensor, nn
 
-from ..config import AnalogConfig
-from ..physics import mapping
-from ..physics.crossbar import BlockReader, Readout, WeightUnits, tiled_mvm
-from ..physics.noise import GaussianSource, NoiseStream, pool_size_for
-from ..physics.periphery import dac, dac_unit, dynamic_input_scale
-from ..physics.ste import MVMTrace, autocast_on
-from . import buffers, programmed, readers
-from .autograd import AnalogMatmulFn
-from .call import INFERENCE, CallMode, Inputs
-from .readers import WeightPerturber
+from analogue.config import AnalogConfig
+from analogue.physics import mapping
+from analogue.physics.crossbar import BlockReader, Readout, WeightUnits, tiled_mvm
+from analogue.physics.noise import GaussianSource, NoiseStream, pool_size_for
+from analogue.physics.periphery import dac, dac_unit, dynamic_input_scale
+from analogue.physics.ste import MVMTrace, autocast_on
+from analogue.nn import buffers, programmed, readers
+from analogue.nn.autograd import AnalogMatmulFn
+from analogue.nn.call import INFERENCE, CallMode, Inputs
+from analogue.nn.readers import WeightPerturber
 
 
 class InputGradient(Protocol):
@@ -109,7 +109,7 @@ class AnalogLayer(nn.Module):
     groups: int
 
     def _init_analog(self, cfg: AnalogConfig | None, seed: int = 0) -> None:
-        from ..presets import standard
+        from analogue.presets import standard
 
         cfg = standard() if cfg is None else cfg
         if not isinstance(cfg, AnalogConfig):

@@ -6,9 +6,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ..config import AnalogConfig
-from .layer import AnalogLayer, simulated_forward
-from .twins import share_params
+from analogue.config import AnalogConfig
+from analogue.nn.layer import AnalogLayer, simulated_forward
+from analogue.nn.twins import share_params
 
 
 def _linear_forward(layer: AnalogLayer, x: Tensor) -> Tensor:

@@ -31,15 +31,15 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import torch
 from torch import Tensor
 
-from ..config import AnalogConfig
-from ..physics import mapping
-from ..physics.crossbar import BlockReader, WeightUnits
-from ..physics.slicing import bit_slice, unslice
-from . import programmed
-from .buffers import strided_like
+from analogue.config import AnalogConfig
+from analogue.physics import mapping
+from analogue.physics.crossbar import BlockReader, WeightUnits
+from analogue.physics.slicing import bit_slice, unslice
+from analogue.nn import programmed
+from analogue.nn.buffers import strided_like
 
 if TYPE_CHECKING:
-    from .layer import AnalogLayer
+    from analogue.nn.layer import AnalogLayer
 
 
 class WeightPerturber(Protocol):

@@ -21,13 +21,13 @@ import sys
 
 from torch import nn
 
-from .layer import AnalogLayer
+from analogue.nn.layer import AnalogLayer
 
 
 @functools.cache
 def _torch_twins() -> dict[type, type[AnalogLayer]]:
-    from .conv import AnalogConv1d, AnalogConv2d  # (they import share_params from here)
-    from .linear import AnalogLinear
+    from analogue.nn.conv import AnalogConv1d, AnalogConv2d  # (they import share_params from here)
+    from analogue.nn.linear import AnalogLinear
 
     return {nn.Linear: AnalogLinear, nn.Conv1d: AnalogConv1d, nn.Conv2d: AnalogConv2d}
 
@@ -43,7 +43,7 @@ def twin_for(module: nn.Module) -> type[AnalogLayer] | None:
     cls = type(module)
     twin = _torch_twins().get(cls)
     if twin is None and cls is hf_conv1d_class():
-        from .linear import AnalogHFConv1D
+        from analogue.nn.linear import AnalogHFConv1D
 
         twin = AnalogHFConv1D
     return twin

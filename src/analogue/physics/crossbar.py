@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .noise import GaussianSource
-from .periphery import levels, quantise_
+from analogue.physics.noise import GaussianSource
+from analogue.physics.periphery import levels, quantise_
 
 BlockReader = Callable[[int, int], tuple[Tensor, Tensor]]
 """``read(b0, b1) -> (w_n, scale)``: normalised weights ``(b1-b0, r, M)`` of row blocks

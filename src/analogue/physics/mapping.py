@@ -13,7 +13,7 @@ import math
 import torch
 from torch import Tensor
 
-from .periphery import SMALL_ELEMS, abs_max
+from analogue.physics.periphery import SMALL_ELEMS, abs_max
 
 
 def n_row_blocks(k: int, rows: int) -> int:

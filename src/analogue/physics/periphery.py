@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .noise import GaussianSource
+from analogue.physics.noise import GaussianSource
 
 
 def levels(bits: int) -> int:

@@ -53,10 +53,10 @@ import functools
 import torch
 from torch import Tensor
 
-from .crossbar import Readout, tiled_mvm
-from .mapping import inputs_to_blocks, to_blocks, weight_scales
-from .noise import GaussianSource
-from .periphery import dac, dynamic_input_scale
+from analogue.physics.crossbar import Readout, tiled_mvm
+from analogue.physics.mapping import inputs_to_blocks, to_blocks, weight_scales
+from analogue.physics.noise import GaussianSource
+from analogue.physics.periphery import dac, dynamic_input_scale
 
 SAMPLING_MODES = ("trains", "counts")
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..config import BitSlicing
-from .periphery import levels
+from analogue.config import BitSlicing
+from analogue.physics.periphery import levels
 
 
 def slice_significance(

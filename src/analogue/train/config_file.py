@@ -32,10 +32,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._util.serial import Serialisable, check_version, read_yaml
-from .._util.validate import ConfigError, check_int, check_nonnegative, kwargs_mapping
-from ..config import AnalogConfig
-from .hwa import HWAOptions
+from analogue._util.serial import Serialisable, check_version, read_yaml
+from analogue._util.validate import ConfigError, check_int, check_nonnegative, kwargs_mapping
+from analogue.config import AnalogConfig
+from analogue.train.hwa import HWAOptions
 
 TRAIN_CONFIG_VERSION = 1
 OPTIMIZERS = ("adam", "adamw", "sgd", "lamb")
@@ -94,15 +94,15 @@ def _resolve(name: str, builtins: dict[str, Callable[..., Any]], where: str,
 
 
 def _model_builtins() -> dict[str, Callable[..., Any]]:
-    from ..data import models
-    from ..data.digits import digits_cnn
+    from analogue.data import models
+    from analogue.data.digits import digits_cnn
 
     return {"digits_cnn": digits_cnn, "mlp": models.mlp, "small_resnet": models.small_resnet,
             "resnet18_like": models.resnet18_like}
 
 
 def _data_builtins() -> dict[str, Callable[..., Any]]:
-    from ..data.digits import load_digits
+    from analogue.data.digits import load_digits
 
     return {"digits": load_digits}
 
@@ -217,7 +217,7 @@ class AnalogSpec:
                 return cfg.replace(**self.overrides) if self.overrides else cfg
             except (ConfigError, TypeError) as exc:
                 raise ConfigError(f"analog.overrides: {exc}") from None
-        from .. import presets
+        from analogue import presets
 
         fn = getattr(presets, self.preset, None)
         public = [n for n in getattr(presets, "__all__", dir(presets)) if not n.startswith("_")]

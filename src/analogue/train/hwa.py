@@ -42,13 +42,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._util.seeds import derive_seed
-from .._util.validate import check_nonnegative
-from ..config import AnalogConfig, ConfigError, MappingConfig, ProgrammingNoise
-from ..convert import analog_layers
-from ..nn import AnalogLayer
-from ..nn.buffers import dense_flat, shaped_buffer, strided_like, thread_buffers
-from ..physics.noise import GaussianSource, NoiseStream, pool_size_for
+from analogue._util.seeds import derive_seed
+from analogue._util.validate import check_nonnegative
+from analogue.config import AnalogConfig, ConfigError, MappingConfig, ProgrammingNoise
+from analogue.convert import analog_layers
+from analogue.nn import AnalogLayer
+from analogue.nn.buffers import dense_flat, shaped_buffer, strided_like, thread_buffers
+from analogue.physics.noise import GaussianSource, NoiseStream, pool_size_for
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ def device_weights(w_n: Tensor, cfg: AnalogConfig, t_s: float, generator: torch.
     ``generator``; ``WeightPerturbation`` passes its fast source). Returns a new tensor of
     ``w_n``'s shape.
     """
-    from ..physics import devices
+    from analogue.physics import devices
 
     dev, mp = cfg.device, cfg.mapping
     span = mp.g_max_uS - mp.g_min_uS

@@ -26,16 +26,16 @@ from typing import Any
 
 from torch import nn
 
-from .._util.progress import Progress
-from ..analysis.drift import SECONDS, accuracy_over_time
-from ..analysis.hybrid import HybridPlan, plan_hybrid
-from ..analysis.sensitivity import sensitivity
-from ..convert import convert_, to_digital_
-from ..lifecycle import calibrate_
-from ..nn.int8 import quantize_int8_
-from ..report import save_json
-from .config_file import TrainConfig
-from .loop import build_data, evaluate, run_training
+from analogue._util.progress import Progress
+from analogue.analysis.drift import SECONDS, accuracy_over_time
+from analogue.analysis.hybrid import HybridPlan, plan_hybrid
+from analogue.analysis.sensitivity import sensitivity
+from analogue.convert import convert_, to_digital_
+from analogue.lifecycle import calibrate_
+from analogue.nn.int8 import quantize_int8_
+from analogue.report import save_json
+from analogue.train.config_file import TrainConfig
+from analogue.train.loop import build_data, evaluate, run_training
 
 TABLE_TIMES = ("1 s", "1 h", "1 d", "1 y")
 

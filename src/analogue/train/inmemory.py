@@ -39,15 +39,15 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .._util.seeds import layer_seed
-from ..convert import analog_layers
-from ..nn import AnalogLayer, AnalogLinear
-from ..physics import pulsed
-from ..physics.noise import GaussianSource, NoiseStream
-from ..physics.periphery import adc
-from ..physics.ste import MVMTrace
-from .pulsed_array import PulsedArray
-from .pulsed_config import BackwardConfig, PulsedDevice
+from analogue._util.seeds import layer_seed
+from analogue.convert import analog_layers
+from analogue.nn import AnalogLayer, AnalogLinear
+from analogue.physics import pulsed
+from analogue.physics.noise import GaussianSource, NoiseStream
+from analogue.physics.periphery import adc
+from analogue.physics.ste import MVMTrace
+from analogue.train.pulsed_array import PulsedArray
+from analogue.train.pulsed_config import BackwardConfig, PulsedDevice
 
 ALGORITHMS = ("sgd", "mixed", "tikitaka")
 

@@ -19,12 +19,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from .. import presets
-from ..config import AnalogConfig
-from ..convert import convert_
-from ..data.digits import DigitsData, evaluate_accuracy, load_digits
-from .inmemory import ALGORITHMS, OPTIMIZERS, InMemoryOptimizer, digital_parameters
-from .pulsed_config import DEVICE_PRESETS, BackwardConfig, PulsedDevice
+from analogue import presets
+from analogue.config import AnalogConfig
+from analogue.convert import convert_
+from analogue.data.digits import DigitsData, evaluate_accuracy, load_digits
+from analogue.train.inmemory import ALGORITHMS, OPTIMIZERS, InMemoryOptimizer, digital_parameters
+from analogue.train.pulsed_config import DEVICE_PRESETS, BackwardConfig, PulsedDevice
 
 logger = logging.getLogger(__name__)
 
@@ -136,10 +136,10 @@ def training_energy(result: dict[str, Any], hidden: tuple[int, ...] = HIDDEN, ba
     unavailable. The pulses include Tiki-Taka's fast array; its column reads are not counted (they
     are one one-hot MVM per read column, a small part)."""
     try:
-        from .. import chips
-        from ..compile import compile as an_compile
-        from ..cost import constants as cost_constants
-        from ..cost import estimate_training
+        from analogue import chips
+        from analogue.compile import compile as an_compile
+        from analogue.cost import constants as cost_constants
+        from analogue.cost import estimate_training
     except ImportError:
         return None
     chip = chips.hermes() if device_kind == "pcm_like" else chips.neurram()
@@ -203,7 +203,7 @@ def run_inmemory_demo(algorithms: list[str], *, epochs: int = 10, device: str = 
     result = {"device": dev.to_dict(), "device_preset": device, "epochs": epochs, "seed": seed,
               "hidden": list(HIDDEN), "table": table, "summary": summary, "runs": runs}
     if out is not None:
-        from ..report import save_json
+        from analogue.report import save_json
 
         out.mkdir(parents=True, exist_ok=True)
         result["paths"] = {"json": str(out / "inmemory.json"), "plot": str(out / "inmemory.png")}
@@ -218,7 +218,7 @@ def _plot(runs: dict[str, dict[str, Any]], path: Path, device: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..report import save_figure
+    from analogue.report import save_figure
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for n, r in runs.items():
@@ -236,7 +236,7 @@ def _plot(runs: dict[str, dict[str, Any]], path: Path, device: str) -> None:
 
 def run_inmemory(args: argparse.Namespace) -> int:
     """``analogue train --in-memory``: print the accuracy table and the energy, save JSON and plot."""
-    from ..report import print_table
+    from analogue.report import print_table
 
     algorithm = getattr(args, "algorithm", "all") or "all"
     algorithms = list(ALGORITHMS) if algorithm == "all" else [algorithm]

@@ -45,16 +45,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._util.inputs import OutputFn, batches
-from .._util.io import atomic_write_bytes, atomic_write_text, stale_temp_files
-from .._util.progress import Progress, progress_enabled
-from .._util.seeds import derive_seed
-from ..analysis.evaluation import check_batch_size, evaluate, outputs
-from ..config import ConfigError
-from ..convert import convert_
-from .config_file import OptimizerSpec, TrainConfig, _data_builtins, _model_builtins, _resolve
-from .hwa import clip_weights_, distillation_loss, hwa_, reseed_noise_
-from .lamb import LAMB
+from analogue._util.inputs import OutputFn, batches
+from analogue._util.io import atomic_write_bytes, atomic_write_text, stale_temp_files
+from analogue._util.progress import Progress, progress_enabled
+from analogue._util.seeds import derive_seed
+from analogue.analysis.evaluation import check_batch_size, evaluate, outputs
+from analogue.config import ConfigError
+from analogue.convert import convert_
+from analogue.train.config_file import OptimizerSpec, TrainConfig, _data_builtins, _model_builtins, _resolve
+from analogue.train.hwa import clip_weights_, distillation_loss, hwa_, reseed_noise_
+from analogue.train.lamb import LAMB
 
 CHECKPOINT = "checkpoint.pt"
 CONFIG_COPY = "config.yaml"
@@ -132,7 +132,7 @@ def convert_for_training(model: nn.Module, cfg: TrainConfig, data: Any | None) -
     tensor, a dict of tensors, ``(x, y)`` pairs, a DataLoader: ``calibrate_`` reads its first
     batches); ``None``: no calibration (a resumed run loads the calibrated ranges).
     """
-    from ..nn.int8 import quantize_int8_
+    from analogue.nn.int8 import quantize_int8_
 
     acfg = cfg.analog.build()
     assert acfg is not None
@@ -141,7 +141,7 @@ def convert_for_training(model: nn.Module, cfg: TrainConfig, data: Any | None) -
     if cfg.analog.int8_digital:
         quantize_int8_(model)
     if cfg.analog.calibrate and data is not None:
-        from ..lifecycle import calibrate_
+        from analogue.lifecycle import calibrate_
 
         calibrate_(model, data.x_train[:512] if hasattr(data, "x_train") else data)
     hwa_(model, cfg.hwa, seed=cfg.seed)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..physics import pulsed
-from ..physics.noise import GaussianSource
-from .pulsed_config import ConstantStepDevice, PCMLikeDevice, PulsedDevice, SoftBoundsDevice
+from analogue.physics import pulsed
+from analogue.physics.noise import GaussianSource
+from analogue.train.pulsed_config import ConstantStepDevice, PCMLikeDevice, PulsedDevice, SoftBoundsDevice
 
 
 def _lognormal(shape: tuple[int, ...], std: float, gen: torch.Generator, like: Tensor) -> Tensor:

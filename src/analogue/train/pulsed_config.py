@@ -17,8 +17,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from .._util.validate import check_nonnegative, is_real, require
-from ..config import ADCConfig, AnalogConfig, ConfigError, section_from_dict
+from analogue._util.validate import check_nonnegative, is_real, require
+from analogue.config import ADCConfig, AnalogConfig, ConfigError, section_from_dict
 
 _KINDS: dict[str, type] = {}
 

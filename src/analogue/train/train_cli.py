@@ -6,8 +6,8 @@ import argparse
 import importlib.util
 from pathlib import Path
 
-from .._util.progress import progress_arg
-from ..report import print_table
+from analogue._util.progress import progress_arg
+from analogue.report import print_table
 
 
 # -- analogue train -------------------------------------------------------------------------------
@@ -24,7 +24,7 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--in-memory", action="store_true",
                    help="in-memory (pulsed) training demo instead of a config (analogue.train.inmemory_cli)")
     if _has_inmemory():
-        from .inmemory_cli import add_inmemory_arguments
+        from analogue.train.inmemory_cli import add_inmemory_arguments
 
         add_inmemory_arguments(p.add_argument_group("with --in-memory"))
 
@@ -44,13 +44,13 @@ def run_train(args: argparse.Namespace) -> int:
     if args.in_memory:
         if not _has_inmemory():
             raise ValueError("--in-memory: in-memory training is not available in this version of analogue")
-        from . import inmemory_cli
+        from analogue.train import inmemory_cli
 
         return int(inmemory_cli.run_inmemory(args))
     if args.config is None:
         raise ValueError("give a training config: analogue train CONFIG.yaml (see docs/examples/digits_hwa.yaml)")
-    from .config_file import TrainConfig
-    from .loop import run_training
+    from analogue.train.config_file import TrainConfig
+    from analogue.train.loop import run_training
 
     cfg = TrainConfig.from_yaml(args.config)
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
@@ -80,8 +80,8 @@ def add_hwa_table_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_hwa_table_cli(args: argparse.Namespace) -> int:
-    from .config_file import TrainConfig
-    from .hwa_table import run_hwa_table
+    from analogue.train.config_file import TrainConfig
+    from analogue.train.hwa_table import run_hwa_table
 
     cfg = TrainConfig.from_yaml(args.config) if args.config else None
     res = run_hwa_table(cfg, args.out, repeats=args.repeats, min_analog_mac_fraction=args.analog_macs,
