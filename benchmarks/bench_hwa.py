@@ -31,10 +31,10 @@ sys.path.insert(0, os.path.dirname(__file__))
 from common import md_table
 
 import analogue as an
+from analogue.apps.training import teacher_logits
 from analogue.data import digits_cnn
 from analogue.data.models import mlp, small_resnet
 from analogue.train import HWAOptions, clip_weights_, distillation_loss, hwa_
-from analogue.train.loop import teacher_logits
 
 
 def _step_fn(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, opts: HWAOptions | None,

@@ -19,8 +19,8 @@ import torch
 from torch import nn
 
 import analogue as an
-from analogue.train.inmemory import AnalogSGD, MixedPrecision, TikiTaka
-from analogue.train.pulsed_config import BackwardConfig, rram_asymmetric
+from analogue.config.pulsed import BackwardConfig, rram_asymmetric
+from analogue.train.inmemory.optimizers import AnalogSGD, MixedPrecision, TikiTaka
 
 
 def _digital(n: int, x: torch.Tensor, g: torch.Tensor) -> Callable[[], None]:

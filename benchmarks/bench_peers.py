@@ -36,10 +36,10 @@ from bench_hwa import _step_fn, _time_min  # noqa: E402
 from common import md_table, time_pair  # noqa: E402
 
 import analogue as an  # noqa: E402
+from analogue.apps.training import teacher_logits  # noqa: E402
 from analogue.data import digits_cnn  # noqa: E402
 from analogue.data.models import mlp, small_resnet  # noqa: E402
 from analogue.train import HWAOptions, hwa_  # noqa: E402
-from analogue.train.loop import teacher_logits  # noqa: E402
 
 
 def _lightning_config(hwa: bool):

@@ -11,8 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analogue import chips, presets
-from analogue.chips import ADC_KINDS, INPUT_ENCODINGS, Chip, DigitalUnit, Periphery, array_config
 from analogue.config import ConfigError
+from analogue.config.chips import (
+    ADC_KINDS,
+    INPUT_ENCODINGS,
+    Chip,
+    DigitalUnit,
+    Periphery,
+    array_config,
+)
 
 PRESET_NAMES = [
     "hermes",

@@ -9,9 +9,10 @@ import torch
 import yaml
 
 import analogue
-from analogue import chips, cli
+from analogue import cli
+from analogue.apps.training import CHECKPOINT
 from analogue.cli import main
-from analogue.train.loop import CHECKPOINT
+from analogue.config import chips
 
 TINY = {"model": {"name": "mlp", "kwargs": {"sizes": [64, 10]}}, "data": {"name": "digits", "batch_size": 512},
         "analog": {"preset": None}, "epochs": 2}

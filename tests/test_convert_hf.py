@@ -81,7 +81,7 @@ def test_bert_every_linear_analog():
 def test_gpt2_conversion_report_and_log(caplog):
     model = _gpt2()
     ids = _ids()
-    with caplog.at_level(logging.INFO, logger="analogue.convert"):
+    with caplog.at_level(logging.INFO, logger="analogue.lifecycle.convert"):
         an.convert_(model, an.presets.ideal(), rules={"lm_head": None}, example_inputs=ids)
     rep = an.conversion_report(model, {"lm_head": None}, example_inputs=ids)
     assert set(rep.analog) == GPT2_CONV1D
@@ -94,7 +94,7 @@ def test_gpt2_conversion_report_and_log(caplog):
     assert rep.analog_macs == tokens * 2 * 12 * d * d
     assert rep.total_macs == rep.analog_macs + tokens * d * 100
     assert rep.mac_share == pytest.approx(24 * d / (24 * d + 100))
-    (record,) = [r for r in caplog.records if r.name == "analogue.convert"]
+    (record,) = [r for r in caplog.records if r.name == "analogue.lifecycle.convert"]
     assert record.levelno == logging.INFO and record.getMessage() == f"convert_: {rep.summary()}"
     assert "8 layer(s) analog (" in record.getMessage() and "% of the MACs" in record.getMessage()
     # without inputs the share is of the parameters, and says so

@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 import analogue as an
-from analogue.lifecycle import partial_sums
+from analogue.lifecycle.calibrate import partial_sums
 
 
 def _layer(policy="calibrated", rows=64):
@@ -67,7 +67,7 @@ import math  # noqa: E402
 
 import torch.nn.functional as F  # noqa: E402
 
-from analogue.lifecycle import Reservoir, TopValues, _quantile, sample_inputs  # noqa: E402
+from analogue.lifecycle.calibrate import Reservoir, TopValues, _quantile, sample_inputs  # noqa: E402
 
 
 def _rank_error(n_vectors, delta=1e-9):

@@ -322,7 +322,7 @@ def test_program_refuses_non_finite_weights_naming_the_layer(layer, value):
 
 def test_program_seed_must_fit_the_int64_seed_buffer():
     model = an.convert_(_mlp(), _quiet(an.presets.pcm()))
-    lim = an.lifecycle_drift.seed_limit(2)
+    lim = an.lifecycle.devices.seed_limit(2)
     assert lim == ((1 << 63) - 2) // 1_000_003
     for bad in (2**70, lim + 1, -lim - 1):
         with pytest.raises(ValueError, match=r"^program_: seed must lie in \[-\d+, \d+\]"):

@@ -13,7 +13,7 @@ from torch import nn
 
 import analogue as an
 from analogue.config import ConfigError
-from analogue.saving import SAVED_JSON, SAVED_TENSORS
+from analogue.lifecycle.saving import SAVED_JSON, SAVED_TENSORS
 
 DAY = 86_400.0
 

@@ -1,17 +1,34 @@
 """analogue: simulate, train, compile and cost PyTorch models on analog in-memory-computing hardware."""
 
-from analogue import analysis, chips, cost, physics, presets, train
+from analogue import analysis, cost, physics, train
+from analogue._util.version import __version__ as __version__
 from analogue.compile import CompiledModel, compile  # noqa: A004 -- an.compile is the public name
 from analogue.compile.program import deprecated_program as _deprecated_program
-from analogue.config import ADCConfig, AnalogConfig, ConfigError, DACConfig, DeviceConfig, MappingConfig, NoiseConfig, TileConfig
-from analogue.convert import ConversionReport, DigitalLayer, analog_layers, conversion_report, convert_, to_digital_
+from analogue.config import (
+    ADCConfig,
+    AnalogConfig,
+    ConfigError,
+    DACConfig,
+    DeviceConfig,
+    MappingConfig,
+    NoiseConfig,
+    TileConfig,
+    chips,
+    presets,
+)
 from analogue.cost import CostReport, estimate_cost
-from analogue.lifecycle import calibrate_, capture_inputs
-from analogue.lifecycle_drift import compensate_drift_, drift_, program_, unprogram_
+from analogue.lifecycle.calibrate import calibrate_, capture_inputs
+from analogue.lifecycle.convert import (
+    ConversionReport,
+    DigitalLayer,
+    analog_layers,
+    conversion_report,
+    convert_,
+    to_digital_,
+)
+from analogue.lifecycle.devices import compensate_drift_, drift_, program_, unprogram_
+from analogue.lifecycle.saving import load, save
 from analogue.nn import AnalogConv1d, AnalogConv2d, AnalogHFConv1D, AnalogLayer, AnalogLinear
-from analogue.saving import load, save
-
-__version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> object:

@@ -11,8 +11,8 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import analogue as an
 from analogue.analysis import evaluate
+from analogue.apps import training as loop
 from analogue.data import digits_cnn, evaluate_accuracy, load_digits
-from analogue.train import loop
 
 
 def _digits_model():
@@ -172,7 +172,7 @@ def test_teacher_logits_takes_the_convention_and_gives_what_it_gave():
 
 
 def test_convert_for_training_calibrates_from_the_convention():
-    from analogue.train import TrainConfig
+    from analogue.apps import TrainConfig
 
     cfg = TrainConfig.from_dict({"model": {"name": "digits_cnn"}, "data": {"name": "digits"},
                                  "analog": {"preset": "standard"}, "epochs": 1})

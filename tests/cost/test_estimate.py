@@ -10,9 +10,9 @@ import torch
 
 import analogue as an
 from analogue import chips
-from analogue.chips import Chip
 from analogue.compile.program import Block, CompiledModel, LayerPlan
 from analogue.config import ConfigError
+from analogue.config.chips import Chip
 from analogue.cost import (
     CostReport,
     constants,

@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analogue import chips
-from analogue.chips import Chip
+from analogue.apps.claims import PUBLISHED, brief_claims, claims_table
 from analogue.config import ConfigError
+from analogue.config.chips import Chip
 from analogue.cost import PeakReport, constants, peak, sweep, sweep_points
-from analogue.cost.claims import PUBLISHED, brief_claims, claims_table
 
 VALIDATED = [
     chips.hermes(),

@@ -9,9 +9,9 @@ import torch
 import yaml
 
 from analogue import presets
+from analogue.apps.training import build_model
 from analogue.config import AnalogConfig, ConfigError
-from analogue.train import TrainConfig, run_training
-from analogue.train.loop import build_model
+from analogue.apps import TrainConfig, run_training
 
 BASE = {"model": {"name": "mlp", "kwargs": {"sizes": [64, 10]}}, "data": {"name": "digits"},
         "analog": {"preset": None}, "epochs": 1}
@@ -126,7 +126,7 @@ def test_the_package_s_own_factories_need_no_trust():
     cfg = TrainConfig.from_dict({**BASE, "model": {"name": "analogue.data.models:mlp", "kwargs": {"sizes": [64, 10]}}})
     assert isinstance(build_model(cfg)[0], torch.nn.Linear)
     # another module of the package is not a model factory: writing files is not training
-    cfg = TrainConfig.from_dict({**BASE, "model": {"name": "analogue.config:atomic_write_text"}})
+    cfg = TrainConfig.from_dict({**BASE, "model": {"name": "analogue._util.io:atomic_write_text"}})
     with pytest.raises(ConfigError, match="--trust-code"):
         build_model(cfg)
     with pytest.raises(ConfigError, match="not a function of analogue.data"):  # imported, not defined there

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from analogue.train.hwa_table import TABLE_TIMES, run_hwa_table
+from analogue.apps.hwa_table import TABLE_TIMES, run_hwa_table
 
 
 @pytest.mark.slow

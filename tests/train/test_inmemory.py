@@ -10,9 +10,9 @@ from torch import nn
 
 import analogue as an
 from analogue.config import ConfigError
+from analogue.config import pulsed as pc
 from analogue.train import inmemory as im
-from analogue.train import pulsed_config as pc
-from analogue.train.pulsed_array import PulsedArray
+from analogue.train.inmemory.arrays import PulsedArray
 
 Z = 5.0
 
@@ -308,7 +308,7 @@ def test_transposed_read_backward_equals_exact_when_ideal_and_differs_when_not()
 
 # -- end to end --------------------------------------------------------------------------------------
 def test_inmemory_demo_writes_results_and_energy(tmp_path, one_thread):
-    from analogue.train.inmemory_cli import run_inmemory_demo
+    from analogue.apps.inmemory_study import run_inmemory_demo
 
     res = run_inmemory_demo(["sgd"], epochs=1, out=tmp_path, log=lambda *a: None)
     assert (tmp_path / "inmemory.json").exists() and (tmp_path / "inmemory.png").exists()
@@ -321,7 +321,7 @@ def test_inmemory_demo_writes_results_and_energy(tmp_path, one_thread):
 
 @pytest.mark.slow
 def test_tikitaka_reaches_94_percent_on_digits_and_plain_sgd_falls_short(one_thread):
-    from analogue.train.inmemory_cli import train_digits
+    from analogue.apps.inmemory_study import train_digits
 
     tt = train_digits("tikitaka", epochs=10, seed=0)
     sgd = train_digits("sgd", epochs=10, seed=0)

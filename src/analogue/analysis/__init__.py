@@ -4,7 +4,12 @@ from analogue.analysis.drift import AccuracyOverTime, DriftPoint, accuracy_over_
 from analogue.analysis.evaluation import evaluate
 from analogue.analysis.hybrid import HybridPlan, apply_hybrid_, plan_hybrid
 from analogue.analysis.mvm import mvm_error, mvm_error_table
-from analogue.analysis.sensitivity import LayerSensitivity, SensitivityResult, count_macs, sensitivity
+from analogue.analysis.sensitivity import (
+           LayerSensitivity,
+           SensitivityResult,
+           count_macs,
+           sensitivity,
+)
 
 __all__ = ["AccuracyOverTime", "DriftPoint", "HybridPlan", "LayerSensitivity", "SensitivityResult",
            "accuracy_over_time", "apply_hybrid_", "count_macs", "evaluate", "mvm_error", "mvm_error_table",

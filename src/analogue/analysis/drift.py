@@ -18,11 +18,11 @@ from torch import Tensor, nn
 
 from analogue._util import inputs
 from analogue._util.progress import Progress, progress_enabled, track
-from analogue.convert import analog_layers
-from analogue.lifecycle_drift import drift_, program_, unprogram_
+from analogue.analysis.evaluation import labelled_batches, outputs, top1_counts
+from analogue.lifecycle.convert import analog_layers
+from analogue.lifecycle.devices import drift_, program_, unprogram_
 from analogue.nn.programmed import COMPENSATION_MODES
 from analogue.physics.devices import check_temperature, check_time
-from analogue.analysis.evaluation import labelled_batches, outputs, top1_counts
 
 SECONDS = {
     "1 s": 1.0,
@@ -100,7 +100,7 @@ class AccuracyOverTime:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        from analogue.report import save_figure
+        from analogue._util.tables import save_figure
 
         fig, ax = plt.subplots(figsize=(7, 4))
         for mode in dict.fromkeys(p.compensation for p in self.points):

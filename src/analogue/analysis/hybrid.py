@@ -18,8 +18,8 @@ from typing import Any
 
 from torch import nn
 
-from analogue.config import AnalogConfig
 from analogue.analysis.sensitivity import SensitivityResult
+from analogue.config import AnalogConfig
 
 MAX_FRONTIER = 20_000
 """Pareto states kept per step; beyond this the lowest-value states are dropped (approximate)."""
@@ -118,7 +118,7 @@ def plan_hybrid(
 def apply_hybrid_(model: nn.Module, cfg: AnalogConfig, plan: HybridPlan, seed: int = 0) -> nn.Module:
     """``convert_(model, cfg, plan.rules)``, then int8-quantise the digital layers if the plan says
     so; in place, returns ``model``."""
-    from analogue.convert import convert_
+    from analogue.lifecycle.convert import convert_
     from analogue.nn.int8 import quantize_int8_
 
     convert_(model, cfg, rules=plan.rules or None, seed=seed)

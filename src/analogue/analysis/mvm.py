@@ -68,7 +68,7 @@ def mvm_error(
         layer.weight.copy_(draw[weight_dist]((cols, rows)))
     layer.eval()
     if calibrate:
-        from analogue.lifecycle import calibrate_
+        from analogue.lifecycle.calibrate import calibrate_
 
         calibrate_(layer, draw[input_dist]((max(n_vectors, 256), rows)), adc_quantile=1.0, adc_margin=1.25)
     x = draw[input_dist]((n_vectors, rows))

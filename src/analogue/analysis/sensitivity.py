@@ -26,7 +26,7 @@ from analogue._util import inputs
 from analogue._util.progress import Progress, progress_enabled, track
 from analogue._util.seeds import layer_seed
 from analogue.config import AnalogConfig
-from analogue.convert import count_weight_macs
+from analogue.lifecycle.convert import count_weight_macs
 from analogue.nn import AnalogLayer
 from analogue.nn.twins import twin_for
 
@@ -161,7 +161,7 @@ def _measure(model: nn.Module, data: list[inputs.Batch], refs: list[Tensor], rep
 @torch.no_grad()
 def _deploy(layer: AnalogLayer, seed: int, reps: int, t_s: float, compensation: str) -> None:
     """Program ``reps`` instances of one layer and read them ``t_s`` later, compensated."""
-    from analogue.lifecycle_drift import drift_, program_
+    from analogue.lifecycle.devices import drift_, program_
 
     program_(layer, seed=seed, instances=reps)
     drift_(layer, t_s, compensation=compensation)
@@ -238,7 +238,7 @@ def sensitivity(
             setattr(parent, child_name, twin)
             try:
                 if calibrate:
-                    from analogue.lifecycle import calibrate_
+                    from analogue.lifecycle.calibrate import calibrate_
 
                     calibrate_(model, data, max_batches=len(data), progress=False)
                 _deploy(twin, layer_seed(seed, i), n_seeds, float(t_s), compensation)

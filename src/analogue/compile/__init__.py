@@ -23,9 +23,7 @@ import torch
 from torch import nn
 from torch.utils._pytree import tree_flatten
 
-from analogue import chips
 from analogue._util.progress import Progress, bar
-from analogue.chips import Chip
 from analogue.compile.capture import CaptureError, OpNode, as_args, capture
 from analogue.compile.placement import ChipCapacityError, layer_geometry, place
 from analogue.compile.program import (
@@ -36,8 +34,15 @@ from analogue.compile.program import (
     LayerPlan,
     deprecated_program,
 )
-from analogue.config import AnalogConfig
-from analogue.convert import analog_layers, convert_tree, rule_for, to_digital_, validate_rules
+from analogue.config import AnalogConfig, chips
+from analogue.config.chips import Chip
+from analogue.lifecycle.convert import (
+    analog_layers,
+    convert_tree,
+    rule_for,
+    to_digital_,
+    validate_rules,
+)
 from analogue.nn import AnalogLayer
 
 __all__ = [

@@ -33,7 +33,7 @@ import torch
 from analogue._util.serial import reject_unknown as _reject_unknown
 
 if TYPE_CHECKING:  # pragma: no cover
-    from analogue.chips import Chip
+    from analogue.config.chips import Chip
 
 PROGRAM_VERSION = 1
 
@@ -291,7 +291,7 @@ class CompiledModel:
         """JSON text of everything but the model; also written atomically to ``path`` if given."""
         text = json.dumps(self.to_dict(), indent=1)
         if path is not None:
-            from analogue.config import atomic_write_text
+            from analogue._util.io import atomic_write_text
 
             atomic_write_text(path, text)
         return text
@@ -345,7 +345,7 @@ def _read_text(path: Path) -> str:
 
 
 def _chip_from_dict(data: dict[str, Any]) -> Chip:
-    from analogue.chips import Chip
+    from analogue.config.chips import Chip
 
     return Chip.from_dict(data)
 

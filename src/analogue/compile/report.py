@@ -186,7 +186,7 @@ def plot_occupancy(
     if path is not None:
         import io
 
-        from analogue.config import atomic_write_bytes
+        from analogue._util.io import atomic_write_bytes
 
         buf = io.BytesIO()
         fig.savefig(

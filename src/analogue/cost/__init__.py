@@ -1,6 +1,6 @@
 """Energy, latency and area of analog in-memory-computing chips and compiled models.
 
-Pure functions over the same hardware description the compiler uses (``analogue.chips.Chip``):
+Pure functions over the same hardware description the compiler uses (``analogue.config.chips.Chip``):
 
 - ``peak(chip)``: datasheet peak TOPS, TOPS/W, area and the energy of one array MVM by component;
 - ``estimate_cost(program, batch=1)``: a compiled model's energy, latency, throughput, effective

@@ -14,9 +14,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 # the kinds' codes and the conversion time are part of the chip's one timing model
-from analogue.chips import ADC_KIND_CODE as ADC_KIND_CODE
-from analogue.chips import ENCODING_CODE as ENCODING_CODE
-from analogue.chips import adc_conversion_time_s as adc_conversion_time_s
+from analogue.config.chips import ADC_KIND_CODE as ADC_KIND_CODE
+from analogue.config.chips import ENCODING_CODE as ENCODING_CODE
+from analogue.config.chips import adc_conversion_time_s as adc_conversion_time_s
 from analogue.cost import constants as K
 
 Array = NDArray[np.float64]

@@ -30,8 +30,8 @@ import numpy as np
 
 from analogue._util.serial import record_from_dict
 from analogue._util.validate import check_fraction, check_int, check_positive_fraction
-from analogue.chips import Chip, gpu_a100
 from analogue.config import ConfigError
+from analogue.config.chips import Chip, gpu_a100
 from analogue.cost import components as C
 from analogue.cost import constants as K
 from analogue.cost.model import array_energy, chip_params, digital_pJ_per_op, evaluate, timing
@@ -151,7 +151,7 @@ def _check_program(program: Any, batch: int, where: str) -> Chip:
             )
     chip = program.chip
     if not isinstance(chip, Chip):
-        raise ConfigError(f"{where}: program.chip must be an analogue.chips.Chip")
+        raise ConfigError(f"{where}: program.chip must be an analogue.config.chips.Chip")
     if not any(lp.macs or lp.digital_ops for lp in program.layers):
         raise ConfigError(
             f"{where}: the program does no work (no multiply-accumulates or digital operations per "

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from analogue.chips import ADC_KIND_CODE, ENCODING_CODE, Chip, mvm_timing
+from analogue.config.chips import ADC_KIND_CODE, ENCODING_CODE, Chip, mvm_timing
 from analogue.cost import components as C
 from analogue.cost import constants as K
 
@@ -115,7 +115,7 @@ def chip_params(chips: Chip | Sequence[Chip]) -> dict[str, np.ndarray]:
 
 
 def timing(p: dict[str, Any]) -> dict[str, np.ndarray]:
-    """:func:`analogue.chips.mvm_timing` (the one timing model) of every design point in ``p``."""
+    """:func:`analogue.config.chips.mvm_timing` (the one timing model) of every design point in ``p``."""
     return mvm_timing(
         encoding=p["encoding"], dac_bits=p["dac_bits"], clock_hz=p["clock_hz"],
         t_read_s=p["t_read_s"], adc_kind=p["adc_kind"], adc_bits=p["adc_bits"],

@@ -18,8 +18,8 @@ import numpy as np
 
 from analogue._util.serial import record_from_dict
 from analogue._util.validate import check_fraction
-from analogue.chips import ADC_KIND_CODE, ENCODING_CODE, FLAT_FIELDS, Chip
 from analogue.config import ConfigError
+from analogue.config.chips import ADC_KIND_CODE, ENCODING_CODE, FLAT_FIELDS, Chip
 from analogue.cost import constants as K
 from analogue.cost.model import chip_params, evaluate
 
@@ -88,7 +88,7 @@ def peak(
     An all-digital chip (``arrays_per_core=0``) reports its digital unit.
     """
     if not isinstance(chip, Chip):
-        raise ConfigError(f"peak: expected an analogue.chips.Chip, got {type(chip).__name__}")
+        raise ConfigError(f"peak: expected an analogue.config.chips.Chip, got {type(chip).__name__}")
     check_fraction(input_activity, "peak", "input_activity")
     check_fraction(weight_activity, "peak", "weight_activity")
     r = evaluate(chip_params(chip), input_activity, weight_activity)
@@ -129,7 +129,7 @@ def sweep(
 ) -> dict[str, np.ndarray]:
     """Peak figures over the Cartesian product of chip variants, vectorised.
 
-    ``axes`` map the flat ``Chip`` field names (``analogue.chips.FLAT_FIELDS``) to the values to
+    ``axes`` map the flat ``Chip`` field names (``analogue.config.chips.FLAT_FIELDS``) to the values to
     try, e.g.
     ``sweep(hermes(), adc_bits=range(4, 11), array_rows=[128, 256, 512], node_nm=[28, 14, 7])``.
     Numeric fields and ``adc_kind``/``input_encoding`` vary freely; ``device`` switches the

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from analogue.chips import Chip
-from analogue.config import atomic_write_bytes
+from analogue._util.io import atomic_write_bytes
+from analogue.config.chips import Chip
 
 
 def _save(fig: object, path: str | os.PathLike[str]) -> Path:

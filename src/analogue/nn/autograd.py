@@ -16,9 +16,9 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor
 
+from analogue.nn.call import INFERENCE, TRAINING, CallMode, Inputs
 from analogue.physics.periphery import dac
 from analogue.physics.ste import MVMTrace, autocast_off_backward, lsq_range_grad
-from analogue.nn.call import INFERENCE, TRAINING, CallMode, Inputs
 
 
 class AnalogSim(Protocol):

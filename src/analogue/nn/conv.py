@@ -20,11 +20,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from analogue.config import AnalogConfig
-from analogue.physics.periphery import dac_codes_, dac_gain
 from analogue.nn.autograd import AnalogConvFn
 from analogue.nn.call import CallMode, Inputs
 from analogue.nn.layer import AnalogLayer, simulated_forward
 from analogue.nn.twins import share_params
+from analogue.physics.periphery import dac_codes_, dac_gain
 
 
 @dataclass(frozen=True)

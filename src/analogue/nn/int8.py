@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from analogue.physics.ste import round_ste
 from analogue.nn.layer import copy_params
+from analogue.physics.ste import round_ste
 
 INT8_LEVELS = 127
 

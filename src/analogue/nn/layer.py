@@ -32,15 +32,15 @@ import torch
 from torch import Tensor, nn
 
 from analogue.config import AnalogConfig
+from analogue.nn import buffers, programmed, readers
+from analogue.nn.autograd import AnalogMatmulFn
+from analogue.nn.call import INFERENCE, CallMode, Inputs
+from analogue.nn.readers import WeightPerturber
 from analogue.physics import mapping
 from analogue.physics.crossbar import BlockReader, Readout, WeightUnits, tiled_mvm
 from analogue.physics.noise import GaussianSource, NoiseStream, pool_size_for
 from analogue.physics.periphery import dac, dac_unit, dynamic_input_scale
 from analogue.physics.ste import MVMTrace, autocast_on
-from analogue.nn import buffers, programmed, readers
-from analogue.nn.autograd import AnalogMatmulFn
-from analogue.nn.call import INFERENCE, CallMode, Inputs
-from analogue.nn.readers import WeightPerturber
 
 
 class InputGradient(Protocol):
@@ -109,7 +109,7 @@ class AnalogLayer(nn.Module):
     groups: int
 
     def _init_analog(self, cfg: AnalogConfig | None, seed: int = 0) -> None:
-        from analogue.presets import standard
+        from analogue.config.presets import standard
 
         cfg = standard() if cfg is None else cfg
         if not isinstance(cfg, AnalogConfig):

@@ -47,7 +47,15 @@ from analogue._util.seeds import layer_seed
 from analogue.config import AnalogConfig
 from analogue.physics import mapping
 from analogue.physics.crossbar import BlockReader, Readout, tiled_mvm
-from analogue.physics.devices import ProgrammedDevices, aging_range_fraction, check_temperature, check_time, device_targets, devices_at, program_devices
+from analogue.physics.devices import (
+    ProgrammedDevices,
+    aging_range_fraction,
+    check_temperature,
+    check_time,
+    device_targets,
+    devices_at,
+    program_devices,
+)
 from analogue.physics.periphery import levels
 from analogue.physics.slicing import bit_slice
 

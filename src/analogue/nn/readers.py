@@ -32,11 +32,11 @@ import torch
 from torch import Tensor
 
 from analogue.config import AnalogConfig
+from analogue.nn import programmed
+from analogue.nn.buffers import strided_like
 from analogue.physics import mapping
 from analogue.physics.crossbar import BlockReader, WeightUnits
 from analogue.physics.slicing import bit_slice, unslice
-from analogue.nn import programmed
-from analogue.nn.buffers import strided_like
 
 if TYPE_CHECKING:
     from analogue.nn.layer import AnalogLayer

@@ -28,7 +28,15 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from analogue.config import Aging, DeviceConfig, Drift, Levels, ProgrammingNoise, ReadNoise, Temperature
+from analogue.config import (
+    Aging,
+    DeviceConfig,
+    Drift,
+    Levels,
+    ProgrammingNoise,
+    ReadNoise,
+    Temperature,
+)
 
 K_B_EV_PER_K = 8.617333262e-5
 """Boltzmann constant in eV/K (CODATA 2018)."""

@@ -1,11 +1,37 @@
-"""Training helpers: hardware-aware training (HWA), LAMB, the training loop behind ``analogue train``."""
+"""Training: hardware-aware training (HWA), LAMB, and training in memory (pulsed updates of the
+arrays: ``train.inmemory``). The training loop behind ``analogue train`` and its config file are an
+application: ``analogue.apps.training`` and ``analogue.apps.train_config``."""
 
-from analogue.train.config_file import TrainConfig
-from analogue.train.hwa import HWAOptions, clip_weights_, distillation_loss, hardware_aware, hwa_, remove_hwa_, reseed_noise_
-from analogue.train.inmemory import AnalogSGD, InMemoryOptimizer, MixedPrecision, TikiTaka, attach_analog_backward_, digital_parameters
+import warnings
+
+from analogue.config.pulsed import (
+    BackwardConfig,
+    ConstantStepDevice,
+    PCMLikeDevice,
+    SoftBoundsDevice,
+    ideal_device,
+    pcm_like,
+    rpu_constant_step,
+    rram_asymmetric,
+)
+from analogue.train.hwa import (
+    HWAOptions,
+    clip_weights_,
+    distillation_loss,
+    hardware_aware,
+    hwa_,
+    remove_hwa_,
+    reseed_noise_,
+)
+from analogue.train.inmemory import (
+    AnalogSGD,
+    InMemoryOptimizer,
+    MixedPrecision,
+    TikiTaka,
+    attach_analog_backward_,
+    digital_parameters,
+)
 from analogue.train.lamb import LAMB
-from analogue.train.loop import TrainResult, run_training
-from analogue.train.pulsed_config import BackwardConfig, ConstantStepDevice, PCMLikeDevice, SoftBoundsDevice, ideal_device, pcm_like, rpu_constant_step, rram_asymmetric
 
 __all__ = [
     "LAMB",
@@ -18,8 +44,6 @@ __all__ = [
     "PCMLikeDevice",
     "SoftBoundsDevice",
     "TikiTaka",
-    "TrainConfig",
-    "TrainResult",
     "attach_analog_backward_",
     "clip_weights_",
     "digital_parameters",
@@ -32,5 +56,20 @@ __all__ = [
     "reseed_noise_",
     "rpu_constant_step",
     "rram_asymmetric",
-    "run_training",
 ]
+
+
+_MOVED = {"TrainConfig": "train_config", "TrainResult": "training", "run_training": "training"}
+
+
+def __getattr__(name: str) -> object:
+    """The training loop's names under their old home (deprecated: ``analogue.apps``)."""
+    if name in _MOVED:
+        warnings.warn(f"analogue.train.{name} moved to analogue.apps.{_MOVED[name]}.{name}",
+                      DeprecationWarning, stacklevel=2)
+        from analogue import (
+            apps,  # a deprecated alias: the one import upwards (tests/test_architecture.py)
+        )
+
+        return getattr(apps, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

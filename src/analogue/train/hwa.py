@@ -45,7 +45,7 @@ from torch import Tensor, nn
 from analogue._util.seeds import derive_seed
 from analogue._util.validate import check_nonnegative
 from analogue.config import AnalogConfig, ConfigError, MappingConfig, ProgrammingNoise
-from analogue.convert import analog_layers
+from analogue.lifecycle.convert import analog_layers
 from analogue.nn import AnalogLayer
 from analogue.nn.buffers import dense_flat, shaped_buffer, strided_like, thread_buffers
 from analogue.physics.noise import GaussianSource, NoiseStream, pool_size_for

@@ -9,13 +9,13 @@ from typing import Any
 
 import torch
 
-from analogue import presets
 from analogue._util.progress import Progress, progress_enabled
+from analogue._util.tables import save_figure, save_json
 from analogue.analysis.mvm import mvm_error_table
-from analogue.convert import convert_
+from analogue.config import presets
 from analogue.data.digits import digits_cnn, evaluate_accuracy, load_digits, train_classifier
-from analogue.lifecycle import calibrate_
-from analogue.report import save_figure, save_json
+from analogue.lifecycle.calibrate import calibrate_
+from analogue.lifecycle.convert import convert_
 
 
 def run_demo(out: Path, epochs: int = 15, seed: int = 0, progress: Progress = None) -> dict[str, Any]:

@@ -65,7 +65,7 @@ CHIP_HELP = ("chip preset (hermes, hermes-4phase, mythic_m1076, neurram, neurram
 def load_chip(text: str) -> Any:
     """A chip preset by name, or a ``Chip`` from a YAML file (``*.yaml``/``*.yml`` or an existing
     file)."""
-    from analogue import chips
+    from analogue.config import chips
 
     if text.endswith((".yaml", ".yml")) or Path(text).is_file():
         return chips.Chip.from_yaml(text)

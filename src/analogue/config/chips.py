@@ -58,7 +58,6 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from analogue import presets
 from analogue._util.serial import (
     field_names,
     numeric_strings,
@@ -69,7 +68,7 @@ from analogue._util.serial import (
     write_yaml,
 )
 from analogue._util.validate import ConfigError, is_int, is_real
-from analogue.config import AnalogConfig, DeviceConfig
+from analogue.config import AnalogConfig, DeviceConfig, presets
 
 CHIP_VERSION = 2
 """Version 2: sections (``array``, ``organisation``, ``periphery``, ``electrical``, ``digital``).
@@ -86,7 +85,7 @@ ADC_KIND_CODE = {"sar": 0, "flash": 1, "ramp": 2, "cco": 3}
 ENCODING_CODE = {"pwm": 0, "bit_serial": 1, "amplitude": 2, "bit_serial_integrate": 3,
                  "pulse_count": 4}
 
-#: The device model of each technology (``analogue.presets``); kinds without a published model
+#: The device model of each technology (``analogue.config.presets``); kinds without a published model
 #: (``mram``, ``ideal``, ``none``) get an ideal cell of that kind.
 DEVICE_MODELS: dict[str, Callable[[], DeviceConfig]] = {
     "pcm": presets.pcm_device,

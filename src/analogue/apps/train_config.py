@@ -175,7 +175,7 @@ class PretrainSpec:
 
 @dataclass(frozen=True)
 class AnalogSpec:
-    """The conversion: ``preset`` names a function of ``analogue.presets`` (``null``: stay digital),
+    """The conversion: ``preset`` names a function of ``analogue.config.presets`` (``null``: stay digital),
     called with ``kwargs``, or an ``AnalogConfig`` YAML file (``*.yaml``/``*.yml``,
     ``AnalogConfig.to_yaml``; relative to the working directory); then ``overrides`` applied
     (dotted keys, ``AnalogConfig.replace``).
@@ -217,7 +217,7 @@ class AnalogSpec:
                 return cfg.replace(**self.overrides) if self.overrides else cfg
             except (ConfigError, TypeError) as exc:
                 raise ConfigError(f"analog.overrides: {exc}") from None
-        from analogue import presets
+        from analogue.config import presets
 
         fn = getattr(presets, self.preset, None)
         public = [n for n in getattr(presets, "__all__", dir(presets)) if not n.startswith("_")]

@@ -57,7 +57,7 @@ from torch import nn
 
 from analogue._util.io import file_sha256, fsync_dir, write_temp_file
 from analogue.config import CONFIG_VERSION, AnalogConfig, ConfigError
-from analogue.convert import analog_layers, convert_, to_digital_
+from analogue.lifecycle.convert import analog_layers, convert_, to_digital_
 from analogue.nn import AnalogLayer, programmed
 
 FORMAT = "analogue.saved-model"
@@ -123,7 +123,7 @@ def save(model: nn.Module, directory: str | os.PathLike[str], *, overwrite: bool
     import safetensors
     from safetensors.torch import save_file
 
-    from analogue import __version__
+    from analogue._util.version import __version__
 
     tensors, keys = _cpu_tensors(layers)
     configs: list[dict[str, Any]] = []

@@ -20,7 +20,7 @@ from analogue._util.inputs import batch_size, batches, call
 from analogue._util.progress import Progress, progress_enabled, track
 from analogue._util.seeds import layer_seed
 from analogue._util.validate import check_at_least, check_int, check_positive_fraction
-from analogue.convert import analog_layers
+from analogue.lifecycle.convert import analog_layers
 from analogue.nn import AnalogLayer
 from analogue.physics import mapping
 
@@ -354,4 +354,4 @@ def calibrate_(
 
 
 # devices over time (program_, drift_, compensation) live in lifecycle_drift.py
-from analogue.lifecycle_drift import compensate_drift_, drift_, program_, unprogram_  # noqa: E402,F401
+from analogue.lifecycle.devices import compensate_drift_, drift_, program_, unprogram_  # noqa: E402,F401

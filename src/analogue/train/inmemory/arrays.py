@@ -12,9 +12,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from analogue.config.pulsed import ConstantStepDevice, PCMLikeDevice, PulsedDevice, SoftBoundsDevice
 from analogue.physics import pulsed
 from analogue.physics.noise import GaussianSource
-from analogue.train.pulsed_config import ConstantStepDevice, PCMLikeDevice, PulsedDevice, SoftBoundsDevice
 
 
 def _lognormal(shape: tuple[int, ...], std: float, gen: torch.Generator, like: Tensor) -> Tensor:
@@ -28,7 +28,7 @@ def _lognormal(shape: tuple[int, ...], std: float, gen: torch.Generator, like: T
 def _check_device(device: object) -> None:
     if not isinstance(device, (ConstantStepDevice, SoftBoundsDevice, PCMLikeDevice)):
         raise TypeError("PulsedArray: device must be a ConstantStepDevice, SoftBoundsDevice or "
-                        f"PCMLikeDevice (see analogue.train.pulsed_config), got {type(device).__name__}")
+                        f"PCMLikeDevice (see analogue.config.pulsed), got {type(device).__name__}")
 
 
 class PulsedArray:

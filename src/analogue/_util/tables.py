@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from analogue.config import atomic_write_bytes, atomic_write_text
+from analogue._util.io import atomic_write_bytes, atomic_write_text
 
 
 def format_table(rows: Sequence[dict[str, Any]], floatfmt: str = ".4g") -> str:

@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 
 from analogue._util.progress import progress_arg
-from analogue.compile.cli import CHIP_HELP, add_input_arguments
-from analogue.cost.claims import claims_table, preset_chips
+from analogue.apps.claims import claims_table, preset_chips
+from analogue.cli.map import CHIP_HELP, add_input_arguments
 
 
 def add_cost_arguments(p: argparse.ArgumentParser) -> None:
@@ -28,8 +28,8 @@ def add_cost_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_cost(args: argparse.Namespace) -> int:
-    from analogue.compile.cli import load_chip
-    from analogue.config import atomic_write_text
+    from analogue._util.io import atomic_write_text
+    from analogue.cli.map import load_chip
     from analogue.cost import estimate_cost, estimate_training, peak
     from analogue.cost.plots import plot_energy_breakdown, plot_tops_per_W_vs_adc_bits
 
@@ -50,8 +50,8 @@ def run_cost(args: argparse.Namespace) -> int:
             breakdowns[ch.name] = r.energy_per_mvm_J
             macs[ch.name] = float(r.macs_per_mvm)
     if args.model:
+        from analogue.cli.map import build_factory_model, example_input
         from analogue.compile import compile as compile_model
-        from analogue.compile.cli import build_factory_model, example_input
 
         x = example_input(args)
         model = build_factory_model(args.model, args.kwargs)

@@ -7,7 +7,7 @@ import importlib.util
 from pathlib import Path
 
 from analogue._util.progress import progress_arg
-from analogue.report import print_table
+from analogue._util.tables import print_table
 
 
 # -- analogue train -------------------------------------------------------------------------------
@@ -22,9 +22,9 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     _add_trust_code(p)
     p.add_argument("--in-memory", action="store_true",
-                   help="in-memory (pulsed) training demo instead of a config (analogue.train.inmemory_cli)")
+                   help="in-memory (pulsed) training demo instead of a config (analogue.apps.inmemory_study)")
     if _has_inmemory():
-        from analogue.train.inmemory_cli import add_inmemory_arguments
+        from analogue.apps.inmemory_study import add_inmemory_arguments
 
         add_inmemory_arguments(p.add_argument_group("with --in-memory"))
 
@@ -37,20 +37,20 @@ def _add_trust_code(p: argparse.ArgumentParser) -> None:
 
 
 def _has_inmemory() -> bool:
-    return importlib.util.find_spec("analogue.train.inmemory_cli") is not None
+    return importlib.util.find_spec("analogue.apps.inmemory_study") is not None
 
 
 def run_train(args: argparse.Namespace) -> int:
     if args.in_memory:
         if not _has_inmemory():
             raise ValueError("--in-memory: in-memory training is not available in this version of analogue")
-        from analogue.train import inmemory_cli
+        from analogue.apps import inmemory_study as inmemory_cli
 
         return int(inmemory_cli.run_inmemory(args))
     if args.config is None:
         raise ValueError("give a training config: analogue train CONFIG.yaml (see docs/examples/digits_hwa.yaml)")
-    from analogue.train.config_file import TrainConfig
-    from analogue.train.loop import run_training
+    from analogue.apps.train_config import TrainConfig
+    from analogue.apps.training import run_training
 
     cfg = TrainConfig.from_yaml(args.config)
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
@@ -80,8 +80,8 @@ def add_hwa_table_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_hwa_table_cli(args: argparse.Namespace) -> int:
-    from analogue.train.config_file import TrainConfig
-    from analogue.train.hwa_table import run_hwa_table
+    from analogue.apps.hwa_table import run_hwa_table
+    from analogue.apps.train_config import TrainConfig
 
     cfg = TrainConfig.from_yaml(args.config) if args.config else None
     res = run_hwa_table(cfg, args.out, repeats=args.repeats, min_analog_mac_fraction=args.analog_macs,

@@ -2,7 +2,24 @@
 
 from __future__ import annotations
 
-from analogue.config import ADCConfig, AnalogConfig, BitSlicing, ConfigError, DACConfig, DeviceConfig, Drift, Faults, Levels, MappingConfig, NoiseConfig, ProgrammingNoise, ReadNoise, Relaxation, Temperature, TileConfig
+from analogue.config import (
+    ADCConfig,
+    AnalogConfig,
+    BitSlicing,
+    ConfigError,
+    DACConfig,
+    DeviceConfig,
+    Drift,
+    Faults,
+    Levels,
+    MappingConfig,
+    NoiseConfig,
+    ProgrammingNoise,
+    ReadNoise,
+    Relaxation,
+    Temperature,
+    TileConfig,
+)
 
 
 def ideal(rows: int = 256, cols: int = 256) -> AnalogConfig:

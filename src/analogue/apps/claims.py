@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from analogue import chips
-from analogue.chips import Chip
+from analogue.config import chips
+from analogue.config.chips import Chip
 from analogue.cost import constants as K
 from analogue.cost.peak import peak
 

@@ -40,14 +40,14 @@ import torch
 from torch import Tensor, nn
 
 from analogue._util.seeds import layer_seed
-from analogue.convert import analog_layers
+from analogue.config.pulsed import BackwardConfig, PulsedDevice
+from analogue.lifecycle.convert import analog_layers
 from analogue.nn import AnalogLayer, AnalogLinear
 from analogue.physics import pulsed
 from analogue.physics.noise import GaussianSource, NoiseStream
 from analogue.physics.periphery import adc
 from analogue.physics.ste import MVMTrace
-from analogue.train.pulsed_array import PulsedArray
-from analogue.train.pulsed_config import BackwardConfig, PulsedDevice
+from analogue.train.inmemory.arrays import PulsedArray
 
 ALGORITHMS = ("sgd", "mixed", "tikitaka")
 

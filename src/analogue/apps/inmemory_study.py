@@ -19,12 +19,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from analogue import presets
-from analogue.config import AnalogConfig
-from analogue.convert import convert_
+from analogue.config import AnalogConfig, presets
+from analogue.config.pulsed import DEVICE_PRESETS, BackwardConfig, PulsedDevice
 from analogue.data.digits import DigitsData, evaluate_accuracy, load_digits
-from analogue.train.inmemory import ALGORITHMS, OPTIMIZERS, InMemoryOptimizer, digital_parameters
-from analogue.train.pulsed_config import DEVICE_PRESETS, BackwardConfig, PulsedDevice
+from analogue.lifecycle.convert import convert_
+from analogue.train.inmemory.optimizers import (
+    ALGORITHMS,
+    OPTIMIZERS,
+    InMemoryOptimizer,
+    digital_parameters,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -136,8 +140,8 @@ def training_energy(result: dict[str, Any], hidden: tuple[int, ...] = HIDDEN, ba
     unavailable. The pulses include Tiki-Taka's fast array; its column reads are not counted (they
     are one one-hot MVM per read column, a small part)."""
     try:
-        from analogue import chips
         from analogue.compile import compile as an_compile
+        from analogue.config import chips
         from analogue.cost import constants as cost_constants
         from analogue.cost import estimate_training
     except ImportError:
@@ -203,7 +207,7 @@ def run_inmemory_demo(algorithms: list[str], *, epochs: int = 10, device: str = 
     result = {"device": dev.to_dict(), "device_preset": device, "epochs": epochs, "seed": seed,
               "hidden": list(HIDDEN), "table": table, "summary": summary, "runs": runs}
     if out is not None:
-        from analogue.report import save_json
+        from analogue._util.tables import save_json
 
         out.mkdir(parents=True, exist_ok=True)
         result["paths"] = {"json": str(out / "inmemory.json"), "plot": str(out / "inmemory.png")}
@@ -218,7 +222,7 @@ def _plot(runs: dict[str, dict[str, Any]], path: Path, device: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from analogue.report import save_figure
+    from analogue._util.tables import save_figure
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for n, r in runs.items():
@@ -236,7 +240,7 @@ def _plot(runs: dict[str, dict[str, Any]], path: Path, device: str) -> None:
 
 def run_inmemory(args: argparse.Namespace) -> int:
     """``analogue train --in-memory``: print the accuracy table and the energy, save JSON and plot."""
-    from analogue.report import print_table
+    from analogue._util.tables import print_table
 
     algorithm = getattr(args, "algorithm", "all") or "all"
     algorithms = list(ALGORITHMS) if algorithm == "all" else [algorithm]

@@ -32,9 +32,19 @@ from torch import nn
 
 from analogue._util.progress import Progress, track
 from analogue._util.seeds import SEED_STRIDE, layer_seed, seed_limit
-from analogue.convert import analog_layers
+from analogue.lifecycle.convert import analog_layers
 from analogue.nn import AnalogLayer
-from analogue.nn.programmed import COMPENSATION_MODES, check_config, check_device_time, check_programmable, compensate_layer, drift_layer, is_programmed, program_layer, unprogram_layer
+from analogue.nn.programmed import (
+    COMPENSATION_MODES,
+    check_config,
+    check_device_time,
+    check_programmable,
+    compensate_layer,
+    drift_layer,
+    is_programmed,
+    program_layer,
+    unprogram_layer,
+)
 from analogue.physics.devices import check_temperature
 
 

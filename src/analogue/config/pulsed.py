@@ -17,8 +17,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from analogue._util.validate import check_nonnegative, is_real, require
-from analogue.config import ADCConfig, AnalogConfig, ConfigError, section_from_dict
+from analogue._util.serial import section_from_dict
+from analogue._util.validate import ConfigError, check_nonnegative, is_real, require
+from analogue.config.array import ADCConfig, AnalogConfig
 
 _KINDS: dict[str, type] = {}
 

@@ -27,15 +27,15 @@ from typing import Any
 from torch import nn
 
 from analogue._util.progress import Progress
+from analogue._util.tables import save_json
 from analogue.analysis.drift import SECONDS, accuracy_over_time
 from analogue.analysis.hybrid import HybridPlan, plan_hybrid
 from analogue.analysis.sensitivity import sensitivity
-from analogue.convert import convert_, to_digital_
-from analogue.lifecycle import calibrate_
+from analogue.apps.train_config import TrainConfig
+from analogue.apps.training import build_data, evaluate, run_training
+from analogue.lifecycle.calibrate import calibrate_
+from analogue.lifecycle.convert import convert_, to_digital_
 from analogue.nn.int8 import quantize_int8_
-from analogue.report import save_json
-from analogue.train.config_file import TrainConfig
-from analogue.train.loop import build_data, evaluate, run_training
 
 TABLE_TIMES = ("1 s", "1 h", "1 d", "1 y")
 

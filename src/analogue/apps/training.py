@@ -50,9 +50,15 @@ from analogue._util.io import atomic_write_bytes, atomic_write_text, stale_temp_
 from analogue._util.progress import Progress, progress_enabled
 from analogue._util.seeds import derive_seed
 from analogue.analysis.evaluation import check_batch_size, evaluate, outputs
+from analogue.apps.train_config import (
+    OptimizerSpec,
+    TrainConfig,
+    _data_builtins,
+    _model_builtins,
+    _resolve,
+)
 from analogue.config import ConfigError
-from analogue.convert import convert_
-from analogue.train.config_file import OptimizerSpec, TrainConfig, _data_builtins, _model_builtins, _resolve
+from analogue.lifecycle.convert import convert_
 from analogue.train.hwa import clip_weights_, distillation_loss, hwa_, reseed_noise_
 from analogue.train.lamb import LAMB
 
@@ -141,7 +147,7 @@ def convert_for_training(model: nn.Module, cfg: TrainConfig, data: Any | None) -
     if cfg.analog.int8_digital:
         quantize_int8_(model)
     if cfg.analog.calibrate and data is not None:
-        from analogue.lifecycle import calibrate_
+        from analogue.lifecycle.calibrate import calibrate_
 
         calibrate_(model, data.x_train[:512] if hasattr(data, "x_train") else data)
     hwa_(model, cfg.hwa, seed=cfg.seed)

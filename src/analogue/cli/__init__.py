@@ -20,12 +20,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NoReturn
 
-from analogue import __version__
 from analogue._util.progress import progress_arg
-from analogue.compile.cli import add_map_arguments, run_map
-from analogue.cost.cli import add_cost_arguments, run_cost
-from analogue.report import print_table
-from analogue.train.train_cli import add_hwa_table_arguments, add_train_arguments, run_hwa_table_cli, run_train
+from analogue._util.tables import print_table
+from analogue._util.version import __version__
+from analogue.cli.cost import add_cost_arguments, run_cost
+from analogue.cli.map import add_map_arguments, run_map
+from analogue.cli.train import (
+    add_hwa_table_arguments,
+    add_train_arguments,
+    run_hwa_table_cli,
+    run_train,
+)
 
 
 # -- demo -------------------------------------------------------------------------------------
@@ -37,7 +42,7 @@ def _add_demo(p: argparse.ArgumentParser) -> None:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from analogue.demo import run_demo
+    from analogue.apps.demo import run_demo
 
     result = run_demo(out=Path(args.out), epochs=args.epochs, seed=args.seed, progress=progress_arg(args))
     print_table("Digits CNN: digital vs analog (an.presets.standard())", result["accuracy_table"])
@@ -60,7 +65,7 @@ def _add_drift(p: argparse.ArgumentParser) -> None:
 
 
 def _run_drift(args: argparse.Namespace) -> int:
-    from analogue.demo_drift import run_drift_demo
+    from analogue.apps.drift_study import run_drift_demo
 
     res = run_drift_demo(Path(args.out), epochs=args.epochs, repeats=args.repeats, seed=args.seed,
                          compensation=tuple(args.compensation), temperature_k=args.temperature_k,
@@ -168,7 +173,3 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"analogue {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

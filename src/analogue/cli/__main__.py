@@ -1,0 +1,7 @@
+"""``python -m analogue.cli``: the ``analogue`` command."""
+
+import sys
+
+from analogue.cli import main
+
+sys.exit(main())

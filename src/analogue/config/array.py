@@ -1,0 +1,183 @@
+"""The hardware description: small frozen dataclasses, one per physical concern.
+
+Units live in field names. Every class validates itself in ``__post_init__`` with a message
+that names the field and the fix. ``AnalogConfig`` composes them and round-trips through
+``to_dict``/``from_dict`` (JSON- and YAML-safe) and YAML files.
+
+Normalised units used throughout the analog path (after Rasch et al., Nat. Commun. 2023):
+inputs are scaled so the DAC full scale is 1, weights so the largest conductance difference
+``g_max_uS - g_min_uS`` is 1. A column current is then a sum of products in ``[-rows, rows]``
+and the ADC range ``ADCConfig.out_bound`` is given in these units (10 in Rasch et al.).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from analogue._util.serial import Serialisable, check_version
+from analogue._util.validate import (
+    check_bits,
+    check_nonnegative,
+    check_positive,
+    require,
+)
+from analogue.config.device import DeviceConfig
+
+CONFIG_VERSION = 1
+
+RANGE_POLICIES = ("dynamic", "dynamic_tile", "fixed", "calibrated", "learned")
+SCALE_POLICIES = ("column", "tile")
+
+
+@dataclass(frozen=True)
+class TileConfig:
+    """One crossbar array: ``rows`` word lines (inputs) by ``cols`` bit lines (outputs)."""
+
+    rows: int = 256
+    cols: int = 256
+
+    def __post_init__(self) -> None:
+        for name in ("rows", "cols"):
+            v = getattr(self, name)
+            require(
+                isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 1 << 16,
+                f"TileConfig.{name}",
+                f"must be an integer in [1, 65536], got {v!r}",
+            )
+
+
+@dataclass(frozen=True)
+class DACConfig:
+    """Input digital-to-analog conversion.
+
+    ``bits``: signed resolution (``2**(bits-1) - 1`` levels per side); ``1`` is a binary (sign)
+    DAC driving +-full scale (``physics.periphery.quantise_``); ``None`` is ideal.
+    ``range_policy``: how the full-scale input is chosen --
+      ``dynamic``    per input vector, its absolute maximum (``noise management``);
+      ``dynamic_tile`` per input vector and row tile, the absolute maximum of the vector's slice
+                   on that tile (aihwkit's ``NoiseManagementType.ABS_MAX``); the same as
+                   ``dynamic`` for a layer within one row tile;
+      ``fixed``      ``input_range`` as given;
+      ``calibrated`` a per-layer value measured from data by ``an.calibrate_``;
+      ``learned``    a per-layer trainable range, initialised at ``input_range``.
+    ``input_range``: full-scale input in the layer's input units (fixed/initial value).
+    """
+
+    bits: int | None = 8
+    range_policy: str = "dynamic"
+    input_range: float = 1.0
+
+    def __post_init__(self) -> None:
+        check_bits(self.bits, "DACConfig.bits")
+        require(
+            self.range_policy in RANGE_POLICIES,
+            "DACConfig.range_policy",
+            f"must be one of {RANGE_POLICIES}, got {self.range_policy!r}",
+        )
+        check_positive(self.input_range, "DACConfig.input_range")
+
+
+@dataclass(frozen=True)
+class ADCConfig:
+    """Output analog-to-digital conversion, one conversion per tile column per input vector.
+
+    ``bits``: signed resolution over ``[-out_bound, out_bound]``; ``1`` is a sign ADC (one
+    comparator per column, reading +-out_bound); ``None`` is ideal.
+    ``out_bound``: full-scale output in normalised units (full-scale input x full-scale weight).
+    ``clip``: saturate at the bound (a real ADC does); ``False`` only with ``bits=None``.
+    """
+
+    bits: int | None = 8
+    out_bound: float = 10.0
+    clip: bool = True
+
+    def __post_init__(self) -> None:
+        check_bits(self.bits, "ADCConfig.bits")
+        check_positive(self.out_bound, "ADCConfig.out_bound")
+        require(
+            self.clip or self.bits is None,
+            "ADCConfig.clip",
+            "a quantising ADC always saturates; set clip=True or bits=None",
+        )
+
+
+@dataclass(frozen=True)
+class MappingConfig:
+    """Weights to a differential conductance pair ``G+ - G-``.
+
+    Each weight ``w`` goes to ``G+ = g_min + (g_max - g_min) * max(w, 0) / s`` and
+    ``G- = g_min + (g_max - g_min) * max(-w, 0) / s``, where the scale ``s`` is the absolute
+    maximum of the weights per tile column (``scale="column"``) or per tile (``"tile"``), applied
+    back digitally after the ADC.
+    """
+
+    g_max_uS: float = 25.0
+    g_min_uS: float = 0.0
+    scale: str = "column"
+
+    def __post_init__(self) -> None:
+        check_positive(self.g_max_uS, "MappingConfig.g_max_uS")
+        check_nonnegative(self.g_min_uS, "MappingConfig.g_min_uS")
+        require(
+            self.g_min_uS < self.g_max_uS,
+            "MappingConfig.g_min_uS",
+            f"must be below g_max_uS={self.g_max_uS}, got {self.g_min_uS}",
+        )
+        require(
+            self.scale in SCALE_POLICIES,
+            "MappingConfig.scale",
+            f"must be one of {SCALE_POLICIES}, got {self.scale!r}",
+        )
+
+
+@dataclass(frozen=True)
+class NoiseConfig:
+    """Additive Gaussian noise on each column's output before its ADC.
+
+    ``out_std_rel_fs``: standard deviation relative to the configured ADC full scale
+    ``ADCConfig.out_bound`` (Rasch et al. 2023: 0.04 at a bound of 10, i.e. 0.004). The noise is
+    a property of the array, so a calibrated ADC range does not change its absolute size.
+    """
+
+    out_std_rel_fs: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_nonnegative(self.out_std_rel_fs, "NoiseConfig.out_std_rel_fs")
+
+
+_SECTIONS: dict[str, type] = {
+    "tile": TileConfig,
+    "dac": DACConfig,
+    "adc": ADCConfig,
+    "mapping": MappingConfig,
+    "noise": NoiseConfig,
+    "device": DeviceConfig,
+}
+
+
+@dataclass(frozen=True)
+class AnalogConfig(Serialisable):
+    """The complete description of how a layer runs on analog tiles.
+
+    ``to_dict``/``from_dict`` (any ``Mapping``, e.g. an OmegaConf ``DictConfig``; unknown keys fail
+    with the closest valid name), ``to_yaml``/``from_yaml`` (atomic writes) and ``replace`` with
+    dotted paths (``cfg.replace(**{"adc.bits": 6})``) come from ``_util.serial.Serialisable``.
+    """
+
+    tile: TileConfig = field(default_factory=TileConfig)
+    dac: DACConfig = field(default_factory=DACConfig)
+    adc: ADCConfig = field(default_factory=ADCConfig)
+    mapping: MappingConfig = field(default_factory=MappingConfig)
+    noise: NoiseConfig = field(default_factory=NoiseConfig)
+    device: DeviceConfig = field(default_factory=DeviceConfig)
+    version: int = CONFIG_VERSION
+
+    def __post_init__(self) -> None:
+        for name, cls in _SECTIONS.items():
+            v = getattr(self, name)
+            require(
+                isinstance(v, cls),
+                f"AnalogConfig.{name}",
+                f"must be a {cls.__name__}, got {type(v).__name__}",
+            )
+        check_version(self.version, CONFIG_VERSION, "AnalogConfig.version")
