@@ -177,13 +177,17 @@ def test_sweep_rejects_bad_axes() -> None:
 def test_constants_name_their_source() -> None:
     import inspect
 
-    src = inspect.getsource(constants)
+    from analogue.config import technology
+
     # every upper-case constant block is preceded by a comment naming a source
-    for name in ("NODE_VDD_V", "ADD8_PJ_45", "WIRE_F_PER_MM", "LEAKAGE_W_PER_MM2", "ADC_FOM_A",
-                 "SAR_OVERHEAD", "CCO_C_PER_PERIOD_F", "DEVICES", "GPUS"):
-        head = src[: src.index(f"\n{name}")]
-        comment = head[head.rfind("\n\n"):]
-        assert any(ch.isdigit() for ch in comment) and ("#" in comment), name
+    for module, names in ((constants, ("NODE_VDD_V", "ADD8_PJ_45", "WIRE_F_PER_MM", "LEAKAGE_W_PER_MM2",
+                                       "ADC_FOM_A", "SAR_OVERHEAD", "CCO_C_PER_PERIOD_F", "GPUS")),
+                          (technology, ("DEVICES",))):
+        src = inspect.getsource(module)
+        for name in names:
+            head = src[: src.index(f"\n{name}")]
+            comment = head[head.rfind("\n\n"):]
+            assert any(ch.isdigit() for ch in comment) and ("#" in comment), name
 
 
 def test_sweep_device_and_node_together() -> None:

@@ -69,6 +69,7 @@ from analogue._util.serial import (
 )
 from analogue._util.validate import ConfigError, is_int, is_real
 from analogue.config import AnalogConfig, DeviceConfig, presets
+from analogue.config.technology import DEVICES
 
 CHIP_VERSION = 2
 """Version 2: sections (``array``, ``organisation``, ``periphery``, ``electrical``, ``digital``).
@@ -292,10 +293,7 @@ def device_model(kind: str) -> DeviceConfig:
 
 
 def cell_g_max_uS(kind: str) -> float:
-    """The full-scale conductance of a ``kind`` cross-point, the cost model's device table
-    (``analogue.cost.constants.DEVICES``), uS."""
-    from analogue.cost.constants import DEVICES  # the cost package builds on this module
-
+    """The full-scale conductance of a ``kind`` cross-point (``config.technology.DEVICES``), uS."""
     _one_of(kind, DEVICE_KINDS, "Chip.array.device.kind")
     return float(DEVICES[kind]["g_max_uS"])
 

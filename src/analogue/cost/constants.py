@@ -139,34 +139,7 @@ C_SAMPLE_HOLD_F = 25e-15
 SAMPLE_HOLD_UM2_45 = 10.0
 
 # -- devices -------------------------------------------------------------------------------------
-#: Per device kind: on-state (full-scale) conductance per cross-point g_max_uS, off g_min_uS,
-#: cell area in F2 (F = node), program energy per cell (J, full write-verify), program time per
-#: row (s), energy of one update pulse (J) for in-memory training.
-#: Sources: docs/references.md sections 2 and 5; PCM: Nandakumar et al. 2019 / Joshi et al. 2020
-#: (g_max 25 uS), Burr et al., J. Vac. Sci. Technol. B 28, 2010 (RESET 10-100 pJ, ~10-20
-#: write-verify iterations, 1 um-scale pulses); RRAM: 6-100 kohm (docs/references.md), Wong et al.,
-#: Proc. IEEE 100(6), 2012 (0.1-10 pJ per switching pulse, 10-100 ns); STT-MRAM: 1.4 kohm on,
-#: on/off 2.8 (docs/references.md), ~0.1-1 pJ/bit write; NOR flash in sub-threshold analog mode:
-#: cell currents 1 nA-1 uA (Guo et al., IEDM 2017; Bayat et al., Nat. Commun. 9, 2018), program
-#: ~10 us and ~1 nJ per cell by hot-electron injection; SRAM: 6T/8T cell 150-200 F2 (ITRS);
-#: charge-domain SRAM CIM charges a ~1 fF cell capacitor per read (Valavi et al., JSSC 54(6),
-#: 2019), which the G*t form represents as 2 uS x 0.5 ns = 1 fF.
-DEVICES: dict[str, dict[str, float]] = {
-    "pcm": {"g_max_uS": 25.0, "g_min_uS": 0.0, "cell_F2": 50.0, "program_J": 1.0e-9,
-            "program_row_s": 10e-6, "pulse_J": 30e-12},
-    "rram": {"g_max_uS": 1e6 / 6e3, "g_min_uS": 1e6 / 100e3, "cell_F2": 50.0,
-             "program_J": 50e-12, "program_row_s": 2e-6, "pulse_J": 2e-12},
-    "mram": {"g_max_uS": 1e6 / 1.4e3, "g_min_uS": 1e6 / (1.4e3 * 2.8), "cell_F2": 60.0,
-             "program_J": 0.5e-12, "program_row_s": 50e-9, "pulse_J": 0.5e-12},
-    "flash": {"g_max_uS": 2.0, "g_min_uS": 0.002, "cell_F2": 30.0, "program_J": 1.0e-9,
-              "program_row_s": 100e-6, "pulse_J": 0.1e-9},
-    "sram": {"g_max_uS": 2.0, "g_min_uS": 0.0, "cell_F2": 200.0, "program_J": 0.0,
-             "program_row_s": 2e-9, "pulse_J": 0.0},
-    "ideal": {"g_max_uS": 25.0, "g_min_uS": 0.0, "cell_F2": 50.0, "program_J": 0.0,
-              "program_row_s": 0.0, "pulse_J": 0.0},
-    "none": {"g_max_uS": 0.0, "g_min_uS": 0.0, "cell_F2": 0.0, "program_J": 0.0,
-             "program_row_s": 0.0, "pulse_J": 0.0},
-}
+from analogue.config.technology import DEVICES as DEVICES  # noqa: E402 -- one table, with its sources
 
 # -- workload assumptions for peak figures ---------------------------------------------------------
 #: Datasheet peak figures are measured with dense random operands. Mean input drive as a fraction
