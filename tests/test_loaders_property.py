@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analogue import presets
+from analogue.apps import TrainConfig
 from analogue.apps.training import load_checkpoint
 from analogue.compile import CompiledModel
 from analogue.config import AnalogConfig
-from analogue.apps import TrainConfig
 
 EXPECTED = (ValueError, TypeError)  # ConfigError is a ValueError
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

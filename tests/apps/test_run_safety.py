@@ -7,9 +7,9 @@ import shutil
 import pytest
 import torch
 
+from analogue.apps import TrainConfig, run_training
 from analogue.apps.training import CHECKPOINT, HISTORY, LOCK, load_checkpoint, lock_run_folder
 from analogue.config import ConfigError
-from analogue.apps import TrainConfig, run_training
 
 TINY = {
     "model": {"name": "digits_cnn"},

@@ -9,9 +9,9 @@ import torch
 import yaml
 
 from analogue import presets
+from analogue.apps import TrainConfig, run_training
 from analogue.apps.training import build_model
 from analogue.config import AnalogConfig, ConfigError
-from analogue.apps import TrainConfig, run_training
 
 BASE = {"model": {"name": "mlp", "kwargs": {"sizes": [64, 10]}}, "data": {"name": "digits"},
         "analog": {"preset": None}, "epochs": 1}

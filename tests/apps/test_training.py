@@ -11,11 +11,11 @@ import pytest
 import torch
 import yaml
 
+from analogue.apps import TrainConfig, run_training
 from analogue.apps.hwa_table import digits_hwa_config
 from analogue.apps.training import CHECKPOINT, load_checkpoint
 from analogue.cli import main
 from analogue.config import ConfigError
-from analogue.apps import TrainConfig, run_training
 
 REPO = Path(__file__).resolve().parents[2]
 

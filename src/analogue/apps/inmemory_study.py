@@ -8,7 +8,6 @@ algorithm, next to the same MLP trained digitally with plain SGD.
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import logging
 import time
@@ -159,17 +158,6 @@ def training_energy(result: dict[str, Any], hidden: tuple[int, ...] = HIDDEN, ba
             "pulses_per_sample": pulses_per_sample, "pulse_J": pulse_j, "samples": samples}
 
 
-# -- the command -----------------------------------------------------------------------------------
-def add_inmemory_arguments(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    """The options of ``analogue train --in-memory`` (next to the shared ``--out``)."""
-    p.add_argument("--algorithm", default="all", choices=[*ALGORITHMS, "all"],
-                   help="in-memory algorithm (default: all, with digital SGD for reference)")
-    p.add_argument("--epochs", type=int, default=None, help="epochs (in-memory default 10)")
-    p.add_argument("--device", default="rram", choices=sorted(DEVICE_PRESETS),
-                   help="pulsed device preset (in-memory default: rram, asymmetric RRAM-like)")
-    p.add_argument("--seed", type=int, default=0)
-
-
 def run_inmemory_demo(algorithms: list[str], *, epochs: int = 10, device: str = "rram", seed: int = 0,
                       out: Path | None = None, log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Train the digits MLP with each of ``algorithms`` (plus digital SGD) and collect the table,
@@ -236,21 +224,3 @@ def _plot(runs: dict[str, dict[str, Any]], path: Path, device: str) -> None:
     ax.grid(alpha=0.3)
     save_figure(fig, path)
     plt.close(fig)
-
-
-def run_inmemory(args: argparse.Namespace) -> int:
-    """``analogue train --in-memory``: print the accuracy table and the energy, save JSON and plot."""
-    from analogue._util.tables import print_table
-
-    algorithm = getattr(args, "algorithm", "all") or "all"
-    algorithms = list(ALGORITHMS) if algorithm == "all" else [algorithm]
-    epochs = getattr(args, "epochs", None)
-    epochs = 10 if epochs is None else epochs
-    out = Path(getattr(args, "out", None) or "results")
-    res = run_inmemory_demo(algorithms, epochs=epochs, device=getattr(args, "device", "rram") or "rram",
-                            seed=getattr(args, "seed", 0) or 0, out=out, log=print)
-    print_table(f"Digits MLP {64}-{'-'.join(map(str, HIDDEN))}-10 trained in memory on the "
-                f"{res['device_preset']} device preset: test accuracy % per epoch", res["table"])
-    print_table("Summary (energy: analogue.cost.estimate_training with the pulses applied)", res["summary"])
-    print(f"saved {res['paths']['json']} and {res['paths']['plot']}")
-    return 0

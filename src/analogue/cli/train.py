@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 from pathlib import Path
 
 from analogue._util.progress import progress_arg
 from analogue._util.tables import print_table
+from analogue.apps.inmemory_study import ALGORITHMS, HIDDEN, run_inmemory_demo
+from analogue.config.pulsed import DEVICE_PRESETS
 
 
 # -- analogue train -------------------------------------------------------------------------------
@@ -23,10 +24,7 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     _add_trust_code(p)
     p.add_argument("--in-memory", action="store_true",
                    help="in-memory (pulsed) training demo instead of a config (analogue.apps.inmemory_study)")
-    if _has_inmemory():
-        from analogue.apps.inmemory_study import add_inmemory_arguments
-
-        add_inmemory_arguments(p.add_argument_group("with --in-memory"))
+    add_inmemory_arguments(p.add_argument_group("with --in-memory"))
 
 
 def _add_trust_code(p: argparse.ArgumentParser) -> None:
@@ -36,17 +34,9 @@ def _add_trust_code(p: argparse.ArgumentParser) -> None:
                    "configs you trust")
 
 
-def _has_inmemory() -> bool:
-    return importlib.util.find_spec("analogue.apps.inmemory_study") is not None
-
-
 def run_train(args: argparse.Namespace) -> int:
     if args.in_memory:
-        if not _has_inmemory():
-            raise ValueError("--in-memory: in-memory training is not available in this version of analogue")
-        from analogue.apps import inmemory_study as inmemory_cli
-
-        return int(inmemory_cli.run_inmemory(args))
+        return run_inmemory(args)
     if args.config is None:
         raise ValueError("give a training config: analogue train CONFIG.yaml (see docs/examples/digits_hwa.yaml)")
     from analogue.apps.train_config import TrainConfig
@@ -92,4 +82,31 @@ def run_hwa_table_cli(args: argparse.Namespace) -> int:
     print_table(f"Hybrid placement ({100 * h['analog_mac_fraction']:.1f} % of MACs analog, budget "
                 f">= {100 * h['min_analog_mac_fraction']:.0f} %): per-layer relative output error at 1 d", h["table"])
     print(f"saved {res['path']} ({res['seconds']:.0f} s)")
+    return 0
+
+
+# -- analogue train --in-memory ----------------------------------------------------------------------
+def add_inmemory_arguments(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """The options of ``analogue train --in-memory`` (next to the shared ``--out``)."""
+    p.add_argument("--algorithm", default="all", choices=[*ALGORITHMS, "all"],
+                   help="in-memory algorithm (default: all, with digital SGD for reference)")
+    p.add_argument("--epochs", type=int, default=None, help="epochs (in-memory default 10)")
+    p.add_argument("--device", default="rram", choices=sorted(DEVICE_PRESETS),
+                   help="pulsed device preset (in-memory default: rram, asymmetric RRAM-like)")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def run_inmemory(args: argparse.Namespace) -> int:
+    """``analogue train --in-memory``: print the accuracy table and the energy, save JSON and plot."""
+    algorithm = getattr(args, "algorithm", "all") or "all"
+    algorithms = list(ALGORITHMS) if algorithm == "all" else [algorithm]
+    epochs = getattr(args, "epochs", None)
+    epochs = 10 if epochs is None else epochs
+    out = Path(getattr(args, "out", None) or "results")
+    res = run_inmemory_demo(algorithms, epochs=epochs, device=getattr(args, "device", "rram") or "rram",
+                            seed=getattr(args, "seed", 0) or 0, out=out, log=print)
+    print_table(f"Digits MLP {64}-{'-'.join(map(str, HIDDEN))}-10 trained in memory on the "
+                f"{res['device_preset']} device preset: test accuracy % per epoch", res["table"])
+    print_table("Summary (energy: analogue.cost.estimate_training with the pulses applied)", res["summary"])
+    print(f"saved {res['paths']['json']} and {res['paths']['plot']}")
     return 0

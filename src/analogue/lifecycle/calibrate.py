@@ -352,6 +352,3 @@ def calibrate_(
         model.train(was_training)
     return model
 
-
-# devices over time (program_, drift_, compensation) live in lifecycle_drift.py
-from analogue.lifecycle.devices import compensate_drift_, drift_, program_, unprogram_  # noqa: E402,F401
