@@ -59,7 +59,7 @@ def weight_scales(w_blocks: Tensor, cols: int, policy: str) -> Tensor:
         amax = w_blocks.abs().amax(dim=1, keepdim=True)
     else:
         # reduced in the weights' memory order (the rows of a Linear's blocks are its contiguous
-        # dim: 2x faster on CPU)
+        # dim: faster on CPU; figures in benchmarks/README.md)
         order = sorted(range(3), key=lambda d: -w_blocks.stride(d))
         wp = w_blocks.permute(order)
         amax = abs_max(wp, order.index(1)).permute([order.index(d) for d in range(3)]).contiguous()

@@ -440,7 +440,7 @@ def clip_weights_(model: nn.Module, sigma: float) -> nn.Module:
         mean = flat.mean(dim=1, keepdim=True)
         ms = torch.linalg.vector_norm(flat, 2, dim=1, keepdim=True).square_().div_(flat.shape[1])
         bound = ms.sub_(mean.square()).clamp_min_(0.0).sqrt_().mul_(sigma)
-        # two passes with per-row bounds: 4x faster on CPU than clamp_ with tensor bounds
+        # two passes with per-row bounds: faster on CPU than clamp_ with tensor bounds (benchmarks/README.md)
         torch.minimum(flat, bound, out=flat)
         torch.maximum(flat, bound.neg_(), out=flat)
     return model
