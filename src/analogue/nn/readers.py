@@ -24,6 +24,7 @@ the weights in weight units (``train.hwa.WeightPerturbation`` is both).
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -111,9 +112,16 @@ def unit_perturbation(layer: AnalogLayer) -> WeightUnitPerturber | None:
     pert = layer.weight_perturbation if layer.training else None
     if pert is None or layer.cfg.device.slicing.active:  # (training mode: never a programmed read)
         return None
-    if not isinstance(pert, WeightUnitPerturber):
+    if not _unit_type(type(pert)):
         return None
     return pert if pert.supports_weight_units(layer.cfg) else None
+
+
+@functools.cache
+def _unit_type(cls: type) -> bool:
+    """Whether instances of ``cls`` are ``WeightUnitPerturber``s (a protocol check costs
+    microseconds: once per class, not per read)."""
+    return issubclass(cls, WeightUnitPerturber)
 
 
 def read_is_exact(layer: AnalogLayer) -> bool:
