@@ -32,13 +32,19 @@ def capture_inputs(layers: Iterable[AnalogLayer]) -> Iterator[dict[AnalogLayer, 
     """Record every ``(G, N, K)`` input the given layers apply to their tiles while inside (memory
     grows with the data; ``sample_inputs`` keeps a bounded sample instead)."""
     layers = list(layers)
-    store: dict[AnalogLayer, list[Tensor]] = {layer: [] for layer in layers}
-    for layer in layers:
-        layer.set_input_capture(store[layer])
+    with _capturing({layer: [] for layer in layers}) as store:
+        yield store
+
+
+@contextmanager
+def _capturing(store: dict) -> Iterator[dict]:
+    """Each layer of ``store`` appends its inputs to its sink there while inside."""
+    for layer, sink in store.items():
+        layer.set_input_capture(sink)
     try:
         yield store
     finally:
-        for layer in layers:
+        for layer in store:
             layer.set_input_capture(None)
 
 
@@ -193,16 +199,10 @@ def sample_inputs(layers: Iterable[AnalogLayer], max_elements: int = 1 << 20,
                   seed: int = 0) -> Iterator[dict[AnalogLayer, InputSample]]:
     """Like ``capture_inputs``, but every layer keeps an ``InputSample`` of at most
     ``max_elements`` input elements (seeded: the same data give the same sample)."""
-    layers = list(layers)
-    store = {}
-    for i, layer in enumerate(layers):
-        store[layer] = InputSample(max_elements, torch.Generator().manual_seed(layer_seed(seed, i)))
-        layer.set_input_capture(store[layer])
-    try:
+    samples = {layer: InputSample(max_elements, torch.Generator().manual_seed(layer_seed(seed, i)))
+               for i, layer in enumerate(layers)}
+    with _capturing(samples) as store:
         yield store
-    finally:
-        for layer in layers:
-            layer.set_input_capture(None)
 
 
 def _quantile(values: Tensor, q: float) -> Tensor:
