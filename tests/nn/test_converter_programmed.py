@@ -37,14 +37,14 @@ def _oracle(layer, x):
     n = x.shape[0] // reps
     b = layer.prog_scales.shape[0]
     k = x.shape[1]
-    r = layer.prog_w.shape[1]
-    out = torch.zeros(x.shape[0], layer.out_features, dtype=x.dtype)
+    r, m = layer.prog_w.shape[1], layer.prog_scales.shape[-1]
+    out = torch.zeros(x.shape[0], m, dtype=x.dtype)
     for i in range(reps):
         xi = x[i * n:(i + 1) * n]
         scale = xi.abs().amax(dim=1, keepdim=True)
         codes = torch.round(xi / scale * ld)
         codes = torch.nn.functional.pad(codes, (0, b * r - k))
-        y = torch.zeros(n, layer.out_features, dtype=x.dtype)
+        y = torch.zeros(n, m, dtype=x.dtype)
         for blk in range(b):
             j = i * b + blk
             c = codes[:, blk * r:(blk + 1) * r]
@@ -110,9 +110,20 @@ def test_offset_alone_shifts_each_column_by_its_offset_in_lsb_on_average():
         diff = layer.eval()(x) - ideal.eval()(x)
     lsb = float(layer.out_bound) / levels(cfg.adc.bits)
     read = diff.mean(0) / (lsb * layer.prog_scales[0, 0] * 10.0)
-    # each output differs by an integer number of LSB; its mean is the offset to within the
-    # rounding's dither error, at most 0.5 / sqrt(N) per std ... and 6 of them bound it
+    # per vector, round(u + o) - round(u) is one of the two integers next to o (std <= 0.5 LSB);
+    # its mean is o when u's fraction is uniform: 6 standard errors plus 0.02 LSB of non-uniformity
     torch.testing.assert_close(read, layer.prog_adc_offset[0, 0], rtol=0, atol=6 * 0.5 / math.sqrt(4000) + 0.02)
+
+
+def test_a_programmed_convolution_reads_through_the_same_converters():
+    """A 1x1 convolution of a 1x1 image is the linear layer of its channels: the same oracle."""
+    torch.manual_seed(0)
+    conv = an.AnalogConv2d.from_float(nn.Conv2d(40, 9, 1, dtype=torch.float64), _cfg(**ALL))
+    an.program_(conv, seed=2, instances=2)
+    x = torch.randn(2 * 6, 40, dtype=torch.float64, generator=torch.Generator().manual_seed(8))
+    with torch.no_grad():
+        y = conv.eval()(x.view(12, 40, 1, 1)).view(12, 9)
+    torch.testing.assert_close(y, _oracle(conv, x), rtol=1e-12, atol=1e-12)
 
 
 def test_same_seed_same_instance_other_seed_other_instance():
