@@ -61,14 +61,25 @@ class DACConfig:
       ``calibrated`` a per-layer value measured from data by ``an.calibrate_``;
       ``learned``    a per-layer trainable range, initialised at ``input_range``.
     ``input_range``: full-scale input in the layer's input units (fixed/initial value).
+    ``inl_std_lsb``: non-linearity of each row's DAC, sampled once per programmed instance: the
+    amplitude of a third-order (bow) integral non-linearity, in LSB, drawn per row from
+    ``N(0, inl_std_lsb**2)`` (``physics.periphery.bow_profile``); 0: a linear DAC. Needs
+    ``bits >= 2``. Applies to programmed layers in eval mode (see docs/devices.md).
     """
 
     bits: int | None = 8
     range_policy: str = "dynamic"
     input_range: float = 1.0
+    inl_std_lsb: float = 0.0
 
     def __post_init__(self) -> None:
         check_bits(self.bits, "DACConfig.bits")
+        check_nonnegative(self.inl_std_lsb, "DACConfig.inl_std_lsb")
+        require(
+            self.inl_std_lsb == 0.0 or (self.bits is not None and self.bits >= 2),
+            "DACConfig.inl_std_lsb",
+            f"a DAC non-linearity needs a multi-bit DAC (bits >= 2), got bits={self.bits}",
+        )
         require(
             self.range_policy in RANGE_POLICIES,
             "DACConfig.range_policy",
@@ -85,15 +96,53 @@ class ADCConfig:
     comparator per column, reading +-out_bound); ``None`` is ideal.
     ``out_bound``: full-scale output in normalised units (full-scale input x full-scale weight).
     ``clip``: saturate at the bound (a real ADC does); ``False`` only with ``bits=None``.
+
+    Static errors of each column's ADC, sampled once per programmed instance and applied to
+    programmed layers in eval mode (``physics.periphery.nonideal_adc_``; all 0: ideal). With the
+    ADC input ``u`` in LSB, the code is ``k = Q((1 + gain) * u + offset)`` and it reads as
+    ``k + INL(k)`` LSB:
+    ``offset_std_lsb``: std of the per-column offset, LSB;
+    ``gain_std_rel``: std of the per-column relative gain error;
+    ``inl_std_lsb``: std of the per-column amplitude of a third-order (bow) INL, LSB (needs
+    ``bits >= 2``);
+    ``dnl_std_lsb``: std of the per-code, per-column DNL, LSB; its running sum, end-point
+    corrected, is a random-walk INL (needs ``bits >= 2``).
     """
 
     bits: int | None = 8
     out_bound: float = 10.0
     clip: bool = True
+    offset_std_lsb: float = 0.0
+    gain_std_rel: float = 0.0
+    inl_std_lsb: float = 0.0
+    dnl_std_lsb: float = 0.0
+
+    @property
+    def nonideal(self) -> bool:
+        """Whether any per-column converter error is on."""
+        return bool(self.offset_std_lsb or self.gain_std_rel or self.inl_std_lsb or self.dnl_std_lsb)
 
     def __post_init__(self) -> None:
         check_bits(self.bits, "ADCConfig.bits")
         check_positive(self.out_bound, "ADCConfig.out_bound")
+        for name in ("offset_std_lsb", "gain_std_rel", "inl_std_lsb", "dnl_std_lsb"):
+            check_nonnegative(getattr(self, name), f"ADCConfig.{name}")
+        require(
+            self.gain_std_rel < 0.5,
+            "ADCConfig.gain_std_rel",
+            f"a relative gain error std must be below 0.5, got {self.gain_std_rel}",
+        )
+        require(
+            not self.nonideal or self.bits is not None,
+            "ADCConfig.bits",
+            "converter errors in LSB need a quantising ADC; set bits or zero the *_lsb/gain fields",
+        )
+        for name in ("inl_std_lsb", "dnl_std_lsb"):
+            require(
+                getattr(self, name) == 0.0 or (self.bits is not None and self.bits >= 2),
+                f"ADCConfig.{name}",
+                f"a transfer-curve error needs a multi-bit ADC (bits >= 2), got bits={self.bits}",
+            )
         require(
             self.clip or self.bits is None,
             "ADCConfig.clip",

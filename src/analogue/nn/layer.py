@@ -39,7 +39,7 @@ from analogue.nn.readers import WeightPerturber
 from analogue.physics import mapping
 from analogue.physics.crossbar import BlockReader, Readout, WeightUnits, tiled_mvm
 from analogue.physics.noise import GaussianSource, NoiseStream, pool_size_for
-from analogue.physics.periphery import dac, dac_unit, dynamic_input_scale
+from analogue.physics.periphery import dac, dac_unit, dynamic_input_scale, nonideal_dac
 from analogue.physics.ste import MVMTrace, autocast_on
 
 
@@ -438,6 +438,9 @@ class AnalogLayer(nn.Module):
             x_blocks = src_x[0].view(n, nb, r).transpose(0, 1)  # a view: no copy of the inputs
         else:
             x_blocks = mapping.inputs_to_blocks(src_x, cfg.tile.rows)
+        dac_inl = programmed.dac_inl(self) if cfg.dac.inl_std_lsb else None  # programmed DACs' INL
+        if dac_inl is not None and not chunked:
+            x_blocks = nonideal_dac(x_blocks, bits, dac_inl)
         chunk_dac = None
         if chunked:
             if tile_scale is not None:  # (G*nb, N, 1) already
@@ -446,13 +449,15 @@ class AnalogLayer(nn.Module):
                 sb = scale.repeat_interleave(nb, dim=0) if scale.dim() else scale  # (G*nb, N, 1)
             def chunk_dac(xc: Tensor, blocks: slice, rows: slice) -> Tensor:
                 buf = self._scratch("_x_scratch", xc.numel(), xc.dtype, xc.device).view(xc.shape)
-                return dac(xc, sb[blocks, rows] if sb.dim() else sb, bits, clip, out=buf, codes=True)
+                xc = dac(xc, sb[blocks, rows] if sb.dim() else sb, bits, clip, out=buf, codes=True)
+                return xc if dac_inl is None else nonideal_dac(xc, bits, dac_inl[blocks])
         # output noise is a property of the array: relative to the configured range, not a calibrated one
         noise_std = cfg.noise.out_std_rel_fs * cfg.adc.out_bound
         src = self.noise_source(x.device, x.dtype, min(g * nb * n * cols, self.max_chunk_elems)) \
             if noise_std > 0 else None
         readout = Readout(adc_bits=cfg.adc.bits, out_bound=float(self.out_bound), clip=cfg.adc.clip,
-                          noise_std=noise_std)
+                          noise_std=noise_std,
+                          adcs=programmed.column_adcs(self) if cfg.adc.nonideal else None)
         y = tiled_mvm(
             x_blocks, read, groups=g, readout=readout, source=src, max_partial_elems=self.max_chunk_elems,
             dac=chunk_dac, units=units, cols=cols,

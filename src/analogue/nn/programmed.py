@@ -18,7 +18,14 @@ buffer             shape                  meaning
 ``prog_cycles``    ``()`` int64           programming cycles so far (aging)
 ``prog_clock``     ``(2,)`` float64       ``[t_s, temperature_k]`` of ``prog_w``
 ``prog_cfg``       ``(n,)`` uint8         the ``AnalogConfig`` programmed with (canonical JSON)
+``prog_adc_gain``  ``(R*B, 1, M*S)``      each column ADC's ``1 + gain error`` (``None``: off)
+``prog_adc_offset`` ``(R*B, 1, M*S)``     each column ADC's offset, LSB (``None``: off)
+``prog_adc_inl``   ``(R*B, 2L+1, M*S)``   each column ADC's INL per code, LSB (``None``: off)
+``prog_dac_inl``   ``(R*B, 2L+1, r)``     each row DAC's INL per code, LSB (``None``: off)
 =================  =====================  ====================================================
+
+The converter errors (``ADCConfig``/``DACConfig`` ``*_std_*`` fields) are sampled with the
+programming seed, one stream per error, and apply in eval mode only.
 
 ``drift_layer`` recomputes ``prog_w`` once for a time and temperature (the forward never
 recomputes drift); random read-noise and relaxation samples are regenerated from the seed, so
@@ -56,7 +63,13 @@ from analogue.physics.devices import (
     devices_at,
     program_devices,
 )
-from analogue.physics.periphery import levels
+from analogue.physics.periphery import (
+    ColumnADCs,
+    levels,
+    nonideal_dac,
+    sample_column_adcs,
+    sample_dac_inl,
+)
 from analogue.physics.slicing import bit_slice
 
 PROGRAMMED_BUFFERS = (
@@ -73,7 +86,12 @@ PROGRAMMED_BUFFERS = (
     "prog_cycles",
     "prog_clock",
     "prog_cfg",
+    "prog_adc_gain",
+    "prog_adc_offset",
+    "prog_adc_inl",
+    "prog_dac_inl",
 )
+CONVERTER_BUFFERS = ("prog_adc_gain", "prog_adc_offset", "prog_adc_inl", "prog_dac_inl")
 COMPENSATION_MODES = ("none", "global", "column")
 MAX_PROBES = 1024
 PROBE_HEADROOM = 0.5
@@ -86,6 +104,8 @@ the drift and 1/f-noise logarithms leave the range the device models were fitted
 ``t_s = 1e308`` overflows them to NaN."""
 
 _STREAM_PROGRAM, _STREAM_FLICKER, _STREAM_RELAX = range(3)
+_STREAMS_ADC = (3, 4, 5, 6)  # offset, gain, INL amplitude, DNL
+_STREAM_DAC = 7
 
 logger = logging.getLogger(__name__)
 
@@ -243,8 +263,40 @@ def program_layer(layer: Any, seed: int, instances: int = 1, cycles: int | None 
     layer.prog_comp = torch.ones(instances * b, 1, ms, dtype=w_n.dtype, device=w_n.device)
     layer.prog_clock = torch.zeros(2, dtype=torch.float64, device=w_n.device)
     layer.prog_cfg = config_record(cfg, w_n.device)
+    sample_converters(layer, seed, instances * b, r, ms, w_n.dtype, w_n.device)
     layer.prog_w = torch.empty(0, device=w_n.device)  # marks the layer programmed; set just below
     drift_layer(layer, 0.0, dev.temperature.reference_k)
+
+
+def sample_converters(layer: Any, seed: int, n: int, rows: int, cols: int, dtype: torch.dtype,
+                      device: torch.device) -> None:
+    """Sample the static converter errors of ``n`` blocks (``R*B``: one set per instance) into the
+    ``prog_adc_*``/``prog_dac_inl`` buffers (``None`` where an error is off)."""
+    adc, dac_cfg = layer.cfg.adc, layer.cfg.dac
+    adcs = None
+    if adc.nonideal:
+        adcs = sample_column_adcs(
+            n, cols, adc.bits, offset_std_lsb=adc.offset_std_lsb, gain_std_rel=adc.gain_std_rel,
+            inl_std_lsb=adc.inl_std_lsb, dnl_std_lsb=adc.dnl_std_lsb,
+            generators=[_generator(seed, s, device) for s in _STREAMS_ADC], dtype=dtype, device=device)
+    adcs = adcs or ColumnADCs()
+    layer.prog_adc_gain, layer.prog_adc_offset, layer.prog_adc_inl = adcs.gain, adcs.offset, adcs.inl
+    layer.prog_dac_inl = None if dac_cfg.inl_std_lsb == 0.0 else sample_dac_inl(
+        n, rows, dac_cfg.bits, dac_cfg.inl_std_lsb, _generator(seed, _STREAM_DAC, device), dtype, device)
+
+
+def column_adcs(layer: Any) -> ColumnADCs | None:
+    """The programmed column ADCs' errors the forward applies (eval mode), or ``None``."""
+    if not layer.cfg.adc.nonideal or not reads_programmed(layer):
+        return None
+    return ColumnADCs(gain=layer.prog_adc_gain, offset=layer.prog_adc_offset, inl=layer.prog_adc_inl)
+
+
+def dac_inl(layer: Any) -> Tensor | None:
+    """The programmed row DACs' INL tables the forward applies (eval mode), or ``None``."""
+    if layer.cfg.dac.inl_std_lsb == 0.0 or not reads_programmed(layer):
+        return None
+    return layer.prog_dac_inl
 
 
 def unprogram_layer(layer: nn.Module) -> None:
@@ -424,7 +476,11 @@ def probe_readings(layer: Any, n_reads: int = 1) -> tuple[Tensor, Tensor]:
         return wb, ones[b0:b1]
 
     readout = Readout(adc_bits=cfg.adc.bits, out_bound=float(layer.out_bound), clip=cfg.adc.clip,
-                      noise_std=noise_std)
+                      noise_std=noise_std, adcs=column_adcs(layer))
+    inl = dac_inl(layer)
+    if inl is not None:  # the probes are DAC outputs: apply the DACs' INL to their codes
+        unit = 1.0 / levels(cfg.dac.bits)
+        x = nonideal_dac(torch.round(x / unit), cfg.dac.bits, inl) * unit
     total = torch.zeros(gb, p, w.shape[-1], dtype=w.dtype, device=w.device)
     for _ in range(n_reads):
         total += tiled_mvm(x, read, groups=gb, readout=readout, source=src)
@@ -512,8 +568,15 @@ def check_state(layer: Any, state_dict: dict[str, Any], prefix: str = "") -> Non
     expected = {"prog_target": (b, r, ms), "prog_scales": (b, 1, ms), "prog_g_pos": arr,
                 "prog_g_neg": arr, "prog_nu_pos": arr, "prog_nu_neg": arr,
                 "prog_stuck": (2, *arr), "prog_w": arr, "prog_comp": (reps * b, 1, ms),
-                "prog_seed": (), "prog_cycles": (), "prog_clock": (2,)}
-    optional = ("prog_nu_pos", "prog_nu_neg", "prog_stuck")  # absent without drift / faults
+                "prog_seed": (), "prog_cycles": (), "prog_clock": (2,),
+                "prog_adc_gain": (reps * b, 1, ms), "prog_adc_offset": (reps * b, 1, ms)}
+    adc_bits, dac_bits = layer.cfg.adc.bits, layer.cfg.dac.bits
+    if adc_bits is not None:
+        expected["prog_adc_inl"] = (reps * b, 2 * levels(adc_bits) + 1, ms)
+    if dac_bits is not None:
+        expected["prog_dac_inl"] = (reps * b, 2 * levels(dac_bits) + 1, r)
+    # absent without drift / faults / converter errors
+    optional = ("prog_nu_pos", "prog_nu_neg", "prog_stuck") + CONVERTER_BUFFERS
     missing = [n for n in expected if n not in optional and prefix + n not in state_dict]
     if missing:
         raise ValueError(

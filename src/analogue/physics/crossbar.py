@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor
 
 from analogue.physics.noise import GaussianSource
-from analogue.physics.periphery import levels, quantise_
+from analogue.physics.periphery import ColumnADCs, levels, nonideal_adc_, quantise_
 
 BlockReader = Callable[[int, int], tuple[Tensor, Tensor]]
 """``read(b0, b1) -> (w_n, scale)``: normalised weights ``(b1-b0, r, M)`` of row blocks
@@ -40,12 +40,19 @@ class WeightUnits(enum.Enum):
 class Readout:
     """The output periphery of a tile: output noise of std ``noise_std`` and an ADC of
     ``adc_bits`` (``None``: ideal) over ``[-out_bound, out_bound]``, both in normalised output
-    units; ``clip``: an ideal ADC still clips at ``out_bound``."""
+    units; ``clip``: an ideal ADC still clips at ``out_bound``. ``adcs``: static errors of each
+    block column's ADC (``physics.periphery.ColumnADCs``, one entry per row block of the MVM;
+    ``None``: ideal converters)."""
 
     adc_bits: int | None
     out_bound: float
     clip: bool
     noise_std: float = 0.0
+    adcs: ColumnADCs | None = None
+
+    def blocks(self, b0: int, b1: int) -> Readout:
+        """The readout of row blocks ``b0..b1-1``."""
+        return self if self.adcs is None else replace(self, adcs=self.adcs.blocks(b0, b1))
 
 
 def _digitise_(p: Tensor, scale: Tensor, readout: Readout, source: GaussianSource | None,
@@ -78,7 +85,10 @@ def _digitise_(p: Tensor, scale: Tensor, readout: Readout, source: GaussianSourc
         assert source is not None
         source.add_(p, noise_std * gain)
     if lv is not None:
-        quantise_(p, adc_bits)
+        if readout.adcs is None:
+            quantise_(p, adc_bits)
+        else:  # static per-column converter errors (a programmed instance's)
+            nonideal_adc_(p, adc_bits, readout.adcs)
         post = scale * (out_bound / lv)
     else:
         if clip:
@@ -192,6 +202,7 @@ def tiled_mvm(
     for b0 in range(0, gb, blocks_per_chunk):
         b1 = min(gb, b0 + blocks_per_chunk)
         w, s = read(b0, b1)
+        kw["readout"] = readout.blocks(b0, b1)
         gidx = torch.arange(b0, b1, device=x_blocks.device) // nb
         for n0 in range(0, n, rows_per_chunk):
             n1 = min(n, n0 + rows_per_chunk)

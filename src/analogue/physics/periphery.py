@@ -12,6 +12,10 @@ feeds multi-bit inputs bit-serially, and a sign ADC is a single comparator per c
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor
 
@@ -124,3 +128,108 @@ def digital_accumulate(partials: Tensor, scales: Tensor, groups: int) -> Tensor:
     """
     gb, n, m = partials.shape
     return (partials * scales).view(groups, gb // groups, n, m).sum(dim=1)
+
+
+# -- static converter errors, sampled once per programmed instance ------------------------------
+# Definitions after IEEE Std 1241-2010 (offset, gain error, DNL, INL of a converter's static
+# transfer curve); per-column sampling as for the per-column CCO ADCs of an in-memory core
+# (Khaddam-Aljameh et al., JSSC 57(4), 2022). Errors are output-referred at code centres: code
+# ``k`` reads as ``k + INL(k)`` LSB, which differs from shifting the transition levels by at most
+# half a code's DNL.
+
+@dataclass(frozen=True)
+class ColumnADCs:
+    """The static errors of one ADC per column of ``B`` blocks (``C`` columns each):
+    ``gain`` ``(B, 1, C)``: ``1 + gain error``; ``offset`` ``(B, 1, C)``: LSB; ``inl`` ``(B, 2L+1,
+    C)``: the INL of each code ``-L..L`` in LSB. Each is ``None`` when that error is off."""
+
+    gain: Tensor | None = None
+    offset: Tensor | None = None
+    inl: Tensor | None = None
+
+    def blocks(self, b0: int, b1: int) -> ColumnADCs:
+        """The errors of blocks ``b0..b1-1``."""
+        return ColumnADCs(*(None if t is None else t[b0:b1] for t in (self.gain, self.offset, self.inl)))
+
+
+def bow_profile(bits: int, dtype: torch.dtype = torch.float32, device: torch.device | None = None) -> Tensor:
+    """The third-order (bow) INL shape over codes ``k = -L..L``, ``(2L+1,)``:
+    ``p(k) = (3 sqrt(3) / 2) (x - x**3)`` with ``x = k / L``: odd (a compressive cubic with its
+    end points corrected), zero at ``0`` and the end codes, peak ``+-1`` at ``x = +-1/sqrt(3)``."""
+    lv = levels(bits)
+    x = torch.arange(-lv, lv + 1, dtype=torch.float64, device=device) / lv
+    return (1.5 * math.sqrt(3.0) * (x - x**3)).to(dtype)
+
+
+def random_walk_inl(n: int, bits: int, cols: int, dnl_std_lsb: float, gen: torch.Generator,
+                    dtype: torch.dtype = torch.float32, device: torch.device | None = None) -> Tensor:
+    """INL ``(n, 2L+1, cols)`` in LSB from i.i.d. DNL: every code step ``k-1 -> k`` of every column
+    is ``1 + d_k`` LSB wide with ``d_k ~ N(0, dnl_std_lsb**2)``; ``INL(k) = sum_{j<=k} d_j``
+    (``INL(-L) = 0``), end-point corrected: the straight line through ``INL(-L)`` and ``INL(L)``
+    is removed (that part is a gain error), so ``INL(+-L) = 0`` and the DNL ``INL(k) - INL(k-1)``
+    has variance ``dnl_std_lsb**2 (1 - 1/(2L))``."""
+    lv = levels(bits)
+    d = torch.randn(n, 2 * lv, cols, generator=gen, dtype=torch.float64, device=device) * dnl_std_lsb
+    inl = torch.cat([torch.zeros(n, 1, cols, dtype=torch.float64, device=device), d.cumsum(1)], 1)
+    t = torch.arange(2 * lv + 1, dtype=torch.float64, device=device).view(1, -1, 1) / (2 * lv)
+    return (inl - t * inl[:, -1:]).to(dtype)
+
+
+def sample_column_adcs(n: int, cols: int, bits: int, *, offset_std_lsb: float, gain_std_rel: float,
+                       inl_std_lsb: float, dnl_std_lsb: float, generators: Sequence[torch.Generator],
+                       dtype: torch.dtype = torch.float32, device: torch.device | None = None,
+                       ) -> ColumnADCs | None:
+    """Sample the ADCs of ``n`` blocks of ``cols`` columns (``None`` when every std is 0).
+
+    ``generators``: four, one stream per error (offset, gain, INL amplitude, DNL), so switching
+    one error on leaves the others' samples unchanged. Per column: ``offset ~ N(0, offset_std_lsb**2)``
+    LSB; ``gain = 1 + N(0, gain_std_rel**2)``; ``INL(k) = a * bow_profile(k) + random_walk_inl(k)``
+    with ``a ~ N(0, inl_std_lsb**2)`` LSB.
+    """
+    g_off, g_gain, g_inl, g_dnl = generators
+
+    def normal(std: float, gen: torch.Generator, rows: int = 1) -> Tensor:
+        return torch.randn(n, rows, cols, generator=gen, dtype=torch.float64, device=device).mul_(std)
+
+    offset = normal(offset_std_lsb, g_off).to(dtype) if offset_std_lsb > 0 else None
+    gain = normal(gain_std_rel, g_gain).add_(1.0).to(dtype) if gain_std_rel > 0 else None
+    inl = None
+    if inl_std_lsb > 0:
+        inl = normal(inl_std_lsb, g_inl) * bow_profile(bits, torch.float64, device).view(1, -1, 1)
+    if dnl_std_lsb > 0:
+        walk = random_walk_inl(n, bits, cols, dnl_std_lsb, g_dnl, torch.float64, device)
+        inl = walk if inl is None else inl + walk
+    if offset is None and gain is None and inl is None:
+        return None
+    return ColumnADCs(gain=gain, offset=offset, inl=None if inl is None else inl.to(dtype))
+
+
+def nonideal_adc_(steps: Tensor, bits: int, adcs: ColumnADCs) -> Tensor:
+    """In place: the codes of ADCs with static errors for inputs ``steps`` ``(B, N, C)`` in LSB
+    (ideal code ``quantise_(steps)``): ``k = quantise_((1 + gain) * steps + offset)``, read as
+    ``k + INL(k)`` (the per-column lookup of ``adcs.inl`` at code ``k``)."""
+    if adcs.gain is not None:
+        steps.mul_(adcs.gain)
+    if adcs.offset is not None:
+        steps.add_(adcs.offset)
+    quantise_(steps, bits)
+    if adcs.inl is not None:
+        idx = steps.to(torch.long).add_(levels(bits)).clamp_(0, 2 * levels(bits))  # NaN: any code
+        steps.add_(torch.gather(adcs.inl, 1, idx))
+    return steps
+
+
+def sample_dac_inl(n: int, rows: int, bits: int, inl_std_lsb: float, gen: torch.Generator,
+                   dtype: torch.dtype = torch.float32, device: torch.device | None = None) -> Tensor:
+    """DAC INL tables ``(n, 2L+1, rows)`` in LSB for the row DACs of ``n`` blocks: per row,
+    ``INL(k) = a * bow_profile(k)`` with ``a ~ N(0, inl_std_lsb**2)`` (zero at code 0: an idle
+    word line stays idle)."""
+    a = torch.randn(n, 1, rows, generator=gen, dtype=torch.float64, device=device) * inl_std_lsb
+    return (a * bow_profile(bits, torch.float64, device).view(1, -1, 1)).to(dtype)
+
+
+def nonideal_dac(codes: Tensor, bits: int, inl: Tensor) -> Tensor:
+    """DAC codes ``(B, N, r)`` (integers ``-L..L``) as the row DACs apply them: ``k + INL(k)``
+    with ``inl`` ``(B, 2L+1, r)`` from ``sample_dac_inl`` (a new tensor)."""
+    idx = codes.to(torch.long).add_(levels(bits)).clamp_(0, 2 * levels(bits))
+    return codes + torch.gather(inl, 1, idx)

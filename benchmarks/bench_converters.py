@@ -1,0 +1,54 @@
+"""Converter errors on a programmed layer: what the per-column ADC offset, gain error, INL/DNL and
+the row DACs' INL cost in the forward and in ``an.program_``.
+
+Times, side by side in one run, a 1024x1024 linear layer (``presets.standard()``, batch 256,
+``no_grad``): ``nn.Linear``; the programmed analog layer with ideal converters (the default);
+the same with every converter error on (offset 0.5 LSB, gain 1 %, bow INL 0.5 LSB, DNL 0.2 LSB,
+DAC INL 0.5 LSB); and ``an.program_`` with and without them.
+
+Run: ``python benchmarks/bench_converters.py [--repeats 15]``; prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import torch
+from torch import nn
+
+sys.path.insert(0, os.path.dirname(__file__))
+from common import best_time  # noqa: E402
+
+import analogue as an  # noqa: E402
+
+ERRORS = {"adc.offset_std_lsb": 0.5, "adc.gain_std_rel": 0.01, "adc.inl_std_lsb": 0.5,
+          "adc.dnl_std_lsb": 0.2, "dac.inl_std_lsb": 0.5}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=15)
+    args = ap.parse_args()
+    torch.manual_seed(0)
+    digital = nn.Linear(1024, 1024).eval()
+    ideal = an.AnalogLinear.from_float(digital, an.presets.standard()).eval()
+    errors = an.AnalogLinear.from_float(digital, an.presets.standard().replace(**ERRORS)).eval()
+    t_prog_ideal = best_time(lambda: an.program_(ideal, seed=0), 3, warmup=0)
+    t_prog_err = best_time(lambda: an.program_(errors, seed=0), 3, warmup=0)
+    x = torch.randn(256, 1024)
+    with torch.no_grad():
+        t_torch = best_time(lambda: digital(x), args.repeats)
+        t_ideal = best_time(lambda: ideal(x), args.repeats)
+        t_err = best_time(lambda: errors(x), args.repeats)
+    print("| case | ms | ratio |\n|---|---|---|")
+    print(f"| nn.Linear 1024x1024, batch 256 | {t_torch * 1e3:.2f} | 1.00 |")
+    print(f"| programmed, ideal converters | {t_ideal * 1e3:.2f} | {t_ideal / t_torch:.2f} |")
+    print(f"| programmed, converter errors on | {t_err * 1e3:.2f} | {t_err / t_torch:.2f} |")
+    print(f"| an.program_, ideal converters | {t_prog_ideal * 1e3:.1f} | 1.00 |")
+    print(f"| an.program_, converter errors on | {t_prog_err * 1e3:.1f} | {t_prog_err / t_prog_ideal:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
