@@ -17,10 +17,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from analogue.physics.noise import GaussianSource
 from analogue.physics.irdrop import Crossbar as Crossbar  # the exact IR-drop solve (re-exported)
 from analogue.physics.irdrop import effective_conductance as effective_conductance
 from analogue.physics.irdrop import solve as solve
+from analogue.physics.noise import GaussianSource
 from analogue.physics.periphery import levels, quantise_
 
 BlockReader = Callable[[int, int], tuple[Tensor, Tensor]]
