@@ -73,6 +73,27 @@ def test_matches_independent_nodal_solve(rows, cols, r_row, r_col):
         assert np.abs(got - (v @ G).numpy()).max() > 1e-4 * scale
 
 
+@pytest.mark.parametrize("r_row,r_col", [(1e5, 1e3), (1e3, 1e5)])
+def test_very_resistive_wires(r_row, r_col):
+    """r * G far above 1 (the row ladders' pivots grow as exp(cols)): still the nodal solution."""
+    G = _array(20, 64, seed=8)
+    v = torch.rand(2, 20, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    got = solve(G, v, r_row, r_col).numpy()
+    ref = _reference(G.numpy(), v.numpy(), r_row, r_col)
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(got, ref, rtol=1e-8, atol=1e-12 * np.abs(ref).max())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_on_gpu_matches_cpu():
+    G = _array(48, 40, seed=9)
+    v = torch.rand(5, 48, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
+    cpu = Crossbar(G, 1.0, 5.0)
+    gpu = Crossbar(G.cuda(), 1.0, 5.0)
+    assert gpu.effective_G_S.is_cuda
+    torch.testing.assert_close(gpu.solve(v.cuda()).cpu(), cpu.solve(v), rtol=1e-12, atol=0)
+
+
 def test_zero_conductance_cells_and_rows():
     G = _array(12, 10, seed=3)
     G[3] = 0.0  # an empty row

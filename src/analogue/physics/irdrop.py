@@ -21,98 +21,95 @@ diag(G_S[k])``, ``L`` the row's path Laplacian with the driver at node 0). The n
 in series turns it into ``((I + r_col Q)^-1 Q, (I + r_col Q)^-1 J)`` and row ``k+1`` adds in
 parallel. The last segment into the virtual grounds gives the currents. Every step is in
 resistance form (``I + r Q``, ``L + r D``: symmetric positive definite, condition number near 1 for
-small wire resistance), so ``r -> 0`` is continuous and ``r = 0`` is the ideal sum exactly. Cost:
-``O(rows * cols^3 + rows^2 * cols^2)`` once (dense Cholesky solves of ``cols x cols`` blocks), then
-``O(batch * rows * cols)`` per batch.
+small wire resistance), so ``r -> 0`` is continuous and ``r = 0`` is the ideal sum exactly. The
+row ladders' inverses are semi-separable and come from two pivot recurrences, all rows at once.
+Cost: ``O(rows * cols^3 + rows^2 * cols^2)`` once (Cholesky solves of ``cols x cols`` blocks, in
+torch on ``G_S``'s device), then ``O(batch * rows * cols)`` per batch.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import Tensor
 
-from analogue._util.validate import ConfigError, check_nonnegative, require
+from analogue._util.validate import check_nonnegative, require
 
 __all__ = ["Crossbar", "effective_conductance", "solve"]
 
 
-def _check_g(G_S: Tensor, where: str) -> np.ndarray:
+def _check_g(G_S: Tensor, where: str) -> Tensor:
     require(isinstance(G_S, Tensor), where, f"G_S must be a torch.Tensor, got {type(G_S).__name__}")
     require(G_S.dim() == 2 and G_S.shape[0] >= 1 and G_S.shape[1] >= 1, where,
             f"G_S must be a 2-D (rows, cols) tensor of conductances in S, got shape {tuple(G_S.shape)}")
     require(G_S.is_floating_point(), where, f"G_S must be a floating-point tensor, got {G_S.dtype}")
-    g = G_S.detach().to(device="cpu", dtype=torch.float64).numpy()
-    require(bool(np.isfinite(g).all()), where, "G_S must be finite")
-    require(bool((g >= 0).all()), where, f"G_S must be >= 0 (conductances in S), got min {g.min()!r}")
+    g = G_S.detach().to(torch.float64)
+    require(bool(torch.isfinite(g).all()), where, "G_S must be finite")
+    require(bool((g >= 0).all()), where, f"G_S must be >= 0 (conductances in S), got min {g.min().item()!r}")
     return g
 
 
-def _row_layer(g: np.ndarray, r_row: float, lap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The row ladder with conductances ``g`` (cols,) eliminated: ``(S, h)``, the admittance
-    matrix between its column nodes and ground and the short-circuit currents per volt of drive."""
-    if r_row == 0.0:  # ideal row: every row node at the drive voltage
-        return np.diag(g), g.copy()
-    from scipy.linalg import solveh_banded
+def _row_ladders(g: Tensor, r_row: float) -> tuple[Tensor, Tensor]:
+    """The inverses of every row's ``A_k = L + r_row diag(g[k])`` in factored form, all rows at once:
+    ``(diag, c)`` (rows, cols) with ``(A_k^-1)_ij = diag[k, max(i, j)] * exp(-|c[k, i] - c[k, j]|)``
+    (a tridiagonal matrix's inverse is semi-separable). From the forward and backward pivots
+    ``dl``, ``dr`` (each >= 1 but at the ends): ``diag = 1 / (dl + dr - a)``, ``c`` the running sum of
+    ``log dl``; logs keep every ratio <= 1, so nothing overflows whatever ``r_row * g``."""
+    rows, cols = g.shape
+    a = torch.full((rows, cols), 2.0, dtype=g.dtype, device=g.device)
+    a[:, -1] = 1.0  # the last cell has one segment, to its left neighbour
+    a.add_(g, alpha=r_row)
+    dl = torch.empty_like(a)
+    dr = torch.empty_like(a)
+    dl[:, 0] = a[:, 0]
+    for j in range(1, cols):
+        dl[:, j] = a[:, j] - 1.0 / dl[:, j - 1]
+    dr[:, -1] = a[:, -1]
+    for j in range(cols - 2, -1, -1):
+        dr[:, j] = a[:, j] - 1.0 / dr[:, j + 1]
+    diag = 1.0 / (dl + dr - a)
+    c = torch.zeros_like(a)
+    if cols > 1:
+        c[:, 1:] = torch.cumsum(torch.log(dl[:, :-1]), dim=1)
+    return diag, c
 
-    cols = g.shape[0]
-    ab = lap.copy()
-    ab[0] += r_row * g
-    rhs = np.zeros((cols, cols + 1))
-    rhs[np.arange(cols), np.arange(cols)] = g
-    rhs[0, cols] = 1.0
-    if cols == 1:
-        z = rhs / ab[0, 0]
-    else:
-        z = solveh_banded(ab, rhs, lower=True, overwrite_b=True, check_finite=False)
-    s = (-r_row) * g[:, None] * z[:, :cols]
-    s = 0.5 * (s + s.T)
-    s[np.arange(cols), np.arange(cols)] += g
-    return s, g * z[:, cols]
 
-
-def _effective(g: np.ndarray, r_row: float, r_col: float) -> np.ndarray:
-    """``G_eff`` (rows, cols) in float64 from conductances ``g`` (rows, cols)."""
-    from scipy.linalg import lapack
-
+def _effective(g: Tensor, r_row: float, r_col: float) -> Tensor:
+    """``G_eff`` (rows, cols) in float64 from conductances ``g`` (rows, cols), on ``g``'s device."""
     rows, cols = g.shape
     if r_row == 0.0 and r_col == 0.0:
-        return g.copy()
-    # the row's path Laplacian in units of one segment (lower banded form): the driver segment
-    # and the segment to the next cell at each node but the last
-    lap = np.zeros((2, cols))
-    lap[0] = 2.0
-    lap[0, -1] = 1.0
-    lap[1, :-1] = -1.0
-    if cols == 1:
-        lap[0, 0] = 1.0
-    # buffer: [Q | J], J (cols, rows) the Norton currents per volt of each row's drive
-    buf = np.zeros((cols, cols + rows), order="F")
-    q = buf[:, :cols]
-    eye = np.eye(cols)
+        return g.clone()
+    dev, dt = g.device, g.dtype
+    if r_row > 0.0:
+        diag, c = _row_ladders(g, r_row)
+        idx = torch.arange(cols, device=dev)
+        mx = torch.maximum(idx[:, None], idx[None, :])
+    # buf = [Q | J]: Q (cols, cols) the Norton admittance of the rows so far at the current row's
+    # column nodes, J (cols, rows) its short-circuit currents per volt of each row's drive
+    buf = torch.zeros(cols, cols + rows, dtype=dt, device=dev)
+    q = torch.zeros(cols, cols, dtype=dt, device=dev)
+    eye = torch.eye(cols, dtype=dt, device=dev)
     for k in range(rows):
-        s, h = _row_layer(g[k], r_row, lap)
-        if k > 0 and r_col > 0.0:
-            # one column segment in series with the Norton equivalent of rows 0..k-1
-            c, info = lapack.dpotrf(eye + r_col * q, lower=1, clean=0, overwrite_a=1)
-            if info != 0:  # pragma: no cover - I + r Q is SPD for Q >= 0
-                raise ConfigError(f"crossbar.Crossbar: Cholesky failed (info {info})")
-            x, info = lapack.dpotrs(c, buf[:, : cols + k], lower=1, overwrite_b=1)
-            if info != 0:  # pragma: no cover
-                raise ConfigError(f"crossbar.Crossbar: Cholesky solve failed (info {info})")
-            buf[:, : cols + k] = x
-            q[...] = 0.5 * (q + q.T)
-        q += s
+        gk = g[k]
+        if r_row > 0.0:  # the row ladder eliminated: S = D - r D A^-1 D, h = D A^-1 e_0
+            ainv = diag[k][mx].mul_(torch.exp(-(c[k][:, None] - c[k][None, :]).abs_()))
+            s = torch.outer(gk, gk).mul_(ainv).mul_(-r_row)
+            s.diagonal().add_(gk)
+            h = gk * diag[k] * torch.exp(-c[k])
+        else:  # ideal row: every row node at the drive voltage
+            s = torch.diag(gk)
+            h = gk
+        if k > 0 and r_col > 0.0:  # one column segment in series with rows 0..k-1
+            chol = torch.linalg.cholesky(eye + r_col * q)
+            buf[:, :cols] = q
+            x = torch.cholesky_solve(buf[:, : cols + k], chol)
+            q = 0.5 * (x[:, :cols] + x[:, :cols].T)
+            buf[:, cols: cols + k] = x[:, cols:]
+        q = q + s  # row k in parallel
         buf[:, cols + k] = h
     j = buf[:, cols:]
     if r_col > 0.0:  # the last segment into the virtual grounds
-        c, info = lapack.dpotrf(eye + r_col * q, lower=1, clean=0, overwrite_a=1)
-        if info != 0:  # pragma: no cover
-            raise ConfigError(f"crossbar.Crossbar: Cholesky failed (info {info})")
-        j, info = lapack.dpotrs(c, np.asfortranarray(j), lower=1, overwrite_b=1)
-        if info != 0:  # pragma: no cover
-            raise ConfigError(f"crossbar.Crossbar: Cholesky solve failed (info {info})")
-    return np.ascontiguousarray(j.T)
+        j = torch.cholesky_solve(j, torch.linalg.cholesky(eye + r_col * q))
+    return j.T.contiguous()
 
 
 class Crossbar:
@@ -133,8 +130,7 @@ class Crossbar:
         self.rows, self.cols = g.shape
         self.r_row_ohm = float(r_row_ohm)
         self.r_col_ohm = float(r_col_ohm)
-        eff = _effective(g, self.r_row_ohm, self.r_col_ohm)
-        self.effective_G_S: Tensor = torch.from_numpy(eff).to(G_S.device)
+        self.effective_G_S: Tensor = _effective(g, self.r_row_ohm, self.r_col_ohm)
 
     def solve(self, v_in_V: Tensor) -> Tensor:
         """Column currents in A, float64: ``(cols,)`` for ``v_in_V`` ``(rows,)``, ``(batch, cols)``
