@@ -19,15 +19,19 @@ ideal current of a column with all inputs at 0.2 V and all cells at 25 uS).
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import time
 
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 import torch
-from common import md_table
 
 from analogue.physics.crossbar import Crossbar
+
+sys.path.insert(0, os.path.dirname(__file__))
+from common import md_table  # noqa: E402
 
 V_MAX = 0.2
 G_MIN, G_MAX = 1e-6, 25e-6
