@@ -17,6 +17,9 @@ from dataclasses import dataclass, replace
 import torch
 from torch import Tensor
 
+from analogue.physics.irdrop import Crossbar as Crossbar  # the exact IR-drop solve (re-exported)
+from analogue.physics.irdrop import effective_conductance as effective_conductance
+from analogue.physics.irdrop import solve as solve
 from analogue.physics.noise import GaussianSource
 from analogue.physics.periphery import ColumnADCs, levels, nonideal_adc_, quantise_
 

@@ -1,0 +1,127 @@
+"""How fast is the exact IR-drop solve (``an.physics.crossbar.Crossbar``)?
+
+Target (issue 15): a 256x256 array of 1-25 uS cells with 1 ohm row and 5 ohm column wire
+segments: set-up <= 1 s once, then 64 input vectors solved exactly in <= 0.1 s.
+
+    python benchmarks/bench_circuits.py [--sizes 64 128 256 512] [--batch 64]
+
+Prints a markdown table, per array size, side by side in one run:
+- ``Crossbar``: the set-up (the exact effective conductances by block elimination), then the
+  batch (one matmul);
+- ``spsolve``: a plain ``scipy.sparse.linalg.spsolve`` of the same nodal matrix (2*rows*cols
+  unknowns, all right-hand sides in one call: it factorises every call; the naive baseline);
+- ``splu``: ``scipy.sparse.linalg.splu`` of the nodal matrix once (COLAMD ordering, the issue's
+  measurement), then a solve of the batch;
+and the largest difference between ``Crossbar`` and ``spsolve`` as a fraction of full scale (the
+ideal current of a column with all inputs at 0.2 V and all cells at 25 uS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+import torch
+
+from analogue.physics.crossbar import Crossbar
+
+sys.path.insert(0, os.path.dirname(__file__))
+from common import md_table  # noqa: E402
+
+V_MAX = 0.2
+G_MIN, G_MAX = 1e-6, 25e-6
+
+
+def nodal(G: np.ndarray, r_row: float, r_col: float) -> tuple[sp.csc_matrix, sp.csr_matrix]:
+    """The nodal matrix ``K`` (row nodes then column nodes, row-major) and the input map ``B``
+    (``K x = B v``); column current ``j`` is ``x[C(rows-1, j)] / r_col``."""
+    rows, cols = G.shape
+    n = rows * cols
+    idx = np.arange(n).reshape(rows, cols)
+    gr, gc = 1.0 / r_row, 1.0 / r_col
+    i_, j_, w_ = [], [], []
+
+    def edge(a, b, g):
+        a, b, g = a.ravel(), b.ravel(), np.broadcast_to(g, a.shape).ravel()
+        i_.extend([a, b, a, b])
+        j_.extend([a, b, b, a])
+        w_.extend([g, g, -g, -g])
+
+    edge(idx[:, :-1], idx[:, 1:], gr)  # row segments
+    edge(idx, n + idx, G)  # cells
+    edge(n + idx[:-1], n + idx[1:], gc)  # column segments
+    ground = np.concatenate([idx[:, 0], n + idx[-1]])  # driver and sense segments
+    i_.append(ground)
+    j_.append(ground)
+    w_.append(np.concatenate([np.full(rows, gr), np.full(cols, gc)]))
+    K = sp.csc_matrix((np.concatenate(w_), (np.concatenate(i_), np.concatenate(j_))), shape=(2 * n, 2 * n))
+    B = sp.csr_matrix((np.full(rows, gr), (idx[:, 0], np.arange(rows))), shape=(2 * n, rows))
+    return K, B
+
+
+def best(fn, repeats: int) -> tuple[float, object]:
+    t_best, out = float("inf"), None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = fn()
+        t_best = min(t_best, time.perf_counter() - t0)
+    return t_best, out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256, 512])
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--r-row", type=float, default=1.0)
+    ap.add_argument("--r-col", type=float, default=5.0)
+    ap.add_argument("--baseline-max", type=int, default=256,
+                    help="largest size that also runs the sparse baselines (slow beyond)")
+    args = ap.parse_args()
+    rows_out = []
+    for size in args.sizes:
+        gen = torch.Generator().manual_seed(size)
+        G = G_MIN + (G_MAX - G_MIN) * torch.rand(size, size, generator=gen, dtype=torch.float64)
+        v = V_MAX * torch.rand(args.batch, size, generator=gen, dtype=torch.float64)
+        reps = 3 if size <= 256 else 1
+        t_setup, xb = best(lambda: Crossbar(G, args.r_row, args.r_col), reps)
+        t_batch, i_xb = best(lambda: xb.solve(v), 20)
+        row = {"array": f"{size}x{size}", "Crossbar set-up s": t_setup,
+               f"Crossbar {args.batch} vectors s": t_batch}
+        if size > args.baseline_max:
+            rows_out.append({**row, **{k: "-" for k in (
+                f"spsolve {args.batch} vectors s", "splu set-up s", f"splu {args.batch} vectors s",
+                "|Crossbar - spsolve| / FS", "IR drop / FS")}})
+            print(f"{size}x{size} done", flush=True)
+            continue
+        K, B = nodal(G.numpy(), args.r_row, args.r_col)
+        rhs = np.asarray(B @ v.numpy().T)
+        out_nodes = 2 * size * size - size + np.arange(size)
+        sp_reps = 1 if size >= 256 else 2
+        t_sps, x = best(lambda: spla.spsolve(K, rhs), sp_reps)
+        i_sps = x[out_nodes].T / args.r_col
+        t_lu, lu = best(lambda: spla.splu(K), sp_reps)
+        t_lus, _ = best(lambda: lu.solve(rhs), sp_reps)
+        fs = size * V_MAX * G_MAX
+        ideal = v.numpy() @ G.numpy()
+        rows_out.append({
+            **row,
+            f"spsolve {args.batch} vectors s": t_sps,
+            "splu set-up s": t_lu,
+            f"splu {args.batch} vectors s": t_lus,
+            "|Crossbar - spsolve| / FS": f"{np.abs(i_xb.numpy() - i_sps).max() / fs:.1e}",
+            "IR drop / FS": f"{np.abs(ideal - i_sps).max() / fs:.3f}",
+        })
+        print(f"{size}x{size} done", flush=True)
+    print(f"\nwires: {args.r_row} ohm per row segment, {args.r_col} ohm per column segment; cells "
+          f"{G_MIN * 1e6:g}-{G_MAX * 1e6:g} uS; inputs 0-{V_MAX} V; torch threads "
+          f"{torch.get_num_threads()}\n")
+    print(md_table(rows_out))
+
+
+if __name__ == "__main__":
+    main()
