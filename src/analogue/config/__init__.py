@@ -1,7 +1,7 @@
 """The hardware description, data only: frozen dataclasses with units in their field names.
 
 - ``array``: one crossbar tile and its periphery (``TileConfig``, ``DACConfig``, ``ADCConfig``,
-  ``MappingConfig``, ``NoiseConfig``) composed with a device into ``AnalogConfig``;
+  ``MappingConfig``, ``NoiseConfig``, ``CircuitConfig``) composed with a device into ``AnalogConfig``;
 - ``device``: the device model's sections, composed into ``DeviceConfig``;
 - ``pulsed``: devices and periphery for training in memory (pulsed updates);
 - ``chips``: a whole chip, ``Chip`` (organisation, periphery timing, electrical, digital unit and
@@ -16,6 +16,7 @@ from analogue.config.array import (
     SCALE_POLICIES,
     ADCConfig,
     AnalogConfig,
+    CircuitConfig,
     DACConfig,
     MappingConfig,
     NoiseConfig,
@@ -43,6 +44,7 @@ __all__ = [
     "Aging",
     "AnalogConfig",
     "BitSlicing",
+    "CircuitConfig",
     "ConfigError",
     "DACConfig",
     "DeviceConfig",

@@ -194,6 +194,37 @@ class NoiseConfig:
         check_nonnegative(self.out_std_rel_fs, "NoiseConfig.out_std_rel_fs")
 
 
+@dataclass(frozen=True)
+class CircuitConfig:
+    """The array's wires and read voltage: line resistance (IR drop) on programmed arrays.
+
+    ``r_row_ohm``: resistance of one row (word line) wire segment between neighbouring cells, and
+    of the one segment from the row driver to the first cell, ohm; ``r_col_ohm``: the same for one
+    column (bit line) segment, and the segment from the last row to the column's sense amplifier
+    (topology: ``physics.irdrop``, docs/circuits.md). 0 for both: ideal wires, IR drop off (the
+    default; every earlier result stands). ``v_read_V``: the row voltage of a full-scale input
+    (DAC code ``L`` of ``L`` levels), V. The network is linear, so the result does not depend on
+    it; it states the operating point (inputs are voltages ``x * v_read_V``, ``|x| <= 1``).
+
+    IR drop applies to programmed layers in eval mode: ``an.program_``/``an.drift_`` replace the
+    weights as read by the array's effective conductances (``nn.programmed``).
+    """
+
+    r_row_ohm: float = 0.0
+    r_col_ohm: float = 0.0
+    v_read_V: float = 0.2
+
+    @property
+    def ir_drop(self) -> bool:
+        """Whether any wire has resistance (IR drop on)."""
+        return self.r_row_ohm > 0.0 or self.r_col_ohm > 0.0
+
+    def __post_init__(self) -> None:
+        check_nonnegative(self.r_row_ohm, "CircuitConfig.r_row_ohm")
+        check_nonnegative(self.r_col_ohm, "CircuitConfig.r_col_ohm")
+        check_positive(self.v_read_V, "CircuitConfig.v_read_V")
+
+
 _SECTIONS: dict[str, type] = {
     "tile": TileConfig,
     "dac": DACConfig,
@@ -201,6 +232,7 @@ _SECTIONS: dict[str, type] = {
     "mapping": MappingConfig,
     "noise": NoiseConfig,
     "device": DeviceConfig,
+    "circuit": CircuitConfig,
 }
 
 
@@ -219,6 +251,7 @@ class AnalogConfig(Serialisable):
     mapping: MappingConfig = field(default_factory=MappingConfig)
     noise: NoiseConfig = field(default_factory=NoiseConfig)
     device: DeviceConfig = field(default_factory=DeviceConfig)
+    circuit: CircuitConfig = field(default_factory=CircuitConfig)
     version: int = CONFIG_VERSION
 
     def __post_init__(self) -> None:

@@ -34,7 +34,7 @@ from torch import Tensor
 
 from analogue._util.validate import check_nonnegative, require
 
-__all__ = ["Crossbar", "effective_conductance", "solve"]
+__all__ = ["Crossbar", "effective_conductance", "effective_conductances", "solve"]
 
 
 def _check_g(G_S: Tensor, where: str) -> Tensor:
@@ -49,33 +49,35 @@ def _check_g(G_S: Tensor, where: str) -> Tensor:
 
 
 def _row_ladders(g: Tensor, r_row: float) -> tuple[Tensor, Tensor]:
-    """The inverses of every row's ``A_k = L + r_row diag(g[k])`` in factored form, all rows at once:
-    ``(diag, c)`` (rows, cols) with ``(A_k^-1)_ij = diag[k, max(i, j)] * exp(-|c[k, i] - c[k, j]|)``
-    (a tridiagonal matrix's inverse is semi-separable). From the forward and backward pivots
-    ``dl``, ``dr`` (each >= 1 but at the ends): ``diag = 1 / (dl + dr - a)``, ``c`` the running sum of
-    ``log dl``; logs keep every ratio <= 1, so nothing overflows whatever ``r_row * g``."""
-    rows, cols = g.shape
-    a = torch.full((rows, cols), 2.0, dtype=g.dtype, device=g.device)
-    a[:, -1] = 1.0  # the last cell has one segment, to its left neighbour
+    """The inverses of every row's ``A_k = L + r_row diag(g[k])`` in factored form, all rows (and
+    arrays) at once: ``(diag, c)`` shaped like ``g`` (``(..., rows, cols)``) with ``(A_k^-1)_ij =
+    diag[k, max(i, j)] * exp(-|c[k, i] - c[k, j]|)`` (a tridiagonal matrix's inverse is
+    semi-separable). From the forward and backward pivots ``dl``, ``dr`` (each >= 1 but at the
+    ends): ``diag = 1 / (dl + dr - a)``, ``c`` the running sum of ``log dl``; logs keep every ratio
+    <= 1, so nothing overflows whatever ``r_row * g``."""
+    cols = g.shape[-1]
+    a = torch.full(g.shape, 2.0, dtype=g.dtype, device=g.device)
+    a[..., -1] = 1.0  # the last cell has one segment, to its left neighbour
     a.add_(g, alpha=r_row)
     dl = torch.empty_like(a)
     dr = torch.empty_like(a)
-    dl[:, 0] = a[:, 0]
+    dl[..., 0] = a[..., 0]
     for j in range(1, cols):
-        dl[:, j] = a[:, j] - 1.0 / dl[:, j - 1]
-    dr[:, -1] = a[:, -1]
+        dl[..., j] = a[..., j] - 1.0 / dl[..., j - 1]
+    dr[..., -1] = a[..., -1]
     for j in range(cols - 2, -1, -1):
-        dr[:, j] = a[:, j] - 1.0 / dr[:, j + 1]
+        dr[..., j] = a[..., j] - 1.0 / dr[..., j + 1]
     diag = 1.0 / (dl + dr - a)
     c = torch.zeros_like(a)
     if cols > 1:
-        c[:, 1:] = torch.cumsum(torch.log(dl[:, :-1]), dim=1)
+        c[..., 1:] = torch.cumsum(torch.log(dl[..., :-1]), dim=-1)
     return diag, c
 
 
 def _effective(g: Tensor, r_row: float, r_col: float) -> Tensor:
-    """``G_eff`` (rows, cols) in float64 from conductances ``g`` (rows, cols), on ``g``'s device."""
-    rows, cols = g.shape
+    """``G_eff`` ``(n, rows, cols)`` in float64 from conductances ``g`` ``(n, rows, cols)`` of ``n``
+    independent arrays (solved together, batched), on ``g``'s device."""
+    n, rows, cols = g.shape
     if r_row == 0.0 and r_col == 0.0:
         return g.clone()
     dev, dt = g.device, g.dtype
@@ -85,31 +87,32 @@ def _effective(g: Tensor, r_row: float, r_col: float) -> Tensor:
         mx = torch.maximum(idx[:, None], idx[None, :])
     # buf = [Q | J]: Q (cols, cols) the Norton admittance of the rows so far at the current row's
     # column nodes, J (cols, rows) its short-circuit currents per volt of each row's drive
-    buf = torch.zeros(cols, cols + rows, dtype=dt, device=dev)
-    q = torch.zeros(cols, cols, dtype=dt, device=dev)
+    buf = torch.zeros(n, cols, cols + rows, dtype=dt, device=dev)
+    q = torch.zeros(n, cols, cols, dtype=dt, device=dev)
     eye = torch.eye(cols, dtype=dt, device=dev)
     for k in range(rows):
-        gk = g[k]
+        gk = g[:, k]
         if r_row > 0.0:  # the row ladder eliminated: S = D - r D A^-1 D, h = D A^-1 e_0
-            ainv = diag[k][mx].mul_(torch.exp(-(c[k][:, None] - c[k][None, :]).abs_()))
-            s = torch.outer(gk, gk).mul_(ainv).mul_(-r_row)
-            s.diagonal().add_(gk)
-            h = gk * diag[k] * torch.exp(-c[k])
+            ck = c[:, k]
+            ainv = diag[:, k][:, mx].mul_(torch.exp(-(ck[:, :, None] - ck[:, None, :]).abs_()))
+            s = (gk[:, :, None] * gk[:, None, :]).mul_(ainv).mul_(-r_row)
+            s.diagonal(dim1=-2, dim2=-1).add_(gk)
+            h = gk * diag[:, k] * torch.exp(-ck)
         else:  # ideal row: every row node at the drive voltage
-            s = torch.diag(gk)
+            s = torch.diag_embed(gk)
             h = gk
         if k > 0 and r_col > 0.0:  # one column segment in series with rows 0..k-1
             chol = torch.linalg.cholesky(eye + r_col * q)
-            buf[:, :cols] = q
-            x = torch.cholesky_solve(buf[:, : cols + k], chol)
-            q = 0.5 * (x[:, :cols] + x[:, :cols].T)
-            buf[:, cols: cols + k] = x[:, cols:]
+            buf[:, :, :cols] = q
+            x = torch.cholesky_solve(buf[:, :, : cols + k], chol)
+            q = 0.5 * (x[:, :, :cols] + x[:, :, :cols].mT)
+            buf[:, :, cols: cols + k] = x[:, :, cols:]
         q = q + s  # row k in parallel
-        buf[:, cols + k] = h
-    j = buf[:, cols:]
+        buf[:, :, cols + k] = h
+    j = buf[:, :, cols:]
     if r_col > 0.0:  # the last segment into the virtual grounds
         j = torch.cholesky_solve(j, torch.linalg.cholesky(eye + r_col * q))
-    return j.T.contiguous()
+    return j.mT.contiguous()
 
 
 class Crossbar:
@@ -130,7 +133,7 @@ class Crossbar:
         self.rows, self.cols = g.shape
         self.r_row_ohm = float(r_row_ohm)
         self.r_col_ohm = float(r_col_ohm)
-        self.effective_G_S: Tensor = _effective(g, self.r_row_ohm, self.r_col_ohm)
+        self.effective_G_S: Tensor = _effective(g[None], self.r_row_ohm, self.r_col_ohm)[0]
 
     def solve(self, v_in_V: Tensor) -> Tensor:
         """Column currents in A, float64: ``(cols,)`` for ``v_in_V`` ``(rows,)``, ``(batch, cols)``
@@ -151,6 +154,24 @@ def effective_conductance(G_S: Tensor, r_row_ohm: float, r_col_ohm: float) -> Te
     """``Crossbar(G_S, r_row_ohm, r_col_ohm).effective_G_S``: the ``(rows, cols)`` float64 matrix
     with column currents ``v @ G_eff`` exactly."""
     return Crossbar(G_S, r_row_ohm, r_col_ohm).effective_G_S
+
+
+def effective_conductances(G_S: Tensor, r_row_ohm: float, r_col_ohm: float) -> Tensor:
+    """The effective conductances ``(n, rows, cols)`` float64 of ``n`` arrays ``G_S`` ``(n, rows,
+    cols)`` (S) with the same wires, solved together (batched Cholesky; the same elimination as
+    ``Crossbar``, array by array equal to ``effective_conductance``). For the tiles of a
+    programmed layer (``nn.programmed``)."""
+    where = "irdrop.effective_conductances"
+    require(isinstance(G_S, Tensor) and G_S.dim() == 3 and G_S.is_floating_point(), where,
+            "G_S must be a floating-point (n, rows, cols) tensor of conductances in S")
+    check_nonnegative(r_row_ohm, where, "r_row_ohm", "ohm per row wire segment, 0 for ideal")
+    check_nonnegative(r_col_ohm, where, "r_col_ohm", "ohm per column wire segment, 0 for ideal")
+    g = G_S.detach().to(torch.float64)
+    require(bool(torch.isfinite(g).all()) and bool((g >= 0).all()), where,
+            "G_S must be finite and >= 0 (conductances in S)")
+    if g.shape[0] == 0:
+        return g.clone()
+    return _effective(g, float(r_row_ohm), float(r_col_ohm))
 
 
 def solve(G_S: Tensor, v_in_V: Tensor, r_row_ohm: float, r_col_ohm: float) -> Tensor:
