@@ -24,6 +24,10 @@ buffer             shape                  meaning
 ``prog_dac_inl``   ``(R*B, 2L+1, r)``     each row DAC's INL per code, LSB (``None``: off)
 =================  =====================  ====================================================
 
+With wire resistance (``CircuitConfig``, IR drop on), ``prog_w`` holds the weights as read
+through the wires: the effective conductances of each G+/G- array (``ir_drop_weights``), so the
+forward costs the same as without.
+
 The converter errors (``ADCConfig``/``DACConfig`` ``*_std_*`` fields) are sampled with the
 programming seed, one stream per error, and apply in eval mode only.
 
@@ -63,6 +67,7 @@ from analogue.physics.devices import (
     devices_at,
     program_devices,
 )
+from analogue.physics.irdrop import effective_conductances
 from analogue.physics.periphery import (
     ColumnADCs,
     levels,
@@ -357,7 +362,10 @@ def drift_layer(layer: Any, t_s: float, temperature_k: float | None = None) -> N
                 None if zr is None else zr[side],
             )
         )
-    w = (out[0] - out[1]).div_(mp.g_max_uS - mp.g_min_uS)
+    if cfg.circuit.ir_drop:
+        w = ir_drop_weights(out[0], out[1], cfg)
+    else:
+        w = (out[0] - out[1]).div_(mp.g_max_uS - mp.g_min_uS)
     if not bool(torch.isfinite(w).all()):
         raise ValueError(
             f"{layer.layer_name}: the device model gives non-finite conductances at t_s={t!r} s, "
@@ -365,6 +373,48 @@ def drift_layer(layer: Any, t_s: float, temperature_k: float | None = None) -> N
         )
     layer.prog_w = w.view(reps * b, r, ms)
     layer.prog_clock = torch.tensor([t, temp], dtype=torch.float64, device=target.device)
+
+
+IR_DROP_CHUNK = 16
+"""Arrays solved together by ``ir_drop_weights`` (bounds the batched elimination's memory)."""
+
+
+@torch.no_grad()
+def ir_drop_weights(g_pos_uS: Tensor, g_neg_uS: Tensor, cfg: AnalogConfig) -> Tensor:
+    """The weights as read through wires with resistance: ``(Geff+ - Geff-) / (g_max - g_min)``.
+
+    ``g_pos_uS``/``g_neg_uS`` ``(..., r, M*S)``: the conductances of the G+ and G- arrays now, uS.
+    Their columns are cut into physical arrays of ``cfg.tile.cols`` columns (``r`` rows each); every
+    array's effective conductance matrix ``Geff`` (``physics.irdrop.effective_conductances``, the
+    exact DC solve of the wire network of ``cfg.circuit``, in S) replaces ``G`` in the difference.
+
+    Why a matrix is exact: the array (cells, wire segments, drivers, virtual-ground sense nodes) is
+    a linear resistive network driven at its ``r`` row drivers only. Each input enters as a voltage,
+    its DAC code ``k`` of ``L`` levels giving ``v = k / L * v_read_V`` (``x * v_read_V`` in
+    normalised units), so by superposition every column current is a fixed linear combination of
+    the row voltages, ``I = v @ Geff``, whatever the inputs (``v_read_V`` cancels). The ADC of each
+    column sees the difference of the G+ and G- column currents, ``v @ (Geff+ - Geff-)``; in the
+    normalised units of the forward (input full scale 1, weight full scale ``g_max - g_min``) that
+    is ``x @ w_eff`` with the ``w_eff`` returned here. So storing ``w_eff`` in ``prog_w`` makes the
+    forward exact at the cost of the ideal one; only per-read noise (added to ``w_eff``) is
+    first-order. Computed at programming and at every ``drift_`` (the conductances move).
+    """
+    circ, mp, tc = cfg.circuit, cfg.mapping, cfg.tile.cols
+    shape = g_pos_uS.shape
+    r, ms = shape[-2], shape[-1]
+    gp = g_pos_uS.reshape(-1, r, ms)
+    gn = g_neg_uS.reshape(-1, r, ms)
+    w = torch.empty_like(gp)
+    for c0 in range(0, ms, tc):  # each physical array: r rows x at most tc columns
+        c1 = min(c0 + tc, ms)
+        arrays = torch.cat([gp[:, :, c0:c1], gn[:, :, c0:c1]]).to(torch.float64).mul_(1e-6)
+        eff = torch.cat([
+            effective_conductances(arrays[i: i + IR_DROP_CHUNK], circ.r_row_ohm, circ.r_col_ohm)
+            for i in range(0, arrays.shape[0], IR_DROP_CHUNK)
+        ])
+        n = gp.shape[0]
+        w[:, :, c0:c1] = ((eff[:n] - eff[n:]) * (1e6 / (mp.g_max_uS - mp.g_min_uS))).to(w.dtype)
+    return w.view(shape)
 
 
 def device_time(layer: Any) -> tuple[float, float]:
