@@ -14,6 +14,13 @@ Prints a markdown table, per array size, side by side in one run:
   measurement), then a solve of the batch;
 and the largest difference between ``Crossbar`` and ``spsolve`` as a fraction of full scale (the
 ideal current of a column with all inputs at 0.2 V and all cells at 25 uS).
+
+    python benchmarks/bench_circuits.py --programmed [--batch 256]
+
+IR drop on a programmed layer (target: <= 1.2x the same layer without): a 1024x1024
+``AnalogLinear`` on 256x256 tiles (``presets.standard()``), 1.5 ohm row / 5 ohm column segments
+against ideal wires: ``an.program_`` time (the effective conductances of the 32 G+/G- arrays,
+once) and the eval forward (batch 256, no_grad), alternately, best of 7.
 """
 
 from __future__ import annotations
@@ -73,6 +80,38 @@ def best(fn, repeats: int) -> tuple[float, object]:
     return t_best, out
 
 
+def programmed(batch: int, r_row: float, r_col: float, repeats: int = 7) -> None:
+    import analogue as an
+
+    torch.manual_seed(0)
+    base = an.presets.standard()
+    layers, prog = {}, {}
+    for name, (rr, rc) in (("ideal wires", (0.0, 0.0)), ("IR drop", (r_row, r_col))):
+        cfg = base.replace(**{"circuit.r_row_ohm": rr, "circuit.r_col_ohm": rc})
+        torch.manual_seed(0)
+        layer = an.AnalogLinear(1024, 1024, cfg=cfg)
+        t0 = time.perf_counter()
+        an.program_(layer, seed=1)
+        prog[name] = time.perf_counter() - t0
+        layers[name] = layer.eval()
+    x = torch.randn(batch, 1024, generator=torch.Generator().manual_seed(2))
+    fwd = {name: float("inf") for name in layers}
+    with torch.no_grad():
+        for layer in layers.values():
+            layer(x)  # warm-up
+        for _ in range(repeats):  # alternately
+            for name, layer in layers.items():
+                t0 = time.perf_counter()
+                layer(x)
+                fwd[name] = min(fwd[name], time.perf_counter() - t0)
+    rows = [{"1024x1024 AnalogLinear, 256x256 tiles": name, "an.program_ s": prog[name],
+             f"forward batch {batch} ms": 1e3 * fwd[name],
+             "forward / ideal wires": fwd[name] / fwd["ideal wires"]} for name in layers]
+    print(f"\nwires: {r_row} ohm per row segment, {r_col} ohm per column segment; presets.standard(); "
+          f"torch threads {torch.get_num_threads()}\n")
+    print(md_table(rows))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256, 512])
@@ -81,7 +120,12 @@ def main() -> None:
     ap.add_argument("--r-col", type=float, default=5.0)
     ap.add_argument("--baseline-max", type=int, default=256,
                     help="largest size that also runs the sparse baselines (slow beyond)")
+    ap.add_argument("--programmed", action="store_true",
+                    help="time a programmed 1024x1024 AnalogLinear with and without IR drop")
     args = ap.parse_args()
+    if args.programmed:
+        programmed(args.batch if args.batch != 64 else 256, 1.5, 5.0)
+        return
     rows_out = []
     for size in args.sizes:
         gen = torch.Generator().manual_seed(size)
