@@ -1,5 +1,5 @@
 """``analogue cost [--chip hermes|my_chip.yaml] [--model MODULE:FUNCTION --input-shape 1,3,32,32
-[--input-dtype int64]] [--out DIR]``:
+[--input-dtype int64]] [--reprogram --inferences-per-write N --inferences-per-s R] [--out DIR]``:
 peak figures of a chip and the presets, the claims check, and (with ``--model``) the cost of a
 compiled model, with the energy-breakdown and TOPS/W-vs-ADC-bits plots."""
 
@@ -23,6 +23,15 @@ def add_cost_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--replicate", action="store_true", help="copy bottleneck layers")
     p.add_argument("--reprogram", action="store_true", help="time-multiplex when it does not fit")
     p.add_argument("--training", action="store_true", help="also estimate in-memory training")
+    p.add_argument("--precision", default="int8", choices=["int8", "fp16"],
+                   help="precision of the GPU, CPU and edge-NPU baselines")
+    p.add_argument("--inferences-per-write", type=int, default=None,
+                   help="with --reprogram: inferences per array write pass (default: the batch)")
+    p.add_argument("--inferences-per-s", type=float, default=None,
+                   help="with --reprogram: inference rate for the endurance check "
+                        "(default: continuously, at the throughput)")
+    p.add_argument("--service-life-years", type=float, default=5.0,
+                   help="with --reprogram: warn when the arrays wear out sooner")
     p.add_argument("--out", default=None, help="folder for cost.json and the plots")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
@@ -59,7 +68,11 @@ def run_cost(args: argparse.Namespace) -> int:
             model, x, chip, replicate=args.replicate, reprogram=args.reprogram, build_model=False,
             progress=progress_arg(args),
         )
-        report = estimate_cost(program, batch=args.batch)
+        report = estimate_cost(
+            program, batch=args.batch, precision=args.precision,
+            inferences_per_write=args.inferences_per_write, inferences_per_s=args.inferences_per_s,
+            service_life_years=args.service_life_years,
+        )
         print()
         print(report.table())
         result["inference"] = report.to_dict()
