@@ -233,7 +233,11 @@ def baseline_estimate(program: Any, baseline: Baseline, batch: int = 1,
     if not isinstance(baseline, Baseline):
         raise ConfigError("baseline_estimate: baseline must be an analogue.cost.baselines.Baseline "
                           f"(e.g. an.cost.baselines.a100()), got {type(baseline).__name__}")
-    w = layer_work(program, precision)
+    return _roofline_estimate(layer_work(program, precision), baseline, batch, precision)
+
+
+def _roofline_estimate(w: dict[str, np.ndarray], baseline: Baseline, batch: int,
+                       precision: str) -> dict[str, Any]:
     peak = baseline.peak_ops_per_s(precision)
     p_eff = peak * baseline.achievable_compute_fraction
     bw_eff = baseline.memory_bytes_per_s * baseline.achievable_bandwidth_fraction
@@ -323,8 +327,12 @@ def compare_baselines(program: Any, energy_J: float, latency_s: float, batch: in
     latency: > 1 where the analog chip is faster, as ``CostReport.gpu``) and ``sentence`` (:func:`compare_sentence`), keyed
     by the baseline's name. ``energy_J``/``latency_s``: the analog chip's per inference / batch."""
     out: dict[str, dict[str, Any]] = {}
+    w = layer_work(program, precision)
     for b in default_baselines() if baselines is None else tuple(baselines):
-        g = baseline_estimate(program, b, batch, precision)
+        if not isinstance(b, Baseline):
+            raise ConfigError("compare_baselines: baselines must be analogue.cost.baselines."
+                              f"Baseline objects (e.g. baselines.a100()), got {type(b).__name__}")
+        g = _roofline_estimate(w, b, batch, precision)
         g["energy_ratio"] = g["energy_J"] / max(energy_J, 1e-300)
         g["speedup"] = g["latency_s"] / max(latency_s, 1e-300)
         g["sentence"] = compare_sentence(b.label(precision), g["latency_s"], g["energy_J"],

@@ -141,7 +141,7 @@ class CostReport:
         for b in self.baselines.values():
             lines.append(
                 f"  {b['sentence']} (roofline: {b['latency_s'] * 1e6:.4g} us, "
-                f"{b['energy_J'] * 1e6:.4g} uJ per inference, {b['utilization']:.2%} of peak)"
+                f"{b['energy_J'] * 1e6:.4g} uJ per inference, {b['utilization'] * 100:.3g} % of peak)"
             )
         lines.append("")
         lines.append(f"  {'component':<12} {'energy uJ':>12} {'share':>7}")
@@ -307,7 +307,7 @@ def estimate_cost(
     if rounds > 1:
         per_write = batch if inferences_per_write is None else inferences_per_write
         check_int(per_write, "estimate_cost", 1, "inferences_per_write")
-        cells, _, t_write = write_pass(program)
+        _, _, t_write = write_pass(program)
         # time-multiplexed: rounds run one after another, each streaming the whole batch; a write
         # pass every per_write inferences
         prog_time = t_write * batch / per_write
@@ -315,12 +315,7 @@ def estimate_cost(
         rate = batch / latency if inferences_per_s is None else inferences_per_s
         sched = write_schedule(program, rate, per_write, service_life_years, stacklevel=3)
         comp["program"] = sched.energy_per_inference_J
-        notes.append(
-            f"{rounds} reprogramming rounds: a write pass rewrites {cells:,} cells "
-            f"({t_write * 1e3:.3g} ms) every {per_write} inferences; more inferences per write "
-            "amortise it"
-        )
-        notes.extend(sched.sentences()[1:])
+        notes.extend(sched.sentences())
     else:
         latency = latency_1 + (batch - 1) * interval
     leak_W = float(peak_r["leakage_W"])
