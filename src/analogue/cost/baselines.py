@@ -112,7 +112,7 @@ def _check_precision(precision: str, where: str) -> None:
             f"precision must be one of {sorted(PRECISION_BYTES)}, got {precision!r}")
 
 
-# -- presets (docs/references.md section 8) -------------------------------------------------------
+# -- presets (docs/references.md, "Digital baselines and device endurance") -----------------
 
 def a100() -> Baseline:
     """NVIDIA A100 SXM4 40GB (A100 datasheet, 2020; Ampere architecture whitepaper): 624 TOPS
