@@ -175,3 +175,18 @@ def test_estimate_cost_reports_every_baseline_in_words() -> None:
     assert list(only.baselines) == ["toy"]
     assert only.baselines["toy"]["precision"] == "fp16"
     assert math.isfinite(only.baselines["toy"]["energy_ratio"])
+
+
+def test_training_compares_three_times_the_forward() -> None:
+    from analogue.cost import estimate_training
+
+    prog = _program(256, 256)
+    fwd = estimate_cost(prog, batch=2)
+    tr = estimate_training(prog, batch=2)
+    for name, g in fwd.baselines.items():
+        t = tr.baselines[name]
+        assert t["latency_s"] == pytest.approx(3 * g["latency_s"], rel=1e-12)
+        assert t["energy_J"] == pytest.approx(3 * g["energy_J"], rel=1e-12)
+        assert t["energy_ratio"] == pytest.approx(t["energy_J"] / tr.energy_J, rel=1e-12)
+        assert t["sentence"].endswith("energy per training sample than hermes")
+        assert t["sentence"] in tr.table()

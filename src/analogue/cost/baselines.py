@@ -286,12 +286,14 @@ SAME_TOLERANCE = 0.005
 
 
 def compare_sentence(subject: str, latency_s: float, energy_J: float, ref_latency_s: float,
-                     ref_energy_J: float, ref: str = "the analog chip") -> str:
+                     ref_energy_J: float, ref: str = "the analog chip",
+                     unit: str = "inference") -> str:
     """``"{subject} is 660x faster and uses 4.8x more energy per inference than {ref}"``.
 
     ``latency_s``/``energy_J``: the subject's time (same work, e.g. the batch) and energy per
     inference; ``ref_*``: the reference's. Slower/less read the other way round; within 0.5 %
-    "about as fast as" / "about the same energy per inference as".
+    "about as fast as" / "about the same energy per inference as". ``unit``: what the energy is
+    per (``"training sample"`` for training).
     """
     for v, n in ((latency_s, "latency_s"), (energy_J, "energy_J"), (ref_latency_s, "ref_latency_s"),
                  (ref_energy_J, "ref_energy_J")):
@@ -307,11 +309,11 @@ def compare_sentence(subject: str, latency_s: float, energy_J: float, ref_latenc
     else:
         t = f"is {format_ratio(1.0 / speed)}x slower"
     if same_e:
-        e = "uses about the same energy per inference"
+        e = f"uses about the same energy per {unit}"
     elif more > 1.0:
-        e = f"uses {format_ratio(more)}x more energy per inference"
+        e = f"uses {format_ratio(more)}x more energy per {unit}"
     else:
-        e = f"uses {format_ratio(1.0 / more)}x less energy per inference"
+        e = f"uses {format_ratio(1.0 / more)}x less energy per {unit}"
     if same_t:
         return f"{subject} {t} as {ref} and {e}"
     if same_e:
@@ -324,7 +326,8 @@ def compare_baselines(program: Any, energy_J: float, latency_s: float, batch: in
                       ref: str = "the analog chip") -> dict[str, dict[str, Any]]:
     """Each baseline's :func:`baseline_estimate` of ``program`` at ``batch``, with
     ``energy_ratio`` (baseline / analog, per inference), ``speedup`` (baseline latency / analog
-    latency: > 1 where the analog chip is faster, as ``CostReport.gpu``) and ``sentence`` (:func:`compare_sentence`), keyed
+    latency: > 1 where the analog chip is faster, as ``CostReport.gpu``), ``label`` and
+    ``sentence`` (:func:`compare_sentence`), keyed
     by the baseline's name. ``energy_J``/``latency_s``: the analog chip's per inference / batch."""
     out: dict[str, dict[str, Any]] = {}
     w = layer_work(program, precision)
@@ -335,7 +338,8 @@ def compare_baselines(program: Any, energy_J: float, latency_s: float, batch: in
         g = _roofline_estimate(w, b, batch, precision)
         g["energy_ratio"] = g["energy_J"] / max(energy_J, 1e-300)
         g["speedup"] = g["latency_s"] / max(latency_s, 1e-300)
-        g["sentence"] = compare_sentence(b.label(precision), g["latency_s"], g["energy_J"],
+        g["label"] = b.label(precision)
+        g["sentence"] = compare_sentence(g["label"], g["latency_s"], g["energy_J"],
                                          latency_s, energy_J, ref)
         out[b.name] = g
     return out

@@ -44,7 +44,7 @@ from analogue.config import ConfigError
 from analogue.config.chips import Chip, gpu_a100
 from analogue.cost import components as C
 from analogue.cost import constants as K
-from analogue.cost.baselines import Baseline, compare_baselines
+from analogue.cost.baselines import Baseline, compare_baselines, compare_sentence
 from analogue.cost.model import array_energy, chip_params, digital_pJ_per_op, evaluate, timing
 from analogue.cost.reprogram import write_pass, write_schedule
 
@@ -141,7 +141,7 @@ class CostReport:
         for b in self.baselines.values():
             lines.append(
                 f"  {b['sentence']} (roofline: {b['latency_s'] * 1e6:.4g} us, "
-                f"{b['energy_J'] * 1e6:.4g} uJ per inference, {b['utilization'] * 100:.3g} % of peak)"
+                f"{b['energy_J'] * 1e6:.4g} uJ per {unit}, {b['utilization'] * 100:.3g} % of peak)"
             )
         lines.append("")
         lines.append(f"  {'component':<12} {'energy uJ':>12} {'share':>7}")
@@ -397,7 +397,8 @@ def estimate_training(
       (stochastic pulse coincidence, Gokmen & Vlasov, Front. Neurosci. 10, 2016: BL = 10-31) at the
       device's ``pulse_J``; all arrays update in parallel, one pulse train per sample of
       ``pulses_per_update x t_read_s``.
-    The GPU comparison uses 3x the forward work (forward, input and weight gradients).
+    The GPU comparison and the baselines use 3x the forward work and roofline time (forward,
+    input and weight gradients).
     """
     fwd = estimate_cost(program, batch=batch, gpu=gpu)
     chip: Chip = program.chip
@@ -420,6 +421,16 @@ def estimate_training(
     g["ops"] *= 3.0
     g["energy_ratio"] = g["energy_J"] / max(energy, 1e-300)
     g["speedup"] = g["latency_s"] / max(latency, 1e-300)
+    # the baselines' training: forward, input and weight gradients, 3x the forward's roofline
+    trained: dict[str, dict[str, Any]] = {}
+    for name, b in fwd.baselines.items():
+        t = dict(b, latency_s=3.0 * b["latency_s"], energy_J=3.0 * b["energy_J"],
+                 ops=3.0 * b["ops"])
+        t["energy_ratio"] = t["energy_J"] / max(energy, 1e-300)
+        t["speedup"] = t["latency_s"] / max(latency, 1e-300)
+        t["sentence"] = compare_sentence(t["label"], t["latency_s"], t["energy_J"], latency,
+                                         energy, ref=chip.name, unit="training sample")
+        trained[name] = t
     return CostReport(
         chip=chip.name,
         kind="training",
@@ -436,4 +447,5 @@ def estimate_training(
         layer_latency_s=layer_t,
         gpu=g,
         notes=[*fwd.notes, f"update: {pulses_per_update} pulses per cell per sample"],
+        baselines=trained,
     )
