@@ -72,7 +72,13 @@ def test_estimate_cost_amortises_over_inferences_per_write() -> None:
     rp = per_64.reprogram
     assert rp["energy_per_write_J"] == pytest.approx(e_w) and rp["inferences_per_write"] == 64
     assert rp["latency_per_inference_s"] == pytest.approx(t_w / 64)
-    assert CostReport.from_dict(json.loads(json.dumps(per_64.to_dict()))).reprogram == rp
+    back = CostReport.from_dict(json.loads(json.dumps(per_64.to_dict())))
+    assert back.reprogram == rp
+    assert back.sentences() == per_64.sentences()
+    words = per_64.sentences()
+    assert len(words) == 3 + 2  # three baselines, the write pass and the wear
+    assert words[3].startswith(f"each write pass rewrites {2 * 256 * 256:,} pcm cells in 2 rounds")
+    assert "over 64 inferences per write" in words[3]
     assert estimate_cost(_program(chip, rounds=1)).reprogram == {}
     with pytest.raises(ConfigError, match="inferences_per_write"):
         estimate_cost(prog, inferences_per_write=0, inferences_per_s=1.0)

@@ -34,7 +34,13 @@ from typing import Any
 import numpy as np
 
 from analogue._util.serial import Serialisable
-from analogue._util.validate import ConfigError, check_nonnegative, check_positive, require
+from analogue._util.validate import (
+    ConfigError,
+    check_int,
+    check_nonnegative,
+    check_positive,
+    require,
+)
 
 #: Bytes per element of weights and activations at each precision.
 PRECISION_BYTES = {"int8": 1, "fp16": 2}
@@ -227,8 +233,6 @@ def baseline_estimate(program: Any, baseline: Baseline, batch: int = 1,
     (counts), ``launch_share`` (fraction of the time in fixed per-layer latency) and
     ``ridge_ops_per_byte``.
     """
-    from analogue._util.validate import check_int
-
     check_int(batch, "baseline_estimate", 1, "batch")
     if not isinstance(baseline, Baseline):
         raise ConfigError("baseline_estimate: baseline must be an analogue.cost.baselines.Baseline "
@@ -246,7 +250,7 @@ def _roofline_estimate(w: dict[str, np.ndarray], baseline: Baseline, batch: int,
     active = (ops_b > 0) | (bytes_b > 0)
     t_comp = ops_b / p_eff
     t_mem = bytes_b / bw_eff
-    busy = np.where(active, np.maximum(t_comp, t_mem), 0.0)
+    busy = np.where(active, roofline_time_s(ops_b, bytes_b, p_eff, bw_eff), 0.0)
     fixed = np.where(active, baseline.launch_latency_s, 0.0)
     busy_s, fixed_s = float(busy.sum()), float(fixed.sum())
     latency = busy_s + fixed_s

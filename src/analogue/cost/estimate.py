@@ -46,7 +46,7 @@ from analogue.cost import components as C
 from analogue.cost import constants as K
 from analogue.cost.baselines import Baseline, compare_baselines, compare_sentence
 from analogue.cost.model import array_energy, chip_params, digital_pJ_per_op, evaluate, timing
-from analogue.cost.reprogram import write_pass, write_schedule
+from analogue.cost.reprogram import WriteSchedule, write_pass, write_schedule
 
 COST_VERSION = 1
 
@@ -108,6 +108,14 @@ class CostReport:
     def adc_share(self) -> float:
         """Fraction of the energy spent in the ADCs."""
         return self.energy_breakdown_J.get("adc", 0.0) / max(self.energy_J, 1e-300)
+
+    def sentences(self) -> list[str]:
+        """In plain words: the comparison with each baseline, then a time-multiplexed program's
+        write schedule (per write, per inference, lifetime, and the warning if it wears out)."""
+        out = [b["sentence"] for b in self.baselines.values()]
+        if self.reprogram:
+            out += WriteSchedule(**self.reprogram).sentences()
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict of builtins (JSON/YAML-safe)."""
