@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from analogue.cost.chips_table import TableEntry, groups, table
+from analogue.cost.chips_table import TableEntry, table
 from analogue.cost.model import chip_params, evaluate
 
 #: Components of one array MVM (``analogue.cost.model.ENERGY_COMPONENTS``) by fitted group.
@@ -192,13 +192,17 @@ def _errors(pred: np.ndarray, pub: np.ndarray) -> np.ndarray:
 def validate(entries: Sequence[TableEntry] | None = None) -> ValidationReport:
     """Fit in-sample and leave-one-chip-out over ``entries`` (default: :func:`table`)."""
     entries = table() if entries is None else list(entries)
-    c = components(entries)
+    return validate_components(components(entries))
+
+
+def validate_components(c: Components) -> ValidationReport:
+    """:func:`validate` on already evaluated components (a synthetic table in the tests)."""
     ones_e, ones_a = np.ones(len(ENERGY_FACTORS)), np.ones(len(AREA_GROUPS))
     full = fit(c)
-    chips = groups(entries)
+    chips = list(dict.fromkeys(c.groups))
     gidx = np.array([chips.index(g) for g in c.groups])
-    loo_tw = np.empty(len(entries))
-    loo_area = np.empty(len(entries))
+    loo_tw = np.empty(len(c.keys))
+    loo_area = np.empty(len(c.keys))
     for j in range(len(chips)):
         out = gidx == j
         f = fit(c, ~out)
