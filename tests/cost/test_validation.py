@@ -60,7 +60,7 @@ def test_leave_one_out_of_a_consistent_synthetic_table_predicts_every_chip() -> 
     r = validate_components(c)
     np.testing.assert_allclose(r.left_out["tops_per_W"], c.published_tops_per_W, rtol=1e-5)
     np.testing.assert_allclose(r.in_sample["tops_per_W"], c.published_tops_per_W, rtol=1e-5)
-    assert r.summary["tops_per_W"]["left_out_worst"] < 1e-4
+    assert r.summary["tops_per_W"]["left_out_worst"] < 1 + 1e-4
     np.testing.assert_allclose(list(r.factors["energy"].values()), truth_e, rtol=1e-5)
 
 

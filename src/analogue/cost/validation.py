@@ -147,7 +147,8 @@ class ValidationReport:
     Per figure (``tops``, ``tops_per_W``, ``area_mm2``): ``published``, ``model`` (component models
     as shipped, factors 1), ``in_sample`` (factors fitted on all chips), ``left_out`` (factors fitted
     on the other chips); NaN where not published. ``factors``: the in-sample fit, by group.
-    ``summary``: median and worst absolute relative error per figure and prediction.
+    ``summary``: per figure and prediction, the median absolute relative error (``*_median``) and
+    the worst factor off, ``max(pred/pub, pub/pred)`` (``*_worst``).
     """
 
     keys: tuple[str, ...]
@@ -175,9 +176,9 @@ class ValidationReport:
             if s:
                 lines.append(
                     f"{'':{len(unit) + 1}} median |error|: model {s['model_median']:.0%}, in-sample "
-                    f"{s['in_sample_median']:.0%}, left out {s['left_out_median']:.0%}; worst: "
-                    f"model {s['model_worst']:.0%}, in-sample {s['in_sample_worst']:.0%}, left out "
-                    f"{s['left_out_worst']:.0%} (n={int(s['n'])})")
+                    f"{s['in_sample_median']:.0%}, left out {s['left_out_median']:.0%}; worst off by: "
+                    f"model {s['model_worst']:.2f}x, in-sample {s['in_sample_worst']:.2f}x, left "
+                    f"out {s['left_out_worst']:.2f}x (n={int(s['n'])})")
             lines.append("")
         lines.append("fitted factors (all chips): " + ", ".join(
             f"{kind} {g} x{v:.2f}" for kind, d in self.factors.items() for g, v in d.items()))
@@ -224,7 +225,9 @@ def validate_components(c: Components) -> ValidationReport:
         for name, pred in (("model", model), ("in_sample", ins), ("left_out", loo)):
             err = _errors(pred[fig], published[fig])
             s[f"{name}_median"] = float(np.median(err))
-            s[f"{name}_worst"] = float(np.max(err))
+            ok = np.isfinite(published[fig])
+            ratio = pred[fig][ok] / published[fig][ok]
+            s[f"{name}_worst"] = float(np.max(np.maximum(ratio, 1.0 / ratio)))
         summary[fig] = s
     factors = {
         "energy": dict(zip(ENERGY_FACTORS, map(float, full["energy"]))),
