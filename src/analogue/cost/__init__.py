@@ -7,7 +7,9 @@ Pure functions over the same hardware description the compiler uses (``analogue.
   TOPS and TOPS/W, per component and per layer, next to the same work on a GPU;
 - ``estimate_training(program)``: forward, backward and pulsed in-memory update;
 - ``gpu_estimate(program)``: the all-digital reference from datasheet figures;
-- ``sweep(chip, **axes)``: vectorised design-space evaluation.
+- ``sweep(chip, **axes)``: vectorised design-space evaluation;
+- ``analogue.cost.validation.validate()``: published chips (``analogue.cost.chips_table``) against
+  the model, fitted in-sample and leave-one-out (``analogue cost --validate``).
 
 Component models live in :mod:`analogue.cost.components`, their constants and sources in
 :mod:`analogue.cost.constants`.
