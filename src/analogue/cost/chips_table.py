@@ -85,6 +85,7 @@ def _macro(
     gated: bool = True,
     post_ops: float = 0.0,
     bias_uW: float = 0.0,
+    weight_mapping: str = "unsigned",
 ) -> Chip:
     """A macro or chip from its organisation; a macro's published figures exclude a digital unit
     (``post_ops=0``), a buffer (``sram_bytes_per_core=0``) and an on-chip network (no NoC energy)."""
@@ -93,7 +94,8 @@ def _macro(
         node_nm=node_nm,
         organisation=Organisation(n_cores=n_cores, arrays_per_core=arrays_per_core,
                                   weight_bits=weight_bits, cells_per_weight=cells_per_weight,
-                                  sram_bytes_per_core=sram_bytes_per_core),
+                                  sram_bytes_per_core=sram_bytes_per_core,
+                                  weight_mapping=weight_mapping),
         array=array_config(device, rows=rows, cols=cols, dac_bits=dac_bits, adc_bits=adc_bits,
                            g_max_uS=g_max_uS),
         periphery=Periphery(input_encoding=encoding, adc_kind=adc_kind,
@@ -129,11 +131,12 @@ def table() -> list[TableEntry]:
         chip=_macro("ibm-14nm-34tile", 14.0, "pcm", 512, 2048, dac_bits=8, adc_bits=8,
                     weight_bits=8, cells_per_weight=4, encoding="pwm", adc_kind="ramp",
                     columns_per_adc=1, clock_hz=1.0e9, n_cores=34, supply_V=0.8,
-                    read_supply_V=0.8, post_ops=0.0),
+                    read_supply_V=0.8, post_ops=0.0, weight_mapping="differential"),
         technology="PCM", node_nm=14.0, tops=None, tops_per_W=12.4, area_mm2=None,
         precision="8b in (durations) / 4 PCM per weight / 8b out (durations)",
         citation="Ambrogio2023",
-        stated=("34 tiles x 512x2048 PCM", "4 PCM per weight", "8-bit pulse-duration inputs",
+        stated=("34 tiles x 512x2048 PCM", "4 PCM per weight (G+, g+ add; G-, g- subtract)",
+                "8-bit pulse-duration inputs",
                 "charge integrated on capacitors and converted to durations (a ramp comparison)",
                 "12.4 TOPS/W chip-sustained"),
         assumed=("1 GHz duration clock", "ramp converter counted as 8-bit ramp ADC",
@@ -165,7 +168,8 @@ def table() -> list[TableEntry]:
     ))
     # -- RRAM -------------------------------------------------------------------------------------
     for op, tops, tw in (("3b_out_1b_in", 2.12, 43.1), ("8b_out_6b_in", 0.26, 9.1)):
-        ch = neurram(op)
+        # the preset predates Organisation.weight_mapping; the paper states differential pairs
+        ch = neurram(op).replace(**{"organisation.weight_mapping": "differential"})
         e.append(TableEntry(
             key=ch.name, group="neurram", chip=ch, technology="RRAM", node_nm=130.0,
             tops=tops, tops_per_W=tw, area_mm2=None, precision=op.replace("_", " "),
@@ -193,15 +197,17 @@ def table() -> list[TableEntry]:
         key="hung-22nm-rram-4mb", group="hung2021",
         chip=_macro("hung-22nm-rram-4mb", 22.0, "rram", 512, 512, dac_bits=8, adc_bits=8,
                     weight_bits=8, cells_per_weight=8, encoding="bit_serial", adc_kind="sar",
-                    columns_per_adc=8, clock_hz=500e6, t_read_s=2e-9, n_cores=16,
+                    columns_per_adc=8, mvm_time_s=15.2e-9, t_read_s=15.2e-9 / 8, n_cores=16,
                     v_read_V=0.2, supply_V=0.8, read_supply_V=0.8),
-        technology="RRAM", node_nm=22.0, tops=None, tops_per_W=11.91, area_mm2=None,
-        precision="8b in / 8b weight",
+        technology="RRAM", node_nm=22.0, tops=None, tops_per_W=15.6, area_mm2=None,
+        precision="8b in / 8b weight (the 15.6 end of the published 194.4-15.6 TOPS/W range)",
         citation="Hung2021",
-        stated=("22 nm, 4 Mb RRAM + CMOS", "8-bit precision"),
-        assumed=("11.91 TOPS/W (not verified against the paper's table)",
-                 "16 sub-arrays 512x512, 8 cells per weight", "bit-serial inputs, SAR per 8 cols",
-                 "0.2 V clamped bit line, current from the supply (current-mode sensing), device-table cell conductance"),
+        stated=("22 nm, 4 Mb binary RRAM + CMOS", "binary to 8b-in/8b-weight",
+                "latency 5.2-15.2 ns, 194.4-15.6 TOPS/W (abstract)"),
+        assumed=("16 sub-arrays 512x512 all rows driven, 8 binary cells per weight",
+                 "bit-serial inputs (8 reads in the 15.2 ns), SAR per 8 columns",
+                 "0.2 V clamped bit line, current from the supply (current-mode sensing), "
+                 "device-table cell conductance"),
     ))
     e.append(TableEntry(
         key="yoon-40nm-rram", group="yoon2021",
@@ -257,8 +263,8 @@ def table() -> list[TableEntry]:
         citation="Jia2020",
         stated=("65 nm, 590 Kb CIMU of 768x768 bit cells", "charge-domain, 8-bit SAR per column",
                 "bit-serial inputs, bit-sliced weights"),
-        assumed=("192 1b-TOPS/W (not verified against the paper's table)",
-                 "100 MHz, 10 ns read", _SRAM_CELL),
+        assumed=("100 MHz, 10 ns read", _SRAM_CELL,
+                 "192 1b-TOPS/W at 1.2 V is the abstract's figure for the MAC hardware"),
     ))
     # -- SRAM, current domain ----------------------------------------------------------------------
     e.append(TableEntry(
@@ -300,8 +306,8 @@ def table() -> list[TableEntry]:
         precision="1b in / 1b weight (resistance sum)",
         citation="Jung2022",
         stated=("28 nm 64x64 MRAM crossbar", "resistance-sum readout",
-                "binary weights as complementary MTJ pairs", "405 TOPS/W"),
-        assumed=("series-string cell conductance g_on/16 (resistance summing)",
+                "binary weights as complementary MTJ pairs"),
+        assumed=("405 TOPS/W as recalled from the paper, not re-checked","series-string cell conductance g_on/16 (resistance summing)",
                  "100 MHz, 10 ns read, 0.1 V", "comparator (1-bit flash) per column"),
     ))
     return e

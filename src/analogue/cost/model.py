@@ -77,6 +77,7 @@ def chip_params(chips: Chip | Sequence[Chip]) -> dict[str, np.ndarray]:
         put("rows", ch.array_rows)
         put("cols", ch.array_cols)
         put("cells_per_weight", org.cells_per_weight)
+        put("differential", float(org.weight_mapping == "differential"))
         put("weight_bits", org.weight_bits)
         put("dac_bits", ch.dac_bits)
         put("encoding", ENCODING_CODE[pe.input_encoding])
@@ -157,7 +158,10 @@ def array_energy(
     node, vdd = p["node_nm"], p["supply_V"]
     R, Cc = np.asarray(rows, dtype=np.float64), np.asarray(cols, dtype=np.float64)
     phases, reads, convs = p["input_phases"], tm["reads"], tm["convs"]
-    g_mean = p["g_min_uS"] + (p["g_max_uS"] - p["g_min_uS"]) * weight_activity
+    # a differential pair holds the magnitude on one side, the other at g_min (Joshi et al.,
+    # Nat. Commun. 11, 2020; Wan et al., Nature 608, 2022): half the range on average
+    side = 1.0 - 0.5 * p["differential"]
+    g_mean = p["g_min_uS"] + (p["g_max_uS"] - p["g_min_uS"]) * weight_activity * side
     n_read = phases * reads
     n_conv = phases * convs * Cc
     # the read current I = V_read G flows for the drive time and is drawn from its rail
