@@ -146,3 +146,20 @@ def test_differential_mapping_needs_pairs_of_cells() -> None:
         chip.replace(**{"organisation.weight_mapping": "differential"})
     with pytest.raises(ConfigError, match="weight_mapping"):
         chip.replace(**{"organisation.weight_mapping": "diff"})
+
+
+def test_line_capacitance_from_the_cell_pitch() -> None:
+    """``c_wire_fF_per_cell=None``: 0.2 fF/um times sqrt(cell area), and the sweep follows the node."""
+    from analogue.config import ConfigError
+    from analogue.cost import sweep
+    from analogue.cost.model import chip_params
+
+    chip = next(e.chip for e in ENTRIES if e.key == "dong-7nm-sram")
+    assert chip.electrical.c_wire_fF_per_cell is None
+    p = chip_params(chip)
+    assert p["c_wire_fF_per_cell"] == pytest.approx(0.2 * np.sqrt(200 * 0.007**2), rel=1e-12)
+    r = sweep(chip, node_nm=[7.0, 28.0])
+    loop = [peak(chip.replace(node_nm=n)).tops_per_W for n in (7.0, 28.0)]
+    np.testing.assert_allclose(r["tops_per_W"], loop, rtol=1e-12)
+    with pytest.raises(ConfigError, match="c_wire_fF_per_cell=None"):
+        sweep(chip, c_wire_fF_per_cell=[None, 0.1])

@@ -238,7 +238,9 @@ class Electrical(_Section):
     supply; ``bias_uW_per_column`` static bias of each column's analog front end
     (integrator/amplifier) while an MVM runs; ``gated_cells`` whether each cell has an access
     transistor whose gate line swings to the supply on every read (1T1R, 8T4R, flash, SRAM;
-    ``False`` for passive crossbars); ``c_wire_fF_per_cell`` line capacitance per cell segment;
+    ``False`` for passive crossbars); ``c_wire_fF_per_cell`` line capacitance per cell segment
+    (``None``: the wire's capacitance per um times the cell pitch, ``sqrt(cell area)``,
+    ``analogue.cost.constants.WIRE_FF_PER_UM``);
     ``noc_pJ_per_bit_mm`` interconnect energy per bit per mm (``None``: from the node).
     """
 
@@ -249,7 +251,7 @@ class Electrical(_Section):
     supply_V: float = 0.8
     bias_uW_per_column: float = 0.0
     gated_cells: bool = True
-    c_wire_fF_per_cell: float = 0.2
+    c_wire_fF_per_cell: float | None = 0.2
     noc_pJ_per_bit_mm: float | None = None
 
     def _check(self) -> None:
@@ -259,7 +261,7 @@ class Electrical(_Section):
         _nonnegative(self.bias_uW_per_column, self._at("bias_uW_per_column"))
         if not isinstance(self.gated_cells, bool):
             _fail(self._at("gated_cells"), f"must be True or False, got {self.gated_cells!r}")
-        _nonnegative(self.c_wire_fF_per_cell, self._at("c_wire_fF_per_cell"))
+        _optional(_nonnegative, self.c_wire_fF_per_cell, self._at("c_wire_fF_per_cell"))
         _optional(_nonnegative, self.noc_pJ_per_bit_mm, self._at("noc_pJ_per_bit_mm"))
 
 

@@ -88,7 +88,8 @@ def _macro(
     weight_mapping: str = "unsigned",
 ) -> Chip:
     """A macro or chip from its organisation; a macro's published figures exclude a digital unit
-    (``post_ops=0``), a buffer (``sram_bytes_per_core=0``) and an on-chip network (no NoC energy)."""
+    (``post_ops=0``), a buffer (``sram_bytes_per_core=0``) and an on-chip network (no NoC energy).
+    Line capacitance from the cell pitch (``c_wire_fF_per_cell=None``)."""
     return Chip(
         name=name,
         node_nm=node_nm,
@@ -103,7 +104,7 @@ def _macro(
                             mvm_time_s=mvm_time_s, t_read_s=t_read_s),
         electrical=Electrical(v_read_V=v_read_V, read_supply_V=read_supply_V, supply_V=supply_V,
                               gated_cells=gated, bias_uW_per_column=bias_uW,
-                              noc_pJ_per_bit_mm=0.0),
+                              c_wire_fF_per_cell=None, noc_pJ_per_bit_mm=0.0),
         digital=DigitalUnit(ops_per_s=1e9, node_nm=node_nm, post_ops_per_output=post_ops),
     )
 

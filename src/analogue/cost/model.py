@@ -55,6 +55,11 @@ def _nan(x: float | None) -> float:
     return math.nan if x is None else float(x)
 
 
+def pitch_c_wire_fF(cell_area_um2: Any) -> Any:
+    """Line capacitance per cell segment from the cell pitch: ``WIRE_FF_PER_UM x sqrt(area)``, fF."""
+    return K.WIRE_FF_PER_UM * np.sqrt(np.asarray(cell_area_um2, dtype=np.float64))
+
+
 def chip_params(chips: Chip | Sequence[Chip]) -> dict[str, np.ndarray]:
     """Numeric parameters of one chip (0-d arrays) or many (1-d arrays), device constants resolved.
 
@@ -100,8 +105,10 @@ def chip_params(chips: Chip | Sequence[Chip]) -> dict[str, np.ndarray]:
         put("device", _DEVICE_CODE[ch.device])
         f_um = ch.node_nm * 1e-3
         cell = org.cell_area_um2
-        put("cell_area_um2", dev["cell_F2"] * f_um**2 if cell is None else cell)
-        put("c_wire_fF_per_cell", el.c_wire_fF_per_cell)
+        cell_um2 = dev["cell_F2"] * f_um**2 if cell is None else cell
+        put("cell_area_um2", cell_um2)
+        c_wire = el.c_wire_fF_per_cell
+        put("c_wire_fF_per_cell", pitch_c_wire_fF(cell_um2) if c_wire is None else c_wire)
         put("noc_pJ_per_bit_mm", _nan(el.noc_pJ_per_bit_mm))
         put("core_area_mm2", _nan(org.core_area_mm2))
         put("dig_ops_per_s", dig.ops_per_s)
