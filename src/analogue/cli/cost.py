@@ -1,5 +1,6 @@
 """``analogue cost [--chip hermes|my_chip.yaml] [--model MODULE:FUNCTION --input-shape 1,3,32,32
-[--input-dtype int64]] [--reprogram --inferences-per-write N --inferences-per-s R] [--out DIR]``:
+[--input-dtype int64]] [--reprogram --inferences-per-write N --inferences-per-s R] [--validate]
+[--out DIR]``:
 peak figures of a chip and the presets, the claims check, and (with ``--model``) the cost of a
 compiled model, with the energy-breakdown and TOPS/W-vs-ADC-bits plots."""
 
@@ -34,6 +35,26 @@ def add_cost_arguments(p: argparse.ArgumentParser) -> None:
                    help="with --reprogram: warn when the arrays wear out sooner")
     p.add_argument("--out", default=None, help="folder for cost.json and the plots")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p.add_argument("--validate", action="store_true",
+                   help="only the validation table: published chips against the model, fitted"
+                        " in-sample and leave-one-out (with --out: validation.json and"
+                        " validation.png)")
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    """``analogue cost --validate``: the table of ``analogue.cost.validation.validate``."""
+    from analogue._util.io import atomic_write_text
+    from analogue.cost.plots import plot_validation
+    from analogue.cost.validation import report_dict, validate
+
+    r = validate()
+    print(r.table())
+    if args.out:
+        out = Path(args.out)
+        p1 = plot_validation(r, out / "validation.png")
+        p2 = atomic_write_text(out / "validation.json", json.dumps(report_dict(r), indent=1))
+        print(f"saved {p1} and {p2}")
+    return 0
 
 
 def run_cost(args: argparse.Namespace) -> int:
@@ -42,6 +63,8 @@ def run_cost(args: argparse.Namespace) -> int:
     from analogue.cost import estimate_cost, estimate_training, peak
     from analogue.cost.plots import plot_energy_breakdown, plot_tops_per_W_vs_adc_bits
 
+    if getattr(args, "validate", False):
+        return run_validate(args)
     chip = load_chip(args.chip)
     if args.model and not args.input_shape:
         raise ValueError("--model needs --input-shape, e.g. --input-shape 1,3,32,32")

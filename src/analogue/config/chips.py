@@ -79,6 +79,11 @@ DEVICE_KINDS = ("pcm", "rram", "flash", "sram", "mram", "ideal", "none")
 ADC_KINDS = ("sar", "flash", "ramp", "cco")
 INPUT_ENCODINGS = ("pwm", "pulse_count", "bit_serial", "amplitude", "bit_serial_integrate")
 NEURRAM_OPERATING_POINTS = ("3b_out_1b_in", "8b_out_6b_in")
+#: How a weight's cells hold it (``Organisation.weight_mapping``): ``"unsigned"`` every cell
+#: carries its share of the magnitude (bit slices, unit cells, one-sided offsets);
+#: ``"differential"`` signed weights on (G+, G-) pairs, the magnitude on one side of each pair
+#: and the other side at the minimum conductance.
+WEIGHT_MAPPINGS = ("unsigned", "differential")
 
 #: Integer codes of the kinds, so that a vector of design points can mix them (:func:`mvm_timing`,
 #: ``analogue.cost``).
@@ -161,7 +166,8 @@ class Organisation(_Section):
     weight stored over ``cells_per_weight`` cross-points side by side along an array row;
     ``sram_bytes_per_core`` local buffer; ``cell_area_um2`` one cross-point's area (``None``: the
     device kind's F2 x node^2); ``core_area_mm2`` a published core area (``None``: summed from
-    components).
+    components); ``weight_mapping`` how the cells hold a weight (``WEIGHT_MAPPINGS``;
+    ``"differential"`` halves the mean read conductance of the cells: one side of each pair idles).
     """
 
     where: ClassVar[str] = "Chip.organisation"
@@ -173,6 +179,7 @@ class Organisation(_Section):
     sram_bytes_per_core: int = 64 * 1024
     cell_area_um2: float | None = None
     core_area_mm2: float | None = None
+    weight_mapping: str = "unsigned"
 
     def _check(self) -> None:
         _int_in(self.n_cores, self._at("n_cores"), 1, 1 << 20)
@@ -182,6 +189,10 @@ class Organisation(_Section):
         _int_in(self.sram_bytes_per_core, self._at("sram_bytes_per_core"), 0, 1 << 40)
         _optional(_positive, self.cell_area_um2, self._at("cell_area_um2"))
         _optional(_positive, self.core_area_mm2, self._at("core_area_mm2"))
+        _one_of(self.weight_mapping, WEIGHT_MAPPINGS, self._at("weight_mapping"))
+        if self.weight_mapping == "differential" and self.cells_per_weight % 2:
+            _fail(self._at("weight_mapping"), "a differential weight sits on pairs of cells: give"
+                  f" an even cells_per_weight (got {self.cells_per_weight}) or 'unsigned'")
 
 
 @dataclass(frozen=True)
@@ -227,7 +238,9 @@ class Electrical(_Section):
     supply; ``bias_uW_per_column`` static bias of each column's analog front end
     (integrator/amplifier) while an MVM runs; ``gated_cells`` whether each cell has an access
     transistor whose gate line swings to the supply on every read (1T1R, 8T4R, flash, SRAM;
-    ``False`` for passive crossbars); ``c_wire_fF_per_cell`` line capacitance per cell segment;
+    ``False`` for passive crossbars); ``c_wire_fF_per_cell`` line capacitance per cell segment
+    (``None``: the wire's capacitance per um times the cell pitch, ``sqrt(cell area)``,
+    ``analogue.cost.constants.WIRE_FF_PER_UM``);
     ``noc_pJ_per_bit_mm`` interconnect energy per bit per mm (``None``: from the node).
     """
 
@@ -238,7 +251,7 @@ class Electrical(_Section):
     supply_V: float = 0.8
     bias_uW_per_column: float = 0.0
     gated_cells: bool = True
-    c_wire_fF_per_cell: float = 0.2
+    c_wire_fF_per_cell: float | None = 0.2
     noc_pJ_per_bit_mm: float | None = None
 
     def _check(self) -> None:
@@ -248,7 +261,7 @@ class Electrical(_Section):
         _nonnegative(self.bias_uW_per_column, self._at("bias_uW_per_column"))
         if not isinstance(self.gated_cells, bool):
             _fail(self._at("gated_cells"), f"must be True or False, got {self.gated_cells!r}")
-        _nonnegative(self.c_wire_fF_per_cell, self._at("c_wire_fF_per_cell"))
+        _optional(_nonnegative, self.c_wire_fF_per_cell, self._at("c_wire_fF_per_cell"))
         _optional(_nonnegative, self.noc_pJ_per_bit_mm, self._at("noc_pJ_per_bit_mm"))
 
 

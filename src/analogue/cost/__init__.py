@@ -11,7 +11,9 @@ Pure functions over the same hardware description the compiler uses (``analogue.
   (``compare_baselines``, ``compare_sentence``);
 - ``reprogram``: a time-multiplexed program's writes per write and per inference, and its wear
   against the device's endurance (``write_schedule``, ``EnduranceWarning``);
-- ``sweep(chip, **axes)``: vectorised design-space evaluation.
+- ``sweep(chip, **axes)``: vectorised design-space evaluation;
+- ``analogue.cost.validation.validate()``: published chips (``analogue.cost.chips_table``) against
+  the model, fitted in-sample and leave-one-out (``analogue cost --validate``).
 
 Component models live in :mod:`analogue.cost.components`, their constants and sources in
 :mod:`analogue.cost.constants`.

@@ -55,6 +55,11 @@ def _nan(x: float | None) -> float:
     return math.nan if x is None else float(x)
 
 
+def pitch_c_wire_fF(cell_area_um2: Any) -> Any:
+    """Line capacitance per cell segment from the cell pitch: ``WIRE_FF_PER_UM x sqrt(area)``, fF."""
+    return K.WIRE_FF_PER_UM * np.sqrt(np.asarray(cell_area_um2, dtype=np.float64))
+
+
 def chip_params(chips: Chip | Sequence[Chip]) -> dict[str, np.ndarray]:
     """Numeric parameters of one chip (0-d arrays) or many (1-d arrays), device constants resolved.
 
@@ -77,6 +82,7 @@ def chip_params(chips: Chip | Sequence[Chip]) -> dict[str, np.ndarray]:
         put("rows", ch.array_rows)
         put("cols", ch.array_cols)
         put("cells_per_weight", org.cells_per_weight)
+        put("differential", float(org.weight_mapping == "differential"))
         put("weight_bits", org.weight_bits)
         put("dac_bits", ch.dac_bits)
         put("encoding", ENCODING_CODE[pe.input_encoding])
@@ -99,8 +105,10 @@ def chip_params(chips: Chip | Sequence[Chip]) -> dict[str, np.ndarray]:
         put("device", _DEVICE_CODE[ch.device])
         f_um = ch.node_nm * 1e-3
         cell = org.cell_area_um2
-        put("cell_area_um2", dev["cell_F2"] * f_um**2 if cell is None else cell)
-        put("c_wire_fF_per_cell", el.c_wire_fF_per_cell)
+        cell_um2 = dev["cell_F2"] * f_um**2 if cell is None else cell
+        put("cell_area_um2", cell_um2)
+        c_wire = el.c_wire_fF_per_cell
+        put("c_wire_fF_per_cell", pitch_c_wire_fF(cell_um2) if c_wire is None else c_wire)
         put("noc_pJ_per_bit_mm", _nan(el.noc_pJ_per_bit_mm))
         put("core_area_mm2", _nan(org.core_area_mm2))
         put("dig_ops_per_s", dig.ops_per_s)
@@ -157,7 +165,10 @@ def array_energy(
     node, vdd = p["node_nm"], p["supply_V"]
     R, Cc = np.asarray(rows, dtype=np.float64), np.asarray(cols, dtype=np.float64)
     phases, reads, convs = p["input_phases"], tm["reads"], tm["convs"]
-    g_mean = p["g_min_uS"] + (p["g_max_uS"] - p["g_min_uS"]) * weight_activity
+    # a differential pair holds the magnitude on one side, the other at g_min (Joshi et al.,
+    # Nat. Commun. 11, 2020; Wan et al., Nature 608, 2022): half the range on average
+    side = 1.0 - 0.5 * p["differential"]
+    g_mean = p["g_min_uS"] + (p["g_max_uS"] - p["g_min_uS"]) * weight_activity * side
     n_read = phases * reads
     n_conv = phases * convs * Cc
     # the read current I = V_read G flows for the drive time and is drawn from its rail
