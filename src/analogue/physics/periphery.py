@@ -233,3 +233,43 @@ def nonideal_dac(codes: Tensor, bits: int, inl: Tensor) -> Tensor:
     with ``inl`` ``(B, 2L+1, r)`` from ``sample_dac_inl`` (a new tensor)."""
     idx = codes.to(torch.long).add_(levels(bits)).clamp_(0, 2 * levels(bits))
     return codes + torch.gather(inl, 1, idx)
+
+
+# -- bit-serial inputs ---------------------------------------------------------------------------
+# Sign-magnitude: a code ``c`` of a ``bits``-bit DAC (``-L..L``) is its sign and ``bits - 1``
+# magnitude bits; cycle ``j`` applies the magnitude's ``j``-th ``k``-bit digit with the input's
+# sign as the pulse polarity (a ternary pulse for ``k = 1``, as the +-V_read / 0 input drivers of
+# NeuRRAM, Wan et al., Nature 608, 2022), least significant digit first. The digital periphery
+# weights the cycles' digitised outputs by ``2**(k j)`` and adds them (shift-and-add).
+
+def bit_plane_significance(bits: int, bits_per_cycle: int, dtype: torch.dtype = torch.float32,
+                           device: torch.device | None = None) -> Tensor:
+    """``(C,)`` weight of each read cycle relative to a full-scale input: ``(2**k - 1) 2**(k j) / L``
+    for ``C = ceil((bits - 1) / k)`` cycles, so that ``sum_j significance[j] * planes[j] /
+    (2**k - 1) = codes / L`` (``input_bit_planes``)."""
+    k = bits_per_cycle
+    n = -(-(bits - 1) // k)
+    j = torch.arange(n, dtype=torch.float64, device=device)
+    return (((1 << k) - 1) * torch.pow(2.0, k * j) / levels(bits)).to(dtype)
+
+
+def input_bit_planes(codes: Tensor, bits: int, bits_per_cycle: int, dim: int = 0) -> Tensor:
+    """The read cycles of bit-serial inputs: DAC codes (integers ``-L..L`` of a ``bits``-bit DAC)
+    -> their ``C = ceil((bits - 1) / k)`` digits, a new dimension ``dim`` (a new tensor).
+
+    Cycle ``j`` holds ``sign(c) * digit_j(|c|)``: the ``j``-th base-``2**k`` digit of the
+    magnitude (least significant first), an integer in ``-(2**k - 1)..2**k - 1``, i.e. the code of
+    a ``k + 1``-bit cycle DAC (worth ``1 / (2**k - 1)`` of full scale each). ``sum_j 2**(k j)
+    * planes[j] == codes`` exactly (``bit_plane_significance`` gives the weights in full-scale
+    units). Codes are exact integers in floating point up to ``2**24`` (float32), so every DAC
+    resolution up to 16 bits is exact.
+    """
+    k = bits_per_cycle
+    n = -(-(bits - 1) // k)
+    d = dim if dim >= 0 else codes.dim() + 1 + dim
+    shape = [1] * (codes.dim() + 1)
+    shape[d] = n
+    inv = torch.pow(2.0, -k * torch.arange(n, dtype=torch.float64, device=codes.device))
+    mag = codes.abs().unsqueeze(d) * inv.to(codes.dtype).view(shape)  # exact: powers of two
+    planes = mag.floor_().remainder_(float(1 << k))
+    return planes.mul_(codes.sign().unsqueeze(d))
