@@ -14,11 +14,17 @@ CASES = [(bits, k) for bits in (2, 3, 4, 6, 8, 9, 12, 16) for k in range(1, bits
 
 
 def _int_digits(codes: torch.Tensor, bits: int, k: int) -> torch.Tensor:
-    """Independent oracle: integer shifts and masks on the magnitude, sign reapplied."""
-    mag = codes.abs().to(torch.int64)
+    """Independent oracle: Python integer division of each magnitude by ``2**k``, sign reapplied."""
     n = -(-(bits - 1) // k)
-    out = [((mag >> (k * j)) & ((1 << k) - 1)) * codes.sign().to(torch.int64) for j in range(n)]
-    return torch.stack(out)
+    rows = []
+    for c in codes.tolist():
+        mag, digits = abs(int(c)), []
+        for _ in range(n):
+            mag, d = divmod(mag, 1 << k)
+            digits.append(d if c >= 0 else -d)
+        assert mag == 0
+        rows.append(digits)
+    return torch.tensor(rows, dtype=torch.int64).t()
 
 
 @pytest.mark.parametrize(("bits", "k"), CASES)
@@ -68,3 +74,21 @@ def test_dac_config_validates_bit_serial_fields():
     cfg = AnalogConfig().replace(**{"dac.bits_per_cycle": 2})
     assert AnalogConfig.from_dict(cfg.to_dict()) == cfg
     assert AnalogConfig.from_dict(AnalogConfig().to_dict()).dac.bits_per_cycle is None
+
+
+def test_sram_preset_and_chip_accuracy_array_read_inputs_as_the_periphery_does():
+    from analogue.config import chips, presets
+
+    assert presets.sram().dac.bits_per_cycle is None  # default: amplitude, every figure stands
+    assert presets.sram(bits_per_cycle=1).dac.bits_per_cycle == 1
+    sram = chips.sram_cim()
+    assert sram.periphery.input_encoding == "bit_serial"
+    arr = chips.accuracy_array(sram)
+    assert arr.dac.bits_per_cycle == 1 and arr.dac.cycles == sram.array.dac.bits - 1
+    assert arr.replace(**{"dac.bits_per_cycle": None}) == sram.array  # nothing else changes
+    assert chips.accuracy_array(sram, bits_per_cycle=2).dac.bits_per_cycle == 2
+    serial2 = sram.replace(array=sram.array.replace(**{"dac.bits_per_cycle": 3}))
+    assert chips.accuracy_array(serial2).dac.bits_per_cycle == 3  # the array's own choice stands
+    for chip in (chips.hermes(), chips.neurram("8b_out_6b_in"), serial2.replace(input_encoding="amplitude")):
+        assert chip.periphery.input_encoding != "bit_serial"
+        assert chips.accuracy_array(chip).dac.bits_per_cycle is None

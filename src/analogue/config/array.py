@@ -68,7 +68,7 @@ class DACConfig:
     ``bits_per_cycle``: ``None`` applies each input in one read (amplitude: one ADC conversion per
     column per MVM, today's path). ``k``: the input's DAC code is streamed bit-serially, ``k``
     magnitude bits per read cycle, least significant first, in sign-magnitude (the sign is the
-    pulse polarity on the differential pair): ``ceil((bits - 1) / k)`` reads, each digitised by
+    pulse polarity): ``ceil((bits - 1) / k)`` reads, each digitised by
     the column ADC over its full range ``[-out_bound, out_bound]`` (that of a full-scale input
     vector) with its own output noise, then shifted and added digitally
     (``physics.periphery.input_bit_planes``; docs/devices.md). Needs ``bits >= 2``,

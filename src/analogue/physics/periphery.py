@@ -236,11 +236,14 @@ def nonideal_dac(codes: Tensor, bits: int, inl: Tensor) -> Tensor:
 
 
 # -- bit-serial inputs ---------------------------------------------------------------------------
-# Sign-magnitude: a code ``c`` of a ``bits``-bit DAC (``-L..L``) is its sign and ``bits - 1``
-# magnitude bits; cycle ``j`` applies the magnitude's ``j``-th ``k``-bit digit with the input's
-# sign as the pulse polarity (a ternary pulse for ``k = 1``, as the +-V_read / 0 input drivers of
-# NeuRRAM, Wan et al., Nature 608, 2022), least significant digit first. The digital periphery
-# weights the cycles' digitised outputs by ``2**(k j)`` and adds them (shift-and-add).
+# Bit-serial inputs, one ADC conversion per read cycle and a digital shift-and-add, as in ISAAC
+# (Shafiee et al., ISCA 2016) and the bit-serial inputs of Jia et al. (IEEE JSSC 55(9), 2020;
+# docs/references.md section 7). Sign-magnitude (a modelling choice: it matches the symmetric
+# codes ``-L..L`` and the weights' bit slicing, ``physics.slicing``): a code ``c`` is its sign and
+# ``bits - 1`` magnitude bits; cycle ``j`` applies the magnitude's ``j``-th ``k``-bit digit with
+# the input's sign as the pulse polarity (for ``k = 1`` a ternary pulse +V, 0, -V), least
+# significant digit first. The digital periphery weights the cycles' digitised outputs by
+# ``2**(k j)`` and adds them.
 
 def bit_plane_significance(bits: int, bits_per_cycle: int, dtype: torch.dtype = torch.float32,
                            device: torch.device | None = None) -> Tensor:
@@ -261,15 +264,14 @@ def input_bit_planes(codes: Tensor, bits: int, bits_per_cycle: int, dim: int = 0
     magnitude (least significant first), an integer in ``-(2**k - 1)..2**k - 1``, i.e. the code of
     a ``k + 1``-bit cycle DAC (worth ``1 / (2**k - 1)`` of full scale each). ``sum_j 2**(k j)
     * planes[j] == codes`` exactly (``bit_plane_significance`` gives the weights in full-scale
-    units). Codes are exact integers in floating point up to ``2**24`` (float32), so every DAC
-    resolution up to 16 bits is exact.
+    units); the digits come from integer shifts of the magnitude, exact at every DAC resolution.
     """
     k = bits_per_cycle
     n = -(-(bits - 1) // k)
     d = dim if dim >= 0 else codes.dim() + 1 + dim
     shape = [1] * (codes.dim() + 1)
     shape[d] = n
-    inv = torch.pow(2.0, -k * torch.arange(n, dtype=torch.float64, device=codes.device))
-    mag = codes.abs().unsqueeze(d) * inv.to(codes.dtype).view(shape)  # exact: powers of two
-    planes = mag.floor_().remainder_(float(1 << k))
+    shifts = torch.arange(0, n * k, k, dtype=torch.int32, device=codes.device).view(shape)
+    mag = codes.abs().to(torch.int32).unsqueeze(d)  # integer shifts: exact, and cheaper than floats
+    planes = mag.bitwise_right_shift(shifts).bitwise_and_((1 << k) - 1).to(codes.dtype)
     return planes.mul_(codes.sign().unsqueeze(d))
