@@ -151,6 +151,11 @@ class ColumnADCs:
         """The errors of blocks ``b0..b1-1``."""
         return ColumnADCs(*(None if t is None else t[b0:b1] for t in (self.gain, self.offset, self.inl)))
 
+    def repeat(self, times: int) -> ColumnADCs:
+        """The errors of ``times`` successive uses of every block (``(times * B, ...)``: e.g. the
+        read cycles of bit-serial inputs run as extra groups)."""
+        return ColumnADCs(*(None if t is None else t.repeat(times, 1, 1) for t in (self.gain, self.offset, self.inl)))
+
 
 def bow_profile(bits: int, dtype: torch.dtype = torch.float32, device: torch.device | None = None) -> Tensor:
     """The third-order (bow) INL shape over codes ``k = -L..L``, ``(2L+1,)``:
