@@ -264,7 +264,7 @@ def test_fresh_reads_reads_every_block_once_per_time():
         idx = torch.arange(b0, b1, dtype=torch.float64)
         return idx.view(-1, 1, 1).expand(-1, 2, 3), idx.view(-1, 1, 1).expand(-1, 1, 3)
 
-    rt = fresh_reads(None, read, 4, 3)
+    rt = fresh_reads(read, 4, 3)
     w, s = rt(0, 12)
     assert w[:, 0, 0].tolist() == [0, 1, 2, 3] * 3 and s.shape == (12, 1, 3)
     assert calls == [(0, 4), (0, 4), (0, 4)]

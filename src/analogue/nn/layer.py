@@ -449,7 +449,7 @@ class AnalogLayer(nn.Module):
             # per-read noise: the read cycles as extra groups, cycle-major, each a read of its own
             gr, cyc = g * cfg.dac.cycles, cfg.dac.cycles
             src_x = input_bit_planes(x_n, bits, serial, dim=0).view(gr, n, k)
-            read = programmed.fresh_reads(self, read, g * nb, cyc)
+            read = programmed.fresh_reads(read, g * nb, cyc)
             adcs = None if adcs is None else adcs.repeat(cyc)
             tile_scale = None if tile_scale is None else tile_scale.repeat(cyc, 1, 1)
         elif serial is not None:  # the read cycles as extra vectors, cycle-major within each group

@@ -442,7 +442,7 @@ def programmed_reader(layer: Any) -> BlockReader:
     return read
 
 
-def fresh_reads(layer: Any, read: BlockReader, blocks: int, times: int) -> BlockReader:
+def fresh_reads(read: BlockReader, blocks: int, times: int) -> BlockReader:
     """A reader of ``times * blocks`` blocks that reads ``read``'s ``blocks`` blocks ``times`` times
     over, each read anew (with fresh per-read noise): the read cycles of bit-serial inputs, when
     the programmed array has per-read noise (``ReadNoise.per_read_std_frac``)."""
