@@ -65,12 +65,29 @@ class DACConfig:
     amplitude of a third-order (bow) integral non-linearity, in LSB, drawn per row from
     ``N(0, inl_std_lsb**2)`` (``physics.periphery.bow_profile``); 0: a linear DAC. Needs
     ``bits >= 2``. Applies to programmed layers in eval mode (see docs/devices.md).
+    ``bits_per_cycle``: ``None`` applies each input in one read (amplitude: one ADC conversion per
+    column per MVM, today's path). ``k``: the input's DAC code is streamed bit-serially, ``k``
+    magnitude bits per read cycle, least significant first, in sign-magnitude (the sign is the
+    pulse polarity): ``ceil((bits - 1) / k)`` reads, each digitised by
+    the column ADC over its full range ``[-out_bound, out_bound]`` (that of a full-scale input
+    vector) with its own output noise, then shifted and added digitally
+    (``physics.periphery.input_bit_planes``; docs/devices.md). Needs ``bits >= 2``,
+    ``k <= bits - 1`` and a linear DAC (``inl_std_lsb = 0``).
     """
 
     bits: int | None = 8
     range_policy: str = "dynamic"
     input_range: float = 1.0
     inl_std_lsb: float = 0.0
+    bits_per_cycle: int | None = None
+
+    @property
+    def cycles(self) -> int:
+        """Read cycles per input vector: ``ceil((bits - 1) / bits_per_cycle)``; 1 without
+        bit-serial inputs."""
+        if self.bits_per_cycle is None or self.bits is None:
+            return 1
+        return -(-(self.bits - 1) // self.bits_per_cycle)
 
     def __post_init__(self) -> None:
         check_bits(self.bits, "DACConfig.bits")
@@ -80,6 +97,21 @@ class DACConfig:
             "DACConfig.inl_std_lsb",
             f"a DAC non-linearity needs a multi-bit DAC (bits >= 2), got bits={self.bits}",
         )
+        if self.bits_per_cycle is not None:
+            check_bits(self.bits_per_cycle, "DACConfig.bits_per_cycle", 1, 15)
+            require(
+                self.bits is not None and self.bits >= 2 and self.bits_per_cycle <= self.bits - 1,
+                "DACConfig.bits_per_cycle",
+                f"bit-serial inputs stream the {'' if self.bits is None else self.bits - 1} magnitude "
+                f"bits of a multi-bit DAC code: need bits >= 2 and bits_per_cycle <= bits - 1, got "
+                f"bits={self.bits}, bits_per_cycle={self.bits_per_cycle} (None: amplitude inputs)",
+            )
+            require(
+                self.inl_std_lsb == 0.0,
+                "DACConfig.inl_std_lsb",
+                "a bit-serial DAC's non-linearity is not modelled; set inl_std_lsb=0 or "
+                "bits_per_cycle=None",
+            )
         require(
             self.range_policy in RANGE_POLICIES,
             "DACConfig.range_policy",

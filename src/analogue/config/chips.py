@@ -650,6 +650,23 @@ def _from_flat(data: Mapping[str, Any]) -> Chip:
 # -- one timing model ----------------------------------------------------------------------------
 
 
+def accuracy_array(chip: Chip, bits_per_cycle: int = 1) -> AnalogConfig:
+    """The chip's simulated array (``chip.array``) with inputs read as its periphery applies them,
+    so the accuracy simulation and the cost model describe one chip:
+    ``input_encoding="bit_serial"`` (one ADC conversion per input read cycle): the DAC streams its
+    code ``bits_per_cycle`` magnitude bits per read (``DACConfig.bits_per_cycle``; an array that
+    sets it already keeps its own); every other encoding converts once per MVM (PWM, pulse
+    count, amplitude, and ``"bit_serial_integrate"``, which integrates the cycles in analog before
+    one conversion): amplitude inputs (``bits_per_cycle=None``). The cost model's timing counts
+    ``dac_bits`` reads and conversions for ``"bit_serial"`` (1 bit per read; docs/devices.md)."""
+    array = chip.array
+    if chip.periphery.input_encoding != "bit_serial":
+        return array.replace(**{"dac.bits_per_cycle": None})
+    if array.dac.bits_per_cycle is not None:
+        return array
+    return array.replace(**{"dac.bits_per_cycle": bits_per_cycle})
+
+
 def adc_conversion_time_s(kind: ArrayLike, bits: ArrayLike, clock_hz: ArrayLike) -> NDArray[np.float64]:
     """Time of one conversion: SAR one clock per bit, flash one clock, ramp ``2**bits`` clocks,
     CCO none beyond the integration window it counts in, s (``kind`` as ``ADC_KIND_CODE``)."""
