@@ -184,15 +184,20 @@ def table() -> list[TableEntry]:
     e.append(TableEntry(
         key="xue-22nm-rram", group="xue2020",
         chip=_macro("xue-22nm-rram", 22.0, "rram", 512, 512, dac_bits=4, adc_bits=4,
-                    weight_bits=4, cells_per_weight=4, encoding="bit_serial",
+                    weight_bits=4, cells_per_weight=4, encoding="amplitude",
                     adc_kind="sar", columns_per_adc=8, clock_hz=500e6, t_read_s=2e-9,
                     n_cores=8, v_read_V=0.2, supply_V=0.8, read_supply_V=0.8),
         technology="RRAM", node_nm=22.0, tops=None, tops_per_W=28.0, area_mm2=None,
         precision="4b in / 4b weight (28 TOPS/W end of the published 121-28 TOPS/W range)",
         citation="Xue2020",
-        stated=("22 nm, 2 Mb ReRAM", "121-28 TOPS/W for multibit MAC (title)"),
+        stated=("22 nm, 2 Mb ReRAM", "121-28 TOPS/W for multibit MAC (title)",
+                "4b-4b IN-W is the multibit precision targeted (abstract)",
+                "inputs applied on the bit lines as input-aware multibit BL-clamping voltages "
+                "(BL-IN-OUT scheme): one read per multibit input, not one per input bit"),
         assumed=("28 TOPS/W taken at 4b/4b", "8 sub-arrays 512x512", "4 cells per weight",
-                 "bit-serial inputs, SAR per 8 columns", "0.2 V clamped bit line, current from the supply (current-mode sensing), device-table cell conductance"),
+                 "SAR per 8 columns, 500 MHz, 2 ns read",
+                 "0.2 V full-scale clamp, current from the supply (current-mode sensing), "
+                 "device-table cell conductance"),
     ))
     e.append(TableEntry(
         key="hung-22nm-rram-4mb", group="hung2021",
@@ -204,7 +209,11 @@ def table() -> list[TableEntry]:
         precision="8b in / 8b weight (the 15.6 end of the published 194.4-15.6 TOPS/W range)",
         citation="Hung2021",
         stated=("22 nm, 4 Mb binary RRAM + CMOS", "binary to 8b-in/8b-weight",
-                "latency 5.2-15.2 ns, 194.4-15.6 TOPS/W (abstract)"),
+                "latency 5.2-15.2 ns, 194.4-15.6 TOPS/W (abstract)",
+                "asymmetrically modulated input-and-calibration, calibrated-and-weighted "
+                "current-to-voltage stacking read, input-shaping hardware (abstract; not "
+                "modelled: the weighted stacking combines weight bits before conversion, and "
+                "input shaping lowers the input activity)"),
         assumed=("16 sub-arrays 512x512 all rows driven, 8 binary cells per weight",
                  "bit-serial inputs (8 reads in the 15.2 ns), SAR per 8 columns",
                  "0.2 V clamped bit line, current from the supply (current-mode sensing), "
@@ -219,7 +228,10 @@ def table() -> list[TableEntry]:
         technology="RRAM", node_nm=40.0, tops=None, tops_per_W=56.67, area_mm2=None,
         precision="1b in / 1b weight / 3b out (assumed)",
         citation="Yoon2021",
-        stated=("40 nm, 64 Kb RRAM", "56.67 TOPS/W (title)"),
+        stated=("40 nm, 64 Kb RRAM", "56.67 TOPS/W peak (title)",
+                "1-8b inputs and weights, 20b outputs; eight bit lines compute per access; "
+                "active-feedback voltage-sensing read (JSSC 57(1) 2022 abstract; not modelled: "
+                "the model drives every column of the array and reads current from the supply)"),
         assumed=("binary in/weight, 3-bit out at the headline figure", "one 256x256 array",
                  "SAR per 4 columns, 500 MHz", "0.2 V clamped bit line, current from the supply (current-mode sensing), device-table cell conductance"),
     ))
@@ -306,7 +318,8 @@ def table() -> list[TableEntry]:
         technology="MRAM", node_nm=28.0, tops=None, tops_per_W=405.0, area_mm2=None,
         precision="1b in / 1b weight (resistance sum)",
         citation="Jung2022",
-        stated=("28 nm 64x64 MRAM crossbar", "resistance-sum readout",
+        stated=("28 nm 64x64 MRAM crossbar with readout electronics (abstract)",
+                "resistance-sum readout (abstract)",
                 "binary weights as complementary MTJ pairs"),
         assumed=("405 TOPS/W as recalled from the paper, not re-checked","series-string cell conductance g_on/16 (resistance summing)",
                  "100 MHz, 10 ns read, 0.1 V", "comparator (1-bit flash) per column"),
