@@ -188,3 +188,28 @@ def test_line_capacitance_from_the_cell_pitch() -> None:
     np.testing.assert_allclose(r["tops_per_W"], loop, rtol=1e-12)
     with pytest.raises(ConfigError, match="c_wire_fF_per_cell=None"):
         sweep(chip, c_wire_fF_per_cell=[None, 0.1])
+
+
+def test_off_state_keeps_the_on_off_ratio_below_the_technology_full_scale() -> None:
+    """Oracle: the technology's off state at its own full scale; below it, the same on/off ratio
+    (NeuRRAM's 40 uS window: 2.4 uS, next to the 2.5 uS of its AnalogConfig preset); never above
+    the full scale (an MTJ string at a sixteenth of the on-conductance); sweep == scalar."""
+    from analogue.config.technology import DEVICES
+    from analogue.cost import sweep
+    from analogue.cost.model import chip_params, off_state_uS
+
+    rram = DEVICES["rram"]
+    assert off_state_uS(rram["g_min_uS"], rram["g_max_uS"], rram["g_max_uS"]) == rram["g_min_uS"]
+    assert off_state_uS(rram["g_min_uS"], rram["g_max_uS"], 400.0) == rram["g_min_uS"]
+    assert off_state_uS(rram["g_min_uS"], rram["g_max_uS"], 40.0) == pytest.approx(
+        40.0 * rram["g_min_uS"] / rram["g_max_uS"], rel=1e-12)
+    jung = next(e.chip for e in ENTRIES if e.key == "jung-28nm-mram")
+    p = chip_params(jung)
+    assert p["g_min_uS"] < p["g_max_uS"]
+    assert p["g_max_uS"] / p["g_min_uS"] == pytest.approx(
+        DEVICES["mram"]["g_max_uS"] / DEVICES["mram"]["g_min_uS"], rel=1e-12)
+    assert off_state_uS(0.0, 25.0, 10.0) == 0.0  # PCM: no off-state current
+    r = sweep(jung, device=["mram", "rram"], g_max_uS=[20.0, 44.0, 700.0])
+    loop = [peak(jung.replace(device=d, g_max_uS=g)).tops_per_W
+            for d in ("mram", "rram") for g in (20.0, 44.0, 700.0)]
+    np.testing.assert_allclose(r["tops_per_W"], loop, rtol=1e-12)

@@ -60,6 +60,22 @@ def pitch_c_wire_fF(cell_area_um2: Any) -> Any:
     return K.WIRE_FF_PER_UM * np.sqrt(np.asarray(cell_area_um2, dtype=np.float64))
 
 
+def off_state_uS(g_min_dev_uS: Any, g_max_dev_uS: Any, g_max_uS: Any) -> Any:
+    """Off-state conductance of a cross-point whose full scale is ``g_max_uS``, uS.
+
+    The technology's off state (``DEVICES[kind]["g_min_uS"]``), except that a full scale below the
+    technology's keeps the technology's on/off ratio: ``min(g_min_dev, g_max g_min_dev /
+    g_max_dev)``. A cell read at a lower full scale (NeuRRAM's 40 uS RRAM window, 2.5-40 uS in
+    its ``AnalogConfig`` preset; a resistance-sum string of MTJs, whose on and off resistances both
+    add) does not keep the device's off state above its own full scale.
+    """
+    g_min = np.asarray(g_min_dev_uS, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scaled = np.where(np.asarray(g_max_dev_uS) > 0,
+                          np.asarray(g_max_uS) * g_min / np.asarray(g_max_dev_uS), g_min)
+    return np.minimum(g_min, scaled)
+
+
 def chip_params(chips: Chip | Sequence[Chip]) -> dict[str, np.ndarray]:
     """Numeric parameters of one chip (0-d arrays) or many (1-d arrays), device constants resolved.
 
@@ -100,8 +116,9 @@ def chip_params(chips: Chip | Sequence[Chip]) -> dict[str, np.ndarray]:
         put("post_ops_per_output", dig.post_ops_per_output)
         put("gated_cells", float(el.gated_cells))
         # the array's full scale (its AnalogConfig); an all-digital chip's arrays conduct nothing
-        put("g_max_uS", ch.g_max_uS if ch.is_analog else dev["g_max_uS"])
-        put("g_min_uS", dev["g_min_uS"])
+        g_max = ch.g_max_uS if ch.is_analog else dev["g_max_uS"]
+        put("g_max_uS", g_max)
+        put("g_min_uS", off_state_uS(dev["g_min_uS"], dev["g_max_uS"], g_max))
         put("device", _DEVICE_CODE[ch.device])
         f_um = ch.node_nm * 1e-3
         cell = org.cell_area_um2
