@@ -128,10 +128,14 @@ def test_validation_report_on_the_published_table() -> None:
     # the figures docs/cost.md quotes
     pub, mod = r.published["tops_per_W"], r.model["tops_per_W"]
     err = np.abs(np.log(mod / pub))
-    assert np.median(np.abs(mod / pub - 1)) < 0.30 and np.all(err < np.log(20.0))
-    assert int(np.sum(err > np.log(2.0))) <= 3  # Hung, Jung, Yoon (docs/cost.md)
-    # leave-one-out with the prior on the factors (docs/cost.md: 34 %)
-    assert s["left_out_median"] < 0.40
+    assert np.median(np.abs(mod / pub - 1)) < 0.27 and np.all(err < np.log(20.0))
+    off = {k for k, x in zip(r.keys, err) if x > np.log(2.0)}
+    assert off == {"hung-22nm-rram-4mb", "yoon-40nm-rram"}  # docs/cost.md says why
+    # the two entries the audit fixed (Xue: inputs on the bit lines; Jung: the off state)
+    for key in ("xue-22nm-rram", "jung-28nm-mram"):
+        assert abs(np.log(mod[r.keys.index(key)] / pub[r.keys.index(key)])) < np.log(1.25), key
+    # leave-one-out with the prior on the factors (docs/cost.md: 28 %)
+    assert s["left_out_median"] < 0.30
     # TOPS has no fitted constant: left out = in-sample = model
     np.testing.assert_array_equal(r.left_out["tops"], r.model["tops"])
     assert "left out" in r.table()
