@@ -86,6 +86,7 @@ def _macro(
     post_ops: float = 0.0,
     bias_uW: float = 0.0,
     weight_mapping: str = "unsigned",
+    slice_combining: str = "digital",
 ) -> Chip:
     """A macro or chip from its organisation; a macro's published figures exclude a digital unit
     (``post_ops=0``), a buffer (``sram_bytes_per_core=0``) and an on-chip network (no NoC energy).
@@ -96,7 +97,8 @@ def _macro(
         organisation=Organisation(n_cores=n_cores, arrays_per_core=arrays_per_core,
                                   weight_bits=weight_bits, cells_per_weight=cells_per_weight,
                                   sram_bytes_per_core=sram_bytes_per_core,
-                                  weight_mapping=weight_mapping),
+                                  weight_mapping=weight_mapping,
+                                  slice_combining=slice_combining),
         array=array_config(device, rows=rows, cols=cols, dac_bits=dac_bits, adc_bits=adc_bits,
                            g_max_uS=g_max_uS),
         periphery=Periphery(input_encoding=encoding, adc_kind=adc_kind,
@@ -203,19 +205,20 @@ def table() -> list[TableEntry]:
         key="hung-22nm-rram-4mb", group="hung2021",
         chip=_macro("hung-22nm-rram-4mb", 22.0, "rram", 512, 512, dac_bits=8, adc_bits=8,
                     weight_bits=8, cells_per_weight=8, encoding="bit_serial", adc_kind="sar",
-                    columns_per_adc=8, mvm_time_s=15.2e-9, t_read_s=15.2e-9 / 8, n_cores=16,
-                    v_read_V=0.2, supply_V=0.8, read_supply_V=0.8),
+                    columns_per_adc=1, mvm_time_s=15.2e-9, t_read_s=15.2e-9 / 8, n_cores=16,
+                    v_read_V=0.2, supply_V=0.8, read_supply_V=0.8, slice_combining="analog"),
         technology="RRAM", node_nm=22.0, tops=None, tops_per_W=15.6, area_mm2=None,
         precision="8b in / 8b weight (the 15.6 end of the published 194.4-15.6 TOPS/W range)",
         citation="Hung2021",
         stated=("22 nm, 4 Mb binary RRAM + CMOS", "binary to 8b-in/8b-weight",
                 "latency 5.2-15.2 ns, 194.4-15.6 TOPS/W (abstract)",
                 "asymmetrically modulated input-and-calibration, calibrated-and-weighted "
-                "current-to-voltage stacking read, input-shaping hardware (abstract; not "
-                "modelled: the weighted stacking combines weight bits before conversion, and "
-                "input shaping lowers the input activity)"),
+                "current-to-voltage stacking read, input-shaping hardware (abstract): the "
+                "weighted stacking combines a weight's 8 binary cells before one conversion "
+                "(slice_combining='analog'); input shaping is not modelled"),
         assumed=("16 sub-arrays 512x512 all rows driven, 8 binary cells per weight",
-                 "bit-serial inputs (8 reads in the 15.2 ns), SAR per 8 columns",
+                 "bit-serial inputs (8 reads in the 15.2 ns, each converted), a SAR per weight "
+                 "(64 per sub-array, the count of one per 8 columns)",
                  "0.2 V clamped bit line, current from the supply (current-mode sensing), "
                  "device-table cell conductance"),
     ))
@@ -254,16 +257,20 @@ def table() -> list[TableEntry]:
         key="dong-7nm-sram", group="dong2020",
         chip=_macro("dong-7nm-sram", 7.0, "sram", 64, 64, dac_bits=4, adc_bits=4,
                     weight_bits=4, cells_per_weight=4, encoding="pulse_count", adc_kind="flash",
-                    columns_per_adc=4, mvm_time_s=5.5e-9, t_read_s=0.3e-9, supply_V=0.8,
-                    v_read_V=0.8),
+                    columns_per_adc=1, mvm_time_s=5.5e-9, t_read_s=0.3e-9, supply_V=0.8,
+                    v_read_V=0.8, slice_combining="analog"),
         technology="SRAM (charge)", node_nm=7.0, tops=0.3724, tops_per_W=351.0, area_mm2=None,
         precision="4b in / 4b weight / 4b out",
         citation="Dong2020",
         stated=("7 nm 8T SRAM, 64 Kb", "1024 4bx4b MACs at once", "4-bit input as RWL pulses",
-                "4-bit weight by binary-weighted caps", "4-bit flash ADC", "5.5 ns access, 0.8 V",
-                "351 TOPS/W, 372.4 GOPS"),
-        assumed=("64 rows x 16 weights of 4 cells active per access", "0.3 ns RWL pulse",
-                 _SRAM_CELL, "macro area not transcribed"),
+                "4-bit weight by charge sharing among binary-weighted computation caps: one "
+                "4-bit flash conversion per weight (slice_combining='analog')",
+                "5.5 ns access, 0.8 V", "351 TOPS/W, 372.4 GOPS (JSSC 56(1) 2021 abstract)"),
+        assumed=("64 rows x 16 weights of 4 cells active per access, a flash ADC per weight",
+                 "0.3 ns RWL pulse", _SRAM_CELL,
+                 "a 25 fF sample-and-hold per conversion (the paper's computation caps are the "
+                 "ADC's own sense-amplifier caps: counted twice here)",
+                 "macro area not transcribed"),
     ))
     e.append(TableEntry(
         key="jia-65nm-sram", group="jia2020",
