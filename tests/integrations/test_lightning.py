@@ -129,3 +129,14 @@ def test_bad_arguments_fail_naming_the_field():
         AnalogCallback(an.presets.pcm(), noise_streams="each")
     with pytest.raises(TypeError, match="AnalogConfig"):
         AnalogCallback("pcm")
+
+
+def test_recipe_on_a_converted_model():
+    from analogue.integrations.recipe import HWARecipe
+
+    model = nn.Sequential(nn.Linear(8, 4))
+    an.convert_(model, an.presets.standard())
+    HWARecipe(an.presets.standard(), HWAOptions(weight_noise_rel=0.1)).setup(model)
+    assert model[0].weight_perturbation is not None  # noise installed on a model converted before
+    with pytest.raises(ValueError, match="teacher"):
+        HWARecipe(an.presets.standard(), HWAOptions(distill_alpha=0.5)).setup(model)

@@ -95,15 +95,18 @@ class HWARecipe:
 
     def setup(self, model: nn.Module) -> nn.Module:
         """Teacher copy, conversion, calibration and weight noise, in place; returns ``model``.
-        A model converted already (a second ``fit``, a resumed run) is left as it is."""
-        if analog_layers(model):
-            return model
-        if self.distilling:
-            teacher = copy.deepcopy(model).eval()
-            self.teacher = teacher.requires_grad_(False)
-        convert_(model, self.config, seed=self.seed)
-        if self.calibration_data is not None:
-            calibrate_(model, self.calibration_data)
+        A model converted already (a second ``fit``, a resumed run) is not converted again; its
+        weight noise is installed afresh (the teacher, if any, is the one kept before)."""
+        if not analog_layers(model):
+            if self.distilling:
+                teacher = copy.deepcopy(model).eval()
+                self.teacher = teacher.requires_grad_(False)
+            convert_(model, self.config, seed=self.seed)
+            if self.calibration_data is not None:
+                calibrate_(model, self.calibration_data)
+        elif self.distilling and self.teacher is None:
+            raise ValueError("HWARecipe: distillation (hwa.distill_alpha > 0) needs the digital model as its "
+                             "teacher, but the model is converted already; hand over the digital model")
         hwa_(model, self.hwa, seed=self.seed)
         return model
 
