@@ -46,8 +46,8 @@ from analogue.config import AnalogConfig
 from analogue.nn import programmed
 from analogue.nn.buffers import strided_like
 from analogue.physics import mapping
-from analogue.physics.irdrop import fast_conductance
 from analogue.physics.crossbar import BlockReader, WeightUnits
+from analogue.physics.irdrop import fast_conductance
 from analogue.physics.slicing import bit_slice, unslice
 
 if TYPE_CHECKING:
@@ -152,16 +152,17 @@ def wired_blocks(w_n: Tensor, cfg: AnalogConfig) -> Tensor:
     """Normalised weight blocks ``(b, r, C)`` as read through the wires of ``cfg.circuit``: each
     weight to ``G+ = g_min + span * max(w, 0)``, ``G- = G+ - span * w`` (uS, ``span = g_max -
     g_min``, ``cfg.mapping``), the columns cut into physical arrays of ``cfg.tile.cols``, each
-    array's effective conductances by ``physics.irdrop.fast_conductance`` (G+ and G- arrays in
-    one batch), and ``(Geff+ - Geff-) / span`` back. Differentiable in ``w_n`` (pure torch)."""
+    array's effective conductances by ``physics.irdrop.fast_conductance`` (all arrays, G+ and G-,
+    in one batch) and ``(Geff+ - Geff-) / span`` back. Differentiable in ``w_n`` (pure torch)."""
     circ, mp, tc = cfg.circuit, cfg.mapping, cfg.tile.cols
     span = mp.g_max_uS - mp.g_min_uS
     r_row, r_col = circ.row_segment_ohm * 1e-6, circ.col_segment_ohm * 1e-6  # ohm x uS: M-ohm
     g_pos = torch.relu(w_n).mul(span).add(mp.g_min_uS)
     g = torch.stack([g_pos, g_pos - span * w_n])
     width = g.shape[-1]
-    if width <= tc:
-        eff = fast_conductance(g, r_row, r_col, circ.fast_iterations)
+    if width <= tc or width % tc == 0:  # (2, b, r, arrays, tc): every array at once, no copy
+        g4 = g.view(*g.shape[:-1], max(1, width // tc), min(width, tc))
+        eff = fast_conductance(g4, r_row, r_col, circ.fast_iterations, col_dim=-3).view(g.shape)
     else:
         eff = torch.cat([fast_conductance(g[..., c0: c0 + tc], r_row, r_col, circ.fast_iterations)
                          for c0 in range(0, width, tc)], dim=-1)
@@ -184,11 +185,13 @@ def wire_weight_grad(layer: AnalogLayer, gw: Tensor) -> Tensor:
         probe = torch.zeros_like(mat, requires_grad=True)
         (lay,) = torch.autograd.grad(mat, weight, probe, create_graph=True)
         (g_mat,) = torch.autograd.grad(lay, probe, gw)  # gw laid out (G, K, M)
-        leaf = mat.detach().requires_grad_(True)
-        blocks = mapping.to_blocks(leaf, cfg.tile.rows)
-        s = mapping.weight_scales(blocks.detach(), cfg.tile.cols, cfg.mapping.scale)
-        held = (wired_blocks(blocks / s, cfg) * s).view(g, -1, m)[:, :k]
-        (g_read,) = torch.autograd.grad(held, leaf, g_mat)
+        blocks = mapping.to_blocks(mat.detach(), cfg.tile.rows)
+        s = mapping.weight_scales(blocks, cfg.tile.cols, cfg.mapping.scale)
+        w_n = (blocks / s).requires_grad_(True)
+        # d held / d W = d(s f(W / s)) / d W: the normalised read's VJP of (g s), over s
+        (g_n,) = torch.autograd.grad(wired_blocks(w_n, cfg), w_n,
+                                     mapping.to_blocks(g_mat, cfg.tile.rows) * s)
+        g_read = g_n.div_(s).view(g, -1, m)[:, :k]
         (out,) = torch.autograd.grad(mat, weight, g_read)
     return out
 

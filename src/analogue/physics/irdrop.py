@@ -198,26 +198,60 @@ def _check_fast(G_S: Tensor, r_row_ohm: float, r_col_ohm: float, where: str) -> 
     return float(r_row_ohm), float(r_col_ohm)
 
 
-def _drop(x: Tensor, r_row: float, r_col: float) -> Tensor:
-    """``D[x] = r_row R[x] + r_col C[x]`` (``first_order_conductance``), linear in ``x``
-    ``(..., rows, cols)``: the relative voltage lost across each cell when cell ``(i, j)`` passes
-    ``x_ij`` per volt of its row's drive. ``R[x]_ij = sum_j' x_ij' (min(j, j') + 1)`` and
-    ``C[x]_ij = sum_i' x_i'j (rows - max(i, i'))``, as running sums."""
-    rows, cols = x.shape[-2], x.shape[-1]
-    drop = None
-    if r_row > 0.0:  # R = sum_{j'<=j} x (j'+1) + (j+1) sum_{j'>j} x
-        jj = torch.arange(1, cols + 1, dtype=x.dtype, device=x.device)
-        cx = torch.cumsum(x, dim=-1)
-        suffix = cx[..., -1:] - cx
-        drop = torch.cumsum(x * jj, dim=-1).add_(suffix.mul_(jj)).mul_(r_row)
-    if r_col > 0.0:  # C = sum_{i'>=i} x (rows-i') + (rows-i) sum_{i'<i} x
-        ww = torch.arange(rows, 0, -1, dtype=x.dtype, device=x.device)[:, None]
-        below = torch.flip(torch.cumsum(torch.flip(x * ww, dims=(-2,)), dim=-2), dims=(-2,))
-        above = torch.cumsum(x, dim=-2).sub_(x)
-        c = below.add_(above.mul_(ww)).mul_(r_col)
-        drop = c if drop is None else drop.add_(c)
-    assert drop is not None
-    return drop
+def _drop(x: Tensor, r_row: float, r_col: float, col_dim: int = -2) -> Tensor:
+    """``D[x] = r_row R[x] + r_col C[x]`` (``first_order_conductance``), linear in ``x``: the
+    relative voltage lost across each cell when cell ``(i, j)`` passes ``x_ij`` per volt of its
+    row's drive. Rows run along the last dim, columns along ``col_dim``. ``R[x]_ij = sum_j' x_ij'
+    (min(j, j') + 1)`` is the running sum over the row segments of the current each carries (the
+    suffix sums of the row); ``C[x]_ij = sum_i' x_i'j (rows - max(i, i'))`` the running sum from
+    the sense end of the prefix sums down the column. Both operators are symmetric."""
+    if x.requires_grad and torch.is_grad_enabled():  # out-of-place: autograd follows
+        drop = None
+        if r_row > 0.0:
+            c = torch.cumsum(x, dim=-1)
+            seg = torch.sub(x, c).add_(c[..., -1:])  # segment k carries cells k..cols-1
+            drop = torch.cumsum(seg, dim=-1).mul_(r_row)
+        if r_col > 0.0:
+            p = torch.cumsum(x, dim=col_dim)  # segment below row k carries rows 0..k
+            q = torch.cumsum(p, dim=col_dim)
+            last = q.narrow(col_dim, q.shape[col_dim] - 1, 1)
+            c = torch.sub(p, q).add_(last)  # sum of p over segments k >= i
+            drop = c.mul_(r_col) if drop is None else drop.add_(c, alpha=r_col)
+        assert drop is not None
+        return drop
+    # no graph: the same sums in as few fresh tensors and passes as possible
+    out = None
+    if r_row > 0.0:
+        out = torch.cumsum(x, dim=-1)
+        last = out[..., -1:].clone()
+        torch.sub(x, out, out=out).add_(last).cumsum_(-1).mul_(r_row)
+    if r_col > 0.0:
+        p = torch.cumsum(x, dim=col_dim)
+        q = torch.cumsum(p, dim=col_dim)
+        last = q.narrow(col_dim, q.shape[col_dim] - 1, 1).clone()
+        torch.sub(p, q, out=q).add_(last)
+        out = q.mul_(r_col) if out is None else out.add_(q, alpha=r_col)
+    assert out is not None
+    return out
+
+
+class _Resummed(torch.autograd.Function):
+    """``G / (1 + D[G])`` with its backward in closed form (``D`` symmetric):
+    ``u / q - D[u G / q^2]``, ``q = 1 + D[G]`` (no graph of the running sums kept)."""
+
+    @staticmethod
+    def forward(ctx, G: Tensor, r_row: float, r_col: float, col_dim: int) -> Tensor:  # type: ignore[override]
+        q = _drop(G, r_row, r_col, col_dim).add_(1.0)
+        ctx.save_for_backward(G, q)
+        ctx.args = (r_row, r_col, col_dim)
+        return G / q
+
+    @staticmethod
+    def backward(ctx, u: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+        G, q = ctx.saved_tensors
+        r_row, r_col, col_dim = ctx.args
+        uq = u / q
+        return uq - _drop(uq * G / q, r_row, r_col, col_dim), None, None, None
 
 
 def first_order_conductance(G_S: Tensor, r_row_ohm: float, r_col_ohm: float) -> Tensor:
@@ -248,7 +282,8 @@ def first_order_conductance(G_S: Tensor, r_row_ohm: float, r_col_ohm: float) -> 
     return G_S - G_S * _drop(G_S, r_row, r_col)
 
 
-def fast_conductance(G_S: Tensor, r_row_ohm: float, r_col_ohm: float, iterations: int = 1) -> Tensor:
+def fast_conductance(G_S: Tensor, r_row_ohm: float, r_col_ohm: float, iterations: int = 1,
+                     col_dim: int = -2) -> Tensor:
     """The self-consistent fast model: ``G_eff = G (1 - D[G_eff])``, ``D`` the linear drop
     operator of ``first_order_conductance`` applied to the effective (not the ideal) cell
     currents, ``(..., rows, cols)`` like ``G_S`` (S), differentiable in ``G_S``.
@@ -261,15 +296,30 @@ def fast_conductance(G_S: Tensor, r_row_ohm: float, r_col_ohm: float, iterations
     first order ``G / (1 + D[G])`` (equal to ``first_order_conductance`` to first order; the error
     falls as ``r^2``), each step costs one ``first_order_conductance`` and keeps ``G_k`` in
     ``[0, G]`` (``q >= 1``), so it cannot overshoot as first order does for large arrays.
-    ``r = 0`` returns ``G_S`` itself. Measured errors: docs/circuits.md.
+    ``r = 0`` returns ``G_S`` itself. Measured errors: docs/circuits.md. ``col_dim``: the dim
+    the columns run along (rows always run along the last): ``-3`` reads a ``(..., rows,
+    n_arrays, cols)`` view of side-by-side arrays without a copy. One step has its backward in
+    closed form (``u / q - D[u G / q^2]``, ``D`` symmetric); more steps backpropagate through
+    the loop.
     """
     where = "irdrop.fast_conductance"
     r_row, r_col = _check_fast(G_S, r_row_ohm, r_col_ohm, where)
     require(isinstance(iterations, int) and not isinstance(iterations, bool) and iterations >= 1, where,
             f"iterations must be an integer >= 1 (1: the resummed first order), got {iterations!r}")
+    require(isinstance(col_dim, int) and -G_S.dim() <= col_dim < G_S.dim()
+            and col_dim % G_S.dim() != G_S.dim() - 1, where,
+            f"col_dim must name a dim of G_S other than the last (the rows'), got {col_dim!r}")
     if r_row == 0.0 and r_col == 0.0:
         return G_S
-    q = 1.0 + _drop(G_S, r_row, r_col)
+    return _fast(G_S, r_row, r_col, iterations, col_dim)
+
+
+def _fast(G: Tensor, r_row: float, r_col: float, iterations: int, col_dim: int = -2) -> Tensor:
+    """``fast_conductance`` unchecked; columns along ``col_dim`` (e.g. ``-3`` for the arrays of
+    a ``(..., rows, n_arrays, cols)`` view)."""
+    if iterations == 1:
+        return _Resummed.apply(G, r_row, r_col, col_dim)
+    q = 1.0 + _drop(G, r_row, r_col, col_dim)
     for _ in range(iterations - 1):
-        q = 1.0 + q * _drop(G_S / q, r_row, r_col)
-    return G_S / q
+        q = 1.0 + q * _drop(G / q, r_row, r_col, col_dim)
+    return G / q
