@@ -9,11 +9,11 @@ import torch
 from torch import nn
 
 import analogue as an
-
-pytestmark = pytest.mark.usefixtures("one_thread")
 from analogue.config import pulsed as pc
 from analogue.train import inmemory as im
 from analogue.train.inmemory.optimizers import update_rows
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 Z = 5.0
 
@@ -73,8 +73,8 @@ def test_update_rows_give_the_torch_weight_gradient(which):
     y = torch.arange(x.shape[0]) % 3
     grads = _grads(model, x, y)
     for (name, layer), gk in zip(an.analog_layers(model).items(), grads):
-        captured = {}
-        h = layer.register_forward_hook(lambda m, a, o: captured.update(x=a[0].detach(), out=o))
+        captured: dict = {}
+        h = layer.register_forward_hook(lambda m, a, o, c=captured: c.update(x=a[0].detach(), out=o))
         out = model(x)
         h.remove()
         d = torch.autograd.grad(nn.functional.cross_entropy(out, y), captured["out"])[0]
