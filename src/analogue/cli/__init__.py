@@ -23,6 +23,12 @@ from typing import NoReturn
 from analogue._util.progress import progress_arg
 from analogue._util.tables import print_table
 from analogue._util.version import __version__
+from analogue.cli.attention import (
+    add_attention_arguments,
+    add_beyond_arguments,
+    run_attention,
+    run_beyond,
+)
 from analogue.cli.cost import add_cost_arguments, run_cost
 from analogue.cli.map import add_map_arguments, run_map
 from analogue.cli.train import (
@@ -92,6 +98,10 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
               add_train_arguments, run_train),
     "hwa-table": ("digits CNN on PCM: digital vs plain analog vs HWA-trained vs HWA + hybrid, 1 s to 1 y",
                   add_hwa_table_arguments, run_hwa_table_cli),
+    "attention": ("tiny BERT: digital vs analog attention (Q K^T and A V on arrays written per sequence), "
+                  "accuracy and cost", add_attention_arguments, run_attention),
+    "inmemory-beyond": ("Tiki-Taka in memory on a digits CNN and a tiny transformer vs digital SGD",
+                        add_beyond_arguments, run_beyond),
 }
 
 
