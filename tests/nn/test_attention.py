@@ -144,3 +144,16 @@ def test_models_without_supported_attention_fail_early():
         analog_attention_(torch.nn.Sequential(torch.nn.Linear(2, 2)), AttentionConfig(mode="analog"))
     with pytest.raises(TypeError, match="AttentionConfig"):
         analog_attention_(_bert(), an.presets.pcm())
+
+
+def test_deepcopy_keeps_the_noise_stream():
+    import copy
+
+    model = _bert()
+    ids, mask = _inputs()
+    analog_attention_(model, AttentionConfig(mode="analog", scores=an.presets.pcm(), values=an.presets.pcm()))
+    twin = copy.deepcopy(model)
+    with torch.no_grad():
+        a = model(input_ids=ids, attention_mask=mask).last_hidden_state
+        b = twin(input_ids=ids, attention_mask=mask).last_hidden_state
+    assert torch.equal(a, b)
