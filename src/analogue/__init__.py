@@ -16,7 +16,9 @@ from analogue.config import (
     chips,
     presets,
 )
+from analogue.config.attention import AttentionConfig
 from analogue.cost import CostReport, estimate_cost
+from analogue.lifecycle.attention import analog_attention_
 from analogue.lifecycle.calibrate import calibrate_, capture_inputs
 from analogue.lifecycle.convert import (
     ConversionReport,
@@ -45,6 +47,7 @@ __all__ = [
     "AnalogHFConv1D",
     "AnalogLayer",
     "AnalogLinear",
+    "AttentionConfig",
     "ConfigError",
     "ConversionReport",
     "CompiledModel",
@@ -55,6 +58,7 @@ __all__ = [
     "MappingConfig",
     "NoiseConfig",
     "TileConfig",
+    "analog_attention_",
     "analog_layers",
     "analysis",
     "calibrate_",

@@ -23,6 +23,12 @@ from typing import NoReturn
 from analogue._util.progress import progress_arg
 from analogue._util.tables import print_table
 from analogue._util.version import __version__
+from analogue.cli.attention import (
+    add_attention_arguments,
+    add_beyond_arguments,
+    run_attention,
+    run_beyond,
+)
 from analogue.cli.cost import add_cost_arguments, run_cost
 from analogue.cli.map import add_map_arguments, run_map
 from analogue.cli.sweep import add_sweep_arguments, run_sweep_cli
@@ -95,6 +101,10 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
                   add_hwa_table_arguments, run_hwa_table_cli),
     "sweep": ("accuracy and cost of a model over a grid or random sample of chip settings, as Ray tasks; "
               "a rerun resumes", add_sweep_arguments, run_sweep_cli),
+    "attention": ("tiny BERT: digital vs analog attention (Q K^T and A V on arrays written per sequence), "
+                  "accuracy and cost", add_attention_arguments, run_attention),
+    "inmemory-beyond": ("Tiki-Taka in memory on a digits CNN and a tiny transformer vs digital SGD",
+                        add_beyond_arguments, run_beyond),
 }
 
 

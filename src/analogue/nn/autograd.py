@@ -126,7 +126,8 @@ class AnalogConvFn(torch.autograd.Function):
     @staticmethod
     @autocast_off_backward
     def backward(ctx: Any, g_img: Tensor) -> tuple[Tensor | None, ...]:
-        (x4,) = ctx.saved_tensors
+        saved = ctx.saved_tensors  # empty when only the bias needs a gradient (a frozen weight)
+        x4 = saved[0] if saved else None
         trace: MVMTrace = ctx.trace
         layer, geo = ctx.layer, ctx.geo
         need_x, need_w, need_r, need_b = ctx.needs_input_grad[:4]
