@@ -10,7 +10,7 @@ from analogue.analysis.sensitivity import (
            count_macs,
            sensitivity,
 )
-from analogue.analysis.sweep import SweepResult, SweepSpec, pareto_front, sweep
+from analogue.analysis.sweeps import SweepResult, SweepSpec, pareto_front, sweep
 
 __all__ = ["AccuracyOverTime", "DriftPoint", "HybridPlan", "LayerSensitivity", "SensitivityResult",
            "SweepResult", "SweepSpec", "accuracy_over_time", "apply_hybrid_", "count_macs", "evaluate", "mvm_error",
