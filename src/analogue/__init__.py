@@ -17,6 +17,7 @@ from analogue.config import (
     presets,
 )
 from analogue.cost import CostReport, estimate_cost
+from analogue.cost.arrays import array_size_study
 from analogue.lifecycle.calibrate import calibrate_, capture_inputs
 from analogue.lifecycle.convert import (
     ConversionReport,
@@ -57,6 +58,7 @@ __all__ = [
     "TileConfig",
     "analog_layers",
     "analysis",
+    "array_size_study",
     "calibrate_",
     "capture_inputs",
     "chips",

@@ -1,5 +1,6 @@
 """Analyses: test loss and accuracy, MVM error, accuracy over time, Monte Carlo, sensitivity, sweeps."""
 
+from analogue.analysis.arrays import ArrayPoint, ArraySizeStudy, array_accuracy, largest_within
 from analogue.analysis.drift import AccuracyOverTime, DriftPoint, accuracy_over_time
 from analogue.analysis.evaluation import evaluate
 from analogue.analysis.hybrid import HybridPlan, apply_hybrid_, plan_hybrid
@@ -11,6 +12,6 @@ from analogue.analysis.sensitivity import (
            sensitivity,
 )
 
-__all__ = ["AccuracyOverTime", "DriftPoint", "HybridPlan", "LayerSensitivity", "SensitivityResult",
+__all__ = ["AccuracyOverTime", "ArrayPoint", "ArraySizeStudy", "array_accuracy", "largest_within", "DriftPoint", "HybridPlan", "LayerSensitivity", "SensitivityResult",
            "accuracy_over_time", "apply_hybrid_", "count_macs", "evaluate", "mvm_error", "mvm_error_table",
            "plan_hybrid", "sensitivity"]

@@ -14,12 +14,15 @@ Component models live in :mod:`analogue.cost.components`, their constants and so
 """
 
 from analogue.cost import components, constants
+from analogue.cost.arrays import array_costs, array_size_study
 from analogue.cost.estimate import CostReport, estimate_cost, estimate_training, gpu_estimate
 from analogue.cost.peak import PeakReport, peak, sweep, sweep_points
 
 __all__ = [
     "CostReport",
     "PeakReport",
+    "array_costs",
+    "array_size_study",
     "components",
     "constants",
     "estimate_cost",
