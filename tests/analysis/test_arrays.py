@@ -10,7 +10,13 @@ import torch
 from torch import nn
 
 import analogue as an
-from analogue.analysis.arrays import ArrayPoint, ArraySizeStudy, array_accuracy, largest_within, wire_pairs
+from analogue.analysis.arrays import (
+    ArrayPoint,
+    ArraySizeStudy,
+    array_accuracy,
+    largest_within,
+    wire_pairs,
+)
 from analogue.compile.tiles import choose_tile, resize_arrays, worst_case_ir_drop
 from analogue.cost.arrays import array_costs, array_size_study
 from analogue.data.digits import load_digits, train_classifier
