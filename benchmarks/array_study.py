@@ -17,7 +17,7 @@ import torch
 import analogue as an
 from analogue._util.tables import save_json
 
-R_WIRE = (0.0, 0.5, (1.5, 5.0))
+R_WIRE = (0.0, (1.5, 5.0))
 
 
 def digits(out: Path, instances: int) -> None:
@@ -25,7 +25,7 @@ def digits(out: Path, instances: int) -> None:
 
     data = load_digits(seed=0)
     model = digits_cnn(seed=0)
-    train_classifier(model, data, epochs=15, seed=0)
+    train_classifier(model, data, epochs=8, seed=0)
     t = time.perf_counter()
     res = an.array_size_study(model, data, None, an.chips.hermes(), sizes=(64, 128, 256, 512, 1024),
                               r_wire=R_WIRE, instances=instances, calibration_data=data.x_train[:512])
@@ -63,14 +63,14 @@ def bert(out: Path, instances: int) -> None:
     xt, yt = bert_task(512, 1)
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     model.train()
-    for _epoch in range(6):
+    for _epoch in range(4):
         for i in range(0, len(x), 64):
             opt.zero_grad()
             torch.nn.functional.cross_entropy(model(x[i:i + 64]), y[i:i + 64]).backward()
             opt.step()
     model.eval()
     t = time.perf_counter()
-    res = an.array_size_study(model, (xt, yt), None, an.chips.hermes(), sizes=(32, 64, 128, 256),
+    res = an.array_size_study(model, (xt, yt), None, an.chips.hermes(), sizes=(32, 64, 128),
                               r_wire=R_WIRE, instances=instances, calibration_data=x[:256])
     print(f"\nBERT classifier ({time.perf_counter() - t:.0f} s)\n{res.summary()}")
     save_json(out / "array_study_bert.json", res.to_dict())
@@ -81,7 +81,7 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="docs/img")
     ap.add_argument("--which", nargs="+", default=["digits", "bert"])
-    ap.add_argument("--instances", type=int, default=4)
+    ap.add_argument("--instances", type=int, default=2)
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
