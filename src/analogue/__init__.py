@@ -18,6 +18,7 @@ from analogue.config import (
 )
 from analogue.config.attention import AttentionConfig
 from analogue.cost import CostReport, estimate_cost
+from analogue.cost.arrays import array_size_study
 from analogue.lifecycle.attention import analog_attention_
 from analogue.lifecycle.calibrate import calibrate_, capture_inputs
 from analogue.lifecycle.convert import (
@@ -61,6 +62,7 @@ __all__ = [
     "analog_attention_",
     "analog_layers",
     "analysis",
+    "array_size_study",
     "calibrate_",
     "capture_inputs",
     "chips",

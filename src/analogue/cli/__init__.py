@@ -23,6 +23,7 @@ from typing import NoReturn
 from analogue._util.progress import progress_arg
 from analogue._util.tables import print_table
 from analogue._util.version import __version__
+from analogue.cli.arrays import add_arrays_arguments, run_arrays
 from analogue.cli.attention import (
     add_attention_arguments,
     add_beyond_arguments,
@@ -97,6 +98,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
     "train": ("train a model from a YAML config (digital pretraining, conversion, hardware-aware "
               "training), checkpointed every epoch; --resume continues a stopped run",
               add_train_arguments, run_train),
+    "arrays": ("how large an array may be: accuracy with line resistance (IR drop) and the chip's "
+               "energy, latency and area per array size", add_arrays_arguments, run_arrays),
     "hwa-table": ("digits CNN on PCM: digital vs plain analog vs HWA-trained vs HWA + hybrid, 1 s to 1 y",
                   add_hwa_table_arguments, run_hwa_table_cli),
     "sweep": ("accuracy and cost of a model over a grid or random sample of chip settings, as Ray tasks; "
