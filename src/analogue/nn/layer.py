@@ -43,6 +43,12 @@ from analogue.physics.periphery import dac, dac_unit, dynamic_input_scale, nonid
 from analogue.physics.ste import MVMTrace, autocast_on
 
 
+NON_FINITE_MESSAGE = ("analogue: an analog layer's input or weight contains NaN or Inf (device-side "
+                      "check; see docs/reliability.md)")
+_ASYNC_ASSERT_DEVICES = ("cpu", "cuda")
+"""Devices whose ``torch._assert_async`` the NaN/Inf check of the forward uses."""
+
+
 class InputGradient(Protocol):
     """An analog layer's input gradient ``g @ w_eff^T`` (``(G, N, M)`` -> ``(G, N, K)``) from the
     output gradient and the forward's trace (``set_backward``)."""
@@ -90,6 +96,11 @@ def simulated_forward(forward: Callable[..., Tensor]) -> Callable[..., Tensor]:
     return torch.compiler.disable(run)
 
 
+def _host_value(value: float, dtype: torch.dtype) -> float:
+    """``value`` as a tensor of ``dtype`` holds it, read back as a Python float (on the host)."""
+    return float(torch.tensor(value, dtype=torch.float64).to(dtype)) if dtype != torch.float64 else float(value)
+
+
 def copy_params(src: nn.Module, dst: nn.Module) -> nn.Module:
     """Copy ``weight`` and ``bias`` (and the train/eval mode) from ``src`` into ``dst``."""
     with torch.no_grad():
@@ -130,7 +141,35 @@ class AnalogLayer(nn.Module):
         else:
             self.input_range = None
         self.register_buffer("out_bound", torch.tensor(float(cfg.adc.out_bound), device=dev, dtype=dt))
+        self._note_out_bound(_host_value(float(cfg.adc.out_bound), dt))
         programmed.init_programmed_state(self)  # empty until an.program_ (see nn/programmed.py)
+
+    # -- the ADC range as the host knows it (no device read in the forward) --------------------
+    def _note_out_bound(self, value: float) -> None:
+        """Record that the ``out_bound`` buffer now holds ``value`` (set where it is written:
+        construction, ``.to()``, ``load_state_dict``, ``calibrate_``)."""
+        ob = self.out_bound
+        self.__dict__["_out_bound_host"] = (ob, ob._version, value)
+
+    def out_bound_value(self) -> float:
+        """The ADC range ``out_bound`` as a Python float, without reading device memory: the value
+        recorded where the buffer was last written (construction, ``.to()``, ``load_state_dict``,
+        ``calibrate_``). A write anywhere else (the buffer replaced, or changed in place: its
+        version counter moves) is read back once here (one host sync on an accelerator)."""
+        ob = self.out_bound
+        rec = self.__dict__.get("_out_bound_host")
+        if rec is None or rec[0] is not ob or rec[1] != ob._version:
+            self._note_out_bound(float(ob))
+            rec = self.__dict__["_out_bound_host"]
+        return rec[2]
+
+    def _apply(self, fn, recurse=True):  # type: ignore[override]
+        rec = self.__dict__.get("_out_bound_host")
+        known = rec is not None and rec[0] is self.out_bound and rec[1] == self.out_bound._version
+        out = super()._apply(fn, recurse)
+        if known and self.out_bound is not rec[0]:  # moved or cast: the value, cast on the host
+            self._note_out_bound(_host_value(rec[2], self.out_bound.dtype))
+        return out
 
     # -- shapes --------------------------------------------------------------------------------
     def _matrix(self) -> Tensor:  # (G, K, M)
@@ -224,7 +263,7 @@ class AnalogLayer(nn.Module):
     touch (more than the arithmetic done in it). Lower it (on the class or a layer) to bound the
     memory a model keeps between calls."""
 
-    BUFFER_KEYS = ("_reused",)
+    BUFFER_KEYS = ("_reused", "_out_bound_host")
     """Entries of the layer's ``__dict__`` that are not state: the per-thread reused temporaries
     (``_w_scratch``, ``_p_scratch``, ``_x_scratch``, ``_y_scratch``, ``_cols_scratch``,
     ``_pad_scratch``, ``_g_scratch`` and the kept slots ``_kept``)."""
@@ -298,14 +337,27 @@ class AnalogLayer(nn.Module):
     def _reject_non_finite(self, inputs: Tensor | None, weight_peaks: list[Tensor] | None = None) -> None:
         """Fail on a NaN/Inf input or weight, given 0-d reductions that propagate NaN and Inf:
         ``inputs`` (``None``: checked already) and the maxima of the weights' column scales
-        (``mapping.weight_scales``, computed by the read anyway). One host sync for both."""
+        (``mapping.weight_scales``, computed by the read anyway).
+
+        No host sync: one device-side assert (``torch._assert_async``) for both. On CUDA it runs
+        asynchronously and a NaN/Inf fails the next synchronising call with a device-side assert
+        (``program_`` and the in-memory optimizers' steps then name the layer); on CPU the assert
+        is checked at once (host memory: nothing to wait for) and re-raised here as a
+        ``ValueError`` naming the layer and whether the input or the weight was not finite.
+        Devices without ``_assert_async`` (e.g. MPS) get the host check (docs/reliability.md)."""
         parts = ([] if inputs is None else [inputs]) + (weight_peaks or [])
         if not parts:
             return
         total = parts[0]
         for part in parts[1:]:
             total = torch.maximum(total, part)  # NaN propagating
-        if math.isfinite(float(total)):
+        if total.device.type in _ASYNC_ASSERT_DEVICES:
+            try:
+                torch._assert_async(torch.isfinite(total), NON_FINITE_MESSAGE)
+                return
+            except RuntimeError:  # raised at once: a CPU tensor (or a synchronous backend)
+                pass
+        elif math.isfinite(float(total)):
             return
         if weight_peaks and not math.isfinite(float(torch.stack(weight_peaks).max())):
             raise ValueError(
@@ -455,7 +507,7 @@ class AnalogLayer(nn.Module):
         noise_std = cfg.noise.out_std_rel_fs * cfg.adc.out_bound
         src = self.noise_source(x.device, x.dtype, min(g * nb * n * cols, self.max_chunk_elems)) \
             if noise_std > 0 else None
-        readout = Readout(adc_bits=cfg.adc.bits, out_bound=float(self.out_bound), clip=cfg.adc.clip,
+        readout = Readout(adc_bits=cfg.adc.bits, out_bound=self.out_bound_value(), clip=cfg.adc.clip,
                           noise_std=noise_std,
                           adcs=programmed.column_adcs(self) if cfg.adc.nonideal else None)
         y = tiled_mvm(
@@ -507,6 +559,9 @@ class AnalogLayer(nn.Module):
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[override]
         programmed.prepare_load(self, state_dict, prefix)  # a programmed state loads into a fresh layer
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        incoming = state_dict.get(prefix + "out_bound")
+        if isinstance(incoming, Tensor) and incoming.numel() == 1:  # loading is a boundary: read it here
+            self._note_out_bound(_host_value(float(incoming), self.out_bound.dtype))
 
     def extra_repr(self) -> str:
         c = self.cfg
