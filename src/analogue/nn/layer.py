@@ -42,7 +42,6 @@ from analogue.physics.noise import GaussianSource, NoiseStream, pool_size_for
 from analogue.physics.periphery import dac, dac_unit, dynamic_input_scale, nonideal_dac
 from analogue.physics.ste import MVMTrace, autocast_on
 
-
 NON_FINITE_MESSAGE = ("analogue: an analog layer's input or weight contains NaN or Inf (device-side "
                       "check; see docs/reliability.md)")
 _ASYNC_ASSERT_DEVICES = ("cpu", "cuda")
