@@ -142,6 +142,17 @@ def test_no_host_sync_with_monte_carlo_instances_and_drift(checks):
     assert rec.syncs == []
 
 
+def test_no_host_sync_with_the_transposed_read_backward():
+    """In-memory training's analog backward (``TransposedRead``) runs in the layer's backward."""
+    from analogue.config.pulsed import BackwardConfig
+    from analogue.train.inmemory import attach_analog_backward_
+
+    model = torch.nn.Sequential(AnalogLinear(40, 20, cfg=presets.quantized(rows=16, cols=16)))
+    attach_analog_backward_(model, BackwardConfig(), seed=0)
+    rec = _record(model, torch.randn(8, 40))
+    assert rec.syncs == []
+
+
 def test_no_host_sync_in_int8_twins():
     torch.manual_seed(0)
     for layer, x in ((Int8Linear(8, 4), torch.randn(3, 8)), (Int8Conv1d(2, 3, 3), torch.randn(2, 2, 7)),
