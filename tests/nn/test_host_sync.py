@@ -172,12 +172,31 @@ def test_the_adc_range_follows_writes_outside_the_boundaries():
     x = torch.randn(4, 16)
     with torch.no_grad():
         layer.out_bound.fill_(2.5)
-        assert layer.out_bound_value() == 2.5
+        assert layer._recorded_out_bound() == layer.out_bound_value() == 2.5  # the accelerators' record, CPU's read
         torch.testing.assert_close(layer(x), ref(x), rtol=0, atol=0)
         layer.out_bound = torch.tensor(4.0)
-        assert layer.out_bound_value() == 4.0
+        assert layer._recorded_out_bound() == 4.0
     half = AnalogLinear(4, 4, cfg=_dataclass_replace(presets.standard(), adc=ADCConfig(out_bound=0.1))).half()
-    assert half.out_bound_value() == float(half.out_bound)  # the cast value, not 0.1
+    assert half._recorded_out_bound() == float(half.out_bound)  # the cast value, not 0.1
+    loaded = AnalogLinear(16, 8, cfg=presets.quantized(rows=16, cols=16))
+    loaded.load_state_dict(ref.state_dict())
+    assert loaded._recorded_out_bound() == 2.5
+
+
+def test_the_adc_range_is_recorded_at_its_write_boundaries():
+    """Construction, ``.to()``/casts, ``load_state_dict`` and ``calibrate_`` record the range on the
+    host: reading it back then dispatches nothing (what a CUDA forward does)."""
+    from analogue.lifecycle.calibrate import calibrate_
+
+    torch.manual_seed(0)
+    layer = AnalogLinear(16, 8, cfg=presets.quantized(rows=16, cols=16))
+    checks = [lambda: layer, lambda: layer.double(), lambda: layer.load_state_dict(layer.state_dict()),
+              lambda: calibrate_(layer, torch.randn(32, 16, dtype=torch.float64))]
+    for write in checks:
+        write()
+        with SyncRecorder() as rec:
+            value = layer._recorded_out_bound()
+        assert rec.syncs == [] and value == float(layer.out_bound)
 
 
 def test_a_non_finite_input_or_weight_still_names_the_layer(checks):

@@ -152,7 +152,21 @@ class AnalogLayer(nn.Module):
         """The ADC range ``out_bound`` as a Python float, without reading device memory: the value
         recorded where the buffer was last written (construction, ``.to()``, ``load_state_dict``,
         ``calibrate_``). A write anywhere else (the buffer replaced, or changed in place: its
-        version counter moves) is read back once here (one host sync on an accelerator)."""
+        version counter moves) is read back once here (one host sync on an accelerator). On CPU
+        the buffer is host memory: read directly (no dispatcher op; faster than the record)."""
+        ob = self.out_bound
+        if ob.device.type == "cpu":
+            return ob.tolist()
+        return self._recorded_out_bound()
+
+    def record_out_bound(self) -> float:
+        """Read the ``out_bound`` buffer once and record it as the host's copy (call after writing
+        the buffer, e.g. ``calibrate_``: the forward then reads nothing back); returns it."""
+        self._note_out_bound(float(self.out_bound))
+        return self.__dict__["_out_bound_host"][2]
+
+    def _recorded_out_bound(self) -> float:
+        """``out_bound_value`` from the host's record (what accelerators use)."""
         ob = self.out_bound
         rec = self.__dict__.get("_out_bound_host")
         if rec is None or rec[0] is not ob or rec[1] != ob._version:
