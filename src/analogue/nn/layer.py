@@ -576,9 +576,10 @@ class AnalogLayer(nn.Module):
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[override]
         programmed.prepare_load(self, state_dict, prefix)  # a programmed state loads into a fresh layer
+        version = self.out_bound._version
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
         incoming = state_dict.get(prefix + "out_bound")
-        if isinstance(incoming, Tensor) and incoming.numel() == 1:  # loading is a boundary: read it here
+        if self.out_bound._version != version and isinstance(incoming, Tensor):  # copied in: read it here
             self._note_out_bound(_host_value(float(incoming), self.out_bound.dtype))
 
     def extra_repr(self) -> str:
