@@ -6,7 +6,13 @@ Times, side by side in one run, a 1024x1024 linear layer (``presets.standard()``
 the same with every converter error on (offset 0.5 LSB, gain 1 %, bow INL 0.5 LSB, DNL 0.2 LSB,
 DAC INL 0.5 LSB); and ``an.program_`` with and without them.
 
-Run: ``python benchmarks/bench_converters.py [--repeats 15]``; prints a markdown table.
+``--bit-serial``: instead, a 512x512 linear layer (batch 256, ``no_grad``, eval): ``nn.Linear``;
+``presets.standard()`` with amplitude inputs (one read, the default) and with 8-bit inputs
+bit-serially, 1 bit per read (``dac.bits_per_cycle=1``: 7 reads, each converted); and
+``presets.sram()`` (8 one-bit weight slices) with amplitude and bit-serial inputs; one thread.
+
+Run: ``python benchmarks/bench_converters.py [--repeats 15] [--bit-serial]``; prints a markdown
+table.
 """
 
 from __future__ import annotations
@@ -30,7 +36,12 @@ ERRORS = {"adc.offset_std_lsb": 0.5, "adc.gain_std_rel": 0.01, "adc.inl_std_lsb"
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--bit-serial", action="store_true",
+                    help="time bit-serial against amplitude inputs on a 512x512 layer")
     args = ap.parse_args()
+    if args.bit_serial:
+        bit_serial(args.repeats)
+        return
     torch.manual_seed(0)
     digital = nn.Linear(1024, 1024).eval()
     ideal = an.AnalogLinear.from_float(digital, an.presets.standard()).eval()
@@ -48,6 +59,27 @@ def main() -> None:
     print(f"| programmed, converter errors on | {t_err * 1e3:.2f} | {t_err / t_torch:.2f} |")
     print(f"| an.program_, ideal converters | {t_prog_ideal * 1e3:.1f} | 1.00 |")
     print(f"| an.program_, converter errors on | {t_prog_err * 1e3:.1f} | {t_prog_err / t_prog_ideal:.2f} |")
+
+
+def bit_serial(repeats: int) -> None:
+    """Bit-serial (1 bit per read) against amplitude inputs, 512x512, batch 256, one thread."""
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    digital = nn.Linear(512, 512).eval()
+    x = torch.randn(256, 512)
+    cases = [("presets.standard(), amplitude inputs", an.presets.standard()),
+             ("presets.standard(), bit-serial 1 bit/read (7 reads)",
+              an.presets.standard().replace(**{"dac.bits_per_cycle": 1})),
+             ("presets.sram(), amplitude inputs (8 slices)", an.presets.sram()),
+             ("presets.sram(bits_per_cycle=1) (8 slices x 7 reads)", an.presets.sram(bits_per_cycle=1))]
+    with torch.no_grad():
+        t_torch = best_time(lambda: digital(x), repeats)
+        print("| case (512x512, batch 256, no_grad) | ms | ratio to nn.Linear |\n|---|---|---|")
+        print(f"| nn.Linear | {t_torch * 1e3:.2f} | 1.00 |")
+        for name, cfg in cases:
+            layer = an.AnalogLinear.from_float(digital, cfg).eval()
+            t = best_time(lambda layer=layer: layer(x), repeats)
+            print(f"| {name} | {t * 1e3:.2f} | {t / t_torch:.2f} |")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ from analogue.analysis.sensitivity import (
            count_macs,
            sensitivity,
 )
+from analogue.analysis.sweep import SweepResult, SweepSpec, pareto_front, sweep
 
 __all__ = ["AccuracyOverTime", "DriftPoint", "HybridPlan", "LayerSensitivity", "SensitivityResult",
-           "accuracy_over_time", "apply_hybrid_", "count_macs", "evaluate", "mvm_error", "mvm_error_table",
-           "plan_hybrid", "sensitivity"]
+           "SweepResult", "SweepSpec", "accuracy_over_time", "apply_hybrid_", "count_macs", "evaluate", "mvm_error",
+           "mvm_error_table", "pareto_front", "plan_hybrid", "sensitivity", "sweep"]

@@ -26,6 +26,7 @@ from analogue._util.version import __version__
 from analogue.cli.cost import add_cost_arguments, run_cost
 from analogue.cli.device import add_device_argument, require_cpu, resolve_device
 from analogue.cli.map import add_map_arguments, run_map
+from analogue.cli.sweep import add_sweep_arguments, run_sweep_cli
 from analogue.cli.train import (
     add_hwa_table_arguments,
     add_train_arguments,
@@ -97,6 +98,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
               add_train_arguments, run_train),
     "hwa-table": ("digits CNN on PCM: digital vs plain analog vs HWA-trained vs HWA + hybrid, 1 s to 1 y",
                   add_hwa_table_arguments, run_hwa_table_cli),
+    "sweep": ("accuracy and cost of a model over a grid or random sample of chip settings, as Ray tasks; "
+              "a rerun resumes", add_sweep_arguments, run_sweep_cli),
 }
 
 

@@ -79,6 +79,17 @@ DEVICE_KINDS = ("pcm", "rram", "flash", "sram", "mram", "ideal", "none")
 ADC_KINDS = ("sar", "flash", "ramp", "cco")
 INPUT_ENCODINGS = ("pwm", "pulse_count", "bit_serial", "amplitude", "bit_serial_integrate")
 NEURRAM_OPERATING_POINTS = ("3b_out_1b_in", "8b_out_6b_in")
+#: How a weight's cells hold it (``Organisation.weight_mapping``): ``"unsigned"`` every cell
+#: carries its share of the magnitude (bit slices, unit cells, one-sided offsets);
+#: ``"differential"`` signed weights on (G+, G-) pairs, the magnitude on one side of each pair
+#: and the other side at the minimum conductance.
+WEIGHT_MAPPINGS = ("unsigned", "differential")
+#: Where the cells of one weight are combined (``Organisation.slice_combining``): ``"digital"``
+#: every cell's column is converted and the slices shifted and added after the ADC;
+#: ``"analog"`` the columns of one weight are weighted and summed before one conversion (charge
+#: sharing on binary-weighted capacitors, Dong et al. ISSCC 2020; weighted current-to-voltage
+#: stacking, Hung et al. Nat. Electron. 2021).
+SLICE_COMBININGS = ("digital", "analog")
 
 #: Integer codes of the kinds, so that a vector of design points can mix them (:func:`mvm_timing`,
 #: ``analogue.cost``).
@@ -161,7 +172,10 @@ class Organisation(_Section):
     weight stored over ``cells_per_weight`` cross-points side by side along an array row;
     ``sram_bytes_per_core`` local buffer; ``cell_area_um2`` one cross-point's area (``None``: the
     device kind's F2 x node^2); ``core_area_mm2`` a published core area (``None``: summed from
-    components).
+    components); ``weight_mapping`` how the cells hold a weight (``WEIGHT_MAPPINGS``;
+    ``"differential"`` halves the mean read conductance of the cells: one side of each pair idles);
+    ``slice_combining`` where a weight's cells are combined (``SLICE_COMBININGS``; ``"analog"``:
+    one conversion per weight instead of one per cell column).
     """
 
     where: ClassVar[str] = "Chip.organisation"
@@ -173,6 +187,8 @@ class Organisation(_Section):
     sram_bytes_per_core: int = 64 * 1024
     cell_area_um2: float | None = None
     core_area_mm2: float | None = None
+    weight_mapping: str = "unsigned"
+    slice_combining: str = "digital"
 
     def _check(self) -> None:
         _int_in(self.n_cores, self._at("n_cores"), 1, 1 << 20)
@@ -182,6 +198,11 @@ class Organisation(_Section):
         _int_in(self.sram_bytes_per_core, self._at("sram_bytes_per_core"), 0, 1 << 40)
         _optional(_positive, self.cell_area_um2, self._at("cell_area_um2"))
         _optional(_positive, self.core_area_mm2, self._at("core_area_mm2"))
+        _one_of(self.weight_mapping, WEIGHT_MAPPINGS, self._at("weight_mapping"))
+        if self.weight_mapping == "differential" and self.cells_per_weight % 2:
+            _fail(self._at("weight_mapping"), "a differential weight sits on pairs of cells: give"
+                  f" an even cells_per_weight (got {self.cells_per_weight}) or 'unsigned'")
+        _one_of(self.slice_combining, SLICE_COMBININGS, self._at("slice_combining"))
 
 
 @dataclass(frozen=True)
@@ -227,7 +248,9 @@ class Electrical(_Section):
     supply; ``bias_uW_per_column`` static bias of each column's analog front end
     (integrator/amplifier) while an MVM runs; ``gated_cells`` whether each cell has an access
     transistor whose gate line swings to the supply on every read (1T1R, 8T4R, flash, SRAM;
-    ``False`` for passive crossbars); ``c_wire_fF_per_cell`` line capacitance per cell segment;
+    ``False`` for passive crossbars); ``c_wire_fF_per_cell`` line capacitance per cell segment
+    (``None``: the wire's capacitance per um times the cell pitch, ``sqrt(cell area)``,
+    ``analogue.cost.constants.WIRE_FF_PER_UM``);
     ``noc_pJ_per_bit_mm`` interconnect energy per bit per mm (``None``: from the node).
     """
 
@@ -238,7 +261,7 @@ class Electrical(_Section):
     supply_V: float = 0.8
     bias_uW_per_column: float = 0.0
     gated_cells: bool = True
-    c_wire_fF_per_cell: float = 0.2
+    c_wire_fF_per_cell: float | None = 0.2
     noc_pJ_per_bit_mm: float | None = None
 
     def _check(self) -> None:
@@ -248,7 +271,7 @@ class Electrical(_Section):
         _nonnegative(self.bias_uW_per_column, self._at("bias_uW_per_column"))
         if not isinstance(self.gated_cells, bool):
             _fail(self._at("gated_cells"), f"must be True or False, got {self.gated_cells!r}")
-        _nonnegative(self.c_wire_fF_per_cell, self._at("c_wire_fF_per_cell"))
+        _optional(_nonnegative, self.c_wire_fF_per_cell, self._at("c_wire_fF_per_cell"))
         _optional(_nonnegative, self.noc_pJ_per_bit_mm, self._at("noc_pJ_per_bit_mm"))
 
 
@@ -635,6 +658,23 @@ def _from_flat(data: Mapping[str, Any]) -> Chip:
 
 
 # -- one timing model ----------------------------------------------------------------------------
+
+
+def accuracy_array(chip: Chip, bits_per_cycle: int = 1) -> AnalogConfig:
+    """The chip's simulated array (``chip.array``) with inputs read as its periphery applies them,
+    so the accuracy simulation and the cost model describe one chip:
+    ``input_encoding="bit_serial"`` (one ADC conversion per input read cycle): the DAC streams its
+    code ``bits_per_cycle`` magnitude bits per read (``DACConfig.bits_per_cycle``; an array that
+    sets it already keeps its own); every other encoding converts once per MVM (PWM, pulse
+    count, amplitude, and ``"bit_serial_integrate"``, which integrates the cycles in analog before
+    one conversion): amplitude inputs (``bits_per_cycle=None``). The cost model's timing counts
+    ``dac_bits`` reads and conversions for ``"bit_serial"`` (1 bit per read; docs/devices.md)."""
+    array = chip.array
+    if chip.periphery.input_encoding != "bit_serial":
+        return array.replace(**{"dac.bits_per_cycle": None})
+    if array.dac.bits_per_cycle is not None:
+        return array
+    return array.replace(**{"dac.bits_per_cycle": bits_per_cycle})
 
 
 def adc_conversion_time_s(kind: ArrayLike, bits: ArrayLike, clock_hz: ArrayLike) -> NDArray[np.float64]:

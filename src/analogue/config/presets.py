@@ -218,16 +218,19 @@ def sram_device(*, weight_bits: int = 8, bits_per_slice: int = 1,
 
 
 def sram(*, rows: int = 256, cols: int = 256, weight_bits: int = 8, bits_per_slice: int = 1,
+         bits_per_cycle: int | None = None,
          programming_noise: bool | None = None, drift: bool | None = None,
          read_noise: bool | None = None, relaxation: bool | None = None,
          temperature: bool | None = None, faults: Faults | None = None) -> AnalogConfig:
     """An SRAM charge-domain compute-in-memory tile after Jia et al., JSSC 2020: 8-bit weights as
     one column per bit, an 8-bit ADC per column conversion, 8-bit inputs, low output noise
     (0.1 % of full scale: capacitor-based compute, labelled assumption), ADC range 10 (run
-    ``an.calibrate_`` to fit it to the data)."""
+    ``an.calibrate_`` to fit it to the data). ``bits_per_cycle``: the inputs bit-serially, that
+    many magnitude bits per read, each read converted (``DACConfig.bits_per_cycle``; 1: the
+    bit-serial operation of Jia et al.); ``None``: in one read (amplitude)."""
     return AnalogConfig(
         tile=TileConfig(rows=rows, cols=cols),
-        dac=DACConfig(bits=8, range_policy="dynamic"),
+        dac=DACConfig(bits=8, range_policy="dynamic", bits_per_cycle=bits_per_cycle),
         adc=ADCConfig(bits=8, out_bound=10.0, clip=True),
         mapping=MappingConfig(g_max_uS=25.0, g_min_uS=0.0, scale="column"),
         noise=NoiseConfig(out_std_rel_fs=0.001),

@@ -31,3 +31,19 @@ DEVICES: dict[str, dict[str, float]] = {
     "none": {"g_max_uS": 0.0, "g_min_uS": 0.0, "cell_F2": 0.0, "program_J": 0.0,
              "program_row_s": 0.0, "pulse_J": 0.0},
 }
+
+#: Write endurance per cell, in full program cycles, by device kind: the conservative end of the
+#: published ranges (docs/references.md, "Digital baselines and device endurance"). PCM 1e8
+#: (1e6-1e9: Burr et al., J. Vac. Sci. Technol. B 28, 2010; Wong et al., Proc. IEEE 98(12), 2010);
+#: RRAM 1e6 (1e6-1e12 demonstrated, 1e6-1e9 in arrays: Wong et al., Proc. IEEE 100(6), 2012);
+#: STT-MRAM 1e12 (> 1e12: Kent & Worledge, Nat. Nanotechnol. 10, 2015); NOR flash 1e5 (1e4-1e5
+#: cycles: Bez et al., Proc. IEEE 91(4), 2003); SRAM and the ideal/none devices: unlimited.
+ENDURANCE_CYCLES: dict[str, float] = {
+    "pcm": 1e8,
+    "rram": 1e6,
+    "mram": 1e12,
+    "flash": 1e5,
+    "sram": float("inf"),
+    "ideal": float("inf"),
+    "none": float("inf"),
+}

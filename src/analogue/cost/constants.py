@@ -79,6 +79,11 @@ ROUTER_FIFO_BYTES = 1024
 #: Cross-point line capacitance per cell segment, 0.1-0.3 fF at 14-130 nm pitches (NeuroSim
 #: wire model, Chen et al., IEEE TCAD 37(12), 2018: 0.2 fF/um x ~1 um cell pitch).
 C_WIRE_FF_PER_CELL_DEFAULT = 0.2
+#: The same wire per um of cell pitch, for ``Electrical.c_wire_fF_per_cell=None`` (the line
+#: capacitance per cell segment scales with the pitch, ``sqrt(cell area)``: 0.02 fF at a 14 nm
+#: 50 F2 cell, 0.18 fF at a 130 nm one; NeuroSim wire model, Chen et al. 2018; Ho, Mai & Horowitz
+#: 2001 give ~0.2 fF/um for minimum-pitch on-chip wires).
+WIRE_FF_PER_UM = 0.2
 
 # -- leakage -------------------------------------------------------------------------------------
 #: Static power density of logic and SRAM (W/mm2) by node, for low-operating-power (LOP/LP)

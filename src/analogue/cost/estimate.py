@@ -11,7 +11,12 @@ Counting rules (per inference unless stated; ``batch`` inputs stream through the
 - The local SRAM buffers every activation read and written (``input_elems``/``output_elems``);
   the interconnect moves ``CompiledModel.activation_bits_moved`` bits one hop (a core pitch).
 - Leakage of the periphery and digital logic runs for the whole batch latency.
-- Time-multiplexed programs (``reprogram_rounds > 1``) rewrite every round's cells once per batch.
+- Time-multiplexed programs (``reprogram_rounds > 1``) rewrite every round's cells once per
+  ``inferences_per_write`` inferences (default: once per batch); the write pass's energy and time
+  are amortised over them, and its wear is checked against the device's endurance
+  (:mod:`analogue.cost.reprogram`).
+- Baselines: the same work on a GPU, a server CPU and an edge NPU from the roofline of each layer
+  (:mod:`analogue.cost.baselines`), phrased in plain words.
 - Latency: the stages of the pipeline run one after another for one input; a stage takes its
   slowest analog layer (vectors per copy x MVM time) plus the digital unit's work in it; later
   inputs of a batch follow at the bottleneck interval (slowest stage, or the digital unit's
@@ -22,19 +27,26 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from analogue._util.serial import record_from_dict
-from analogue._util.validate import check_fraction, check_int, check_positive_fraction
+from analogue._util.validate import (
+    check_fraction,
+    check_int,
+    check_positive,
+    check_positive_fraction,
+)
 from analogue.config import ConfigError
 from analogue.config.chips import Chip, gpu_a100
 from analogue.cost import components as C
 from analogue.cost import constants as K
+from analogue.cost.baselines import Baseline, compare_baselines, compare_sentence
 from analogue.cost.model import array_energy, chip_params, digital_pJ_per_op, evaluate, timing
+from analogue.cost.reprogram import WriteSchedule, write_pass, write_schedule
 
 COST_VERSION = 1
 
@@ -61,8 +73,11 @@ class CostReport:
     steady state; ``tops``/``tops_per_W`` effective (2 ops per MAC plus digital ops, over the
     batch latency and energy); ``area_mm2`` the chip's. Breakdowns: ``energy_breakdown_J`` per
     component, ``layer_energy_J`` and ``layer_latency_s`` per layer. ``gpu``: the same work on the
-    reference GPU (``energy_J``, ``latency_s``, ``energy_ratio`` = GPU / analog,
-    ``speedup`` = GPU latency / analog latency).
+    reference GPU at its datasheet peak, an upper bound on the GPU (``energy_J``, ``latency_s``,
+    ``energy_ratio`` = GPU / analog, ``speedup`` = GPU latency / analog latency). ``baselines``:
+    per baseline name, its roofline estimate with ``sentence``, the comparison in plain words
+    (``analogue.cost.baselines.compare_baselines``). ``reprogram``: a time-multiplexed program's
+    write schedule (``analogue.cost.reprogram.WriteSchedule.to_dict``), else empty.
     """
 
     chip: str
@@ -80,6 +95,8 @@ class CostReport:
     layer_latency_s: dict[str, float] = field(default_factory=dict)
     gpu: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    baselines: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reprogram: dict[str, Any] = field(default_factory=dict)
     version: int = COST_VERSION
 
     @property
@@ -91,6 +108,14 @@ class CostReport:
     def adc_share(self) -> float:
         """Fraction of the energy spent in the ADCs."""
         return self.energy_breakdown_J.get("adc", 0.0) / max(self.energy_J, 1e-300)
+
+    def sentences(self) -> list[str]:
+        """In plain words: the comparison with each baseline, then a time-multiplexed program's
+        write schedule (per write, per inference, lifetime, and the warning if it wears out)."""
+        out = [b["sentence"] for b in self.baselines.values()]
+        if self.reprogram:
+            out += WriteSchedule(**self.reprogram).sentences()
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict of builtins (JSON/YAML-safe)."""
@@ -120,6 +145,11 @@ class CostReport:
                 f"  vs {g['name']}: {g['energy_J'] * 1e6:.4g} uJ, {g['latency_s'] * 1e6:.4g} us "
                 f"(datasheet peak) -> energy GPU/analog {g['energy_ratio']:.3g}x, "
                 f"time GPU/analog {g['speedup']:.3g}x"
+            )
+        for b in self.baselines.values():
+            lines.append(
+                f"  {b['sentence']} (roofline: {b['latency_s'] * 1e6:.4g} us, "
+                f"{b['energy_J'] * 1e6:.4g} uJ per {unit}, {b['utilization'] * 100:.3g} % of peak)"
             )
         lines.append("")
         lines.append(f"  {'component':<12} {'energy uJ':>12} {'share':>7}")
@@ -194,13 +224,23 @@ def estimate_cost(
     gpu: Chip | None = None,
     input_activity: float = K.INPUT_ACTIVITY,
     weight_activity: float = K.WEIGHT_ACTIVITY,
+    baselines: Sequence[Baseline] | None = None,
+    precision: str = "int8",
+    inferences_per_write: int | None = None,
+    inferences_per_s: float | None = None,
+    service_life_years: float = 5.0,
 ) -> CostReport:
     """Energy, latency, throughput, effective TOPS and TOPS/W, area of a compiled model.
 
     ``program``: an ``an.CompiledModel`` from ``an.compile``; ``batch``: inputs streamed through the
-    pipeline; ``gpu``: the all-digital reference for the comparison (default ``gpu_a100()``);
-    ``input_activity``/``weight_activity``: mean input drive and mean conductance as fractions of
-    full scale (0.5 each for uniform random operands).
+    pipeline; ``gpu``: the all-digital reference for the datasheet-peak bound (default
+    ``gpu_a100()``); ``input_activity``/``weight_activity``: mean input drive and mean conductance
+    as fractions of full scale (0.5 each for uniform random operands).
+    ``baselines``: digital processors to compare with by roofline at ``precision`` (``"int8"`` or
+    ``"fp16"``; default a GPU, a server CPU and an edge NPU, ``baselines.default_baselines()``).
+    Time-multiplexed programs: one write pass every ``inferences_per_write`` inferences (default
+    ``batch``), run at ``inferences_per_s`` (default: continuously, at the program's throughput)
+    for ``service_life_years``; an ``EnduranceWarning`` when the arrays wear out sooner.
     """
     chip = _check_program(program, batch, "estimate_cost")
     check_fraction(input_activity, "estimate_cost", "input_activity", "of full scale, e.g. 0.5")
@@ -209,6 +249,9 @@ def estimate_cost(
         raise ConfigError(
             "estimate_cost: the program's chip has no analog arrays; use gpu_estimate(program)"
         )
+    check_positive(service_life_years, "estimate_cost", "service_life_years", "e.g. 5.0")
+    if inferences_per_s is not None:
+        check_positive(inferences_per_s, "estimate_cost", "inferences_per_s", "e.g. 100.0")
     p = chip_params(chip)
     peak_r = evaluate(p, input_activity, weight_activity)
     arr_e, arr_t = _layer_costs(program, p, input_activity, weight_activity)
@@ -268,17 +311,19 @@ def estimate_cost(
     notes: list[str] = []
     rounds = max(int(getattr(program, "reprogram_rounds", 1)), 1)
     prog_time = 0.0
+    sched = None
     if rounds > 1:
-        dev = K.DEVICES[chip.device]
-        cells = sum(b.cells for blocks in program.placement.values() for b in blocks)
-        comp["program"] = cells * dev["program_J"] / batch
-        prog_time = rounds * chip.array_rows * dev["program_row_s"]
-        notes.append(
-            f"{rounds} reprogramming rounds: every batch rewrites {cells:,} cells "
-            f"({prog_time * 1e3:.3g} ms per batch); larger batches amortise it"
-        )
-        # time-multiplexed: rounds run one after another, each streaming the whole batch
+        per_write = batch if inferences_per_write is None else inferences_per_write
+        check_int(per_write, "estimate_cost", 1, "inferences_per_write")
+        _, _, t_write = write_pass(program)
+        # time-multiplexed: rounds run one after another, each streaming the whole batch; a write
+        # pass every per_write inferences
+        prog_time = t_write * batch / per_write
         latency = latency_1 + (batch - 1) * interval + prog_time
+        rate = batch / latency if inferences_per_s is None else inferences_per_s
+        sched = write_schedule(program, rate, per_write, service_life_years, stacklevel=3)
+        comp["program"] = sched.energy_per_inference_J
+        notes.extend(sched.sentences())
     else:
         latency = latency_1 + (batch - 1) * interval
     leak_W = float(peak_r["leakage_W"])
@@ -303,6 +348,10 @@ def estimate_cost(
         notes=notes,
     )
     report.gpu = _gpu_compare(program, batch, gpu, energy, latency)
+    report.baselines = compare_baselines(program, energy, latency, batch, baselines, precision,
+                                         ref=chip.name)
+    if sched is not None:
+        report.reprogram = sched.to_dict()
     return report
 
 
@@ -356,7 +405,8 @@ def estimate_training(
       (stochastic pulse coincidence, Gokmen & Vlasov, Front. Neurosci. 10, 2016: BL = 10-31) at the
       device's ``pulse_J``; all arrays update in parallel, one pulse train per sample of
       ``pulses_per_update x t_read_s``.
-    The GPU comparison uses 3x the forward work (forward, input and weight gradients).
+    The GPU comparison and the baselines use 3x the forward work and roofline time (forward,
+    input and weight gradients).
     """
     fwd = estimate_cost(program, batch=batch, gpu=gpu)
     chip: Chip = program.chip
@@ -379,6 +429,16 @@ def estimate_training(
     g["ops"] *= 3.0
     g["energy_ratio"] = g["energy_J"] / max(energy, 1e-300)
     g["speedup"] = g["latency_s"] / max(latency, 1e-300)
+    # the baselines' training: forward, input and weight gradients, 3x the forward's roofline
+    trained: dict[str, dict[str, Any]] = {}
+    for name, b in fwd.baselines.items():
+        t = dict(b, latency_s=3.0 * b["latency_s"], energy_J=3.0 * b["energy_J"],
+                 ops=3.0 * b["ops"])
+        t["energy_ratio"] = t["energy_J"] / max(energy, 1e-300)
+        t["speedup"] = t["latency_s"] / max(latency, 1e-300)
+        t["sentence"] = compare_sentence(t["label"], t["latency_s"], t["energy_J"], latency,
+                                         energy, ref=chip.name, unit="training sample")
+        trained[name] = t
     return CostReport(
         chip=chip.name,
         kind="training",
@@ -395,4 +455,5 @@ def estimate_training(
         layer_latency_s=layer_t,
         gpu=g,
         notes=[*fwd.notes, f"update: {pulses_per_update} pulses per cell per sample"],
+        baselines=trained,
     )

@@ -93,3 +93,42 @@ def plot_tops_per_W_vs_adc_bits(
     out = _save(fig, path)
     plt.close(fig)
     return out
+
+
+def plot_validation(report: object, path: str | os.PathLike[str]) -> Path:
+    """Predicted against published TOPS/W (and TOPS where published), log-log, one marker per
+    table entry (leave-one-out prediction filled, shipped model open), with the +-25 % band.
+    ``report``: an ``analogue.cost.validation.ValidationReport``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    r = report
+    fig, axes = plt.subplots(1, 2, figsize=(8.0, 3.8))
+    for ax, fig_name, unit in zip(axes, ("tops_per_W", "tops"), ("TOPS/W", "TOPS")):
+        pub = np.asarray(r.published[fig_name])  # type: ignore[attr-defined]
+        ok = np.isfinite(pub)
+        loo = np.asarray(r.left_out[fig_name])[ok]  # type: ignore[attr-defined]
+        mod = np.asarray(r.model[fig_name])[ok]  # type: ignore[attr-defined]
+        p = pub[ok]
+        lo, hi = min(p.min(), loo.min(), mod.min()) / 2, max(p.max(), loo.max(), mod.max()) * 2
+        xs = np.geomspace(lo, hi, 50)
+        ax.fill_between(xs, xs * 0.75, xs * 1.25, color="0.85", label="+-25 %")
+        ax.plot(xs, xs, color="0.5", lw=0.8)
+        ax.scatter(p, mod, facecolors="none", edgecolors="C0", label="component model", zorder=3)
+        ax.scatter(p, loo, color="C3", marker="x", label="left out (fitted on others)", zorder=3)
+        for k, x, y in zip(np.asarray(r.keys)[ok], p, mod):  # type: ignore[attr-defined]
+            ax.annotate(k.split("-")[0], (x, y), fontsize=6, xytext=(3, -3),
+                        textcoords="offset points")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(lo, hi)
+        ax.set_xlabel(f"published {unit}")
+        ax.set_ylabel(f"predicted {unit}")
+    axes[0].legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    out = _save(fig, path)
+    plt.close(fig)
+    return out

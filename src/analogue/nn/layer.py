@@ -39,7 +39,14 @@ from analogue.nn.readers import WeightPerturber
 from analogue.physics import mapping
 from analogue.physics.crossbar import BlockReader, Readout, WeightUnits, tiled_mvm
 from analogue.physics.noise import GaussianSource, NoiseStream, pool_size_for
-from analogue.physics.periphery import dac, dac_unit, dynamic_input_scale, nonideal_dac
+from analogue.physics.periphery import (
+    bit_plane_significance,
+    dac,
+    dac_unit,
+    dynamic_input_scale,
+    input_bit_planes,
+    nonideal_dac,
+)
 from analogue.physics.ste import MVMTrace, autocast_on
 
 NON_FINITE_MESSAGE = ("analogue: an analog layer's input or weight contains NaN or Inf (device-side "
@@ -489,6 +496,10 @@ class AnalogLayer(nn.Module):
         codes. ``bias``: added with the input's rescale. ``tile_scale``: with per-tile ranges
         (``scale`` then ``(G, N, K)``), the ranges per block ``(G * nb, N, 1)``: each block's
         digitised partial sums are rescaled before the sum.
+
+        Bit-serial inputs (``DACConfig.bits_per_cycle``): the DAC codes' read cycles
+        (``input_bit_planes``) run as ``cycles x N`` vectors per group (one matmul), each digitised
+        on its own; their outputs are shifted and added digitally before the input's rescale.
         """
         cfg = self.cfg
         g, n, k = x.shape
@@ -496,16 +507,30 @@ class AnalogLayer(nn.Module):
         bits, keep, codes = cfg.dac.bits, mode.keep_trace, mode.inputs is Inputs.CODES
         m = self.matrix_shape[2]
         cols = m * cfg.device.slicing.n_slices
-        chunked = not codes and not keep and g * nb * n * cols > self.max_chunk_elems
+        serial = cfg.dac.bits_per_cycle  # bit-serial inputs: k bits per read cycle (None: amplitude)
+        chunked = serial is None and not codes and not keep and g * nb * n * cols > self.max_chunk_elems
         x_n = x if codes else None
         if not chunked and not codes:  # inference: the DAC outputs go into a reused buffer (not kept)
             buf = codes_out if keep else self._scratch("_x_scratch", x.numel(), x.dtype, x.device).view(x.shape)
             x_n = dac(x, scale, bits, clip, out=buf, codes=True)
         src_x = x if chunked else x_n
+        gr, adcs = g, programmed.column_adcs(self) if cfg.adc.nonideal else None  # groups read
+        if serial is not None and programmed.reads_programmed(self) and cfg.device.read_noise.per_read_std_frac:
+            # per-read noise: the read cycles as extra groups, cycle-major, each a read of its own
+            gr, cyc = g * cfg.dac.cycles, cfg.dac.cycles
+            src_x = input_bit_planes(x_n, bits, serial, dim=0).view(gr, n, k)
+            read = programmed.fresh_reads(read, g * nb, cyc)
+            adcs = None if adcs is None else adcs.repeat(cyc)
+            tile_scale = None if tile_scale is None else tile_scale.repeat(cyc, 1, 1)
+        elif serial is not None:  # the read cycles as extra vectors, cycle-major within each group
+            src_x = input_bit_planes(x_n, bits, serial, dim=1).view(g, -1, k)
+            if tile_scale is not None:
+                tile_scale = tile_scale.repeat(1, cfg.dac.cycles, 1)
+        nv = src_x.shape[1]  # vectors read: N, or cycles x N
         if nb == 1:  # one row block per group: the inputs are the blocks
             x_blocks = src_x
-        elif g == 1 and nb * r == k:
-            x_blocks = src_x[0].view(n, nb, r).transpose(0, 1)  # a view: no copy of the inputs
+        elif gr == 1 and nb * r == k:
+            x_blocks = src_x[0].view(nv, nb, r).transpose(0, 1)  # a view: no copy of the inputs
         else:
             x_blocks = mapping.inputs_to_blocks(src_x, cfg.tile.rows)
         dac_inl = programmed.dac_inl(self) if cfg.dac.inl_std_lsb else None  # programmed DACs' INL
@@ -523,18 +548,22 @@ class AnalogLayer(nn.Module):
                 return xc if dac_inl is None else nonideal_dac(xc, bits, dac_inl[blocks])
         # output noise is a property of the array: relative to the configured range, not a calibrated one
         noise_std = cfg.noise.out_std_rel_fs * cfg.adc.out_bound
-        src = self.noise_source(x.device, x.dtype, min(g * nb * n * cols, self.max_chunk_elems)) \
+        src = self.noise_source(x.device, x.dtype, min(gr * nb * nv * cols, self.max_chunk_elems)) \
             if noise_std > 0 else None
         readout = Readout(adc_bits=cfg.adc.bits, out_bound=self.out_bound_value(), clip=cfg.adc.clip,
-                          noise_std=noise_std,
-                          adcs=programmed.column_adcs(self) if cfg.adc.nonideal else None)
+                          noise_std=noise_std, adcs=adcs)
         y = tiled_mvm(
-            x_blocks, read, groups=g, readout=readout, source=src, max_partial_elems=self.max_chunk_elems,
+            x_blocks, read, groups=gr, readout=readout, source=src, max_partial_elems=self.max_chunk_elems,
             dac=chunk_dac, units=units, cols=cols,
             workspace=lambda numel: self._scratch("_p_scratch", numel, x.dtype, x.device),
             out=self._scratch("_y_scratch", g * n * m, x.dtype, x.device).view(g, n, m)
-            if mode.transient_output and cols == m else None, x_unit=dac_unit(bits), in_scale=tile_scale,
+            if mode.transient_output and cols == m and serial is None else None,
+            x_unit=dac_unit(bits) if serial is None else 1.0 / ((1 << serial) - 1), in_scale=tile_scale,
         )
+        if serial is not None:  # shift-and-add of the cycles' digitised outputs
+            sig = bit_plane_significance(bits, serial, y.dtype, y.device)
+            y = torch.matmul(sig, y.view(sig.numel(), g * n * cols) if gr > g else
+                             y.view(g, sig.numel(), n * cols)).view(g, n, cols)
         if cols != m:  # bit-sliced columns: shift-and-add the slices of each output
             y = y.view(g, n, m, cols // m).sum(dim=-1)
         if tile_scale is not None:  # rescaled per block already

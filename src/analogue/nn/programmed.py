@@ -409,7 +409,7 @@ def ir_drop_weights(g_pos_uS: Tensor, g_neg_uS: Tensor, cfg: AnalogConfig) -> Te
         c1 = min(c0 + tc, ms)
         arrays = torch.cat([gp[:, :, c0:c1], gn[:, :, c0:c1]]).to(torch.float64).mul_(1e-6)
         eff = torch.cat([
-            effective_conductances(arrays[i: i + IR_DROP_CHUNK], circ.r_row_ohm, circ.r_col_ohm)
+            effective_conductances(arrays[i: i + IR_DROP_CHUNK], circ.row_segment_ohm, circ.col_segment_ohm)
             for i in range(0, arrays.shape[0], IR_DROP_CHUNK)
         ])
         n = gp.shape[0]
@@ -436,10 +436,25 @@ def programmed_reader(layer: Any) -> BlockReader:
     def read(b0: int, b1: int) -> tuple[Tensor, Tensor]:
         wb = w[b0:b1]
         if src is not None:
-            wb = src.add_(wb.clone(), std)
+            wb = src.add_(wb.clone(memory_format=torch.contiguous_format), std)
         return wb, s[b0:b1]
 
     return read
+
+
+def fresh_reads(read: BlockReader, blocks: int, times: int) -> BlockReader:
+    """A reader of ``times * blocks`` blocks that reads ``read``'s ``blocks`` blocks ``times`` times
+    over, each read anew (with fresh per-read noise): the read cycles of bit-serial inputs, when
+    the programmed array has per-read noise (``ReadNoise.per_read_std_frac``)."""
+
+    def read_times(b0: int, b1: int) -> tuple[Tensor, Tensor]:
+        parts = [read(max(b0, t * blocks) - t * blocks, min(b1, (t + 1) * blocks) - t * blocks)
+                 for t in range(b0 // blocks, -(-b1 // blocks))]
+        if len(parts) == 1:
+            return parts[0]
+        return torch.cat([w for w, _ in parts]), torch.cat([s for _, s in parts])
+
+    return read_times
 
 
 def split_instances(layer: Any, x: Tensor, reps: int, keep: bool) -> Tensor:
@@ -522,7 +537,7 @@ def probe_readings(layer: Any, n_reads: int = 1) -> tuple[Tensor, Tensor]:
     def read(b0: int, b1: int) -> tuple[Tensor, Tensor]:
         wb = w[b0:b1]
         if std > 0:
-            wb = src.add_(wb.clone(), std)
+            wb = src.add_(wb.clone(memory_format=torch.contiguous_format), std)
         return wb, ones[b0:b1]
 
     readout = Readout(adc_bits=cfg.adc.bits, out_bound=float(layer.out_bound), clip=cfg.adc.clip,

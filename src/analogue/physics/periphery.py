@@ -151,6 +151,11 @@ class ColumnADCs:
         """The errors of blocks ``b0..b1-1``."""
         return ColumnADCs(*(None if t is None else t[b0:b1] for t in (self.gain, self.offset, self.inl)))
 
+    def repeat(self, times: int) -> ColumnADCs:
+        """The errors of ``times`` successive uses of every block (``(times * B, ...)``: e.g. the
+        read cycles of bit-serial inputs run as extra groups)."""
+        return ColumnADCs(*(None if t is None else t.repeat(times, 1, 1) for t in (self.gain, self.offset, self.inl)))
+
 
 def bow_profile(bits: int, dtype: torch.dtype = torch.float32, device: torch.device | None = None) -> Tensor:
     """The third-order (bow) INL shape over codes ``k = -L..L``, ``(2L+1,)``:
@@ -233,3 +238,45 @@ def nonideal_dac(codes: Tensor, bits: int, inl: Tensor) -> Tensor:
     with ``inl`` ``(B, 2L+1, r)`` from ``sample_dac_inl`` (a new tensor)."""
     idx = codes.to(torch.long).add_(levels(bits)).clamp_(0, 2 * levels(bits))
     return codes + torch.gather(inl, 1, idx)
+
+
+# -- bit-serial inputs ---------------------------------------------------------------------------
+# Bit-serial inputs, one ADC conversion per read cycle and a digital shift-and-add, as in ISAAC
+# (Shafiee et al., ISCA 2016) and the bit-serial inputs of Jia et al. (IEEE JSSC 55(9), 2020;
+# docs/references.md section 7). Sign-magnitude (a modelling choice: it matches the symmetric
+# codes ``-L..L`` and the weights' bit slicing, ``physics.slicing``): a code ``c`` is its sign and
+# ``bits - 1`` magnitude bits; cycle ``j`` applies the magnitude's ``j``-th ``k``-bit digit with
+# the input's sign as the pulse polarity (for ``k = 1`` a ternary pulse +V, 0, -V), least
+# significant digit first. The digital periphery weights the cycles' digitised outputs by
+# ``2**(k j)`` and adds them.
+
+def bit_plane_significance(bits: int, bits_per_cycle: int, dtype: torch.dtype = torch.float32,
+                           device: torch.device | None = None) -> Tensor:
+    """``(C,)`` weight of each read cycle relative to a full-scale input: ``(2**k - 1) 2**(k j) / L``
+    for ``C = ceil((bits - 1) / k)`` cycles, so that ``sum_j significance[j] * planes[j] /
+    (2**k - 1) = codes / L`` (``input_bit_planes``)."""
+    k = bits_per_cycle
+    n = -(-(bits - 1) // k)
+    j = torch.arange(n, dtype=torch.float64, device=device)
+    return (((1 << k) - 1) * torch.pow(2.0, k * j) / levels(bits)).to(dtype)
+
+
+def input_bit_planes(codes: Tensor, bits: int, bits_per_cycle: int, dim: int = 0) -> Tensor:
+    """The read cycles of bit-serial inputs: DAC codes (integers ``-L..L`` of a ``bits``-bit DAC)
+    -> their ``C = ceil((bits - 1) / k)`` digits, a new dimension ``dim`` (a new tensor).
+
+    Cycle ``j`` holds ``sign(c) * digit_j(|c|)``: the ``j``-th base-``2**k`` digit of the
+    magnitude (least significant first), an integer in ``-(2**k - 1)..2**k - 1``, i.e. the code of
+    a ``k + 1``-bit cycle DAC (worth ``1 / (2**k - 1)`` of full scale each). ``sum_j 2**(k j)
+    * planes[j] == codes`` exactly (``bit_plane_significance`` gives the weights in full-scale
+    units); the digits come from integer shifts of the magnitude, exact at every DAC resolution.
+    """
+    k = bits_per_cycle
+    n = -(-(bits - 1) // k)
+    d = dim if dim >= 0 else codes.dim() + 1 + dim
+    shape = [1] * (codes.dim() + 1)
+    shape[d] = n
+    shifts = torch.arange(0, n * k, k, dtype=torch.int32, device=codes.device).view(shape)
+    mag = codes.abs().to(torch.int32).unsqueeze(d)  # integer shifts: exact, and cheaper than floats
+    planes = mag.bitwise_right_shift(shifts).bitwise_and_((1 << k) - 1).to(codes.dtype)
+    return planes.mul_(codes.sign().unsqueeze(d))

@@ -1,0 +1,343 @@
+"""The validation table: published analog / mixed-signal in-memory-computing chips and macros.
+
+Each :class:`TableEntry` holds the ``Chip`` built from the chip's published organisation (array
+size, cells per weight, input encoding, ADC kind and bits, node, supply, published access or MVM
+time), the figures as published (TOPS, TOPS/W, area, with the precision they were measured at),
+its citation (a key of docs/references.md section 9) and which ``Chip`` fields and figures are
+stated in the paper versus assumed here. Nothing in an entry is a per-chip correction factor: the
+electrical values a paper does not give take the device kind's typical values
+(``analogue.config.technology.DEVICES``) or the defaults of ``analogue.config.chips.Electrical``.
+
+Figures were transcribed from the papers' abstracts and tables as the authors of this module
+know them; every figure the module is not sure of is listed under ``assumed`` with a reason, and
+``None`` means not published (that figure is not validated).
+
+A chip's operating points (NeuRRAM's two, HERMES' one- and four-phase modes) share a ``group``:
+leave-one-out validation leaves the whole chip out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from analogue.config.chips import (
+    Chip,
+    DigitalUnit,
+    Electrical,
+    Organisation,
+    Periphery,
+    array_config,
+    hermes,
+    mythic_m1076,
+    neurram,
+)
+
+
+@dataclass(frozen=True)
+class TableEntry:
+    """One validation point: a chip built from its published organisation and its figures.
+
+    ``tops``, ``tops_per_W``, ``area_mm2``: as published (``None``: not published, not
+    validated); ``precision``: input/weight/output bits the figures were measured at;
+    ``citation``: docs/references.md key; ``stated`` / ``assumed``: which organisation fields and
+    figures come from the paper and which are assumed here (with the reason); ``group``: the chip
+    (operating points of one chip share it).
+    """
+
+    key: str
+    group: str
+    chip: Chip
+    technology: str
+    node_nm: float
+    tops: float | None
+    tops_per_W: float | None
+    area_mm2: float | None
+    precision: str
+    citation: str
+    stated: tuple[str, ...]
+    assumed: tuple[str, ...]
+
+
+def _macro(
+    name: str,
+    node_nm: float,
+    device: str,
+    rows: int,
+    cols: int,
+    *,
+    dac_bits: int,
+    adc_bits: int,
+    weight_bits: int,
+    cells_per_weight: int,
+    encoding: str,
+    adc_kind: str,
+    columns_per_adc: int,
+    mvm_time_s: float | None = None,
+    clock_hz: float = 1.0e9,
+    t_read_s: float = 10.0e-9,
+    supply_V: float = 0.8,
+    v_read_V: float = 0.2,
+    read_supply_V: float | None = None,
+    n_cores: int = 1,
+    arrays_per_core: int = 1,
+    sram_bytes_per_core: int = 0,
+    g_max_uS: float | None = None,
+    gated: bool = True,
+    post_ops: float = 0.0,
+    bias_uW: float = 0.0,
+    weight_mapping: str = "unsigned",
+    slice_combining: str = "digital",
+) -> Chip:
+    """A macro or chip from its organisation; a macro's published figures exclude a digital unit
+    (``post_ops=0``), a buffer (``sram_bytes_per_core=0``) and an on-chip network (no NoC energy).
+    Line capacitance from the cell pitch (``c_wire_fF_per_cell=None``)."""
+    return Chip(
+        name=name,
+        node_nm=node_nm,
+        organisation=Organisation(n_cores=n_cores, arrays_per_core=arrays_per_core,
+                                  weight_bits=weight_bits, cells_per_weight=cells_per_weight,
+                                  sram_bytes_per_core=sram_bytes_per_core,
+                                  weight_mapping=weight_mapping,
+                                  slice_combining=slice_combining),
+        array=array_config(device, rows=rows, cols=cols, dac_bits=dac_bits, adc_bits=adc_bits,
+                           g_max_uS=g_max_uS),
+        periphery=Periphery(input_encoding=encoding, adc_kind=adc_kind,
+                            columns_per_adc=columns_per_adc, clock_hz=clock_hz,
+                            mvm_time_s=mvm_time_s, t_read_s=t_read_s),
+        electrical=Electrical(v_read_V=v_read_V, read_supply_V=read_supply_V, supply_V=supply_V,
+                              gated_cells=gated, bias_uW_per_column=bias_uW,
+                              c_wire_fF_per_cell=None, noc_pJ_per_bit_mm=0.0),
+        digital=DigitalUnit(ops_per_s=1e9, node_nm=node_nm, post_ops_per_output=post_ops),
+    )
+
+
+_SRAM_CELL = "SRAM cells: the bit line swings about the supply (v_read = supply), charge of ~1 fF per cell per read (device table)"
+
+
+def table() -> list[TableEntry]:
+    """The validation table (docs/cost.md prints it). Built fresh on every call (cheap)."""
+    e: list[TableEntry] = []
+    # -- PCM --------------------------------------------------------------------------------------
+    for four in (False, True):
+        ch = hermes(four_phase=four).replace(core_area_mm2=None)
+        e.append(TableEntry(
+            key=ch.name, group="hermes", chip=ch, technology="PCM", node_nm=14.0,
+            tops=16.1 if four else 63.1, tops_per_W=2.48 if four else 9.76,
+            area_mm2=64 * 0.635, precision="8b in / 8b weight / 8b out",
+            citation="LeGallo2023",
+            stated=("64 cores x 256x256 PCM", "8-bit PWM inputs at 1 GHz", "CCO ADC per column",
+                    "130 ns MVM phase", "core area 0.635 mm2 (area compared over 64 cores)"),
+            assumed=("0.2 V read, current from the 0.8 V supply", "25 uS cell full scale"),
+        ))
+    e.append(TableEntry(
+        key="ibm-14nm-34tile", group="ambrogio2023",
+        chip=_macro("ibm-14nm-34tile", 14.0, "pcm", 512, 2048, dac_bits=8, adc_bits=8,
+                    weight_bits=8, cells_per_weight=4, encoding="pwm", adc_kind="ramp",
+                    columns_per_adc=1, clock_hz=1.0e9, n_cores=34, supply_V=0.8,
+                    read_supply_V=0.8, post_ops=0.0, weight_mapping="differential"),
+        technology="PCM", node_nm=14.0, tops=None, tops_per_W=12.4, area_mm2=None,
+        precision="8b in (durations) / 4 PCM per weight / 8b out (durations)",
+        citation="Ambrogio2023",
+        stated=("34 tiles x 512x2048 PCM", "4 PCM per weight (G+, g+ add; G-, g- subtract)",
+                "8-bit pulse-duration inputs",
+                "charge integrated on capacitors and converted to durations (a ramp comparison)",
+                "12.4 TOPS/W chip-sustained"),
+        assumed=("1 GHz duration clock", "ramp converter counted as 8-bit ramp ADC",
+                 "TOPS and area not used (not transcribed)"),
+    ))
+    e.append(TableEntry(
+        key="khwa-40nm-pcm", group="khwa2022",
+        chip=_macro("khwa-40nm-pcm", 40.0, "pcm", 256, 512, dac_bits=8, adc_bits=8,
+                    weight_bits=8, cells_per_weight=4, encoding="bit_serial", adc_kind="sar",
+                    columns_per_adc=4, clock_hz=200e6, t_read_s=5e-9, supply_V=0.9,
+                    n_cores=16, g_max_uS=10.0),
+        technology="PCM", node_nm=40.0, tops=None, tops_per_W=20.5, area_mm2=None,
+        precision="8b in / 8b weight (hybrid SLC-MLC) / 20.5 TOPS/W at 8b",
+        citation="Khwa2022",
+        stated=("40 nm, 2M PCM cells", "8-bit precision", "20.5-65.0 TOPS/W (title)"),
+        assumed=("20.5 TOPS/W taken as the 8b-in/8b-weight point", "16 sub-arrays of 256x512",
+                 "4 cells per weight (hybrid SLC-MLC)", "bit-serial inputs, 8-bit SAR per 4 cols",
+                 "200 MHz, 5 ns read", "10 uS cell full scale"),
+    ))
+    # -- flash ------------------------------------------------------------------------------------
+    ch = mythic_m1076()
+    e.append(TableEntry(
+        key=ch.name, group="mythic", chip=ch, technology="flash", node_nm=40.0,
+        tops=25.0, tops_per_W=25.0 / 3.5, area_mm2=None, precision="8b in / 8b weight / 8b out",
+        citation="Mythic2021",
+        stated=("76 tiles, ~1024x1024 flash each", "8-bit inputs and ADCs", "25 TOPS, 3-4 W"),
+        assumed=("3.5 W (mid of 3-4 W)", "ADC per 64 columns, 100 MHz SAR clock, 1 us read",
+                 "2 uS cell full scale", "die area not published"),
+    ))
+    # -- RRAM -------------------------------------------------------------------------------------
+    for op, tops, tw in (("3b_out_1b_in", 2.12, 43.1), ("8b_out_6b_in", 0.26, 9.1)):
+        # the preset predates Organisation.weight_mapping; the paper states differential pairs
+        ch = neurram(op).replace(**{"organisation.weight_mapping": "differential"})
+        e.append(TableEntry(
+            key=ch.name, group="neurram", chip=ch, technology="RRAM", node_nm=130.0,
+            tops=tops, tops_per_W=tw, area_mm2=None, precision=op.replace("_", " "),
+            citation="Wan2022",
+            stated=("48 cores x 256x256 1T1R RRAM", "differential 4-bit weights (2 cells)",
+                    "pulse-count inputs, charge-decrement (ramp-like) neuron ADC"),
+            assumed=("2.7 MHz neuron step rate (from the 3b/1b throughput)",
+                     "5 ns / 0.1 V pulses, 40 uS cells, 3 uW bias",
+                     "chip area: not transcribed, not validated"),
+        ))
+    e.append(TableEntry(
+        key="xue-22nm-rram", group="xue2020",
+        chip=_macro("xue-22nm-rram", 22.0, "rram", 512, 512, dac_bits=4, adc_bits=4,
+                    weight_bits=4, cells_per_weight=4, encoding="amplitude",
+                    adc_kind="sar", columns_per_adc=8, clock_hz=500e6, t_read_s=2e-9,
+                    n_cores=8, v_read_V=0.2, supply_V=0.8, read_supply_V=0.8),
+        technology="RRAM", node_nm=22.0, tops=None, tops_per_W=28.0, area_mm2=None,
+        precision="4b in / 4b weight (28 TOPS/W end of the published 121-28 TOPS/W range)",
+        citation="Xue2020",
+        stated=("22 nm, 2 Mb ReRAM", "121-28 TOPS/W for multibit MAC (title)",
+                "4b-4b IN-W is the multibit precision targeted (abstract)",
+                "inputs applied on the bit lines as input-aware multibit BL-clamping voltages "
+                "(BL-IN-OUT scheme): one read per multibit input, not one per input bit"),
+        assumed=("28 TOPS/W taken at 4b/4b", "8 sub-arrays 512x512", "4 cells per weight",
+                 "SAR per 8 columns, 500 MHz, 2 ns read",
+                 "0.2 V full-scale clamp, current from the supply (current-mode sensing), "
+                 "device-table cell conductance"),
+    ))
+    e.append(TableEntry(
+        key="hung-22nm-rram-4mb", group="hung2021",
+        chip=_macro("hung-22nm-rram-4mb", 22.0, "rram", 512, 512, dac_bits=8, adc_bits=8,
+                    weight_bits=8, cells_per_weight=8, encoding="bit_serial", adc_kind="sar",
+                    columns_per_adc=1, mvm_time_s=15.2e-9, t_read_s=15.2e-9 / 8, n_cores=16,
+                    v_read_V=0.2, supply_V=0.8, read_supply_V=0.8, slice_combining="analog"),
+        technology="RRAM", node_nm=22.0, tops=None, tops_per_W=15.6, area_mm2=None,
+        precision="8b in / 8b weight (the 15.6 end of the published 194.4-15.6 TOPS/W range)",
+        citation="Hung2021",
+        stated=("22 nm, 4 Mb binary RRAM + CMOS", "binary to 8b-in/8b-weight",
+                "latency 5.2-15.2 ns, 194.4-15.6 TOPS/W (abstract)",
+                "asymmetrically modulated input-and-calibration, calibrated-and-weighted "
+                "current-to-voltage stacking read, input-shaping hardware (abstract): the "
+                "weighted stacking combines a weight's 8 binary cells before one conversion "
+                "(slice_combining='analog'); input shaping is not modelled"),
+        assumed=("16 sub-arrays 512x512 all rows driven, 8 binary cells per weight",
+                 "bit-serial inputs (8 reads in the 15.2 ns, each converted), a SAR per weight "
+                 "(64 per sub-array, the count of one per 8 columns)",
+                 "0.2 V clamped bit line, current from the supply (current-mode sensing), "
+                 "device-table cell conductance"),
+    ))
+    e.append(TableEntry(
+        key="yoon-40nm-rram", group="yoon2021",
+        chip=_macro("yoon-40nm-rram", 40.0, "rram", 256, 256, dac_bits=1, adc_bits=3,
+                    weight_bits=1, cells_per_weight=1, encoding="bit_serial", adc_kind="sar",
+                    columns_per_adc=4, clock_hz=500e6, t_read_s=2e-9, v_read_V=0.2,
+                    supply_V=0.9, read_supply_V=0.9),
+        technology="RRAM", node_nm=40.0, tops=None, tops_per_W=56.67, area_mm2=None,
+        precision="1b in / 1b weight / 3b out (assumed)",
+        citation="Yoon2021",
+        stated=("40 nm, 64 Kb RRAM", "56.67 TOPS/W peak (title)",
+                "1-8b inputs and weights, 20b outputs; eight bit lines compute per access; "
+                "active-feedback voltage-sensing read (JSSC 57(1) 2022 abstract; not modelled: "
+                "the model drives every column of the array and reads current from the supply)"),
+        assumed=("binary in/weight, 3-bit out at the headline figure", "one 256x256 array",
+                 "SAR per 4 columns, 500 MHz", "0.2 V clamped bit line, current from the supply (current-mode sensing), device-table cell conductance"),
+    ))
+    # -- SRAM, charge domain -----------------------------------------------------------------------
+    e.append(TableEntry(
+        key="valavi-65nm-sram", group="valavi2019",
+        chip=_macro("valavi-65nm-sram", 65.0, "sram", 2304, 16, dac_bits=1, adc_bits=1,
+                    weight_bits=1, cells_per_weight=1, encoding="bit_serial", adc_kind="flash",
+                    columns_per_adc=1, mvm_time_s=2 * 2304 * 16 * 64 / 18.9e12,
+                    t_read_s=0.5e-9, n_cores=64, supply_V=1.2, v_read_V=1.2),
+        technology="SRAM (charge)", node_nm=65.0, tops=18.9, tops_per_W=866.0, area_mm2=12.6,
+        precision="1b in / 1b weight / 1b out",
+        citation="Valavi2019",
+        stated=("65 nm, 2.4 Mb, 64 tiles, 2304-row columns", "binary, comparator per column",
+                "866 TOPS/W, 18.9 TOPS"),
+        assumed=("MVM time from the published TOPS (TOPS is then a consistency check)",
+                 "area 12.6 mm2 from 1.5 TOPS/mm2", _SRAM_CELL),
+    ))
+    e.append(TableEntry(
+        key="dong-7nm-sram", group="dong2020",
+        chip=_macro("dong-7nm-sram", 7.0, "sram", 64, 64, dac_bits=4, adc_bits=4,
+                    weight_bits=4, cells_per_weight=4, encoding="pulse_count", adc_kind="flash",
+                    columns_per_adc=1, mvm_time_s=5.5e-9, t_read_s=0.3e-9, supply_V=0.8,
+                    v_read_V=0.8, slice_combining="analog"),
+        technology="SRAM (charge)", node_nm=7.0, tops=0.3724, tops_per_W=351.0, area_mm2=None,
+        precision="4b in / 4b weight / 4b out",
+        citation="Dong2020",
+        stated=("7 nm 8T SRAM, 64 Kb", "1024 4bx4b MACs at once", "4-bit input as RWL pulses",
+                "4-bit weight by charge sharing among binary-weighted computation caps: one "
+                "4-bit flash conversion per weight (slice_combining='analog')",
+                "5.5 ns access, 0.8 V", "351 TOPS/W, 372.4 GOPS (JSSC 56(1) 2021 abstract)"),
+        assumed=("64 rows x 16 weights of 4 cells active per access, a flash ADC per weight",
+                 "0.3 ns RWL pulse", _SRAM_CELL,
+                 "a 25 fF sample-and-hold per conversion (the paper's computation caps are the "
+                 "ADC's own sense-amplifier caps: counted twice here)",
+                 "macro area not transcribed"),
+    ))
+    e.append(TableEntry(
+        key="jia-65nm-sram", group="jia2020",
+        chip=_macro("jia-65nm-sram", 65.0, "sram", 768, 768, dac_bits=1, adc_bits=8,
+                    weight_bits=1, cells_per_weight=1, encoding="bit_serial", adc_kind="sar",
+                    columns_per_adc=1, clock_hz=100e6, t_read_s=10e-9, supply_V=1.2,
+                    v_read_V=1.2),
+        technology="SRAM (charge)", node_nm=65.0, tops=None, tops_per_W=192.0, area_mm2=None,
+        precision="1b in / 1b weight / 8b SAR out",
+        citation="Jia2020",
+        stated=("65 nm, 590 Kb CIMU of 768x768 bit cells", "charge-domain, 8-bit SAR per column",
+                "bit-serial inputs, bit-sliced weights"),
+        assumed=("100 MHz, 10 ns read", _SRAM_CELL,
+                 "192 1b-TOPS/W at 1.2 V is the abstract's figure for the MAC hardware"),
+    ))
+    # -- SRAM, current domain ----------------------------------------------------------------------
+    e.append(TableEntry(
+        key="su-28nm-sram", group="su2021",
+        chip=_macro("su-28nm-sram", 28.0, "sram", 256, 512, dac_bits=8, adc_bits=5,
+                    weight_bits=8, cells_per_weight=8, encoding="bit_serial", adc_kind="sar",
+                    columns_per_adc=8, clock_hz=500e6, t_read_s=2e-9, supply_V=0.9,
+                    v_read_V=0.9, n_cores=6),
+        technology="SRAM (current)", node_nm=28.0, tops=None, tops_per_W=22.75, area_mm2=None,
+        precision="8b in / 8b weight",
+        citation="Su2021",
+        stated=("28 nm, 384 Kb 6T SRAM", "8-bit precision"),
+        assumed=("22.75 TOPS/W (not verified against the paper's table)",
+                 "6 sub-arrays 256x512, bit-sliced 8 cells per weight, 5-bit SAR per 8 columns",
+                 "500 MHz, 2 ns read", _SRAM_CELL),
+    ))
+    e.append(TableEntry(
+        key="yin-65nm-xnor-sram", group="yin2020",
+        chip=_macro("yin-65nm-xnor-sram", 65.0, "sram", 256, 64, dac_bits=1, adc_bits=4,
+                    weight_bits=1, cells_per_weight=1, encoding="bit_serial", adc_kind="flash",
+                    columns_per_adc=1, clock_hz=400e6, t_read_s=2.5e-9, supply_V=0.6,
+                    v_read_V=0.6),
+        technology="SRAM (current)", node_nm=65.0, tops=None, tops_per_W=403.0, area_mm2=None,
+        precision="1b in / 1b weight / 3.46b (11-level) flash out",
+        citation="Yin2020",
+        stated=("65 nm, 16 Kb XNOR-SRAM (256x64)", "11-level flash ADC per column",
+                "binary/ternary", "403 TOPS/W"),
+        assumed=("0.6 V supply", "400 MHz, 2.5 ns read", "11-level ADC counted as a 4-bit flash",
+                 _SRAM_CELL),
+    ))
+    # -- MRAM -------------------------------------------------------------------------------------
+    e.append(TableEntry(
+        key="jung-28nm-mram", group="jung2022",
+        chip=_macro("jung-28nm-mram", 28.0, "mram", 64, 64, dac_bits=1, adc_bits=1,
+                    weight_bits=1, cells_per_weight=2, encoding="bit_serial", adc_kind="flash",
+                    columns_per_adc=1, clock_hz=100e6, t_read_s=10e-9, supply_V=1.0,
+                    v_read_V=0.1, g_max_uS=1e6 / 1.4e3 / 16),
+        technology="MRAM", node_nm=28.0, tops=None, tops_per_W=405.0, area_mm2=None,
+        precision="1b in / 1b weight (resistance sum)",
+        citation="Jung2022",
+        stated=("28 nm 64x64 MRAM crossbar with readout electronics (abstract)",
+                "resistance-sum readout (abstract)",
+                "binary weights as complementary MTJ pairs"),
+        assumed=("405 TOPS/W as recalled from the paper, not re-checked","series-string cell conductance g_on/16 (resistance summing)",
+                 "100 MHz, 10 ns read, 0.1 V", "comparator (1-bit flash) per column"),
+    ))
+    return e
+
+
+def groups(entries: list[TableEntry] | None = None) -> list[str]:
+    """The chips (``group``) of the table, in order of first appearance."""
+    out: list[str] = []
+    for en in table() if entries is None else entries:
+        if en.group not in out:
+            out.append(en.group)
+    return out
