@@ -75,6 +75,7 @@ PRESETS = {
         adc=ADCConfig(bits=8, out_bound=10.0, offset_std_lsb=0.5, gain_std_rel=0.01, inl_std_lsb=0.3,
                       dnl_std_lsb=0.2),
         device=_dataclass_replace(presets.pcm().device, read_noise=ReadNoise(per_read_std_frac=0.01))),
+    "bit_serial": _dataclass_replace(presets.quantized(rows=16, cols=16), dac=DACConfig(bits=8, bits_per_cycle=2)),
     "ir_drop": _dataclass_replace(presets.standard(), tile=presets.ideal(rows=16, cols=16).tile,
                                   circuit=CircuitConfig(r_row_ohm=1.0, r_col_ohm=1.0)),
 }
