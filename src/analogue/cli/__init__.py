@@ -31,6 +31,7 @@ from analogue.cli.attention import (
     run_beyond,
 )
 from analogue.cli.cost import add_cost_arguments, run_cost
+from analogue.cli.device import add_device_argument, require_cpu, resolve_device
 from analogue.cli.map import add_map_arguments, run_map
 from analogue.cli.sweep import add_sweep_arguments, run_sweep_cli
 from analogue.cli.train import (
@@ -47,11 +48,13 @@ def _add_demo(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=15, help="training epochs of the digital CNN")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_device_argument(p)
 
 
 def _run_demo(args: argparse.Namespace) -> int:
     from analogue.apps.demo import run_demo
 
+    args.torch_device = require_cpu(resolve_device(args.device), "demo")
     result = run_demo(out=Path(args.out), epochs=args.epochs, seed=args.seed, progress=progress_arg(args))
     print_table("Digits CNN: digital vs analog (an.presets.standard())", result["accuracy_table"])
     print_table("MVM error of one 256x256 tile, normalised to full-scale output", result["mvm_table"])
@@ -70,11 +73,13 @@ def _add_drift(p: argparse.ArgumentParser) -> None:
     p.add_argument("--temperature-k", type=float, default=None,
                    help="temperature the arrays are held at, kelvin (default: the device reference, 300 K)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    add_device_argument(p)
 
 
 def _run_drift(args: argparse.Namespace) -> int:
     from analogue.apps.drift_study import run_drift_demo
 
+    args.torch_device = require_cpu(resolve_device(args.device), "drift")
     res = run_drift_demo(Path(args.out), epochs=args.epochs, repeats=args.repeats, seed=args.seed,
                          compensation=tuple(args.compensation), temperature_k=args.temperature_k,
                          progress=progress_arg(args))
