@@ -31,6 +31,7 @@ from analogue.cli.train import (
     run_hwa_table_cli,
     run_train,
 )
+from analogue.cli.transformer import add_transformer_arguments, run_transformer_cli
 
 
 # -- demo -------------------------------------------------------------------------------------
@@ -92,6 +93,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
               add_train_arguments, run_train),
     "hwa-table": ("digits CNN on PCM: digital vs plain analog vs HWA-trained vs HWA + hybrid, 1 s to 1 y",
                   add_hwa_table_arguments, run_hwa_table_cli),
+    "transformer": ("pretrained MiniLM encoder and a GPT-2-class LM: digital vs analog, HWA fine-tuning, cost",
+                    add_transformer_arguments, run_transformer_cli),
 }
 
 
