@@ -200,7 +200,7 @@ def cost_rows(model: nn.Module, tokenizer: Any, chip_names: Sequence[str] = ("he
         chip = chips.get(name)
         prog = compile_model(model, example, chip=chip, reprogram=True)
         rep = estimate_cost(prog)
-        rows.append({"chip": chip.name, "analog_layers": sum(1 for lp in prog.layers if lp.analog),
+        rows.append({"chip": chip.name, "analog_layers": len(prog.analog_layers),
                      "MACs": rep.macs, "energy_uJ": rep.energy_J * 1e6, "latency_us": rep.latency_s * 1e6,
                      "TOPS_per_W": rep.tops_per_W, "area_mm2": rep.area_mm2})
     return rows
