@@ -119,7 +119,7 @@ def main() -> None:
     loss = lm_loss(bf, ids)
     loss.backward()
     finite = all(bool(torch.isfinite(p.grad).all()) for p in bf.parameters() if p.grad is not None)
-    print(f"\nbf16 converted model: loss {float(loss):.3f}, gradients finite: {finite}")
+    print(f"\nbf16 converted model: loss {float(loss.detach()):.3f}, gradients finite: {finite}")
 
 
 if __name__ == "__main__":

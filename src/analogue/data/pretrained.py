@@ -12,7 +12,6 @@ language model from a config (random weights).
 from __future__ import annotations
 
 import importlib
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -48,7 +47,6 @@ def minilm(dtype: torch.dtype = torch.float32) -> tuple[nn.Module, Any]:
     except ImportError:
         raise ImportError(f"the pretrained MiniLM encoder needs transformers: {_INSTALL}") from None
     path = minilm_dir()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
     model = AutoModel.from_pretrained(path, local_files_only=True, attn_implementation="eager", dtype=dtype,
                                       hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
