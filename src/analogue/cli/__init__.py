@@ -40,6 +40,7 @@ from analogue.cli.train import (
     run_hwa_table_cli,
     run_train,
 )
+from analogue.cli.transformer import add_transformer_arguments, run_transformer_cli
 
 
 # -- demo -------------------------------------------------------------------------------------
@@ -113,6 +114,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
                   "accuracy and cost", add_attention_arguments, run_attention),
     "inmemory-beyond": ("Tiki-Taka in memory on a digits CNN and a tiny transformer vs digital SGD",
                         add_beyond_arguments, run_beyond),
+    "transformer": ("pretrained MiniLM encoder and a GPT-2-class LM: digital vs analog, HWA fine-tuning, cost",
+                    add_transformer_arguments, run_transformer_cli),
 }
 
 
