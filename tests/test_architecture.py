@@ -1,6 +1,6 @@
 """The package's shape: imports point one way, and no module imports itself back through others.
 
-Layers, bottom to top (docs/architecture.md): ``_util``; ``config``; ``physics``; ``nn``;
+Layers, bottom to top (docs/architecture.md): ``_util``; ``config``; ``physics``; ``nn`` and ``sensor``;
 ``lifecycle``; then ``train``, ``compile`` and ``analysis`` (side by side, none importing
 another); then ``cost`` and ``data``; ``apps``; ``cli``. A module may import its own package and
 the layers below it, never above or sideways.
@@ -13,7 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "src" / "analogue"
 
-RANK = {"_util": 0, "config": 1, "physics": 2, "nn": 3, "lifecycle": 4, "train": 5, "compile": 5,
+RANK = {"_util": 0, "config": 1, "physics": 2, "nn": 3, "sensor": 3, "lifecycle": 4, "train": 5, "compile": 5,
         "analysis": 5, "cost": 6, "data": 6, "apps": 7, "cli": 8}
 
 ALLOWED = {("analogue.train", "analogue.apps")}

@@ -25,6 +25,7 @@ from analogue._util.tables import print_table
 from analogue._util.version import __version__
 from analogue.cli.cost import add_cost_arguments, run_cost
 from analogue.cli.map import add_map_arguments, run_map
+from analogue.cli.sensor import add_sensor_arguments, run_sensor
 from analogue.cli.train import (
     add_hwa_table_arguments,
     add_train_arguments,
@@ -92,6 +93,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
               add_train_arguments, run_train),
     "hwa-table": ("digits CNN on PCM: digital vs plain analog vs HWA-trained vs HWA + hybrid, 1 s to 1 y",
                   add_hwa_table_arguments, run_hwa_table_cli),
+    "sensor": ("digits with the first convolution in the image sensor: accuracy vs light and "
+               "exposure, energy per frame vs a conventional sensor", add_sensor_arguments, run_sensor),
 }
 
 
