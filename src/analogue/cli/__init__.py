@@ -23,6 +23,7 @@ from typing import NoReturn
 from analogue._util.progress import progress_arg
 from analogue._util.tables import print_table
 from analogue._util.version import __version__
+from analogue.cli.continual import add_continual_arguments, run_continual
 from analogue.cli.cost import add_cost_arguments, run_cost
 from analogue.cli.map import add_map_arguments, run_map
 from analogue.cli.sensor import add_sensor_arguments, run_sensor
@@ -95,6 +96,9 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
                   add_hwa_table_arguments, run_hwa_table_cli),
     "sensor": ("digits with the first convolution in the image sensor: accuracy vs light and "
                "exposure, energy per frame vs a conventional sensor", add_sensor_arguments, run_sensor),
+    "continual": ("continual learning on a battery: split and permuted digits learned in memory vs "
+                  "digital fine-tuning vs frozen; accuracy matrix, forgetting, energy per update",
+                  add_continual_arguments, run_continual),
 }
 
 

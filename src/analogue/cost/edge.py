@@ -186,3 +186,19 @@ def digital_update_energy_J(macs_forward: int, batch: int = 1, node_nm: float = 
 def updates_per_Wh(update_J: float) -> float:
     """Updates one watt-hour (3600 J) of battery pays for."""
     return 3600.0 / update_J if update_J > 0 else float("inf")
+
+
+def max_pulses_for_budget(budget_J: float, shapes: list[tuple[int, int]], pulse_J: float, node_nm: float,
+                          c_wire_fF_per_cell: float = K.C_WIRE_FF_PER_CELL_DEFAULT) -> int:
+    """The most pulses per device per update that keep one update of arrays of ``shapes``
+    (rows, cols) within ``budget_J`` even if every device is pulsed every slot (the worst case),
+    at least 1."""
+    if not budget_J > 0:
+        raise ValueError(f"max_pulses_for_budget: budget_J must be > 0, got {budget_J!r}")
+    per_slot = sum(sum(pulsed_update_energy_J(r * c, r, c, 1, pulse_J, node_nm, c_wire_fF_per_cell).values())
+                   for r, c in shapes)
+    return max(1, int(budget_J // per_slot))
+
+
+#: A CR2032 lithium coin cell: 225 mAh at 3.0 V nominal (Energizer CR2032 datasheet), 0.675 Wh.
+COIN_CELL_WH = 0.225 * 3.0
