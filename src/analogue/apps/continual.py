@@ -261,6 +261,8 @@ def _plot(runs: dict[str, dict[str, Any]], path: Path) -> None:
         for (i, j), v in np.ndenumerate(R):
             ax.text(j, i, f"{100 * v:.0f}", ha="center", va="center", fontsize=6,
                     color="white" if v < 0.6 else "black")
+        ax.set_xticks(range(R.shape[1]))
+        ax.set_yticks(range(R.shape[0]))
         ax.set_title(k, fontsize=7)
         ax.set_xlabel("task j", fontsize=7)
         ax.set_ylabel("after task i", fontsize=7)
