@@ -152,4 +152,11 @@ def test_sensor_validation_table_has_three_chips():
     rows = edge.sensor_validation_rows()
     assert len(rows) >= 3
     for r in rows:
-        assert r["model pJ/px (bias duty-cycled)"] < r["model pJ/px (bias always on)"]
+        low, high, pub = (r["model pJ/px (bias duty-cycled)"], r["model pJ/px (bias always on)"],
+                          r["published pJ/px"])
+        assert low < high
+        assert r["published within bounds"] == (low <= pub <= high)
+        assert r["error (bounds' geometric mean)"] == pytest.approx(math.sqrt(low * high) / pub - 1)
+    # Hsu et al.'s published figure is its power over frame rate and active pixels
+    assert edge.SENSOR_CHIPS[2]["published_pJ_per_pixel"] == pytest.approx(134.5e-6 / (250 * 126 * 126) * 1e12,
+                                                                          rel=0.01)
