@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from analogue.apps.continual import continual_metrics, make_stream, run_stream
 from analogue.cost import components as C
@@ -57,6 +58,10 @@ def test_streams_shapes():
     assert len(split) == 5 and all(set(t["y_train"].tolist()) == set(t["classes"].tolist()) for t in split)
     perm = make_stream("permuted", n_permuted=3)
     assert len(perm) == 3 and not np.array_equal(perm[0]["x_test"].numpy(), perm[1]["x_test"].numpy())
+    rot = make_stream("rotated")
+    assert len(rot) == 4
+    x0, x1 = rot[0]["x_test"].view(-1, 8, 8), rot[1]["x_test"].view(-1, 8, 8)
+    assert torch.equal(x1[:, 0, :], x0[:, :, 7])  # 90 degrees anticlockwise: the first row was the last column
     with pytest.raises(ValueError, match="stream"):
         make_stream("rotated-by-magic")
 
@@ -75,3 +80,6 @@ def test_tiny_stream_runs():
     assert frozen["R"][1] == pytest.approx(frozen["R"][0], abs=0.05)
     assert analog["energy_per_update_J"] > analog["energy_breakdown_J"]["device pulses"] > 0
     assert digital["energy_per_update_J"] > analog["energy_per_update_J"]
+    tiki = run_stream(tasks, "analog", algorithm="tikitaka", epochs=1, budget_J=50e-9)
+    assert tiki["updates"] == 8 and tiki["pulses_per_update"] > 0
+    assert tiki["max_pulses"] == edge.max_pulses_for_budget(50e-9, [(64, 128), (128, 10)], 2e-12, 130.0)

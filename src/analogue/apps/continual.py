@@ -7,7 +7,9 @@ digital fine-tuning on an edge CPU and against freezing the model after the firs
 - ``split``: five tasks of two digits each (0/1, 2/3, ...), task-incremental (the output is
   restricted to the task's two classes, as in Lopez-Paz & Ranzato 2017's split benchmarks);
 - ``permuted``: four tasks of all ten digits, each under its own fixed pixel permutation (task 0
-  the identity).
+  the identity);
+- ``rotated``: four tasks of all ten digits rotated by 0, 90, 180 and 270 degrees (exact on the
+  8x8 grid).
 
 After each task every task's test accuracy is measured: ``R[i, j]`` = accuracy on task ``j``
 after learning task ``i``. Metrics (:func:`continual_metrics`): average accuracy, backward and
@@ -42,7 +44,7 @@ from analogue.train.inmemory.optimizers import OPTIMIZERS, digital_parameters
 
 logger = logging.getLogger(__name__)
 
-STREAMS = ("split", "permuted")
+STREAMS = ("split", "permuted", "rotated")
 LEARNERS = ("analog", "digital", "frozen")
 HP = {"mixed": {"lr": 0.2}, "tikitaka": {"lr": 2.0, "transfer_lr": 0.1, "columns_per_transfer": 4}}
 BIAS_LR = 0.1
@@ -91,6 +93,12 @@ def make_stream(kind: str, n_permuted: int = 4, seed: int = 0) -> list[dict[str,
             tr, te = torch.isin(d.y_train, cls), torch.isin(d.y_test, cls)
             tasks.append({"x_train": d.x_train[tr], "y_train": d.y_train[tr], "x_test": d.x_test[te],
                           "y_test": d.y_test[te], "classes": cls})
+    elif kind == "rotated":
+        for t in range(4):
+            def rot(x: Tensor, k: int = t) -> Tensor:
+                return torch.rot90(x.view(-1, 8, 8), k, dims=(1, 2)).reshape(-1, 64)
+            tasks.append({"x_train": rot(d.x_train), "y_train": d.y_train, "x_test": rot(d.x_test),
+                          "y_test": d.y_test, "classes": torch.arange(10)})
     else:
         g = torch.Generator().manual_seed(seed)
         for t in range(n_permuted):
@@ -205,7 +213,7 @@ def _read_energy_per_sample_J() -> float:
     return rep.energy_J - rep.energy_breakdown_J["update"]
 
 
-def run_continual_study(*, streams: tuple[str, ...] = STREAMS, algorithm: str = "mixed", device: str = "rram",
+def run_continual_study(*, streams: tuple[str, ...] = ("split", "permuted"), algorithm: str = "mixed", device: str = "rram",
                         epochs: int = 3, budget_J: float | None = None, seed: int = 0,
                         out: Path | None = None, log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Every learner on every stream; the table, the matrices and (with ``out``) ``continual.json``

@@ -10,8 +10,9 @@ from analogue._util.tables import print_table
 
 def add_continual_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="results", help="folder for continual.json and continual.png")
-    p.add_argument("--stream", choices=["split", "permuted", "both"], default="both",
-                   help="split digits (5 tasks of 2 classes) and/or permuted digits (4 tasks)")
+    p.add_argument("--stream", choices=["split", "permuted", "rotated", "both", "all"], default="both",
+                   help="split digits (5 tasks of 2 classes), permuted or rotated digits (4 tasks each); "
+                   "both: split and permuted; all: the three")
     p.add_argument("--algorithm", choices=["mixed", "tikitaka"], default="mixed",
                    help="in-memory algorithm of the analog learner")
     p.add_argument("--device", default="rram", help="pulsed device preset (rram, pcm, rpu, ideal)")
@@ -29,7 +30,8 @@ def run_continual(args: argparse.Namespace) -> int:
         raise ValueError(f"continual: --epochs must be >= 1, got {args.epochs!r}")
     if args.budget_nJ is not None and not args.budget_nJ > 0:
         raise ValueError(f"continual: --budget-nJ must be > 0, got {args.budget_nJ!r}")
-    streams = ("split", "permuted") if args.stream == "both" else (args.stream,)
+    streams = {"both": ("split", "permuted"), "all": ("split", "permuted", "rotated")}.get(
+        args.stream, (args.stream,))
     res = run_continual_study(streams=streams, algorithm=args.algorithm, device=args.device,
                               epochs=args.epochs, seed=args.seed, out=Path(args.out), log=print,
                               budget_J=None if args.budget_nJ is None else args.budget_nJ * 1e-9)
