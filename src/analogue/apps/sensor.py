@@ -65,6 +65,13 @@ def default_config() -> InSensorConfig:
     return InSensorConfig(device=presets.rram_device())
 
 
+def charge_sharing_config() -> InSensorConfig:
+    """Weights as charge-sharing capacitor ratios: 5-bit signed ratios of unit capacitors with 1 %
+    mismatch (sub-fF metal-fringe capacitors: Tripathi & Murmann, IEEE TCAS-I 61(8), 2014),
+    8-bit output ADCs."""
+    return InSensorConfig(ratio_bits=5, capacitor_mismatch_fraction=0.01)
+
+
 @torch.no_grad()
 def _accuracy(front: Callable[[torch.Tensor], torch.Tensor], back: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     return float((back(front(x)).argmax(1) == y).float().mean())
@@ -74,11 +81,17 @@ def _accuracy(front: Callable[[torch.Tensor], torch.Tensor], back: nn.Module, x:
 def accuracy_at(lux: float, exposure_s: float, cfg: InSensorConfig, repeats: int = 2,
                 seed: int = 0) -> dict[str, float]:
     """Test accuracy (%) of the in-sensor and the conventional pipeline at one light level and
-    exposure, mean over ``repeats`` sensor instances (fixed pattern, weights, noise)."""
+    exposure, mean over ``repeats`` sensor instances (fixed pattern, weights, noise); the
+    in-sensor pipeline also with the weights as charge-sharing ratios (:func:`charge_sharing_config`)."""
     model, data = trained_model()
     conv, back = model[0], model[1:]
-    ins, conv_acc = [], []
+    ins, conv_acc, shared = [], [], []
     for r in range(repeats):
+        cs = InSensorConv2d(conv, charge_sharing_config(), (SIZE, SIZE)).program_(seed + r)
+        cs.calibrate_(data.x_train[:256])
+        g = torch.Generator().manual_seed(2000 + seed + r)
+        shared.append(_accuracy(functools.partial(cs, lux=lux, exposure_s=exposure_s, generator=g), back,
+                                data.x_test, data.y_test))
         layer = InSensorConv2d(conv, cfg, (SIZE, SIZE)).program_(seed + r)
         layer.calibrate_(data.x_train[:256])
         g = torch.Generator().manual_seed(1000 + seed + r)
@@ -89,7 +102,9 @@ def accuracy_at(lux: float, exposure_s: float, cfg: InSensorConfig, repeats: int
         lv = (1 << cfg.pixel_adc_bits) - 1
         q = torch.round(q.clamp(0.0, 1.0) * lv) / lv  # the conventional pixel ADC over [0, full scale]
         conv_acc.append(_accuracy(conv, back, q, data.y_test))
-    return {"in-sensor %": 100 * sum(ins) / repeats, "conventional %": 100 * sum(conv_acc) / repeats}
+    return {"in-sensor %": 100 * sum(ins) / repeats,
+            "in-sensor, charge sharing %": 100 * sum(shared) / repeats,
+            "conventional %": 100 * sum(conv_acc) / repeats}
 
 
 def run_sensor_study(*, lux: tuple[float, ...] = LUX, exposures_s: tuple[float, ...] = EXPOSURES_S,
@@ -131,7 +146,7 @@ def _plot(res: dict[str, Any], path: Path) -> None:
 
     fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.6))
     lux = [r["lux"] for r in res["by_lux"]]
-    for key in ("in-sensor %", "conventional %"):
+    for key in ("in-sensor %", "in-sensor, charge sharing %", "conventional %"):
         a.semilogx(lux, [r[key] for r in res["by_lux"]], marker="o", label=key.replace(" %", ""))
     a.axhline(res["clean_accuracy_pct"], color="grey", linestyle=":", label="clean, digital")
     a.set_xlabel("illuminance on the sensor (lux), 10 ms exposure")
