@@ -21,6 +21,23 @@ IR drop on a programmed layer (target: <= 1.2x the same layer without): a 1024x1
 ``AnalogLinear`` on 256x256 tiles (``presets.standard()``), 1.5 ohm row / 5 ohm column segments
 against ideal wires: ``an.program_`` time (the effective conductances of the 32 G+/G- arrays,
 once) and the eval forward (batch 256, no_grad), alternately, best of 7.
+
+    python benchmarks/bench_circuits.py --fast [--sizes 64 128 256 512] [--exact-max 512]
+
+The fast models (``physics.irdrop.first_order_conductance``, ``fast_conductance`` with 1 and 3
+iterations) against the exact effective conductances, per array size and wire pair (1-25 uS
+cells uniform at random): the largest column error over every input vector with ``|v_i| <=
+v_read`` (``max_j sum_i |G_fast - G_exact|_ij``), in % of full scale (``rows * 25 uS``), next to
+the IR drop itself (exact against ideal, same measure), and the time of each model. Sizes above
+``--exact-max`` time the fast models only (the exact set-up grows as ``n^4``).
+
+    python benchmarks/bench_circuits.py --training [--batch 256]
+
+HWA training and inference with the fast model (``circuit`` 1.5 / 5 ohm, the WIRED read) against
+ideal wires, side by side, alternately, best of 7: a 1024x1024 ``AnalogLinear`` on 256x256 tiles
+(``presets.pcm()``, ``HWAOptions(device_noise_scale=1)``), one step = forward, backward, Adam
+step, batch 256; the eval forward of the same unprogrammed layer (no_grad); and the digits CNN
+(``presets.pcm(rows=64, cols=64)``, batch 256 of 8x8 images). Target (issue 15): training <= 1.3x.
 """
 
 from __future__ import annotations
@@ -36,6 +53,7 @@ import scipy.sparse.linalg as spla
 import torch
 
 from analogue.physics.crossbar import Crossbar
+from analogue.physics.irdrop import effective_conductance, fast_conductance, first_order_conductance
 
 sys.path.insert(0, os.path.dirname(__file__))
 from common import md_table  # noqa: E402
@@ -112,6 +130,103 @@ def programmed(batch: int, r_row: float, r_col: float, repeats: int = 7) -> None
     print(md_table(rows))
 
 
+WIRE_PAIRS = ((0.5, 0.5), (1.0, 1.0), (2.0, 2.0), (5.0, 5.0), (1.5, 5.0))
+
+
+def fast_errors(sizes: list[int], exact_max: int) -> None:
+    rows_out = []
+    for size in sizes:
+        gen = torch.Generator().manual_seed(size)
+        G = G_MIN + (G_MAX - G_MIN) * torch.rand(size, size, generator=gen, dtype=torch.float64)
+        fs = size * G_MAX
+        for r_row, r_col in WIRE_PAIRS:
+            models = {"first order": lambda: first_order_conductance(G, r_row, r_col),
+                      "fast (1 it.)": lambda: fast_conductance(G, r_row, r_col, 1),
+                      "fast (3 it.)": lambda: fast_conductance(G, r_row, r_col, 3)}
+            row: dict[str, object] = {"array": f"{size}x{size}", "r_row / r_col ohm": f"{r_row} / {r_col}"}
+            if size <= exact_max:
+                t_exact, exact = best(lambda: effective_conductance(G, r_row, r_col), 1)
+                row["IR drop % FS"] = 100 * ((exact - G).abs().sum(0).max() / fs).item()
+            for name, fn in models.items():
+                t, out = best(fn, 3)
+                if size <= exact_max:
+                    row[f"{name} % FS"] = 100 * ((out - exact).abs().sum(0).max() / fs).item()
+                else:
+                    row[f"{name} % FS"] = "-"
+                row[f"{name} ms"] = 1e3 * t
+            row["exact s"] = t_exact if size <= exact_max else "-"
+            rows_out.append(row)
+            print(md_table(rows_out[-1:]), flush=True)
+    print(f"\nfloat64, torch threads {torch.get_num_threads()}\n")
+    print(md_table(rows_out))
+
+
+def training(batch: int, repeats: int = 7) -> None:
+    import torch.nn.functional as F
+
+    import analogue as an
+    from analogue.data import digits_cnn
+    from analogue.train import HWAOptions, hwa_
+
+    def setups(make, cfg, x, y):
+        out = {}
+        for name, (rr, rc) in (("ideal wires", (0.0, 0.0)), ("IR drop (fast)", (1.5, 5.0))):
+            model = make(cfg.replace(**{"circuit.r_row_ohm": rr, "circuit.r_col_ohm": rc}))
+            hwa_(model, HWAOptions(device_noise_scale=1.0), seed=0)
+            opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+
+            def step(model=model, opt=opt) -> None:
+                model.train()
+                opt.zero_grad(set_to_none=True)
+                F.cross_entropy(model(x), y).backward()
+                opt.step()
+
+            def infer(model=model) -> None:
+                model.eval()
+                with torch.no_grad():
+                    model(x)
+
+            out[name] = (step, infer)
+        return out
+
+    def linear(cfg):
+        torch.manual_seed(0)
+        return an.AnalogLinear(1024, 1024, cfg=cfg)
+
+    def cnn(cfg):
+        return an.convert_(digits_cnn(seed=0), cfg, seed=0)
+
+    gen = torch.Generator().manual_seed(3)
+    cases = {
+        "1024x1024 AnalogLinear, 256x256 tiles": setups(
+            linear, an.presets.pcm(), torch.randn(batch, 1024, generator=gen),
+            torch.randint(0, 1024, (batch,), generator=gen)),
+        "digits CNN, 64x64 tiles": setups(
+            cnn, an.presets.pcm(rows=64, cols=64), torch.randn(batch, 1, 8, 8, generator=gen),
+            torch.randint(0, 10, (batch,), generator=gen)),
+    }
+    rows_out = []
+    for case, fns in cases.items():
+        for kind, idx in (("HWA training step", 0), ("inference (unprogrammed)", 1)):
+            if case.startswith("digits") and idx == 1:
+                continue
+            times = {name: float("inf") for name in fns}
+            for f in fns.values():
+                f[idx]()  # warm-up
+            for _ in range(repeats):  # alternately
+                for name, f in fns.items():
+                    t0 = time.perf_counter()
+                    f[idx]()
+                    times[name] = min(times[name], time.perf_counter() - t0)
+            base = times["ideal wires"]
+            rows_out.append({"model": case, "what": kind, "ideal wires ms": 1e3 * base,
+                             "IR drop (fast) ms": 1e3 * times["IR drop (fast)"],
+                             "ratio": times["IR drop (fast)"] / base})
+    print(f"\nbatch {batch}; wires 1.5 / 5 ohm (fast model, 1 iteration); presets.pcm(); "
+          f"torch threads {torch.get_num_threads()}\n")
+    print(md_table(rows_out))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256, 512])
@@ -122,7 +237,19 @@ def main() -> None:
                     help="largest size that also runs the sparse baselines (slow beyond)")
     ap.add_argument("--programmed", action="store_true",
                     help="time a programmed 1024x1024 AnalogLinear with and without IR drop")
+    ap.add_argument("--fast", action="store_true",
+                    help="the fast IR-drop models' error against the exact solve, per size and wires")
+    ap.add_argument("--exact-max", type=int, default=512,
+                    help="with --fast: the largest size also solved exactly (slow beyond)")
+    ap.add_argument("--training", action="store_true",
+                    help="HWA training and inference with the fast model against ideal wires")
     args = ap.parse_args()
+    if args.fast:
+        fast_errors(args.sizes, args.exact_max)
+        return
+    if args.training:
+        training(args.batch if args.batch != 64 else 256)
+        return
     if args.programmed:
         programmed(args.batch if args.batch != 64 else 256, 1.5, 5.0)
         return

@@ -16,7 +16,10 @@ from analogue.config import (
     chips,
     presets,
 )
+from analogue.config.attention import AttentionConfig
 from analogue.cost import CostReport, estimate_cost
+from analogue.cost.arrays import array_size_study
+from analogue.lifecycle.attention import analog_attention_
 from analogue.lifecycle.calibrate import calibrate_, capture_inputs
 from analogue.lifecycle.convert import (
     ConversionReport,
@@ -45,6 +48,7 @@ __all__ = [
     "AnalogHFConv1D",
     "AnalogLayer",
     "AnalogLinear",
+    "AttentionConfig",
     "ConfigError",
     "ConversionReport",
     "CompiledModel",
@@ -55,8 +59,10 @@ __all__ = [
     "MappingConfig",
     "NoiseConfig",
     "TileConfig",
+    "analog_attention_",
     "analog_layers",
     "analysis",
+    "array_size_study",
     "calibrate_",
     "capture_inputs",
     "chips",

@@ -17,6 +17,7 @@ from analogue.cost.validation import (
     AREA_GROUPS,
     BOUND,
     ENERGY_FACTORS,
+    PRIOR_SIGMA,
     Components,
     fit,
     predict_area_mm2,
@@ -49,7 +50,7 @@ def test_fit_recovers_known_constants_of_a_synthetic_table() -> None:
     truth_a = np.array([1.3, 0.7, 2.5])
     assert len(truth_e) == len(ENERGY_FACTORS) and len(truth_a) == len(AREA_GROUPS)
     c = _synthetic(12, truth_e, truth_a, seed=0)
-    f = fit(c)
+    f = fit(c, prior_sigma=None)
     np.testing.assert_allclose(f["energy"], truth_e, rtol=1e-5)
     np.testing.assert_allclose(f["area"], truth_a, rtol=1e-5)
 
@@ -57,7 +58,7 @@ def test_fit_recovers_known_constants_of_a_synthetic_table() -> None:
 def test_leave_one_out_of_a_consistent_synthetic_table_predicts_every_chip() -> None:
     truth_e = np.array([0.8, 1.2, 3.0])
     c = _synthetic(10, truth_e, np.ones(3), seed=1)
-    r = validate_components(c)
+    r = validate_components(c, prior_sigma=None)
     np.testing.assert_allclose(r.left_out["tops_per_W"], c.published_tops_per_W, rtol=1e-5)
     np.testing.assert_allclose(r.in_sample["tops_per_W"], c.published_tops_per_W, rtol=1e-5)
     assert r.summary["tops_per_W"]["left_out_worst"] < 1 + 1e-4
@@ -68,8 +69,30 @@ def test_fitted_factors_stay_within_their_bounds() -> None:
     # published 100x the model: every factor at its lower bound, not beyond
     c = _synthetic(8, np.ones(3), np.ones(3), seed=2)
     far = Components(**{**c.__dict__, "published_tops_per_W": c.published_tops_per_W * 100})
-    f = fit(far)
+    f = fit(far, prior_sigma=None)
     np.testing.assert_allclose(f["energy"], 1.0 / BOUND, rtol=1e-6)
+    # with the prior the factors move less far, and still not beyond their bounds
+    g = fit(far)["energy"]
+    assert np.all(g >= 1.0 / BOUND - 1e-9) and np.all(g < 1.0)
+
+
+def test_prior_leaves_a_factor_at_one_when_the_chips_disagree_symmetrically() -> None:
+    """Oracle by symmetry: two chips of one component group, one published a times the model, the
+    other 1/a times: the log residuals cancel at f = 1, and so does the prior's gradient."""
+    a = 3.0
+    tops = np.array([1.0, 1.0])
+    power = np.array([[1.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
+    c = Components(keys=("p", "q"), groups=("p", "q"), tops=tops, power_W=power,
+                   area_mm2=np.ones((2, 3)), published_tops=tops,
+                   published_tops_per_W=np.array([a, 1.0 / a]),
+                   published_area_mm2=np.full(2, np.nan))
+    for sigma in (None, PRIOR_SIGMA):
+        np.testing.assert_allclose(fit(c, prior_sigma=sigma)["energy"], 1.0, atol=1e-6)
+    # one chip alone: without a prior the factor takes it exactly; the prior shrinks the step
+    one = Components(**{**c.__dict__, "published_tops_per_W": np.array([1.05, np.nan])})
+    assert fit(one, prior_sigma=None)["energy"][0] == pytest.approx(1 / 1.05, rel=1e-6)
+    f = fit(one, prior_sigma=0.3)["energy"][0]
+    assert 1 / 1.05 < f < 1.0
 
 
 def test_table_covers_the_technologies_nodes_encodings_and_converters() -> None:
@@ -105,8 +128,15 @@ def test_validation_report_on_the_published_table() -> None:
     # the figures docs/cost.md quotes
     pub, mod = r.published["tops_per_W"], r.model["tops_per_W"]
     err = np.abs(np.log(mod / pub))
-    assert np.median(np.abs(mod / pub - 1)) < 0.35 and np.all(err < np.log(20.0))
-    assert int(np.sum(err > np.log(2.0))) <= 4  # Hung, Xue, Jung, Yoon (docs/cost.md)
+    assert np.median(np.abs(mod / pub - 1)) < 0.25 and np.all(err < np.log(10.0))
+    off = {k for k, x in zip(r.keys, err) if x > np.log(2.0)}
+    assert off == {"hung-22nm-rram-4mb", "yoon-40nm-rram"}  # docs/cost.md says why
+    # entries the audit fixed (Xue: inputs on the bit lines; Jung: the off state; Dong: one
+    # conversion per weight)
+    for key in ("xue-22nm-rram", "jung-28nm-mram", "dong-7nm-sram"):
+        assert abs(np.log(mod[r.keys.index(key)] / pub[r.keys.index(key)])) < np.log(1.25), key
+    # leave-one-out with the prior on the factors (docs/cost.md: 27 %)
+    assert s["left_out_median"] < 0.28
     # TOPS has no fitted constant: left out = in-sample = model
     np.testing.assert_array_equal(r.left_out["tops"], r.model["tops"])
     assert "left out" in r.table()
@@ -163,3 +193,50 @@ def test_line_capacitance_from_the_cell_pitch() -> None:
     np.testing.assert_allclose(r["tops_per_W"], loop, rtol=1e-12)
     with pytest.raises(ConfigError, match="c_wire_fF_per_cell=None"):
         sweep(chip, c_wire_fF_per_cell=[None, 0.1])
+
+
+def test_off_state_keeps_the_on_off_ratio_below_the_technology_full_scale() -> None:
+    """Oracle: the technology's off state at its own full scale; below it, the same on/off ratio
+    (NeuRRAM's 40 uS window: 2.4 uS, next to the 2.5 uS of its AnalogConfig preset); never above
+    the full scale (an MTJ string at a sixteenth of the on-conductance); sweep == scalar."""
+    from analogue.config.technology import DEVICES
+    from analogue.cost import sweep
+    from analogue.cost.model import chip_params, off_state_uS
+
+    rram = DEVICES["rram"]
+    assert off_state_uS(rram["g_min_uS"], rram["g_max_uS"], rram["g_max_uS"]) == rram["g_min_uS"]
+    assert off_state_uS(rram["g_min_uS"], rram["g_max_uS"], 400.0) == rram["g_min_uS"]
+    assert off_state_uS(rram["g_min_uS"], rram["g_max_uS"], 40.0) == pytest.approx(
+        40.0 * rram["g_min_uS"] / rram["g_max_uS"], rel=1e-12)
+    jung = next(e.chip for e in ENTRIES if e.key == "jung-28nm-mram")
+    p = chip_params(jung)
+    assert p["g_min_uS"] < p["g_max_uS"]
+    assert p["g_max_uS"] / p["g_min_uS"] == pytest.approx(
+        DEVICES["mram"]["g_max_uS"] / DEVICES["mram"]["g_min_uS"], rel=1e-12)
+    assert off_state_uS(0.0, 25.0, 10.0) == 0.0  # PCM: no off-state current
+    r = sweep(jung, device=["mram", "rram"], g_max_uS=[20.0, 44.0, 700.0])
+    loop = [peak(jung.replace(device=d, g_max_uS=g)).tops_per_W
+            for d in ("mram", "rram") for g in (20.0, 44.0, 700.0)]
+    np.testing.assert_allclose(r["tops_per_W"], loop, rtol=1e-12)
+
+
+def test_analog_slice_combining_converts_once_per_weight() -> None:
+    """Oracle: summing a weight's cells before the ADC divides the conversions (ADC, sample-and-hold)
+    by cells_per_weight and drops the slices' shift-and-add; the array read is unchanged."""
+    from analogue.config import ConfigError
+    from analogue.cost.model import array_energy, chip_params
+
+    base = next(e.chip for e in ENTRIES if e.key == "dong-7nm-sram")
+    assert base.organisation.slice_combining == "analog"
+    dig = base.replace(**{"organisation.slice_combining": "digital"})
+    p_a, p_d = chip_params(base), chip_params(dig)
+    cpw = base.cells_per_weight
+    e_a, e_d = array_energy(p_a, 64, 64), array_energy(p_d, 64, 64)
+    assert e_a["crossbar"] == e_d["crossbar"] and e_a["dac"] == e_d["dac"]
+    assert e_a["adc"] == pytest.approx(e_d["adc"] / cpw, rel=1e-12)
+    assert e_a["sample_hold"] == pytest.approx(e_d["sample_hold"] / cpw, rel=1e-12)
+    assert e_d["shift_add"] > 0 and e_a["shift_add"] == 0  # one read per MVM: nothing to combine
+    assert Chip.from_dict(json.loads(json.dumps(base.to_dict()))) == base
+    assert peak(base).area_breakdown_mm2["adc"] < peak(dig).area_breakdown_mm2["adc"]
+    with pytest.raises(ConfigError, match="slice_combining"):
+        base.replace(**{"organisation.slice_combining": "charge"})

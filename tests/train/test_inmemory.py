@@ -263,8 +263,8 @@ def test_close_restores_the_layers():
 
 
 def test_bad_models_and_arguments_fail_early():
-    conv = an.convert_(nn.Sequential(nn.Conv2d(1, 2, 3)), an.presets.ideal())
-    with pytest.raises(TypeError, match="AnalogLinear layers only"):
+    conv = an.convert_(nn.Sequential(nn.Conv2d(2, 2, 3, groups=2)), an.presets.ideal())
+    with pytest.raises(TypeError, match="groups=2"):
         im.AnalogSGD(conv, pc.ideal_device(), lr=0.1)
     with pytest.raises(ValueError, match="no analog layers"):
         im.AnalogSGD(nn.Sequential(nn.Linear(2, 2)), pc.ideal_device(), lr=0.1)

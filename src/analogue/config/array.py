@@ -228,33 +228,73 @@ class NoiseConfig:
 
 @dataclass(frozen=True)
 class CircuitConfig:
-    """The array's wires and read voltage: line resistance (IR drop) on programmed arrays.
+    """The array's wires and read voltage: line resistance (IR drop).
 
     ``r_row_ohm``: resistance of one row (word line) wire segment between neighbouring cells, and
     of the one segment from the row driver to the first cell, ohm; ``r_col_ohm``: the same for one
     column (bit line) segment, and the segment from the last row to the column's sense amplifier
-    (topology: ``physics.irdrop``, docs/circuits.md). 0 for both: ideal wires, IR drop off (the
-    default; every earlier result stands). ``v_read_V``: the row voltage of a full-scale input
-    (DAC code ``L`` of ``L`` levels), V. The network is linear, so the result does not depend on
-    it; it states the operating point (inputs are voltages ``x * v_read_V``, ``|x| <= 1``).
+    (topology: ``physics.irdrop``, docs/circuits.md). Or per length: ``r_row_ohm_per_um`` /
+    ``r_col_ohm_per_um``, ohm per micrometre of wire, with ``cell_pitch_um``, the cell pitch (one
+    segment's length, the same along rows and columns), um; give one way or the other per wire,
+    not both. ``row_segment_ohm`` / ``col_segment_ohm`` are the per-segment values every model uses.
+    0 everywhere: ideal wires, IR drop off (the default; every earlier result stands).
+    ``v_read_V``: the row voltage of a full-scale input (DAC code ``L`` of ``L`` levels), V. The
+    network is linear, so the result does not depend on it; it states the operating point (inputs
+    are voltages ``x * v_read_V``, ``|x| <= 1``). The conductance range is
+    ``MappingConfig.g_min_uS``/``g_max_uS``.
 
-    IR drop applies to programmed layers in eval mode: ``an.program_``/``an.drift_`` replace the
-    weights as read by the array's effective conductances (``nn.programmed``).
+    Programmed layers in eval mode read the exact effective conductances (``an.program_``/
+    ``an.drift_``, ``nn.programmed``); every other read (unprogrammed layers, training) reads the
+    fast model ``physics.irdrop.fast_conductance`` with ``fast_iterations`` steps (1: the
+    resummed first order), differentiable (``nn.readers``).
     """
 
     r_row_ohm: float = 0.0
     r_col_ohm: float = 0.0
     v_read_V: float = 0.2
+    r_row_ohm_per_um: float = 0.0
+    r_col_ohm_per_um: float = 0.0
+    cell_pitch_um: float = 0.0
+    fast_iterations: int = 1
+
+    @property
+    def row_segment_ohm(self) -> float:
+        """Resistance of one row wire segment, ohm (``r_row_ohm`` or per um times the pitch)."""
+        return self.r_row_ohm or self.r_row_ohm_per_um * self.cell_pitch_um
+
+    @property
+    def col_segment_ohm(self) -> float:
+        """Resistance of one column wire segment, ohm (``r_col_ohm`` or per um times the pitch)."""
+        return self.r_col_ohm or self.r_col_ohm_per_um * self.cell_pitch_um
 
     @property
     def ir_drop(self) -> bool:
         """Whether any wire has resistance (IR drop on)."""
-        return self.r_row_ohm > 0.0 or self.r_col_ohm > 0.0
+        return self.row_segment_ohm > 0.0 or self.col_segment_ohm > 0.0
 
     def __post_init__(self) -> None:
-        check_nonnegative(self.r_row_ohm, "CircuitConfig.r_row_ohm")
-        check_nonnegative(self.r_col_ohm, "CircuitConfig.r_col_ohm")
+        for name in ("r_row_ohm", "r_col_ohm", "r_row_ohm_per_um", "r_col_ohm_per_um", "cell_pitch_um"):
+            check_nonnegative(getattr(self, name), f"CircuitConfig.{name}")
         check_positive(self.v_read_V, "CircuitConfig.v_read_V")
+        for wire in ("row", "col"):
+            require(
+                getattr(self, f"r_{wire}_ohm") == 0.0 or getattr(self, f"r_{wire}_ohm_per_um") == 0.0,
+                f"CircuitConfig.r_{wire}_ohm_per_um",
+                f"give the {wire} wire per segment (r_{wire}_ohm) or per um with cell_pitch_um "
+                f"(r_{wire}_ohm_per_um), not both; set one of them to 0",
+            )
+        per_um = self.r_row_ohm_per_um > 0.0 or self.r_col_ohm_per_um > 0.0
+        require(
+            not per_um or self.cell_pitch_um > 0.0,
+            "CircuitConfig.cell_pitch_um",
+            "wire resistance per um needs the cell pitch (one segment's length) in um, > 0",
+        )
+        require(
+            isinstance(self.fast_iterations, int) and not isinstance(self.fast_iterations, bool)
+            and 1 <= self.fast_iterations <= 100,
+            "CircuitConfig.fast_iterations",
+            f"must be an integer in [1, 100] (1: the resummed first order), got {self.fast_iterations!r}",
+        )
 
 
 _SECTIONS: dict[str, type] = {

@@ -84,6 +84,12 @@ NEURRAM_OPERATING_POINTS = ("3b_out_1b_in", "8b_out_6b_in")
 #: ``"differential"`` signed weights on (G+, G-) pairs, the magnitude on one side of each pair
 #: and the other side at the minimum conductance.
 WEIGHT_MAPPINGS = ("unsigned", "differential")
+#: Where the cells of one weight are combined (``Organisation.slice_combining``): ``"digital"``
+#: every cell's column is converted and the slices shifted and added after the ADC;
+#: ``"analog"`` the columns of one weight are weighted and summed before one conversion (charge
+#: sharing on binary-weighted capacitors, Dong et al. ISSCC 2020; weighted current-to-voltage
+#: stacking, Hung et al. Nat. Electron. 2021).
+SLICE_COMBININGS = ("digital", "analog")
 
 #: Integer codes of the kinds, so that a vector of design points can mix them (:func:`mvm_timing`,
 #: ``analogue.cost``).
@@ -167,7 +173,9 @@ class Organisation(_Section):
     ``sram_bytes_per_core`` local buffer; ``cell_area_um2`` one cross-point's area (``None``: the
     device kind's F2 x node^2); ``core_area_mm2`` a published core area (``None``: summed from
     components); ``weight_mapping`` how the cells hold a weight (``WEIGHT_MAPPINGS``;
-    ``"differential"`` halves the mean read conductance of the cells: one side of each pair idles).
+    ``"differential"`` halves the mean read conductance of the cells: one side of each pair idles);
+    ``slice_combining`` where a weight's cells are combined (``SLICE_COMBININGS``; ``"analog"``:
+    one conversion per weight instead of one per cell column).
     """
 
     where: ClassVar[str] = "Chip.organisation"
@@ -180,6 +188,7 @@ class Organisation(_Section):
     cell_area_um2: float | None = None
     core_area_mm2: float | None = None
     weight_mapping: str = "unsigned"
+    slice_combining: str = "digital"
 
     def _check(self) -> None:
         _int_in(self.n_cores, self._at("n_cores"), 1, 1 << 20)
@@ -193,6 +202,7 @@ class Organisation(_Section):
         if self.weight_mapping == "differential" and self.cells_per_weight % 2:
             _fail(self._at("weight_mapping"), "a differential weight sits on pairs of cells: give"
                   f" an even cells_per_weight (got {self.cells_per_weight}) or 'unsigned'")
+        _one_of(self.slice_combining, SLICE_COMBININGS, self._at("slice_combining"))
 
 
 @dataclass(frozen=True)

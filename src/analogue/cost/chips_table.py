@@ -86,6 +86,7 @@ def _macro(
     post_ops: float = 0.0,
     bias_uW: float = 0.0,
     weight_mapping: str = "unsigned",
+    slice_combining: str = "digital",
 ) -> Chip:
     """A macro or chip from its organisation; a macro's published figures exclude a digital unit
     (``post_ops=0``), a buffer (``sram_bytes_per_core=0``) and an on-chip network (no NoC energy).
@@ -96,7 +97,8 @@ def _macro(
         organisation=Organisation(n_cores=n_cores, arrays_per_core=arrays_per_core,
                                   weight_bits=weight_bits, cells_per_weight=cells_per_weight,
                                   sram_bytes_per_core=sram_bytes_per_core,
-                                  weight_mapping=weight_mapping),
+                                  weight_mapping=weight_mapping,
+                                  slice_combining=slice_combining),
         array=array_config(device, rows=rows, cols=cols, dac_bits=dac_bits, adc_bits=adc_bits,
                            g_max_uS=g_max_uS),
         periphery=Periphery(input_encoding=encoding, adc_kind=adc_kind,
@@ -184,29 +186,39 @@ def table() -> list[TableEntry]:
     e.append(TableEntry(
         key="xue-22nm-rram", group="xue2020",
         chip=_macro("xue-22nm-rram", 22.0, "rram", 512, 512, dac_bits=4, adc_bits=4,
-                    weight_bits=4, cells_per_weight=4, encoding="bit_serial",
+                    weight_bits=4, cells_per_weight=4, encoding="amplitude",
                     adc_kind="sar", columns_per_adc=8, clock_hz=500e6, t_read_s=2e-9,
                     n_cores=8, v_read_V=0.2, supply_V=0.8, read_supply_V=0.8),
         technology="RRAM", node_nm=22.0, tops=None, tops_per_W=28.0, area_mm2=None,
         precision="4b in / 4b weight (28 TOPS/W end of the published 121-28 TOPS/W range)",
         citation="Xue2020",
-        stated=("22 nm, 2 Mb ReRAM", "121-28 TOPS/W for multibit MAC (title)"),
+        stated=("22 nm, 2 Mb ReRAM", "121-28 TOPS/W for multibit MAC (title)",
+                "4b-4b IN-W is the multibit precision targeted (abstract)",
+                "inputs applied on the bit lines as input-aware multibit BL-clamping voltages "
+                "(BL-IN-OUT scheme): one read per multibit input, not one per input bit"),
         assumed=("28 TOPS/W taken at 4b/4b", "8 sub-arrays 512x512", "4 cells per weight",
-                 "bit-serial inputs, SAR per 8 columns", "0.2 V clamped bit line, current from the supply (current-mode sensing), device-table cell conductance"),
+                 "SAR per 8 columns, 500 MHz, 2 ns read",
+                 "0.2 V full-scale clamp, current from the supply (current-mode sensing), "
+                 "device-table cell conductance"),
     ))
     e.append(TableEntry(
         key="hung-22nm-rram-4mb", group="hung2021",
         chip=_macro("hung-22nm-rram-4mb", 22.0, "rram", 512, 512, dac_bits=8, adc_bits=8,
                     weight_bits=8, cells_per_weight=8, encoding="bit_serial", adc_kind="sar",
-                    columns_per_adc=8, mvm_time_s=15.2e-9, t_read_s=15.2e-9 / 8, n_cores=16,
-                    v_read_V=0.2, supply_V=0.8, read_supply_V=0.8),
+                    columns_per_adc=1, mvm_time_s=15.2e-9, t_read_s=15.2e-9 / 8, n_cores=16,
+                    v_read_V=0.2, supply_V=0.8, read_supply_V=0.8, slice_combining="analog"),
         technology="RRAM", node_nm=22.0, tops=None, tops_per_W=15.6, area_mm2=None,
         precision="8b in / 8b weight (the 15.6 end of the published 194.4-15.6 TOPS/W range)",
         citation="Hung2021",
         stated=("22 nm, 4 Mb binary RRAM + CMOS", "binary to 8b-in/8b-weight",
-                "latency 5.2-15.2 ns, 194.4-15.6 TOPS/W (abstract)"),
+                "latency 5.2-15.2 ns, 194.4-15.6 TOPS/W (abstract)",
+                "asymmetrically modulated input-and-calibration, calibrated-and-weighted "
+                "current-to-voltage stacking read, input-shaping hardware (abstract): the "
+                "weighted stacking combines a weight's 8 binary cells before one conversion "
+                "(slice_combining='analog'); input shaping is not modelled"),
         assumed=("16 sub-arrays 512x512 all rows driven, 8 binary cells per weight",
-                 "bit-serial inputs (8 reads in the 15.2 ns), SAR per 8 columns",
+                 "bit-serial inputs (8 reads in the 15.2 ns, each converted), a SAR per weight "
+                 "(64 per sub-array, the count of one per 8 columns)",
                  "0.2 V clamped bit line, current from the supply (current-mode sensing), "
                  "device-table cell conductance"),
     ))
@@ -219,7 +231,10 @@ def table() -> list[TableEntry]:
         technology="RRAM", node_nm=40.0, tops=None, tops_per_W=56.67, area_mm2=None,
         precision="1b in / 1b weight / 3b out (assumed)",
         citation="Yoon2021",
-        stated=("40 nm, 64 Kb RRAM", "56.67 TOPS/W (title)"),
+        stated=("40 nm, 64 Kb RRAM", "56.67 TOPS/W peak (title)",
+                "1-8b inputs and weights, 20b outputs; eight bit lines compute per access; "
+                "active-feedback voltage-sensing read (JSSC 57(1) 2022 abstract; not modelled: "
+                "the model drives every column of the array and reads current from the supply)"),
         assumed=("binary in/weight, 3-bit out at the headline figure", "one 256x256 array",
                  "SAR per 4 columns, 500 MHz", "0.2 V clamped bit line, current from the supply (current-mode sensing), device-table cell conductance"),
     ))
@@ -242,16 +257,20 @@ def table() -> list[TableEntry]:
         key="dong-7nm-sram", group="dong2020",
         chip=_macro("dong-7nm-sram", 7.0, "sram", 64, 64, dac_bits=4, adc_bits=4,
                     weight_bits=4, cells_per_weight=4, encoding="pulse_count", adc_kind="flash",
-                    columns_per_adc=4, mvm_time_s=5.5e-9, t_read_s=0.3e-9, supply_V=0.8,
-                    v_read_V=0.8),
+                    columns_per_adc=1, mvm_time_s=5.5e-9, t_read_s=0.3e-9, supply_V=0.8,
+                    v_read_V=0.8, slice_combining="analog"),
         technology="SRAM (charge)", node_nm=7.0, tops=0.3724, tops_per_W=351.0, area_mm2=None,
         precision="4b in / 4b weight / 4b out",
         citation="Dong2020",
         stated=("7 nm 8T SRAM, 64 Kb", "1024 4bx4b MACs at once", "4-bit input as RWL pulses",
-                "4-bit weight by binary-weighted caps", "4-bit flash ADC", "5.5 ns access, 0.8 V",
-                "351 TOPS/W, 372.4 GOPS"),
-        assumed=("64 rows x 16 weights of 4 cells active per access", "0.3 ns RWL pulse",
-                 _SRAM_CELL, "macro area not transcribed"),
+                "4-bit weight by charge sharing among binary-weighted computation caps: one "
+                "4-bit flash conversion per weight (slice_combining='analog')",
+                "5.5 ns access, 0.8 V", "351 TOPS/W, 372.4 GOPS (JSSC 56(1) 2021 abstract)"),
+        assumed=("64 rows x 16 weights of 4 cells active per access, a flash ADC per weight",
+                 "0.3 ns RWL pulse", _SRAM_CELL,
+                 "a 25 fF sample-and-hold per conversion (the paper's computation caps are the "
+                 "ADC's own sense-amplifier caps: counted twice here)",
+                 "macro area not transcribed"),
     ))
     e.append(TableEntry(
         key="jia-65nm-sram", group="jia2020",
@@ -306,7 +325,8 @@ def table() -> list[TableEntry]:
         technology="MRAM", node_nm=28.0, tops=None, tops_per_W=405.0, area_mm2=None,
         precision="1b in / 1b weight (resistance sum)",
         citation="Jung2022",
-        stated=("28 nm 64x64 MRAM crossbar", "resistance-sum readout",
+        stated=("28 nm 64x64 MRAM crossbar with readout electronics (abstract)",
+                "resistance-sum readout (abstract)",
                 "binary weights as complementary MTJ pairs"),
         assumed=("405 TOPS/W as recalled from the paper, not re-checked","series-string cell conductance g_on/16 (resistance summing)",
                  "100 MHz, 10 ns read, 0.1 V", "comparator (1-bit flash) per column"),

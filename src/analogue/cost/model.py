@@ -60,6 +60,22 @@ def pitch_c_wire_fF(cell_area_um2: Any) -> Any:
     return K.WIRE_FF_PER_UM * np.sqrt(np.asarray(cell_area_um2, dtype=np.float64))
 
 
+def off_state_uS(g_min_dev_uS: Any, g_max_dev_uS: Any, g_max_uS: Any) -> Any:
+    """Off-state conductance of a cross-point whose full scale is ``g_max_uS``, uS.
+
+    The technology's off state (``DEVICES[kind]["g_min_uS"]``), except that a full scale below the
+    technology's keeps the technology's on/off ratio: ``min(g_min_dev, g_max g_min_dev /
+    g_max_dev)``. A cell read at a lower full scale (NeuRRAM's 40 uS RRAM window, 2.5-40 uS in
+    its ``AnalogConfig`` preset; a resistance-sum string of MTJs, whose on and off resistances both
+    add) does not keep the device's off state above its own full scale.
+    """
+    g_min = np.asarray(g_min_dev_uS, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scaled = np.where(np.asarray(g_max_dev_uS) > 0,
+                          np.asarray(g_max_uS) * g_min / np.asarray(g_max_dev_uS), g_min)
+    return np.minimum(g_min, scaled)
+
+
 def chip_params(chips: Chip | Sequence[Chip]) -> dict[str, np.ndarray]:
     """Numeric parameters of one chip (0-d arrays) or many (1-d arrays), device constants resolved.
 
@@ -83,6 +99,7 @@ def chip_params(chips: Chip | Sequence[Chip]) -> dict[str, np.ndarray]:
         put("cols", ch.array_cols)
         put("cells_per_weight", org.cells_per_weight)
         put("differential", float(org.weight_mapping == "differential"))
+        put("slice_analog", float(org.slice_combining == "analog"))
         put("weight_bits", org.weight_bits)
         put("dac_bits", ch.dac_bits)
         put("encoding", ENCODING_CODE[pe.input_encoding])
@@ -100,8 +117,9 @@ def chip_params(chips: Chip | Sequence[Chip]) -> dict[str, np.ndarray]:
         put("post_ops_per_output", dig.post_ops_per_output)
         put("gated_cells", float(el.gated_cells))
         # the array's full scale (its AnalogConfig); an all-digital chip's arrays conduct nothing
-        put("g_max_uS", ch.g_max_uS if ch.is_analog else dev["g_max_uS"])
-        put("g_min_uS", dev["g_min_uS"])
+        g_max = ch.g_max_uS if ch.is_analog else dev["g_max_uS"]
+        put("g_max_uS", g_max)
+        put("g_min_uS", off_state_uS(dev["g_min_uS"], dev["g_max_uS"], g_max))
         put("device", _DEVICE_CODE[ch.device])
         f_um = ch.node_nm * 1e-3
         cell = org.cell_area_um2
@@ -170,7 +188,9 @@ def array_energy(
     side = 1.0 - 0.5 * p["differential"]
     g_mean = p["g_min_uS"] + (p["g_max_uS"] - p["g_min_uS"]) * weight_activity * side
     n_read = phases * reads
-    n_conv = phases * convs * Cc
+    # converted signals: every column, or one per weight when its cells are summed before the ADC
+    conv_cols = converted_columns(p, Cc)
+    n_conv = phases * convs * conv_cols
     # the read current I = V_read G flows for the drive time and is drawn from its rail
     ohmic = C.crossbar_read_energy_J(R, Cc, g_mean, p["v_read_V"], tm["t_drive_s"], input_activity)
     v_gate = np.where(p["gated_cells"] > 0, vdd, 0.0)
@@ -192,14 +212,22 @@ def array_energy(
     e["adc"] = n_conv * C.adc_energy_J(p["adc_kind"], p["adc_bits"], fs, node, vdd)
     # an amplifier-based comparator is biased while it converts
     t_converting = phases * convs * p["columns_per_adc"] * tm["t_conv_s"]
-    e["adc"] = e["adc"] + Cc * p["bias_uW_per_column"] * 1e-6 * t_converting
+    e["adc"] = e["adc"] + conv_cols * p["bias_uW_per_column"] * 1e-6 * t_converting
     samples = p["adc_kind"] != ADC_KIND_CODE["cco"]
     e["sample_hold"] = np.where(samples, n_conv * C.sample_hold_energy_J(vdd), 0.0)
-    cpw = p["cells_per_weight"] if slices else 1.0
+    cpw = np.where(p["slice_analog"] > 0, 1.0, p["cells_per_weight"]) if slices else 1.0
     combine = (convs > 1) | (np.asarray(cpw) > 1)
     sa_bits = p["adc_bits"] + np.log2(np.maximum(convs * cpw, 1.0))
     e["shift_add"] = np.where(combine, n_conv * C.add_energy_J(sa_bits, node), 0.0)
     return e
+
+
+def converted_columns(p: dict[str, Any], cols: Any) -> np.ndarray:
+    """Signals converted per read of ``cols`` columns: the columns, or one per weight
+    (``cols / cells_per_weight``) when a weight's cells are combined before conversion
+    (``Organisation.slice_combining="analog"``)."""
+    c = np.asarray(cols, dtype=np.float64)
+    return np.where(p["slice_analog"] > 0, c / p["cells_per_weight"], c)
 
 
 def evaluate(
@@ -224,8 +252,9 @@ def evaluate(
     lat = tm["mvm_latency_s"]
 
     e = array_energy(p, R, Cc, tm, input_activity, weight_activity)
-    combine = (convs > 1) | (cpw > 1)
-    sa_bits = p["adc_bits"] + np.log2(np.maximum(convs * cpw, 1.0))
+    cpw_digital = np.where(p["slice_analog"] > 0, 1.0, cpw)
+    combine = (convs > 1) | (cpw_digital > 1)
+    sa_bits = p["adc_bits"] + np.log2(np.maximum(convs * cpw_digital, 1.0))
     samples = p["adc_kind"] != ADC_KIND_CODE["cco"]
     acc_bits = p["adc_bits"] + 8.0
     e["accumulate"] = outputs * phases * C.add_energy_J(acc_bits, node)
@@ -236,11 +265,12 @@ def evaluate(
     # -- area ---------------------------------------------------------------------------------
     a: dict[str, np.ndarray] = {}
     apc = p["arrays_per_core"]
-    n_adc = np.ceil(Cc / p["columns_per_adc"])
+    conv_cols = converted_columns(p, Cc)
+    n_adc = np.ceil(conv_cols / p["columns_per_adc"])
     a["arrays"] = apc * R * Cc * p["cell_area_um2"] * 1e-6
     a["adc"] = apc * n_adc * C.adc_area_mm2(p["adc_kind"], p["adc_bits"], node)
     a["dac"] = apc * R * 4.0 * K.COMPARATOR_UM2_45 * 1e-6 * C.node_area_scale(node) / 4.0
-    a["sample_hold"] = np.where(samples, apc * Cc * K.SAMPLE_HOLD_UM2_45 * 1e-6, 0.0)
+    a["sample_hold"] = np.where(samples, apc * conv_cols * K.SAMPLE_HOLD_UM2_45 * 1e-6, 0.0)
     a["shift_add"] = np.where(
         combine, apc * n_adc * C.digital_area_mm2(1e9, node) * sa_bits / 8.0, 0.0
     )

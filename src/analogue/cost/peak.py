@@ -21,7 +21,7 @@ from analogue._util.validate import check_fraction
 from analogue.config import ConfigError
 from analogue.config.chips import ADC_KIND_CODE, ENCODING_CODE, FLAT_FIELDS, Chip
 from analogue.cost import constants as K
-from analogue.cost.model import chip_params, evaluate, pitch_c_wire_fF
+from analogue.cost.model import chip_params, evaluate, off_state_uS, pitch_c_wire_fF
 
 PEAK_VERSION = 1
 
@@ -192,6 +192,12 @@ def sweep(
         arr = np.array([math.nan if v is None else float(v) for v in vals])
         p[key] = arr[flat]
         out[name] = arr[flat]
+    # the off state follows the (swept) device and full scale, as chip_params derives it
+    kinds = list(K.DEVICES)
+    dev_idx = p["device"].astype(int)
+    dev_min = np.array([K.DEVICES[k]["g_min_uS"] for k in kinds])[dev_idx]
+    dev_max = np.array([K.DEVICES[k]["g_max_uS"] for k in kinds])[dev_idx]
+    p["g_min_uS"] = off_state_uS(dev_min, dev_max, p["g_max_uS"])
     if chip.organisation.cell_area_um2 is None:  # cell area in F2 of the (swept) device at the (swept) node
         p["cell_area_um2"] = cell_f2 * (p["node_nm"] * 1e-3) ** 2
     if chip.electrical.c_wire_fF_per_cell is None and "c_wire_fF_per_cell" not in axes:

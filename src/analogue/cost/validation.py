@@ -49,6 +49,13 @@ BOUND = 4.0
 #: factor to its bound.
 LOSS = "soft_l1"
 LOSS_SCALE = 0.3
+#: Prior on every fitted factor: ``log f ~ N(0, PRIOR_SIGMA^2)``, i.e. the component model's own
+#: constants are known to within about a factor of 2 (one sigma; the spread of the sources in
+#: docs/references.md section 5: Horowitz's energies vs. later nodes, the ADC survey's scatter
+#: about its envelope). A fit then moves a factor only as far as the chips agree on it, and
+#: chips that pull in opposite directions leave it near 1 (maximum a posteriori, not maximum
+#: likelihood). ``None``: no prior (plain bounded least squares).
+PRIOR_SIGMA: float | None = math.log(2.0)
 
 
 @dataclass(frozen=True)
@@ -97,9 +104,11 @@ def predict_area_mm2(c: Components, factors: np.ndarray) -> np.ndarray:
     return c.area_mm2 @ np.asarray(factors, dtype=np.float64)
 
 
-def _fit_log(parts: np.ndarray, target: np.ndarray, fixed: np.ndarray, invert: bool) -> np.ndarray:
+def _fit_log(parts: np.ndarray, target: np.ndarray, fixed: np.ndarray, invert: bool,
+             prior_sigma: float | None = None) -> np.ndarray:
     """Least squares in log space: ``log(parts @ f)`` (``invert``: ``-log``, as for an
-    efficiency) against ``log(target)``; factors bounded to ``[1/BOUND, BOUND]``. Groups that no
+    efficiency) against ``log(target)``; factors bounded to ``[1/BOUND, BOUND]``, and pulled
+    towards 1 by a log-normal prior of width ``prior_sigma`` (``None``: no prior). Groups that no
     selected entry exercises (all-zero columns) or that are ``fixed`` keep 1."""
     from scipy.optimize import least_squares
 
@@ -112,7 +121,10 @@ def _fit_log(parts: np.ndarray, target: np.ndarray, fixed: np.ndarray, invert: b
         f = np.ones(n)
         f[free] = np.exp(logf)
         y = np.log(parts @ f)
-        return (-y if invert else y) - np.log(target)
+        r = (-y if invert else y) - np.log(target)
+        if prior_sigma is None:
+            return r
+        return np.concatenate([r, logf / prior_sigma])
 
     sol = least_squares(resid, np.zeros(int(free.sum())), bounds=(-math.log(BOUND), math.log(BOUND)),
                         method="trf", loss=LOSS, f_scale=LOSS_SCALE)
@@ -121,20 +133,24 @@ def _fit_log(parts: np.ndarray, target: np.ndarray, fixed: np.ndarray, invert: b
     return out
 
 
-def fit(c: Components, use: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def fit(c: Components, use: np.ndarray | None = None,
+        prior_sigma: float | None = PRIOR_SIGMA) -> dict[str, np.ndarray]:
     """Fitted factors from the entries selected by ``use`` (boolean mask; all by default):
     ``energy`` (one per ``ENERGY_FACTORS``) and ``area`` (one per ``AREA_GROUPS``; fitted only
-    where more chips publish an area than there are area groups, otherwise 1)."""
+    where more chips publish an area than there are area groups, otherwise 1); ``prior_sigma``:
+    the width of the log-normal prior on each factor (``PRIOR_SIGMA``; ``None``: none)."""
     use = np.ones(len(c.keys), bool) if use is None else np.asarray(use, bool)
     ok = use & np.isfinite(c.published_tops_per_W)
     # energy per op: power / ops = (parts @ f) / tops; TOPS/W = 1 / that
     parts = c.power_W[ok] / c.tops[ok, None]
-    energy = _fit_log(parts, c.published_tops_per_W[ok], np.zeros(parts.shape[1], bool), True)
+    energy = _fit_log(parts, c.published_tops_per_W[ok], np.zeros(parts.shape[1], bool), True,
+                      prior_sigma)
     ok_a = use & np.isfinite(c.published_area_mm2)
     n_area = len(AREA_GROUPS)
     n_chips = len({g for g, k in zip(c.groups, ok_a) if k})
     if n_chips > n_area:
-        area = _fit_log(c.area_mm2[ok_a], c.published_area_mm2[ok_a], np.zeros(n_area, bool), False)
+        area = _fit_log(c.area_mm2[ok_a], c.published_area_mm2[ok_a], np.zeros(n_area, bool), False,
+                        prior_sigma)
     else:
         area = np.ones(n_area)
     return {"energy": energy, "area": area}
@@ -190,23 +206,25 @@ def _errors(pred: np.ndarray, pub: np.ndarray) -> np.ndarray:
     return np.abs(pred[ok] / pub[ok] - 1.0)
 
 
-def validate(entries: Sequence[TableEntry] | None = None) -> ValidationReport:
+def validate(entries: Sequence[TableEntry] | None = None,
+             prior_sigma: float | None = PRIOR_SIGMA) -> ValidationReport:
     """Fit in-sample and leave-one-chip-out over ``entries`` (default: :func:`table`)."""
     entries = table() if entries is None else list(entries)
-    return validate_components(components(entries))
+    return validate_components(components(entries), prior_sigma)
 
 
-def validate_components(c: Components) -> ValidationReport:
+def validate_components(c: Components,
+                        prior_sigma: float | None = PRIOR_SIGMA) -> ValidationReport:
     """:func:`validate` on already evaluated components (a synthetic table in the tests)."""
     ones_e, ones_a = np.ones(len(ENERGY_FACTORS)), np.ones(len(AREA_GROUPS))
-    full = fit(c)
+    full = fit(c, prior_sigma=prior_sigma)
     chips = list(dict.fromkeys(c.groups))
     gidx = np.array([chips.index(g) for g in c.groups])
     loo_tw = np.empty(len(c.keys))
     loo_area = np.empty(len(c.keys))
     for j in range(len(chips)):
         out = gidx == j
-        f = fit(c, ~out)
+        f = fit(c, ~out, prior_sigma)
         loo_tw[out] = predict_tops_per_W(c, f["energy"])[out]
         loo_area[out] = predict_area_mm2(c, f["area"])[out]
     published = {"tops": c.published_tops, "tops_per_W": c.published_tops_per_W,

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor
 
+from analogue.nn import readers
 from analogue.nn.call import INFERENCE, TRAINING, CallMode, Inputs
 from analogue.physics.periphery import dac
 from analogue.physics.ste import MVMTrace, autocast_off_backward, lsq_range_grad
@@ -88,7 +89,7 @@ class AnalogMatmulFn(torch.autograd.Function):
                 gx = gx_full if need_x else None
         if need_w:  # x_eff^T g = codes^T (g * unit)
             codes, unit = trace.weight_grad_operands()
-            gw = sim.weight_grad(g if unit is None else g * unit, codes)
+            gw = readers.wire_weight_grad(sim, sim.weight_grad(g if unit is None else g * unit, codes))
         return gx, gw, gr, gb, None, None
 
 
@@ -125,7 +126,8 @@ class AnalogConvFn(torch.autograd.Function):
     @staticmethod
     @autocast_off_backward
     def backward(ctx: Any, g_img: Tensor) -> tuple[Tensor | None, ...]:
-        (x4,) = ctx.saved_tensors
+        saved = ctx.saved_tensors  # empty when only the bias needs a gradient (a frozen weight)
+        x4 = saved[0] if saved else None
         trace: MVMTrace = ctx.trace
         layer, geo = ctx.layer, ctx.geo
         need_x, need_w, need_r, need_b = ctx.needs_input_grad[:4]
@@ -149,5 +151,5 @@ class AnalogConvFn(torch.autograd.Function):
             codes, unit = trace.weight_grad_operands()
             if unit is None:  # the codes are x_eff: one unit each
                 unit = torch.ones((), dtype=g_img.dtype, device=g_img.device)
-            gw = layer.weight_grad_image(g_img, codes, unit, geo)
+            gw = readers.wire_weight_grad(layer, layer.weight_grad_image(g_img, codes, unit, geo))
         return gx, gw, gr, gb, None, None, None, None, None

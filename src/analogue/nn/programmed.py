@@ -409,7 +409,7 @@ def ir_drop_weights(g_pos_uS: Tensor, g_neg_uS: Tensor, cfg: AnalogConfig) -> Te
         c1 = min(c0 + tc, ms)
         arrays = torch.cat([gp[:, :, c0:c1], gn[:, :, c0:c1]]).to(torch.float64).mul_(1e-6)
         eff = torch.cat([
-            effective_conductances(arrays[i: i + IR_DROP_CHUNK], circ.r_row_ohm, circ.r_col_ohm)
+            effective_conductances(arrays[i: i + IR_DROP_CHUNK], circ.row_segment_ohm, circ.col_segment_ohm)
             for i in range(0, arrays.shape[0], IR_DROP_CHUNK)
         ])
         n = gp.shape[0]

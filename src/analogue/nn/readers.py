@@ -11,7 +11,17 @@ kind                   what the array reads                                    u
 ``PERTURBED``          the weight perturbed in weight units (training)          weight units
 ``PERTURBED_BLOCKS``   the normalised (sliced) weight, perturbed (training)     normalised
 ``PROGRAMMED``         the programmed array as it reads now (eval mode)         normalised
+``WIRED``              the (perturbed, sliced) weight read through wires with   normalised
+                       resistance: the fast IR-drop model (``circuit.ir_drop``)
 =====================  ======================================================  ==============
+
+With wire resistance (``CircuitConfig.ir_drop``) every read but a programmed one is ``WIRED``:
+the normalised weights map to the G+/G- conductances of the device's range (``MappingConfig``
+``g_min_uS``/``g_max_uS``), each physical array (``tile.rows`` x ``tile.cols``) goes through
+``physics.irdrop.fast_conductance`` and the array reads ``(Geff+ - Geff-) / (g_max - g_min)``
+(``wired_blocks``). Its weight gradient goes through the model too (``wire_weight_grad``, called
+by the layers' backward). Programmed layers in eval mode read the exact effective weights stored
+at programming time (``nn.programmed.ir_drop_weights``). Without wire resistance nothing changes.
 
 A read in weight units lets the crossbar divide the partial sums by the column scales instead of
 the weights (one pass the ADC's gain absorbs; no normalised copy of the weights on every call).
@@ -37,6 +47,7 @@ from analogue.nn import programmed
 from analogue.nn.buffers import strided_like
 from analogue.physics import mapping
 from analogue.physics.crossbar import BlockReader, WeightUnits
+from analogue.physics.irdrop import fast_conductance
 from analogue.physics.slicing import bit_slice, unslice
 
 if TYPE_CHECKING:
@@ -76,6 +87,7 @@ class ReadKind(enum.Enum):
     PERTURBED = "perturbed"
     PERTURBED_BLOCKS = "perturbed_blocks"
     PROGRAMMED = "programmed"
+    WIRED = "wired"
 
 
 _WEIGHT_UNITS = (ReadKind.EXACT, ReadKind.PERTURBED)
@@ -127,7 +139,61 @@ def _unit_type(cls: type) -> bool:
 def read_is_exact(layer: AnalogLayer) -> bool:
     """Whether the array reads back exactly the trainable weight (ideal device, no perturbation)."""
     perturbed = layer.training and layer.weight_perturbation is not None
-    return not perturbed and not programmed.reads_programmed(layer)
+    return not perturbed and not programmed.reads_programmed(layer) and not layer.cfg.circuit.ir_drop
+
+
+def reads_wires(layer: AnalogLayer) -> bool:
+    """Whether this call reads the weight through the fast IR-drop model (wire resistance on, and
+    not a programmed layer in eval mode, which reads its exact effective weights)."""
+    return layer.cfg.circuit.ir_drop and not programmed.reads_programmed(layer)
+
+
+def wired_blocks(w_n: Tensor, cfg: AnalogConfig) -> Tensor:
+    """Normalised weight blocks ``(b, r, C)`` as read through the wires of ``cfg.circuit``: each
+    weight to ``G+ = g_min + span * max(w, 0)``, ``G- = G+ - span * w`` (uS, ``span = g_max -
+    g_min``, ``cfg.mapping``), the columns cut into physical arrays of ``cfg.tile.cols``, each
+    array's effective conductances by ``physics.irdrop.fast_conductance`` (all arrays, G+ and G-,
+    in one batch) and ``(Geff+ - Geff-) / span`` back. Differentiable in ``w_n`` (pure torch)."""
+    circ, mp, tc = cfg.circuit, cfg.mapping, cfg.tile.cols
+    span = mp.g_max_uS - mp.g_min_uS
+    r_row, r_col = circ.row_segment_ohm * 1e-6, circ.col_segment_ohm * 1e-6  # ohm x uS: M-ohm
+    g_pos = torch.relu(w_n).mul(span).add(mp.g_min_uS)
+    g = torch.stack([g_pos, g_pos - span * w_n])
+    width = g.shape[-1]
+    if width <= tc or width % tc == 0:  # (2, b, r, arrays, tc): every array at once, no copy
+        g4 = g.view(*g.shape[:-1], max(1, width // tc), min(width, tc))
+        eff = fast_conductance(g4, r_row, r_col, circ.fast_iterations, col_dim=-3).view(g.shape)
+    else:
+        eff = torch.cat([fast_conductance(g[..., c0: c0 + tc], r_row, r_col, circ.fast_iterations)
+                         for c0 in range(0, width, tc)], dim=-1)
+    return (eff[0] - eff[1]).div_(span)
+
+
+def wire_weight_grad(layer: AnalogLayer, gw: Tensor) -> Tensor:
+    """The weight gradient through the wires: ``gw``, the gradient with respect to the weights the
+    array read (laid out as the weight parameter), times the transposed Jacobian of the read
+    ``W -> s * wired_blocks(W / s)`` (``s`` the digital column scales, held constant; any weight
+    perturbation and bit slicing are passed straight through). ``gw`` itself when the call read
+    no wires. Called by the layers' backward (``nn.autograd``)."""
+    if not reads_wires(layer):
+        return gw
+    weight = layer.weight
+    cfg = layer.cfg
+    g, k, m = layer.matrix_shape
+    with torch.enable_grad():
+        mat = layer._matrix()  # the weight parameter laid out (G, K, M): a reshape of it
+        probe = torch.zeros_like(mat, requires_grad=True)
+        (lay,) = torch.autograd.grad(mat, weight, probe, create_graph=True)
+        (g_mat,) = torch.autograd.grad(lay, probe, gw)  # gw laid out (G, K, M)
+        blocks = mapping.to_blocks(mat.detach(), cfg.tile.rows)
+        s = mapping.weight_scales(blocks, cfg.tile.cols, cfg.mapping.scale)
+        w_n = (blocks / s).requires_grad_(True)
+        # d held / d W = d(s f(W / s)) / d W: the normalised read's VJP of (g s), over s
+        (g_n,) = torch.autograd.grad(wired_blocks(w_n, cfg), w_n,
+                                     mapping.to_blocks(g_mat, cfg.tile.rows) * s)
+        g_read = g_n.div_(s).view(g, -1, m)[:, :k]
+        (out,) = torch.autograd.grad(mat, weight, g_read)
+    return out
 
 
 def normalised_reader(layer: AnalogLayer) -> BlockReader:
@@ -140,6 +206,7 @@ def normalised_reader(layer: AnalogLayer) -> BlockReader:
     cols, policy = layer.cfg.tile.cols, layer.cfg.mapping.scale
     perturb = layer.weight_perturbation if layer.training else None
     slicing = layer.cfg.device.slicing if layer.cfg.device.slicing.active else None
+    wired = layer.cfg.circuit.ir_drop
 
     # normalised weights in a reused, contiguous buffer (contiguous: the noise draws need it)
     scratch = layer._scratch("_w_scratch", blocks.numel(), blocks.dtype, blocks.device).view(blocks.shape)
@@ -152,6 +219,8 @@ def normalised_reader(layer: AnalogLayer) -> BlockReader:
             w_n = perturb(w_n, layer)
         if slicing is not None:  # bit-sliced weights: (b, r, M*S) columns, per-slice scales
             w_n, s = bit_slice(w_n, s, slicing)
+        if wired:
+            w_n = wired_blocks(w_n, layer.cfg)
         return w_n, s
 
     return read
@@ -181,6 +250,8 @@ def choose_read(layer: AnalogLayer, perturbed_out: Callable[[int], Tensor | None
 
     ``perturbed_out(numel)``: a flat buffer for the weights perturbed in weight units (asked only
     for a ``PERTURBED`` read; ``None``: allocate afresh)."""
+    if reads_wires(layer):
+        return WeightRead(ReadKind.WIRED, normalised_reader(layer))
     pert = unit_perturbation(layer)
     if pert is not None:
         mat = layer.weight_matrix()

@@ -25,6 +25,13 @@ small wire resistance), so ``r -> 0`` is continuous and ``r = 0`` is the ideal s
 row ladders' inverses are semi-separable and come from two pivot recurrences, all rows at once.
 Cost: ``O(rows * cols^3 + rows^2 * cols^2)`` once (Cholesky solves of ``cols x cols`` blocks, in
 torch on ``G_S``'s device), then ``O(batch * rows * cols)`` per batch.
+
+The fast models, differentiable in ``G_S`` and batched over tiles ``(..., rows, cols)`` at
+``O(rows * cols)`` (running sums along rows and columns, no solve), for training and sweeps
+(docs/circuits.md: derivation and measured error against the exact solve):
+``first_order_conductance``, ``G_eff`` to first order in the wire resistances, and
+``fast_conductance``, its self-consistent (resummed) form, which is exact for a row or a column
+wire alone and stays within a few percent of full scale where first order fails.
 """
 
 from __future__ import annotations
@@ -34,7 +41,8 @@ from torch import Tensor
 
 from analogue._util.validate import check_nonnegative, require
 
-__all__ = ["Crossbar", "effective_conductance", "effective_conductances", "solve"]
+__all__ = ["Crossbar", "effective_conductance", "effective_conductances", "fast_conductance", "first_order_conductance",
+           "solve"]
 
 
 def _check_g(G_S: Tensor, where: str) -> Tensor:
@@ -180,3 +188,138 @@ def solve(G_S: Tensor, v_in_V: Tensor, r_row_ohm: float, r_col_ohm: float) -> Te
     exact DC solution of the network in the module docstring. One call; for many batches on one
     array build a ``Crossbar`` once."""
     return Crossbar(G_S, r_row_ohm, r_col_ohm).solve(v_in_V)
+
+
+def _check_fast(G_S: Tensor, r_row_ohm: float, r_col_ohm: float, where: str) -> tuple[float, float]:
+    require(isinstance(G_S, Tensor) and G_S.dim() >= 2 and G_S.is_floating_point(), where,
+            "G_S must be a floating-point (..., rows, cols) tensor of conductances in S")
+    check_nonnegative(r_row_ohm, where, "r_row_ohm", "ohm per row wire segment, 0 for ideal")
+    check_nonnegative(r_col_ohm, where, "r_col_ohm", "ohm per column wire segment, 0 for ideal")
+    return float(r_row_ohm), float(r_col_ohm)
+
+
+def _drop(x: Tensor, r_row: float, r_col: float, col_dim: int = -2) -> Tensor:
+    """``D[x] = r_row R[x] + r_col C[x]`` (``first_order_conductance``), linear in ``x``: the
+    relative voltage lost across each cell when cell ``(i, j)`` passes ``x_ij`` per volt of its
+    row's drive. Rows run along the last dim, columns along ``col_dim``. ``R[x]_ij = sum_j' x_ij'
+    (min(j, j') + 1)`` is the running sum over the row segments of the current each carries (the
+    suffix sums of the row); ``C[x]_ij = sum_i' x_i'j (rows - max(i, i'))`` the running sum from
+    the sense end of the prefix sums down the column. Both operators are symmetric."""
+    if x.requires_grad and torch.is_grad_enabled():  # out-of-place: autograd follows
+        drop = None
+        if r_row > 0.0:
+            c = torch.cumsum(x, dim=-1)
+            seg = torch.sub(x, c).add_(c[..., -1:])  # segment k carries cells k..cols-1
+            drop = torch.cumsum(seg, dim=-1).mul_(r_row)
+        if r_col > 0.0:
+            p = torch.cumsum(x, dim=col_dim)  # segment below row k carries rows 0..k
+            q = torch.cumsum(p, dim=col_dim)
+            last = q.narrow(col_dim, q.shape[col_dim] - 1, 1)
+            c = torch.sub(p, q).add_(last)  # sum of p over segments k >= i
+            drop = c.mul_(r_col) if drop is None else drop.add_(c, alpha=r_col)
+        assert drop is not None
+        return drop
+    # no graph: the same sums in as few fresh tensors and passes as possible
+    out = None
+    if r_row > 0.0:
+        out = torch.cumsum(x, dim=-1)
+        last = out[..., -1:].clone()
+        torch.sub(x, out, out=out).add_(last).cumsum_(-1).mul_(r_row)
+    if r_col > 0.0:
+        p = torch.cumsum(x, dim=col_dim)
+        q = torch.cumsum(p, dim=col_dim)
+        last = q.narrow(col_dim, q.shape[col_dim] - 1, 1).clone()
+        torch.sub(p, q, out=q).add_(last)
+        out = q.mul_(r_col) if out is None else out.add_(q, alpha=r_col)
+    assert out is not None
+    return out
+
+
+class _Resummed(torch.autograd.Function):
+    """``G / (1 + D[G])`` with its backward in closed form (``D`` symmetric):
+    ``u / q - D[u G / q^2]``, ``q = 1 + D[G]`` (no graph of the running sums kept)."""
+
+    @staticmethod
+    def forward(ctx, G: Tensor, r_row: float, r_col: float, col_dim: int) -> Tensor:  # type: ignore[override]
+        q = _drop(G, r_row, r_col, col_dim).add_(1.0)
+        ctx.save_for_backward(G, q)
+        ctx.args = (r_row, r_col, col_dim)
+        return G / q
+
+    @staticmethod
+    def backward(ctx, u: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+        G, q = ctx.saved_tensors
+        r_row, r_col, col_dim = ctx.args
+        uq = u / q
+        return uq - _drop(uq * G / q, r_row, r_col, col_dim), None, None, None
+
+
+def first_order_conductance(G_S: Tensor, r_row_ohm: float, r_col_ohm: float) -> Tensor:
+    """The effective conductances to first order in the wire resistances: ``(..., rows, cols)``
+    from cell conductances ``G_S`` ``(..., rows, cols)`` in S (a batch of independent arrays with
+    the same wires), in ``G_S``'s dtype and device, differentiable in ``G_S`` (pure torch).
+
+    At zeroth order every row node sits at its drive voltage and every column node at 0 V, so
+    cell ``(i, j)`` passes ``G_ij v_i``. Those currents, flowing through the wires, lower the
+    voltage across each cell; to first order:
+
+    - row ``i``: the segment into row node ``(i, k)`` carries the currents of cells ``k..cols-1``
+      of the row, so node ``(i, j)`` sits ``r_row v_i R_ij`` below ``v_i``, with
+      ``R_ij = sum_j' G_ij' (min(j, j') + 1)`` (the row's own cells only);
+    - column ``j``: the segment below row ``k`` carries the currents of rows ``0..k``, so column
+      node ``(i, j)`` sits ``r_col sum_i' v_i' G_i'j (rows - max(i, i'))`` above 0 V (every row
+      of the column: with one input on, the other rows' cells carry sneak currents back).
+
+    The column current is the sum of the cells' currents ``G_ij (v_i - drop)``; its coefficient of
+    ``v_i`` is ``G_eff = G (1 - D[G])``, ``D[G] = r_row R + r_col C`` with ``C_ij = sum_i' G_i'j
+    (rows - max(i, i'))``. ``R`` and ``C`` are running sums (``cumsum``) along the row and down
+    the column: a few passes over the array, no solve. The error against the exact solve
+    (``effective_conductance``) falls as ``r^2``; ``r = 0`` returns ``G_S`` itself.
+    """
+    r_row, r_col = _check_fast(G_S, r_row_ohm, r_col_ohm, "irdrop.first_order_conductance")
+    if r_row == 0.0 and r_col == 0.0:
+        return G_S
+    return G_S - G_S * _drop(G_S, r_row, r_col)
+
+
+def fast_conductance(G_S: Tensor, r_row_ohm: float, r_col_ohm: float, iterations: int = 1,
+                     col_dim: int = -2) -> Tensor:
+    """The self-consistent fast model: ``G_eff = G (1 - D[G_eff])``, ``D`` the linear drop
+    operator of ``first_order_conductance`` applied to the effective (not the ideal) cell
+    currents, ``(..., rows, cols)`` like ``G_S`` (S), differentiable in ``G_S``.
+
+    With only row wires (``r_col_ohm = 0``) this equation is the exact one (each row ladder's node
+    voltages given by the currents its cells really pass), and likewise with only column wires;
+    with both it leaves out the interaction of the two (currents of one row wandering through
+    another row's wire), a higher-order term. It is solved by ``iterations`` steps of
+    ``G_k = G / q_k``, ``q_{k+1} = 1 + q_k D[G_k]`` from ``q_0 = 1``: one step is the resummed
+    first order ``G / (1 + D[G])`` (equal to ``first_order_conductance`` to first order; the error
+    falls as ``r^2``), each step costs one ``first_order_conductance`` and keeps ``G_k`` in
+    ``[0, G]`` (``q >= 1``), so it cannot overshoot as first order does for large arrays.
+    ``r = 0`` returns ``G_S`` itself. Measured errors: docs/circuits.md. ``col_dim``: the dim
+    the columns run along (rows always run along the last): ``-3`` reads a ``(..., rows,
+    n_arrays, cols)`` view of side-by-side arrays without a copy. One step has its backward in
+    closed form (``u / q - D[u G / q^2]``, ``D`` symmetric); more steps backpropagate through
+    the loop.
+    """
+    where = "irdrop.fast_conductance"
+    r_row, r_col = _check_fast(G_S, r_row_ohm, r_col_ohm, where)
+    require(isinstance(iterations, int) and not isinstance(iterations, bool) and iterations >= 1, where,
+            f"iterations must be an integer >= 1 (1: the resummed first order), got {iterations!r}")
+    require(isinstance(col_dim, int) and -G_S.dim() <= col_dim < G_S.dim()
+            and col_dim % G_S.dim() != G_S.dim() - 1, where,
+            f"col_dim must name a dim of G_S other than the last (the rows'), got {col_dim!r}")
+    if r_row == 0.0 and r_col == 0.0:
+        return G_S
+    return _fast(G_S, r_row, r_col, iterations, col_dim)
+
+
+def _fast(G: Tensor, r_row: float, r_col: float, iterations: int, col_dim: int = -2) -> Tensor:
+    """``fast_conductance`` unchecked; columns along ``col_dim`` (e.g. ``-3`` for the arrays of
+    a ``(..., rows, n_arrays, cols)`` view)."""
+    if iterations == 1:
+        return _Resummed.apply(G, r_row, r_col, col_dim)
+    q = 1.0 + _drop(G, r_row, r_col, col_dim)
+    for _ in range(iterations - 1):
+        q = 1.0 + q * _drop(G / q, r_row, r_col, col_dim)
+    return G / q

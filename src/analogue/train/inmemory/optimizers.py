@@ -1,6 +1,9 @@
 """Training in memory: optimizers that change analog weights only by device pulses.
 
-The forward and backward MVMs run on the simulated tiles (``AnalogLinear`` layers; the backward
+The forward and backward MVMs run on the simulated tiles (``AnalogLinear`` layers, also with
+``(batch, seq, features)`` inputs as in transformers, and ``AnalogConv1d``/``AnalogConv2d`` of one
+group, whose update vectors are the im2col rows: one rank-1 pulsed update per output position,
+summed in the devices as the hardware does it; the backward
 optionally through its own transposed read, ``BackwardConfig``), and the weights are updated in
 place by the devices' response to pulses (``analogue.physics.pulsed``), never by exact arithmetic:
 
@@ -37,12 +40,13 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from analogue._util.seeds import layer_seed
 from analogue.config.pulsed import BackwardConfig, PulsedDevice
 from analogue.lifecycle.convert import analog_layers
-from analogue.nn import AnalogLayer, AnalogLinear
+from analogue.nn import AnalogConv1d, AnalogConv2d, AnalogLayer, AnalogLinear
 from analogue.physics import pulsed
 from analogue.physics.noise import GaussianSource, NoiseStream
 from analogue.physics.periphery import adc
@@ -108,8 +112,45 @@ class _Record:
         self.d: Tensor | None = None
 
 
-def _resolve_layers(model: nn.Module | Iterable[AnalogLayer]) -> dict[str, AnalogLinear]:
-    if isinstance(model, AnalogLinear):
+#: The analog layers the in-memory optimizers train.
+TRAINABLE = (AnalogLinear, AnalogConv1d, AnalogConv2d)
+Trainable = AnalogLinear | AnalogConv1d | AnalogConv2d
+
+
+def update_rows(layer: Trainable, x: Tensor, d: Tensor) -> tuple[Tensor, Tensor]:
+    """The update vectors of one forward: ``(x_rows, d_rows)``, ``(P, K)`` and ``(P, M)``, with
+    ``W -= lr * d_rows^T x_rows`` the SGD step of the weight as a matrix ``(M, K)`` (a convolution's
+    weight flattened in torch order, ``(out, in * kernel)``).
+
+    ``x``: the layer's input, ``d``: the error at its output. A linear layer's leading dimensions
+    (batch, sequence) are flattened; a convolution's inputs become its im2col patches (padded as the
+    layer pads), one row per output position, and the error one row per position alike.
+    """
+    if isinstance(layer, AnalogLinear):
+        return x.reshape(-1, layer.in_features), d.reshape(-1, layer.out_features)
+    nd = 1 if isinstance(layer, AnalogConv1d) else 2
+    if x.dim() == nd + 1:  # unbatched
+        x, d = x.unsqueeze(0), d.unsqueeze(0)
+    if nd == 1:  # as 2-D with a height of 1
+        x, d = x.unsqueeze(2), d.unsqueeze(2)
+        k, s, dil = (1, layer.kernel_size[0]), (1, layer.stride[0]), (1, layer.dilation[0])
+    else:
+        k, s, dil = layer.kernel_size, layer.stride, layer.dilation
+    pads = layer._pads()
+    if any(pads):
+        x = F.pad(x, pads, mode="constant" if layer.padding_mode == "zeros" else layer.padding_mode)
+    cols = F.unfold(x, k, dilation=dil, stride=s)              # (B, C * kh * kw, L)
+    kk = cols.shape[1]
+    return cols.transpose(1, 2).reshape(-1, kk), d.flatten(2).transpose(1, 2).reshape(-1, d.shape[1])
+
+
+def _matrix_shape(w: Tensor) -> tuple[int, int]:
+    """A layer weight as the array's ``(M, K)``."""
+    return w.shape[0], w[0].numel()
+
+
+def _resolve_layers(model: nn.Module | Iterable[AnalogLayer]) -> dict[str, Trainable]:
+    if isinstance(model, TRAINABLE):
         layers: dict[str, AnalogLayer] = {model.layer_name: model}
     elif isinstance(model, nn.Module):
         layers = dict(analog_layers(model))
@@ -118,19 +159,19 @@ def _resolve_layers(model: nn.Module | Iterable[AnalogLayer]) -> dict[str, Analo
     if not layers:
         raise ValueError("in-memory training: the model has no analog layers; call an.convert_ first")
     for name, layer in layers.items():
-        if not isinstance(layer, AnalogLinear):
-            raise TypeError(f"{name}: in-memory training supports AnalogLinear layers only, got "
-                             f"{type(layer).__name__}; keep it digital (rules={{{name!r}: None}}) or "
-                             "train it hardware-aware")
+        if not isinstance(layer, TRAINABLE) or getattr(layer, "groups", 1) != 1:
+            what = type(layer).__name__ + (f" with groups={layer.groups}" if isinstance(layer, TRAINABLE) else "")
+            raise TypeError(f"{name}: in-memory training supports AnalogLinear, AnalogConv1d and AnalogConv2d "
+                            f"(groups=1) layers, got {what}; keep it digital (rules={{{name!r}: None}}) or "
+                            "train it hardware-aware")
     return layers  # type: ignore[return-value]
 
 
 def digital_parameters(model: nn.Module) -> Iterator[nn.Parameter]:
-    """The parameters a normal torch optimizer should train: all but the in-memory weights."""
-    managed = {id(m.weight) for m in analog_layers(model).values()
-               if getattr(m, "_inmemory_managed", False)}
+    """The parameters a normal torch optimizer should train: those that require gradients (an
+    in-memory optimizer turns its weights' off while it is attached; ``close()`` turns them on)."""
     for p in model.parameters():
-        if id(p) not in managed and p.requires_grad:
+        if p.requires_grad:
             yield p
 
 
@@ -138,7 +179,7 @@ def digital_parameters(model: nn.Module) -> Iterator[nn.Parameter]:
 class InMemoryOptimizer(torch.optim.Optimizer):
     """Base of the in-memory algorithms: layer bookkeeping, capture of ``x`` and ``d``, write-back.
 
-    ``model``: a module (its ``AnalogLinear`` layers are trained) or an iterable of layers.
+    ``model``: a module (its analog layers, ``TRAINABLE``, are trained) or an iterable of layers.
     ``device``: the pulsed device model of every array. ``lr``: learning rate in weight units (the
     expected change of ``W`` is ``-lr * dL/dW`` for a nominal device). ``bl``: pulse-train length.
     ``sampling``: ``"counts"`` (fast) or ``"trains"`` (exact pulse trains); see
@@ -172,10 +213,12 @@ class InMemoryOptimizer(torch.optim.Optimizer):
         self._layers = {id(layer.weight): (name, layer) for name, layer in layers.items()}
         self._records: dict[int, list[_Record]] = {id(layer.weight): [] for layer in layers.values()}
         self._hooks: list[Any] = []
-        self.generator = torch.Generator().manual_seed(int(seed))
+        # random draws on the weights' device (the pulses are sampled where the arrays live)
+        where = next(iter(layers.values())).weight.device if layers else torch.device("cpu")
+        self.generator = torch.Generator(device=where).manual_seed(int(seed))
         self._seed = int(seed)
         self._noise_stream = NoiseStream(layer_seed(self._seed, 1))  # cycle-to-cycle noise
-        self._pulses = torch.zeros((), dtype=torch.float64)
+        self._pulses = torch.zeros((), dtype=torch.float64, device=where)
         self._counts = {"steps": 0, "array_updates": 0, "transfer_reads": 0, "refreshes": 0,
                         "samples": 0}
         self._scale: dict[int, float] = {}
@@ -188,8 +231,7 @@ class InMemoryOptimizer(torch.optim.Optimizer):
                 attach_analog_backward_(layer, backward, seed=layer_seed(seed, i))
 
     # -- setup -----------------------------------------------------------------------------------
-    def _attach(self, layer: AnalogLinear) -> None:
-        layer._inmemory_managed = True
+    def _attach(self, layer: Trainable) -> None:
         layer.weight.requires_grad_(False)
         key = id(layer.weight)
 
@@ -202,11 +244,11 @@ class InMemoryOptimizer(torch.optim.Optimizer):
         def hook(mod: nn.Module, args: tuple[Any, ...], out: Tensor) -> None:
             if not (torch.is_grad_enabled() and mod.training and out.requires_grad):
                 return
-            rec = _Record(args[0].detach().reshape(-1, mod.in_features))
+            rec = _Record(args[0].detach())
             self._records[key].append(rec)
 
             def grab(g: Tensor) -> None:
-                rec.d = g.detach().reshape(-1, mod.out_features)
+                rec.d = g.detach()
 
             out.register_hook(grab)
 
@@ -216,15 +258,16 @@ class InMemoryOptimizer(torch.optim.Optimizer):
     def _new_array(self, like: Tensor, device: PulsedDevice | None = None) -> PulsedArray:
         return PulsedArray.sample(device or self.device_model, tuple(like.shape), self.generator, like)
 
-    def _init_layer(self, layer: AnalogLinear, weight_scale: float | None, init_fraction: float) -> None:
+    def _init_layer(self, layer: Trainable, weight_scale: float | None, init_fraction: float) -> None:
         w = layer.weight
         st = self.state[w]
         peak = float(w.detach().abs().max())
         ws = weight_scale if weight_scale is not None else max(peak, 1e-12) / init_fraction
         st["weight_scale"] = torch.tensor(ws, dtype=w.dtype, device=w.device)
         self._scale[id(w)] = float(ws)
-        arr = self._new_array(w.detach())
-        arr.program_(w.detach() / ws)
+        w2 = w.detach().reshape(_matrix_shape(w))
+        arr = self._new_array(w2)
+        arr.program_(w2 / ws)
         st["array"] = arr.tensors
         self._write_back(w)
 
@@ -235,7 +278,6 @@ class InMemoryOptimizer(torch.optim.Optimizer):
         self._hooks.clear()
         for _name, layer in self._layers.values():
             layer.weight.requires_grad_(True)
-            layer._inmemory_managed = False
             if self.backward_cfg is not None:
                 attach_analog_backward_(layer, None)
 
@@ -250,9 +292,12 @@ class InMemoryOptimizer(torch.optim.Optimizer):
     def _write_back(self, w: Tensor) -> None:
         st = self.state[w]
         with torch.no_grad():
-            torch.mul(self.array(w).weight(), st["weight_scale"], out=w)
+            if w.dim() == 2:
+                torch.mul(self.array(w).weight(), st["weight_scale"], out=w)
+            else:
+                w.copy_(self.array(w).weight().mul(st["weight_scale"]).view(w.shape))
 
-    def layers(self) -> dict[str, AnalogLinear]:
+    def layers(self) -> dict[str, Trainable]:
         return {name: layer for name, layer in self._layers.values()}
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -267,8 +312,8 @@ class InMemoryOptimizer(torch.optim.Optimizer):
         dev = arr.device
         if dev.c2c_std_rel <= 0 and getattr(dev, "reset_std", 0.0) <= 0:
             return None
-        pool = _pool_size(arr.weight().numel())
-        return self._noise_stream.source("cpu", torch.float32, pool)
+        w = arr.weight()
+        return self._noise_stream.source(w.device, w.dtype, _pool_size(w.numel()))
 
     @property
     def stats(self) -> dict[str, float]:
@@ -316,8 +361,10 @@ class InMemoryOptimizer(torch.optim.Optimizer):
                 recs = [r for r in self._records[id(w)] if r.d is not None]
                 if not recs:
                     continue
-                x = torch.cat([r.x for r in recs]) if len(recs) > 1 else recs[0].x
-                d = torch.cat([r.d for r in recs]) if len(recs) > 1 else recs[0].d  # type: ignore[misc]
+                layer = self._layers[id(w)][1]
+                rows = [update_rows(layer, r.x, r.d) for r in recs]  # type: ignore[arg-type]
+                x = torch.cat([r[0] for r in rows]) if len(rows) > 1 else rows[0][0]
+                d = torch.cat([r[1] for r in rows]) if len(rows) > 1 else rows[0][1]
                 if not bool(torch.isfinite(d.abs().amax())):
                     raise ValueError(f"{self._layers[id(w)][0]}: the error reaching the array is NaN or "
                                      "Inf; lower the learning rate or check the loss")
@@ -364,7 +411,7 @@ class MixedPrecision(InMemoryOptimizer):
         ws = self._weight_scale(w)
         chi = st.get("chi")
         if chi is None:
-            chi = st["chi"] = torch.zeros_like(w)
+            chi = st["chi"] = w.new_zeros(_matrix_shape(w))
         chi.sub_(d.t() @ x, alpha=group["lr"] / ws)
         dw = self.device_model.dw_nominal
         n = torch.trunc(chi / dw).clamp_(-group["max_pulses"], group["max_pulses"])
@@ -420,18 +467,19 @@ class TikiTaka(InMemoryOptimizer):
             return self.fast_device
         return self.device_model
 
-    def _init_layer(self, layer: AnalogLinear, weight_scale: float | None, init_fraction: float) -> None:
+    def _init_layer(self, layer: Trainable, weight_scale: float | None, init_fraction: float) -> None:
         super()._init_layer(layer, weight_scale, init_fraction)
         w = layer.weight
         st = self.state[w]
-        fast = PulsedArray.sample(self._device_for("fast"), tuple(w.shape), self.generator, w.detach())
-        ref = fast.symmetry_point() if self.zero_shift else torch.zeros_like(w)
+        shape = _matrix_shape(w)
+        fast = PulsedArray.sample(self._device_for("fast"), shape, self.generator, w.detach())
+        ref = fast.symmetry_point() if self.zero_shift else w.new_zeros(shape)
         fast.program_(ref)
         st["fast"] = fast.tensors
         st["fast_ref"] = ref
-        st["h"] = torch.zeros_like(w)
-        st["chopper"] = torch.ones(w.shape[1], dtype=w.dtype, device=w.device)
-        st["reads"] = torch.zeros(w.shape[1], dtype=w.dtype, device=w.device)
+        st["h"] = w.new_zeros(shape)
+        st["chopper"] = torch.ones(shape[1], dtype=w.dtype, device=w.device)
+        st["reads"] = torch.zeros(shape[1], dtype=w.dtype, device=w.device)
         st["tt_step"] = torch.zeros((), dtype=w.dtype, device=w.device)
         st["next_col"] = torch.zeros((), dtype=w.dtype, device=w.device)
 
@@ -452,7 +500,7 @@ class TikiTaka(InMemoryOptimizer):
         st["tt_step"] += 1
         if int(st["tt_step"]) % group["transfer_every"]:
             return
-        k = w.shape[1]
+        k = _matrix_shape(w)[1]
         n_cols = min(group["columns_per_transfer"], k)
         start = int(st["next_col"])
         cols = (torch.arange(n_cols, device=w.device) + start) % k
@@ -484,7 +532,9 @@ __all__ = [
     "InMemoryOptimizer",
     "MixedPrecision",
     "TikiTaka",
+    "TRAINABLE",
     "TransposedRead",
     "attach_analog_backward_",
     "digital_parameters",
+    "update_rows",
 ]

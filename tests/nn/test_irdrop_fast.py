@@ -1,0 +1,181 @@
+"""IR drop in unprogrammed layers and in training: the fast model (``nn.readers`` ``WIRED`` reads).
+
+Oracles: plain-torch matmuls with the effective weights computed here from
+``physics.irdrop.fast_conductance`` (independently of ``nn.readers``), autograd through that
+oracle for the gradients, the layer with ideal wires for the default, and the exact solve for
+programmed Monte Carlo instances.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+import analogue as an
+from analogue.config import AnalogConfig
+from analogue.nn import readers
+from analogue.nn.linear import AnalogLinear
+from analogue.physics.irdrop import effective_conductance, fast_conductance
+
+R_ROW, R_COL = 1.5, 5.0
+ROWS, COLS = 64, 32  # tiles: 100 inputs -> 2 row blocks of 50; 70 outputs -> 3 column arrays
+
+
+def _cfg(**extra) -> AnalogConfig:
+    ideal = {"adc.bits": None, "adc.clip": False, "dac.bits": None, "noise.out_std_rel_fs": 0.0,
+             "tile.rows": ROWS, "tile.cols": COLS}
+    return an.presets.standard().replace(**{**ideal, **extra})
+
+
+def _oracle_w_eff(W: torch.Tensor, g_max_uS: float = 25.0, g_min_uS: float = 0.0,
+                  iterations: int = 1) -> torch.Tensor:
+    """``(K, M)`` weights as read through the wires: per row block (an even split of K) and per
+    physical array of COLS columns, G+/G- from the column-normalised weights (scales constant)."""
+    K, M = W.shape
+    nb = -(-K // ROWS)
+    r = -(-K // nb)
+    span = g_max_uS - g_min_uS
+    blocks = []
+    for k0 in range(0, K, r):
+        wb = W[k0: k0 + r]
+        s = wb.detach().abs().amax(0, keepdim=True)
+        wn = wb / s
+        gp = (g_min_uS + span * wn.clamp(min=0)) * 1e-6
+        gn = (g_min_uS + span * (-wn).clamp(min=0)) * 1e-6
+        cols = [fast_conductance(gp[:, c0: c0 + COLS], R_ROW, R_COL, iterations)
+                - fast_conductance(gn[:, c0: c0 + COLS], R_ROW, R_COL, iterations)
+                for c0 in range(0, M, COLS)]
+        blocks.append(torch.cat(cols, dim=1) / (span * 1e-6) * s)
+    return torch.cat(blocks)
+
+
+def _layer(cfg: AnalogConfig) -> AnalogLinear:
+    torch.manual_seed(0)
+    return AnalogLinear(100, 70, cfg=cfg).double()
+
+
+def test_forward_equals_oracle_matmul():
+    cfg = _cfg(**{"circuit.r_row_ohm": R_ROW, "circuit.r_col_ohm": R_COL})
+    lay = _layer(cfg).eval()
+    x = torch.randn(5, 100, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        y = lay(x)
+    W = lay.weight.detach().t()
+    ref = x @ _oracle_w_eff(W) + lay.bias.detach()
+    ideal = x @ W + lay.bias.detach()
+    torch.testing.assert_close(y, ref, rtol=0, atol=1e-12)
+    assert (y - ideal).abs().max() > 1e-3  # the wires matter here
+
+
+def test_forward_oracle_conductance_range_and_iterations():
+    cfg = _cfg(**{"circuit.r_row_ohm": R_ROW, "circuit.r_col_ohm": R_COL, "mapping.g_min_uS": 2.0,
+                  "mapping.g_max_uS": 20.0, "circuit.fast_iterations": 3})
+    lay = _layer(cfg).eval()
+    x = torch.randn(4, 100, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        y = lay(x)
+    ref = x @ _oracle_w_eff(lay.weight.detach().t(), 20.0, 2.0, 3) + lay.bias.detach()
+    torch.testing.assert_close(y, ref, rtol=0, atol=1e-12)
+
+
+def test_training_gradients_flow_through_the_model():
+    cfg = _cfg(**{"circuit.r_row_ohm": R_ROW, "circuit.r_col_ohm": R_COL})
+    lay = _layer(cfg).train()
+    x = torch.randn(6, 100, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    xa = x.clone().requires_grad_(True)
+    lay(xa).square().sum().backward()
+    W = lay.weight.detach().clone().requires_grad_(True)
+    b = lay.bias.detach()
+    xo = x.clone().requires_grad_(True)
+    (xo @ _oracle_w_eff(W.t()) + b).square().sum().backward()
+    torch.testing.assert_close(lay.weight.grad, W.grad, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(xa.grad, xo.grad, rtol=1e-10, atol=1e-10)
+    # the Jacobian matters: a straight-through gradient would differ
+    W2 = lay.weight.detach().clone().requires_grad_(True)
+    w_eff = _oracle_w_eff(W2.t()).detach()
+    g_y = 2 * (x @ w_eff + b)
+    ste = (x.t() @ g_y).t()
+    assert (ste - W.grad).abs().max() > 1e-3 * W.grad.abs().max()
+
+
+def test_default_off_bit_identical_and_per_um_config():
+    base = _cfg()
+    lay = _layer(base)
+    assert not base.circuit.ir_drop
+    x = torch.randn(7, 100, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        y0 = lay.eval()(x)
+    W = lay.weight.detach().t()
+    torch.testing.assert_close(y0, x @ W + lay.bias.detach(), rtol=0, atol=1e-12)
+    assert readers.choose_read(lay, lambda n: None).kind is readers.ReadKind.EXACT
+    lay.cfg = _cfg(**{"circuit.r_col_ohm": 1.0})
+    assert readers.choose_read(lay, lambda n: None).kind is readers.ReadKind.WIRED
+    # the same circuit per um with the cell pitch
+    seg = _cfg(**{"circuit.r_row_ohm": 1.5, "circuit.r_col_ohm": 5.0})
+    per_um = _cfg(**{"circuit.r_row_ohm_per_um": 15.0, "circuit.r_col_ohm_per_um": 50.0,
+                     "circuit.cell_pitch_um": 0.1})
+    assert per_um.circuit.row_segment_ohm == pytest.approx(1.5)
+    assert per_um.circuit.col_segment_ohm == pytest.approx(5.0)
+    a, b = _layer(seg).eval(), _layer(per_um).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(a(x), b(x), rtol=1e-12, atol=1e-14)
+
+
+def test_default_off_layer_matches_a_fresh_preset_layer():
+    """Default-off forward and training step: the same as a layer whose config never had a
+    circuit field set (bit for bit, with the preset's real converters)."""
+    cfg = an.presets.standard()
+    explicit = cfg.replace(**{"circuit.r_row_ohm": 0.0, "circuit.r_col_ohm_per_um": 0.0})
+    torch.manual_seed(0)
+    a = AnalogLinear(300, 40, cfg=cfg)
+    b = copy.deepcopy(a)
+    b.cfg = explicit
+    x = torch.randn(8, 300, generator=torch.Generator().manual_seed(5))
+    ya, yb = a(x), b(x)
+    assert torch.equal(ya, yb)
+    ya.sum().backward()
+    yb.sum().backward()
+    assert torch.equal(a.weight.grad, b.weight.grad)
+
+
+def test_circuit_config_validation():
+    with pytest.raises(ValueError, match="r_row_ohm_per_um"):
+        _cfg(**{"circuit.r_row_ohm": 1.0, "circuit.r_row_ohm_per_um": 1.0, "circuit.cell_pitch_um": 0.1})
+    with pytest.raises(ValueError, match="cell_pitch_um"):
+        _cfg(**{"circuit.r_col_ohm_per_um": 10.0})
+    with pytest.raises(ValueError, match="fast_iterations"):
+        _cfg(**{"circuit.fast_iterations": 0})
+    c = _cfg(**{"circuit.r_col_ohm_per_um": 10.0, "circuit.cell_pitch_um": 0.2}).circuit
+    assert c.ir_drop and c.row_segment_ohm == 0.0 and c.col_segment_ohm == pytest.approx(2.0)
+    assert AnalogConfig.from_dict(_cfg(**{"circuit.r_col_ohm_per_um": 10.0,
+                                          "circuit.cell_pitch_um": 0.2}).to_dict()).circuit == c
+
+
+def test_monte_carlo_instances_read_their_own_exact_weights():
+    """Programmed with 3 instances and IR drop on: every instance's read weights are the exact
+    effective weights of that instance's own G+/G- conductances."""
+    cfg = an.presets.pcm(rows=16, cols=8, programming_noise=True, drift=False, read_noise=False,
+                         relaxation=False, temperature=False).replace(
+        **{"circuit.r_row_ohm": R_ROW, "circuit.r_col_ohm": R_COL, "adc.bits": None, "adc.clip": False,
+           "dac.bits": None, "noise.out_std_rel_fs": 0.0})
+    torch.manual_seed(0)
+    lay = AnalogLinear(16, 8, cfg=cfg).double()
+    an.program_(lay, seed=3, instances=3)
+    span = (cfg.mapping.g_max_uS - cfg.mapping.g_min_uS) * 1e-6
+    w = lay.prog_w
+    assert w.shape[0] == 3
+    for i in range(3):
+        exact = (effective_conductance(lay.prog_g_pos[i] * 1e-6, R_ROW, R_COL)
+                 - effective_conductance(lay.prog_g_neg[i] * 1e-6, R_ROW, R_COL)) / span
+        torch.testing.assert_close(w[i], exact, rtol=0, atol=1e-12)
+    assert not torch.allclose(w[0], w[1])  # distinct instances
+    # the forward: instance i of the batch reads instance i's exact weights
+    lay.eval()
+    x = torch.randn(4, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(6))
+    with torch.no_grad():
+        y = lay(x.repeat(3, 1)).view(3, 4, 8)
+    for i in range(3):
+        ref = x @ (w[i] * lay.prog_scales[0]) + lay.bias.detach()
+        torch.testing.assert_close(y[i], ref, rtol=0, atol=1e-12)
