@@ -14,11 +14,12 @@ timed interleaved with the digital step of the same model:
 
 Target (issue 4): HWA training at most 2x the wall time of digital training.
 
-Run: python benchmarks/bench_hwa.py
+Run: python benchmarks/bench_hwa.py [--device cuda]
 """
 
 from __future__ import annotations
 
+import argparse
 import copy
 import os
 import sys
@@ -28,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import md_table
+from common import add_device_argument, md_table, on_device, resolve_device
 
 import analogue as an
 from analogue.apps.training import teacher_logits
@@ -76,6 +77,9 @@ def _time_min(fns: list, reps: int = 15, warmup: int = 2) -> list[float]:
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_device_argument(ap)
+    dev = resolve_device(ap.parse_args().device)
     torch.manual_seed(0)
     cases = [
         ("digits CNN, batch 64", digits_cnn(0), torch.rand(64, 1, 8, 8)),
@@ -93,7 +97,8 @@ def main() -> None:
     cfg = an.presets.pcm()
     rows = []
     for name, model, x in cases:
-        y = torch.randint(0, 10, (len(x),))
+        model, x = model.to(dev), x.to(dev)
+        y = torch.randint(0, 10, (len(x),), device=dev)
         steps = [_step_fn(copy.deepcopy(model), x, y, None)]
         teacher_out = teacher_logits(model, x, len(x))
         for opts in variants.values():
@@ -101,11 +106,11 @@ def main() -> None:
             if opts is not None:
                 hwa_(m, opts)
             steps.append(_step_fn(m, x, y, opts, teacher_out))
-        t_d, t_a, *t_hwa = _time_min(steps)
+        t_d, t_a, *t_hwa = _time_min([on_device(step, dev) for step in steps])
         for vname, t in zip(variants, [t_a, *t_hwa]):
             rows.append({"model": name, "variant": vname, "digital ms": 1e3 * t_d, "variant ms": 1e3 * t,
                          "vs digital": t / t_d, "vs analog": t / t_a})
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; one training step, fastest of 15 interleaved runs\n")
+    print(f"torch {torch.__version__}, {dev}, {torch.get_num_threads()} threads; one training step, fastest of 15 interleaved runs\n")
     print(md_table(rows))
 
 

@@ -5,27 +5,32 @@ with the asymmetric RRAM-like device: analog forward, analog backward (transpose
 own 8-bit DAC/ADC and noise), pulsed update (``AnalogSGD``, and the other algorithms) -- against
 ``nn.Linear(256, 256)`` with ``torch.optim.SGD``: forward, backward, update. Batch 256, float32,
 CPU. Timings are medians of interleaved repeats; the ratio is the figure of merit (target <= 10x;
-the incumbent needs ~1,300x). Run: ``python benchmarks/bench_inmemory.py [--threads N]``.
+the incumbent needs ~1,300x). Run: ``python benchmarks/bench_inmemory.py [--threads N] [--device cuda]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import sys
 import time
 from collections.abc import Callable
 
 import torch
 from torch import nn
 
-import analogue as an
+sys.path.insert(0, os.path.dirname(__file__))
+from common import add_device_argument, resolve_device, synchronize  # noqa: E402
+
+import analogue as an  # noqa: E402
 from analogue.config.pulsed import BackwardConfig, rram_asymmetric
-from analogue.train.inmemory.optimizers import AnalogSGD, MixedPrecision, TikiTaka
+from analogue.train.inmemory.optimizers import AnalogSGD, MixedPrecision, TikiTaka  # noqa: E402
 
 
 def _digital(n: int, x: torch.Tensor, g: torch.Tensor) -> Callable[[], None]:
     torch.manual_seed(0)
-    lin = nn.Linear(n, n)
+    lin = nn.Linear(n, n, device=x.device)
     opt = torch.optim.SGD(lin.parameters(), lr=0.01)
 
     def step() -> None:
@@ -40,7 +45,7 @@ def _digital(n: int, x: torch.Tensor, g: torch.Tensor) -> Callable[[], None]:
 def _analog(n: int, x: torch.Tensor, g: torch.Tensor, algo: type, sampling: str,
             backward: BackwardConfig | None, **kw: object) -> Callable[[], None]:
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(n, n))
+    model = nn.Sequential(nn.Linear(n, n, device=x.device))
     an.convert_(model, an.presets.standard())
     opt = algo(model, rram_asymmetric(), lr=0.01, sampling=sampling, backward=backward, **kw)
     bias_opt = torch.optim.SGD([model[0].bias], lr=0.01)
@@ -56,7 +61,8 @@ def _analog(n: int, x: torch.Tensor, g: torch.Tensor, algo: type, sampling: str,
     return step
 
 
-def _time(fns: dict[str, Callable[[], None]], repeats: int, inner: int) -> dict[str, float]:
+def _time(fns: dict[str, Callable[[], None]], repeats: int, inner: int,
+          device: torch.device) -> dict[str, float]:
     for f in fns.values():  # warm-up
         for _ in range(3):
             f()
@@ -66,6 +72,7 @@ def _time(fns: dict[str, Callable[[], None]], repeats: int, inner: int) -> dict[
             t0 = time.perf_counter()
             for _ in range(inner):
                 f()
+            synchronize(device)
             samples[k].append((time.perf_counter() - t0) / inner)
     return {k: statistics.median(v) for k, v in samples.items()}
 
@@ -79,13 +86,15 @@ def main() -> None:
                     "machine's cores happen to be loaded)")
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--inner", type=int, default=10)
+    add_device_argument(ap)
     args = ap.parse_args()
+    dev = resolve_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     n, b = args.size, args.batch
     gen = torch.Generator().manual_seed(0)
-    x = torch.rand(b, n, generator=gen)
-    g = torch.randn(b, n, generator=gen) / b
+    x = torch.rand(b, n, generator=gen).to(dev)
+    g = (torch.randn(b, n, generator=gen) / b).to(dev)
     bwd = BackwardConfig()
     variants = {
         "digital nn.Linear + SGD": _digital(n, x, g),
@@ -96,9 +105,9 @@ def main() -> None:
         "TikiTaka (chopped), analog backward": _analog(n, x, g, TikiTaka, "counts", bwd,
                                                        columns_per_transfer=4, chop_every=2),
     }
-    t = _time(variants, args.repeats, args.inner)
+    t = _time(variants, args.repeats, args.inner, dev)
     base = t["digital nn.Linear + SGD"]
-    print(f"\nOne training step, {n}x{n} layer, batch {b}, float32, {torch.get_num_threads()} thread(s)\n")
+    print(f"\nOne training step, {n}x{n} layer, batch {b}, float32, {dev}, {torch.get_num_threads()} thread(s)\n")
     print("| step | ms | x digital |")
     print("|---|---|---|")
     for k, v in t.items():

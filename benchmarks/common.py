@@ -9,6 +9,35 @@ import sys
 import time
 from collections.abc import Callable
 
+import torch
+
+from analogue.cli.device import add_device_argument, resolve_device
+
+__all__ = ["add_device_argument", "best_time", "md_table", "on_device", "peak_rss_delta_mb", "resolve_device",
+           "synchronize", "time_pair"]
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the work queued on ``device`` (an accelerator runs asynchronously: a timing must
+    end with this); nothing on the CPU."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def on_device(fn: Callable[[], object], device: torch.device) -> Callable[[], object]:
+    """``fn`` followed by ``synchronize(device)`` (what ``time_pair``/``best_time`` time)."""
+    if device.type == "cpu":
+        return fn
+
+    def run() -> object:
+        out = fn()
+        synchronize(device)
+        return out
+
+    return run
+
 
 def time_pair(fn_a: Callable[[], object], fn_b: Callable[[], object], reps: int = 30,
               warmup: int = 5) -> tuple[float, float]:

@@ -1,9 +1,10 @@
 """The package's shape: imports point one way, and no module imports itself back through others.
 
-Layers, bottom to top (docs/architecture.md): ``_util``; ``config``; ``physics``; ``nn``;
-``lifecycle``; then ``train``, ``compile`` and ``analysis`` (side by side, none importing
-another); then ``cost`` and ``data``; ``apps`` and ``integrations`` (side by side); ``cli``. A
-module may import its own package and the layers below it, never above or sideways.
+Layers, bottom to top (docs/architecture.md): ``_util``; ``config``; ``physics``; ``nn`` and
+``sensor`` (side by side); ``lifecycle``; then ``train``, ``compile`` and ``analysis`` (side by
+side, none importing another); then ``cost`` and ``data``; ``apps`` and ``integrations`` (side by
+side); ``cli``. A module may import its own package and the layers below it, never above or
+sideways.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "src" / "analogue"
 
-RANK = {"_util": 0, "config": 1, "physics": 2, "nn": 3, "lifecycle": 4, "train": 5, "compile": 5,
-        "analysis": 5, "cost": 6, "data": 6, "apps": 7, "integrations": 7, "cli": 8}
+RANK = {"_util": 0, "config": 1, "physics": 2, "nn": 3, "sensor": 3, "lifecycle": 4, "train": 5,
+        "compile": 5, "analysis": 5, "cost": 6, "data": 6, "apps": 7, "integrations": 7, "cli": 8}
 
 ALLOWED = {("analogue.train", "analogue.apps")}
 """Deprecated aliases: ``an.train.run_training`` and friends, loaded lazily from their new home."""

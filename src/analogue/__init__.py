@@ -1,6 +1,6 @@
 """analogue: simulate, train, compile and cost PyTorch models on analog in-memory-computing hardware."""
 
-from analogue import analysis, cost, physics, train
+from analogue import analysis, cost, physics, sensor, train
 from analogue._util.version import __version__ as __version__
 from analogue.compile import CompiledModel, compile  # noqa: A004 -- an.compile is the public name
 from analogue.compile.program import deprecated_program as _deprecated_program
@@ -18,6 +18,7 @@ from analogue.config import (
 )
 from analogue.config.attention import AttentionConfig
 from analogue.cost import CostReport, estimate_cost
+from analogue.cost.arrays import array_size_study
 from analogue.lifecycle.attention import analog_attention_
 from analogue.lifecycle.calibrate import calibrate_, capture_inputs
 from analogue.lifecycle.convert import (
@@ -61,6 +62,7 @@ __all__ = [
     "analog_attention_",
     "analog_layers",
     "analysis",
+    "array_size_study",
     "calibrate_",
     "capture_inputs",
     "chips",
@@ -76,6 +78,7 @@ __all__ = [
     "presets",
     "program_",
     "save",
+    "sensor",
     "to_digital_",
     "train",
     "unprogram_",

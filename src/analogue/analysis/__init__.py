@@ -1,5 +1,6 @@
 """Analyses: test loss and accuracy, MVM error, accuracy over time, Monte Carlo, sensitivity, sweeps."""
 
+from analogue.analysis.arrays import ArrayPoint, ArraySizeStudy, array_accuracy, largest_within
 from analogue.analysis.drift import AccuracyOverTime, DriftPoint, accuracy_over_time
 from analogue.analysis.evaluation import evaluate
 from analogue.analysis.hybrid import HybridPlan, apply_hybrid_, plan_hybrid
@@ -12,6 +13,26 @@ from analogue.analysis.sensitivity import (
 )
 from analogue.analysis.sweeps import SweepResult, SweepSpec, pareto_front, sweep
 
-__all__ = ["AccuracyOverTime", "DriftPoint", "HybridPlan", "LayerSensitivity", "SensitivityResult",
-           "SweepResult", "SweepSpec", "accuracy_over_time", "apply_hybrid_", "count_macs", "evaluate", "mvm_error",
-           "mvm_error_table", "pareto_front", "plan_hybrid", "sensitivity", "sweep"]
+__all__ = [
+    "AccuracyOverTime",
+    "ArrayPoint",
+    "ArraySizeStudy",
+    "DriftPoint",
+    "HybridPlan",
+    "LayerSensitivity",
+    "SensitivityResult",
+    "SweepResult",
+    "SweepSpec",
+    "accuracy_over_time",
+    "apply_hybrid_",
+    "array_accuracy",
+    "count_macs",
+    "evaluate",
+    "largest_within",
+    "mvm_error",
+    "mvm_error_table",
+    "pareto_front",
+    "plan_hybrid",
+    "sensitivity",
+    "sweep",
+]

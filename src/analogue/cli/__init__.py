@@ -23,14 +23,18 @@ from typing import NoReturn
 from analogue._util.progress import progress_arg
 from analogue._util.tables import print_table
 from analogue._util.version import __version__
+from analogue.cli.arrays import add_arrays_arguments, run_arrays
 from analogue.cli.attention import (
     add_attention_arguments,
     add_beyond_arguments,
     run_attention,
     run_beyond,
 )
+from analogue.cli.continual import add_continual_arguments, run_continual
 from analogue.cli.cost import add_cost_arguments, run_cost
+from analogue.cli.device import add_device_argument, require_cpu, resolve_device
 from analogue.cli.map import add_map_arguments, run_map
+from analogue.cli.sensor import add_sensor_arguments, run_sensor
 from analogue.cli.sweep import add_sweep_arguments, run_sweep_cli
 from analogue.cli.train import (
     add_hwa_table_arguments,
@@ -38,6 +42,7 @@ from analogue.cli.train import (
     run_hwa_table_cli,
     run_train,
 )
+from analogue.cli.transformer import add_transformer_arguments, run_transformer_cli
 
 
 # -- demo -------------------------------------------------------------------------------------
@@ -46,11 +51,13 @@ def _add_demo(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=15, help="training epochs of the digital CNN")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_device_argument(p)
 
 
 def _run_demo(args: argparse.Namespace) -> int:
     from analogue.apps.demo import run_demo
 
+    args.torch_device = require_cpu(resolve_device(args.device), "demo")
     result = run_demo(out=Path(args.out), epochs=args.epochs, seed=args.seed, progress=progress_arg(args))
     print_table("Digits CNN: digital vs analog (an.presets.standard())", result["accuracy_table"])
     print_table("MVM error of one 256x256 tile, normalised to full-scale output", result["mvm_table"])
@@ -69,11 +76,13 @@ def _add_drift(p: argparse.ArgumentParser) -> None:
     p.add_argument("--temperature-k", type=float, default=None,
                    help="temperature the arrays are held at, kelvin (default: the device reference, 300 K)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    add_device_argument(p)
 
 
 def _run_drift(args: argparse.Namespace) -> int:
     from analogue.apps.drift_study import run_drift_demo
 
+    args.torch_device = require_cpu(resolve_device(args.device), "drift")
     res = run_drift_demo(Path(args.out), epochs=args.epochs, repeats=args.repeats, seed=args.seed,
                          compensation=tuple(args.compensation), temperature_k=args.temperature_k,
                          progress=progress_arg(args))
@@ -97,6 +106,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
     "train": ("train a model from a YAML config (digital pretraining, conversion, hardware-aware "
               "training), checkpointed every epoch; --resume continues a stopped run",
               add_train_arguments, run_train),
+    "arrays": ("how large an array may be: accuracy with line resistance (IR drop) and the chip's "
+               "energy, latency and area per array size", add_arrays_arguments, run_arrays),
     "hwa-table": ("digits CNN on PCM: digital vs plain analog vs HWA-trained vs HWA + hybrid, 1 s to 1 y",
                   add_hwa_table_arguments, run_hwa_table_cli),
     "sweep": ("accuracy and cost of a model over a grid or random sample of chip settings, as Ray tasks; "
@@ -105,6 +116,13 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
                   "accuracy and cost", add_attention_arguments, run_attention),
     "inmemory-beyond": ("Tiki-Taka in memory on a digits CNN and a tiny transformer vs digital SGD",
                         add_beyond_arguments, run_beyond),
+    "transformer": ("pretrained MiniLM encoder and a GPT-2-class LM: digital vs analog, HWA fine-tuning, cost",
+                    add_transformer_arguments, run_transformer_cli),
+    "sensor": ("digits with the first convolution in the image sensor: accuracy vs light and "
+               "exposure, energy per frame vs a conventional sensor", add_sensor_arguments, run_sensor),
+    "continual": ("continual learning on a battery: split and permuted digits learned in memory vs "
+                  "digital fine-tuning vs frozen; accuracy matrix, forgetting, energy per update",
+                  add_continual_arguments, run_continual),
 }
 
 

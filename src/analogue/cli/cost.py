@@ -12,6 +12,7 @@ from pathlib import Path
 
 from analogue._util.progress import progress_arg
 from analogue.apps.claims import claims_table, preset_chips
+from analogue.cli.device import add_device_argument, resolve_device
 from analogue.cli.map import CHIP_HELP, add_input_arguments
 
 
@@ -35,6 +36,7 @@ def add_cost_arguments(p: argparse.ArgumentParser) -> None:
                    help="with --reprogram: warn when the arrays wear out sooner")
     p.add_argument("--out", default=None, help="folder for cost.json and the plots")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    add_device_argument(p)
     p.add_argument("--validate", action="store_true",
                    help="only the validation table: published chips against the model, fitted"
                         " in-sample and leave-one-out (with --out: validation.json and"
@@ -66,6 +68,7 @@ def run_cost(args: argparse.Namespace) -> int:
     if getattr(args, "validate", False):
         return run_validate(args)
     chip = load_chip(args.chip)
+    args.torch_device = dev = resolve_device(args.device)  # the model's (with --model)
     if args.model and not args.input_shape:
         raise ValueError("--model needs --input-shape, e.g. --input-shape 1,3,32,32")
     pk = peak(chip)
@@ -85,8 +88,8 @@ def run_cost(args: argparse.Namespace) -> int:
         from analogue.cli.map import build_factory_model, example_input
         from analogue.compile import compile as compile_model
 
-        x = example_input(args)
-        model = build_factory_model(args.model, args.kwargs)
+        x = example_input(args).to(dev)
+        model = build_factory_model(args.model, args.kwargs).to(dev)
         program = compile_model(
             model, x, chip, replicate=args.replicate, reprogram=args.reprogram, build_model=False,
             progress=progress_arg(args),

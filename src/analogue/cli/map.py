@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from analogue._util.progress import progress_arg
+from analogue.cli.device import add_device_argument, resolve_device
 
 
 def load_factory(spec: str) -> Any:
@@ -148,14 +149,16 @@ def add_map_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", default=None, help="write the program to this JSON file")
     p.add_argument("--plot", default=None, help="save the array-occupancy plot to this image file")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    add_device_argument(p)
 
 
 def run_map(args: argparse.Namespace) -> int:
     from analogue.compile import compile as compile_model
 
     chip = load_chip(args.chip)
-    x = example_input(args)
-    model = build_factory_model(args.model, args.kwargs)
+    args.torch_device = dev = resolve_device(args.device)
+    x = example_input(args).to(dev)
+    model = build_factory_model(args.model, args.kwargs).to(dev)
     rules = {name: None for name in args.digital} or None
     program = compile_model(
         model,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from analogue._util.progress import progress_arg
 from analogue._util.tables import print_table
 from analogue.apps.inmemory_study import ALGORITHMS, HIDDEN, run_inmemory_demo
+from analogue.cli.device import add_device_argument, require_cpu, resolve_device
 from analogue.config.pulsed import DEVICE_PRESETS
 
 
@@ -22,6 +24,7 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help="stop once N epochs are complete (resume later with --resume)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     _add_trust_code(p)
+    add_device_argument(p)
     p.add_argument("--in-memory", action="store_true",
                    help="in-memory (pulsed) training demo instead of a config (analogue.apps.inmemory_study)")
     add_inmemory_arguments(p.add_argument_group("with --in-memory"))
@@ -34,7 +37,23 @@ def _add_trust_code(p: argparse.ArgumentParser) -> None:
                    "configs you trust")
 
 
+def _train_device(args: argparse.Namespace) -> None:
+    """Resolve ``--device`` (the torch device) into ``args.torch_device``. Before ``--pulsed-device``
+    existed, ``--device`` named the pulsed device preset of ``--in-memory``: such a preset name
+    still works there, with a deprecation warning, and fails with the fix elsewhere."""
+    text = getattr(args, "device", "cpu") or "cpu"
+    if text in DEVICE_PRESETS:
+        if not getattr(args, "in_memory", False):
+            raise ValueError(f"--device {text}: a pulsed device preset is --pulsed-device {text} (with "
+                             "--in-memory); --device names the torch device (cpu, cuda, mps)")
+        print(f"analogue train: warning: --device {text} is deprecated for the pulsed device preset; "
+              f"use --pulsed-device {text} (--device now names the torch device)", file=sys.stderr)
+        args.pulsed_device, text = text, "cpu"
+    args.torch_device = require_cpu(resolve_device(text), "train")
+
+
 def run_train(args: argparse.Namespace) -> int:
+    _train_device(args)
     if args.in_memory:
         return run_inmemory(args)
     if args.config is None:
@@ -67,12 +86,14 @@ def add_hwa_table_arguments(p: argparse.ArgumentParser) -> None:
                    help="hybrid budget: minimum fraction of MACs kept on analog tiles")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     _add_trust_code(p)
+    add_device_argument(p)
 
 
 def run_hwa_table_cli(args: argparse.Namespace) -> int:
     from analogue.apps.hwa_table import run_hwa_table
     from analogue.apps.train_config import TrainConfig
 
+    args.torch_device = require_cpu(resolve_device(args.device), "hwa-table")
     cfg = TrainConfig.from_yaml(args.config) if args.config else None
     res = run_hwa_table(cfg, args.out, repeats=args.repeats, min_analog_mac_fraction=args.analog_macs,
                         progress=progress_arg(args), log=print, trust_code=args.trust_code)
@@ -91,8 +112,8 @@ def add_inmemory_arguments(p: argparse.ArgumentParser | argparse._ArgumentGroup)
     p.add_argument("--algorithm", default="all", choices=[*ALGORITHMS, "all"],
                    help="in-memory algorithm (default: all, with digital SGD for reference)")
     p.add_argument("--epochs", type=int, default=None, help="epochs (in-memory default 10)")
-    p.add_argument("--device", default="rram", choices=sorted(DEVICE_PRESETS),
-                   help="pulsed device preset (in-memory default: rram, asymmetric RRAM-like)")
+    p.add_argument("--pulsed-device", default="rram", choices=sorted(DEVICE_PRESETS),
+                   help="pulsed device preset (in-memory default: rram, asymmetric RRAM-like; formerly --device)")
     p.add_argument("--seed", type=int, default=0)
 
 
@@ -103,7 +124,7 @@ def run_inmemory(args: argparse.Namespace) -> int:
     epochs = getattr(args, "epochs", None)
     epochs = 10 if epochs is None else epochs
     out = Path(getattr(args, "out", None) or "results")
-    res = run_inmemory_demo(algorithms, epochs=epochs, device=getattr(args, "device", "rram") or "rram",
+    res = run_inmemory_demo(algorithms, epochs=epochs, device=getattr(args, "pulsed_device", "rram") or "rram",
                             seed=getattr(args, "seed", 0) or 0, out=out, log=print)
     print_table(f"Digits MLP {64}-{'-'.join(map(str, HIDDEN))}-10 trained in memory on the "
                 f"{res['device_preset']} device preset: test accuracy % per epoch", res["table"])

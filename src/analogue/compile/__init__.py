@@ -34,6 +34,7 @@ from analogue.compile.program import (
     LayerPlan,
     deprecated_program,
 )
+from analogue.compile.tiles import choose_tile, resize_arrays
 from analogue.config import AnalogConfig, chips
 from analogue.config.chips import Chip
 from analogue.lifecycle.convert import (
@@ -155,6 +156,7 @@ def compile(  # noqa: A001 -- the public name is an.compile
     build_model: bool = True,
     cfg: AnalogConfig | None = None,
     seed: int = 0,
+    max_ir_drop_pct_fs: float | None = None,
     progress: Progress = None,
 ) -> CompiledModel:
     """Compile ``model`` onto ``chip`` and return the :class:`CompiledModel`.
@@ -178,10 +180,20 @@ def compile(  # noqa: A001 -- the public name is an.compile
     modified); a digital model is converted with ``cfg`` (see :func:`analog_config_for`; default
     the chip's ``chip.array``) and noise seed ``seed``. ``progress``: a bar over the stages
     (capture, placement, executable model; ``None``: on a terminal).
+    ``max_ir_drop_pct_fs``: the largest worst-case IR-drop error an array may have, % of full
+    scale (``compile.tiles.choose_tile`` with the wires of ``chip.array.circuit``); a larger chip
+    array is halved until it passes and the model is compiled for ``resize_arrays(chip, ...)``
+    (same cross-points, smaller arrays), the choice in the program's notes. ``None``: the chip's
+    arrays as they are.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"compile: model must be a torch.nn.Module, got {type(model).__name__}")
     chip = _resolve_chip(chip)
+    tile_note = None
+    if max_ir_drop_pct_fs is not None:
+        choice = choose_tile(chip, max_ir_drop_pct_fs)
+        chip = resize_arrays(chip, choice.rows, choice.cols) if choice.capped else chip
+        tile_note = choice.note()
     converted = _is_converted(model)
     if converted:
         _check_converted(model, chip, rules, cfg)
@@ -197,6 +209,8 @@ def compile(  # noqa: A001 -- the public name is an.compile
         else:
             on_arrays = _analog_by_rules(rules)
         program = _plan(ops, batch, chip, on_arrays, replicate, reprogram)
+        if tile_note is not None:
+            program.notes.append(tile_note)
         stages.update()
         if build_model:
             stages.set_postfix_str("executable model")

@@ -20,6 +20,7 @@ Component models live in :mod:`analogue.cost.components`, their constants and so
 """
 
 from analogue.cost import attention, baselines, components, constants, reprogram
+from analogue.cost.arrays import array_costs, array_size_study
 from analogue.cost.baselines import Baseline, baseline_estimate, compare_baselines, compare_sentence
 from analogue.cost.estimate import CostReport, estimate_cost, estimate_training, gpu_estimate
 from analogue.cost.peak import PeakReport, peak, sweep, sweep_points
@@ -36,6 +37,8 @@ __all__ = [
     "baselines",
     "compare_baselines",
     "compare_sentence",
+    "array_costs",
+    "array_size_study",
     "components",
     "constants",
     "estimate_cost",

@@ -359,6 +359,7 @@ def calibrate_(
             if adc:
                 p = _adc_statistic(layer, x, adc_quantile, max_elements, layer_seed(seed, i))
                 layer.out_bound.copy_(p * adc_margin)
+                layer.record_out_bound()  # the host's copy of the range, read here (not in the forward)
             if not stats.vectors.complete:  # type: ignore[union-attr]
                 log.debug("calibrate_: %s: ADC range from a sample of %d of %d input vectors",
                           layer.layer_name, x.shape[1], stats.seen)

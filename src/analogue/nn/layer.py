@@ -49,6 +49,9 @@ from analogue.physics.periphery import (
 )
 from analogue.physics.ste import MVMTrace, autocast_on
 
+NON_FINITE_MESSAGE = ("analogue: an analog layer's input or weight contains NaN or Inf (device-side "
+                      "check; see docs/reliability.md)")
+
 
 class InputGradient(Protocol):
     """An analog layer's input gradient ``g @ w_eff^T`` (``(G, N, M)`` -> ``(G, N, K)``) from the
@@ -97,6 +100,11 @@ def simulated_forward(forward: Callable[..., Tensor]) -> Callable[..., Tensor]:
     return torch.compiler.disable(run)
 
 
+def _host_value(value: float, dtype: torch.dtype) -> float:
+    """``value`` as a tensor of ``dtype`` holds it, read back as a Python float (on the host)."""
+    return float(torch.tensor(value, dtype=torch.float64).to(dtype)) if dtype != torch.float64 else float(value)
+
+
 def copy_params(src: nn.Module, dst: nn.Module) -> nn.Module:
     """Copy ``weight`` and ``bias`` (and the train/eval mode) from ``src`` into ``dst``."""
     with torch.no_grad():
@@ -137,7 +145,49 @@ class AnalogLayer(nn.Module):
         else:
             self.input_range = None
         self.register_buffer("out_bound", torch.tensor(float(cfg.adc.out_bound), device=dev, dtype=dt))
+        self._note_out_bound(_host_value(float(cfg.adc.out_bound), dt))
         programmed.init_programmed_state(self)  # empty until an.program_ (see nn/programmed.py)
+
+    # -- the ADC range as the host knows it (no device read in the forward) --------------------
+    def _note_out_bound(self, value: float) -> None:
+        """Record that the ``out_bound`` buffer now holds ``value`` (set where it is written:
+        construction, ``.to()``, ``load_state_dict``, ``calibrate_``)."""
+        ob = self.out_bound
+        self.__dict__["_out_bound_host"] = (ob, ob._version, value)
+
+    def out_bound_value(self) -> float:
+        """The ADC range ``out_bound`` as a Python float, without reading device memory: the value
+        recorded where the buffer was last written (construction, ``.to()``, ``load_state_dict``,
+        ``calibrate_``). A write anywhere else (the buffer replaced, or changed in place: its
+        version counter moves) is read back once here (one host sync on an accelerator). On CPU
+        the buffer is host memory: read directly (no dispatcher op; faster than the record)."""
+        ob = self.out_bound
+        if ob.is_cpu:
+            return ob.tolist()
+        return self._recorded_out_bound()
+
+    def record_out_bound(self) -> float:
+        """Read the ``out_bound`` buffer once and record it as the host's copy (call after writing
+        the buffer, e.g. ``calibrate_``: the forward then reads nothing back); returns it."""
+        self._note_out_bound(float(self.out_bound))
+        return self.__dict__["_out_bound_host"][2]
+
+    def _recorded_out_bound(self) -> float:
+        """``out_bound_value`` from the host's record (what accelerators use)."""
+        ob = self.out_bound
+        rec = self.__dict__.get("_out_bound_host")
+        if rec is None or rec[0] is not ob or rec[1] != ob._version:
+            self._note_out_bound(float(ob))
+            rec = self.__dict__["_out_bound_host"]
+        return rec[2]
+
+    def _apply(self, fn, recurse=True):  # type: ignore[override]
+        rec = self.__dict__.get("_out_bound_host")
+        known = rec is not None and rec[0] is self.out_bound and rec[1] == self.out_bound._version
+        out = super()._apply(fn, recurse)
+        if known and self.out_bound is not rec[0]:  # moved or cast: the value, cast on the host
+            self._note_out_bound(_host_value(rec[2], self.out_bound.dtype))
+        return out
 
     # -- shapes --------------------------------------------------------------------------------
     def _matrix(self) -> Tensor:  # (G, K, M)
@@ -231,7 +281,7 @@ class AnalogLayer(nn.Module):
     touch (more than the arithmetic done in it). Lower it (on the class or a layer) to bound the
     memory a model keeps between calls."""
 
-    BUFFER_KEYS = ("_reused",)
+    BUFFER_KEYS = ("_reused", "_out_bound_host")
     """Entries of the layer's ``__dict__`` that are not state: the per-thread reused temporaries
     (``_w_scratch``, ``_p_scratch``, ``_x_scratch``, ``_y_scratch``, ``_cols_scratch``,
     ``_pad_scratch``, ``_g_scratch`` and the kept slots ``_kept``)."""
@@ -267,6 +317,10 @@ class AnalogLayer(nn.Module):
         return buffers.shaped_buffer(bufs, name, tuple(shape), dtype, device, self.scratch_max_elems)
 
     # -- the MVM -------------------------------------------------------------------------------
+    device_side_checks: tuple[str, ...] = ("cuda",)
+    """Device types whose NaN/Inf check of inputs and weights is a device-side assert
+    (``torch._assert_async``: no host sync; on CPU it costs 14 us a call, a host read 0.2 us)."""
+
     def input_scale(self, x: Tensor, input_range: Tensor | None) -> Tensor:
         """The full-scale input for ``(..., K)`` inputs: the layer's range (0-d), the per-vector
         maximum ``(..., 1)``, or with ``range_policy="dynamic_tile"`` on several row tiles each
@@ -305,14 +359,30 @@ class AnalogLayer(nn.Module):
     def _reject_non_finite(self, inputs: Tensor | None, weight_peaks: list[Tensor] | None = None) -> None:
         """Fail on a NaN/Inf input or weight, given 0-d reductions that propagate NaN and Inf:
         ``inputs`` (``None``: checked already) and the maxima of the weights' column scales
-        (``mapping.weight_scales``, computed by the read anyway). One host sync for both."""
+        (``mapping.weight_scales``, computed by the read anyway).
+
+        No host sync: on the devices in ``device_side_checks`` (CUDA) one device-side assert
+        (``torch._assert_async``) for both, which fails the next synchronising call with a
+        device-side assert when a value is NaN/Inf (``program_`` then names the layer); elsewhere
+        the 0-d value is read on the host (CPU: host memory, nothing to wait for; MPS: a sync) and
+        a NaN/Inf raises a ``ValueError`` naming the layer and whether the input or the weight was
+        not finite (docs/reliability.md)."""
         parts = ([] if inputs is None else [inputs]) + (weight_peaks or [])
         if not parts:
             return
         total = parts[0]
         for part in parts[1:]:
             total = torch.maximum(total, part)  # NaN propagating
-        if math.isfinite(float(total)):
+        if total.is_cpu and "cpu" not in self.device_side_checks:
+            if math.isfinite(total.tolist()):  # host memory: a read without a dispatcher op
+                return
+        elif total.device.type in self.device_side_checks:
+            try:
+                torch._assert_async(torch.isfinite(total), NON_FINITE_MESSAGE)
+                return
+            except RuntimeError:  # raised at once (a CPU tensor): say which, naming the layer
+                pass
+        elif math.isfinite(float(total)):  # a device without the assert: one sync
             return
         if weight_peaks and not math.isfinite(float(torch.stack(weight_peaks).max())):
             raise ValueError(
@@ -480,7 +550,7 @@ class AnalogLayer(nn.Module):
         noise_std = cfg.noise.out_std_rel_fs * cfg.adc.out_bound
         src = self.noise_source(x.device, x.dtype, min(gr * nb * nv * cols, self.max_chunk_elems)) \
             if noise_std > 0 else None
-        readout = Readout(adc_bits=cfg.adc.bits, out_bound=float(self.out_bound), clip=cfg.adc.clip,
+        readout = Readout(adc_bits=cfg.adc.bits, out_bound=self.out_bound_value(), clip=cfg.adc.clip,
                           noise_std=noise_std, adcs=adcs)
         y = tiled_mvm(
             x_blocks, read, groups=gr, readout=readout, source=src, max_partial_elems=self.max_chunk_elems,
@@ -535,7 +605,11 @@ class AnalogLayer(nn.Module):
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[override]
         programmed.prepare_load(self, state_dict, prefix)  # a programmed state loads into a fresh layer
+        version = self.out_bound._version
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        incoming = state_dict.get(prefix + "out_bound")
+        if self.out_bound._version != version and isinstance(incoming, Tensor):  # copied in: read it here
+            self._note_out_bound(_host_value(float(incoming), self.out_bound.dtype))
 
     def extra_repr(self) -> str:
         c = self.cfg

@@ -58,8 +58,13 @@ class GaussianSource:
         self.pool = torch.randn(pool_size, generator=generator, device=self.device, dtype=dtype)
         self.signs = torch.randn(pool_size, generator=generator, device=self.device, dtype=dtype).sign_()
         self.refresh = max(1, int(pool_size * refresh_fraction))
-        # offsets come from a Python generator seeded from ``generator`` (no tensor op per draw)
-        seed = int(torch.randint(1 << 62, (1,), generator=generator, device=self.device).item())
+        # offsets come from a Python generator seeded from ``generator`` (no tensor op per draw):
+        # a CPU generator's next draw (host memory, read without a device sync); an accelerator's
+        # generator's seed, on the host (reading a draw back would wait for the device)
+        if self.device.type == "cpu":
+            seed = torch.randint(1 << 62, (1,), generator=generator, device=self.device).tolist()[0]
+        else:
+            seed = f"analogue.noise.offsets:{generator.initial_seed()}"
         self._offsets = random.Random(seed)
         self._calls = 0
         self._lock = threading.Lock()

@@ -213,10 +213,12 @@ class InMemoryOptimizer(torch.optim.Optimizer):
         self._layers = {id(layer.weight): (name, layer) for name, layer in layers.items()}
         self._records: dict[int, list[_Record]] = {id(layer.weight): [] for layer in layers.values()}
         self._hooks: list[Any] = []
-        self.generator = torch.Generator().manual_seed(int(seed))
+        # random draws on the weights' device (the pulses are sampled where the arrays live)
+        where = next(iter(layers.values())).weight.device if layers else torch.device("cpu")
+        self.generator = torch.Generator(device=where).manual_seed(int(seed))
         self._seed = int(seed)
         self._noise_stream = NoiseStream(layer_seed(self._seed, 1))  # cycle-to-cycle noise
-        self._pulses = torch.zeros((), dtype=torch.float64)
+        self._pulses = torch.zeros((), dtype=torch.float64, device=where)
         self._counts = {"steps": 0, "array_updates": 0, "transfer_reads": 0, "refreshes": 0,
                         "samples": 0}
         self._scale: dict[int, float] = {}
@@ -310,8 +312,8 @@ class InMemoryOptimizer(torch.optim.Optimizer):
         dev = arr.device
         if dev.c2c_std_rel <= 0 and getattr(dev, "reset_std", 0.0) <= 0:
             return None
-        pool = _pool_size(arr.weight().numel())
-        return self._noise_stream.source("cpu", torch.float32, pool)
+        w = arr.weight()
+        return self._noise_stream.source(w.device, w.dtype, _pool_size(w.numel()))
 
     @property
     def stats(self) -> dict[str, float]:

@@ -1,0 +1,56 @@
+"""``--device``: the torch device a CLI command runs its model on (``cpu``, ``cuda``, ``cuda:1``,
+``mps``; default ``cpu``: the results then match the documented figures on any machine, and a GPU is
+used only when asked for).
+
+``resolve_device`` turns the text into a ``torch.device``, failing with one line that names the
+fix for a name torch does not know, a device without data (``meta``) and one this machine lacks.
+Commands whose library path is CPU-only so far refuse another device the same way
+(``require_cpu``) rather than failing later on a tensor on the wrong device.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+DEVICE_HELP = ("torch device to run the model on: cpu, cuda, cuda:N or mps (default: cpu; a GPU is "
+               "used only when named)")
+
+
+def add_device_argument(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """Add ``--device`` (the torch device; ``args.device``, text) to a command's parser."""
+    p.add_argument("--device", default="cpu", metavar="DEVICE", help=DEVICE_HELP)
+
+
+def _available(dev: torch.device) -> bool:
+    if dev.type == "cpu":
+        return True
+    if dev.type == "cuda":
+        return torch.cuda.is_available() and (dev.index is None or dev.index < torch.cuda.device_count())
+    if dev.type == "mps":
+        return torch.backends.mps.is_available()
+    mod = getattr(torch, dev.type, None)  # xpu and other accelerator backends
+    return bool(mod is not None and hasattr(mod, "is_available") and mod.is_available())
+
+
+def resolve_device(text: str | torch.device) -> torch.device:
+    """``text`` as a ``torch.device`` this machine has; a ``ValueError`` naming the fix otherwise."""
+    try:
+        dev = torch.device(text)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"--device: {str(text)!r} is not a torch device; use cpu, cuda, cuda:N or mps") from None
+    if dev.type == "meta":
+        raise ValueError("--device: meta tensors hold no data, so a model cannot run on them; use cpu, cuda or mps")
+    if not _available(dev):
+        raise ValueError(f"--device: {dev} is not available on this machine (torch {torch.__version__}); "
+                         "use --device cpu, or install a torch build for that device")
+    return dev
+
+
+def require_cpu(dev: torch.device, command: str) -> torch.device:
+    """``dev`` when it is the CPU; else a ``ValueError``: ``command`` runs on the CPU only so far."""
+    if dev.type != "cpu":
+        raise ValueError(f"--device {dev}: analogue {command} runs on the CPU only so far (its data "
+                         "pipeline and training loop are not device-generic yet); use --device cpu")
+    return dev
