@@ -284,7 +284,9 @@ def wire_weight_grad(layer: AnalogLayer, gw: Tensor, trace: MVMTrace | None = No
         if kept is not None:  # the forward's read: no pass over the weights for the model
             s = kept.scales
             # d held / d W = d(s f(W / s)) / d W: the normalised read's VJP of (g s), over s
-            g_n = wired_vjp(g_blocks, g_blocks * s, cfg, kept)
+            # (contiguous like the kept state: mixed layouts make every pass a strided one)
+            g_n = wired_vjp(g_blocks, torch.mul(g_blocks, s, out=torch.empty_like(kept.positive, dtype=s.dtype)),
+                            cfg, kept)
         else:
             blocks = mapping.to_blocks(mat.detach(), cfg.tile.rows)
             s = mapping.weight_scales(blocks, cfg.tile.cols, cfg.mapping.scale)
