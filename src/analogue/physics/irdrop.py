@@ -26,8 +26,9 @@ row ladders' inverses are semi-separable and come from two pivot recurrences, al
 Cost: ``O(rows * cols^3 + rows^2 * cols^2)`` once (Cholesky solves of ``cols x cols`` blocks, in
 torch on ``G_S``'s device), then ``O(batch * rows * cols)`` per batch.
 
-The fast models, differentiable in ``G_S`` and batched over tiles ``(..., rows, cols)`` at
-``O(rows * cols)`` (running sums along rows and columns, no solve), for training and sweeps
+The fast models, differentiable in ``G_S`` and batched over tiles ``(..., rows, cols)``, no solve
+(running sums along the rows; the column sums as one matmul with their ``(rows, rows)`` matrix up
+to ``_MATMUL_MAX_ROWS`` rows, running sums beyond), for training and sweeps
 (docs/circuits.md: derivation and measured error against the exact solve):
 ``first_order_conductance``, ``G_eff`` to first order in the wire resistances, and
 ``fast_conductance``, its self-consistent (resummed) form, which is exact for a row or a column
