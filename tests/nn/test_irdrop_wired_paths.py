@@ -147,3 +147,25 @@ def test_in_place_weight_update_changes_the_eval_output():
         lay.weight.mul_(0.5)
         y1 = lay(x)
     assert (y0 - y1).abs().max() > 1e-3
+
+
+def test_convolution_fast_path_equals_the_autograd_path(monkeypatch):
+    """A convolution's forward and gradients with the kept state and closed form equal those of
+    the autograd path through the model (``_closed_form`` off: the code before the fast path)."""
+    cfg = _cfg(**{"tile.rows": 32, "tile.cols": 8})
+    torch.manual_seed(0)
+    conv = an.AnalogConv2d(3, 16, 3, padding=1, cfg=cfg).double().train()
+    x = torch.randn(2, 3, 6, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(7))
+
+    def run():
+        conv.zero_grad(set_to_none=True)
+        xa = x.clone().requires_grad_(True)
+        y = conv(xa)
+        y.square().sum().backward()
+        return y.detach(), xa.grad, conv.weight.grad
+
+    fast = run()
+    monkeypatch.setattr(readers, "_closed_form", lambda w_n, cfg: False)
+    slow = run()
+    for a, b in zip(fast, slow):
+        torch.testing.assert_close(a, b, rtol=1e-11, atol=1e-13)
