@@ -220,6 +220,7 @@ class InMemoryOptimizer(torch.optim.Optimizer):
         self._counts = {"steps": 0, "array_updates": 0, "transfer_reads": 0, "refreshes": 0,
                         "samples": 0}
         self._scale: dict[int, float] = {}
+        self._next_col: dict[int, int] = {}  # TikiTaka: st["next_col"] as an int (no read-back per step)
         super().__init__([layer.weight for layer in layers.values()], dict(lr=lr, **defaults))
         for layer in layers.values():
             self._attach(layer)
@@ -290,10 +291,7 @@ class InMemoryOptimizer(torch.optim.Optimizer):
     def _write_back(self, w: Tensor) -> None:
         st = self.state[w]
         with torch.no_grad():
-            if w.dim() == 2:
-                torch.mul(self.array(w).weight(), st["weight_scale"], out=w)
-            else:
-                w.copy_(self.array(w).weight().mul(st["weight_scale"]).view(w.shape))
+            torch.mul(self.array(w).weight(), st["weight_scale"], out=w if w.dim() == 2 else w.view(_matrix_shape(w)))
 
     def layers(self) -> dict[str, Trainable]:
         return {name: layer for name, layer in self._layers.values()}
@@ -310,7 +308,7 @@ class InMemoryOptimizer(torch.optim.Optimizer):
         dev = arr.device
         if dev.c2c_std_rel <= 0 and getattr(dev, "reset_std", 0.0) <= 0:
             return None
-        pool = _pool_size(arr.weight().numel())
+        pool = _pool_size(next(iter(arr.tensors.values())).numel())  # every tensor has the array's shape
         return self._noise_stream.source("cpu", torch.float32, pool)
 
     @property
@@ -330,6 +328,7 @@ class InMemoryOptimizer(torch.optim.Optimizer):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         super().load_state_dict(state_dict)
         self._scale.clear()
+        self._next_col.clear()
         for group in self.param_groups:
             for w in group["params"]:
                 self._write_back(w)
@@ -363,7 +362,7 @@ class InMemoryOptimizer(torch.optim.Optimizer):
                 rows = [update_rows(layer, r.x, r.d) for r in recs]  # type: ignore[arg-type]
                 x = torch.cat([r[0] for r in rows]) if len(rows) > 1 else rows[0][0]
                 d = torch.cat([r[1] for r in rows]) if len(rows) > 1 else rows[0][1]
-                if not bool(torch.isfinite(d.abs().amax())):
+                if not bool(torch.isfinite(d).all()):
                     raise ValueError(f"{self._layers[id(w)][0]}: the error reaching the array is NaN or "
                                      "Inf; lower the learning rate or check the loss")
                 samples = max(samples, x.shape[0])
@@ -481,7 +480,7 @@ class TikiTaka(InMemoryOptimizer):
         st["tt_step"] = torch.zeros((), dtype=w.dtype, device=w.device)
         st["next_col"] = torch.zeros((), dtype=w.dtype, device=w.device)
 
-    def _read_columns(self, fast: PulsedArray, ref: Tensor, cols: Tensor) -> Tensor:
+    def _read_columns(self, fast: PulsedArray, ref: Tensor, cols: Tensor | slice) -> Tensor:
         """One-hot reads of ``A[:, cols]`` against the reference, through the read periphery."""
         c = self.transfer_read
         a = fast.weight()[:, cols] - ref[:, cols]
@@ -494,27 +493,40 @@ class TikiTaka(InMemoryOptimizer):
         st = self.state[w]
         fast = self.array(w, "fast")
         chop = st["chopper"]
-        self._pulsed_update(fast, x * chop, d, group["lr"] / self._weight_scale(w))
+        chopped = group["chop_every"] is not None  # without a chopper its signs stay +1: skip the products
+        self._pulsed_update(fast, x * chop if chopped else x, d, group["lr"] / self._weight_scale(w))
         st["tt_step"] += 1
-        if int(st["tt_step"]) % group["transfer_every"]:
+        every = group["transfer_every"]
+        if every > 1 and int(st["tt_step"]) % every:
             return
         k = _matrix_shape(w)[1]
         n_cols = min(group["columns_per_transfer"], k)
-        start = int(st["next_col"])
-        cols = (torch.arange(n_cols, device=w.device) + start) % k
-        st["next_col"].fill_((start + n_cols) % k)
+        start = self._next_col.get(id(w))
+        if start is None:  # first transfer, or after load_state_dict
+            start = int(st["next_col"])
+        stop = start + n_cols
+        # the columns as a slice (views, no gather/scatter) unless they wrap around
+        cols: Tensor | slice = slice(start, stop) if stop <= k else (
+            torch.arange(n_cols, device=w.device) + start) % k
+        self._next_col[id(w)] = stop % k
+        st["next_col"].fill_(stop % k)
+        a = self._read_columns(fast, st["fast_ref"], cols)
+        if chopped:
+            a = a * chop[cols]
         h = st["h"]
-        a = self._read_columns(fast, st["fast_ref"], cols) * chop[cols]
-        h[:, cols] += group["transfer_lr"] * a
+        hc = h[:, cols]  # a view for a slice, a copy for an index (written back below)
+        hc += group["transfer_lr"] * a
         slow = self.array(w)
         dw = slow.device.dw_nominal
-        n = torch.trunc(h[:, cols] / dw).clamp_(-group["max_pulses"], group["max_pulses"])
-        h[:, cols] -= n * dw
+        n = torch.trunc(hc / dw).clamp_(-group["max_pulses"], group["max_pulses"])
+        hc -= n * dw
+        if not isinstance(cols, slice):
+            h[:, cols] = hc
         n_up, n_down = n.clamp_min(0.0), (-n).clamp_min(0.0)
         self._counts["refreshes"] += slow.pulse_(n_up, n_down, self._noise(slow), cols)
         self._count_pulses(n_up, n_down)
         self._counts["transfer_reads"] += n_cols
-        if group["chop_every"] is not None:
+        if chopped:
             st["reads"][cols] += 1
             flip = st["reads"][cols] % group["chop_every"] == 0
             chop[cols] = torch.where(flip, -chop[cols], chop[cols])
