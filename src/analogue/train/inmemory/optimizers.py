@@ -136,10 +136,13 @@ def update_rows(layer: Trainable, x: Tensor, d: Tensor) -> tuple[Tensor, Tensor]
         k, s, dil = (1, layer.kernel_size[0]), (1, layer.stride[0]), (1, layer.dilation[0])
     else:
         k, s, dil = layer.kernel_size, layer.stride, layer.dilation
-    pads = layer._pads()
-    if any(pads):
-        x = F.pad(x, pads, mode="constant" if layer.padding_mode == "zeros" else layer.padding_mode)
-    cols = F.unfold(x, k, dilation=dil, stride=s)              # (B, C * kh * kw, L)
+    left, right, top, bottom = pads = layer._pads()
+    if layer.padding_mode == "zeros" and left == right and top == bottom:  # unfold pads, without a copy
+        cols = F.unfold(x, k, dilation=dil, padding=(top, left), stride=s)  # (B, C * kh * kw, L)
+    else:
+        if any(pads):
+            x = F.pad(x, pads, mode="constant" if layer.padding_mode == "zeros" else layer.padding_mode)
+        cols = F.unfold(x, k, dilation=dil, stride=s)
     kk = cols.shape[1]
     return cols.transpose(1, 2).reshape(-1, kk), d.flatten(2).transpose(1, 2).reshape(-1, d.shape[1])
 
@@ -362,7 +365,7 @@ class InMemoryOptimizer(torch.optim.Optimizer):
                 rows = [update_rows(layer, r.x, r.d) for r in recs]  # type: ignore[arg-type]
                 x = torch.cat([r[0] for r in rows]) if len(rows) > 1 else rows[0][0]
                 d = torch.cat([r[1] for r in rows]) if len(rows) > 1 else rows[0][1]
-                if not bool(torch.isfinite(d).all()):
+                if not math.isfinite(float(d.abs().amax())):
                     raise ValueError(f"{self._layers[id(w)][0]}: the error reaching the array is NaN or "
                                      "Inf; lower the learning rate or check the loss")
                 samples = max(samples, x.shape[0])
