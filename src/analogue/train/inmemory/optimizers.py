@@ -303,7 +303,9 @@ class InMemoryOptimizer(torch.optim.Optimizer):
         """Forget captured activations and errors (and clear gradients, which these weights lack)."""
         for recs in self._records.values():
             recs.clear()
-        super().zero_grad(set_to_none=set_to_none)
+        # the weights change only through pulses and normally have no gradient: skip torch's pass
+        if any(p.grad is not None for g in self.param_groups for p in g["params"]):
+            super().zero_grad(set_to_none=set_to_none)
 
     def _noise(self, arr: PulsedArray) -> GaussianSource | None:
         """Cycle-to-cycle noise for ``arr``: a fast Gaussian source on its own stream, made on first
