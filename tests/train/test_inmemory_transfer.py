@@ -12,14 +12,6 @@ from analogue.train import inmemory as im
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-@pytest.fixture
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _mlp(seed=0):
     torch.manual_seed(seed)
     return an.convert_(nn.Sequential(nn.Linear(8, 6), nn.ReLU(), nn.Linear(6, 3)), an.presets.ideal())
