@@ -8,12 +8,23 @@ backward (transposed read), Tiki-Taka on the asymmetric RRAM-like device with th
 parameters (biases, embeddings, norms) on ``torch.optim.SGD``; digital: the plain model with
 ``torch.optim.SGD``. Medians of interleaved repeats; the ratio is the figure of merit (target
 <= 10x, as for MLPs). Run: ``python benchmarks/bench_inmemory_beyond.py [--threads N]``.
+
+Before/after: ``--baseline-src DIR`` (the ``src`` folder of another checkout, e.g. from ``git
+archive``) runs this script ``--runs`` times in fresh processes, alternating that tree and this one,
+and prints the medians over the runs side by side (on a shared machine, alternation spreads the load
+over both alike).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from common import time_pair
@@ -49,21 +60,61 @@ def _step(task: str, analog: bool, x: torch.Tensor, y: torch.Tensor) -> Callable
     return step
 
 
+def _measure(batch: int, reps: int) -> dict[str, tuple[float, float]]:
+    """``{task: (digital s, Tiki-Taka s)}``, medians of ``reps`` interleaved repeats."""
+    out = {}
+    for task in TASKS:
+        data = TASKS[task].data()
+        x, y = data.x_train[:batch], data.y_train[:batch]
+        out[task] = time_pair(_step(task, False, x, y), _step(task, True, x, y), reps=reps)
+    return out
+
+
+def _compare(args: argparse.Namespace) -> None:
+    """Alternate fresh runs on ``args.baseline_src`` and on this tree's ``src``; print medians."""
+    trees = {"before": str(Path(args.baseline_src).resolve()), "after": str(Path(__file__).resolve().parents[1] / "src")}
+    runs: dict[str, list[dict[str, list[float]]]] = {k: [] for k in trees}
+    cmd = [sys.executable, __file__, "--json", "--batch", str(args.batch), "--threads", str(args.threads),
+           "--reps", str(args.reps)]
+    for _ in range(args.runs):
+        for name, src in trees.items():
+            env = {**os.environ, "PYTHONPATH": src}
+            res = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
+            runs[name].append(json.loads(res.stdout.strip().splitlines()[-1]))
+    print(f"\nOne training step, batch {args.batch}, float32, {args.threads} thread(s); medians of "
+          f"{args.runs} alternating runs of {args.reps} interleaved repeats\n")
+    print("| model | digital ms | Tiki-Taka ms before | x digital before | Tiki-Taka ms after | x digital after |")
+    print("|---|---|---|---|---|---|")
+    for task in TASKS:
+        med = {k: [statistics.median(r[task][i] for r in runs[k]) for i in (0, 1)] for k in runs}
+        ratio = {k: statistics.median(r[task][1] / r[task][0] for r in runs[k]) for k in runs}
+        dig = statistics.median([r[task][0] for k in runs for r in runs[k]])
+        print(f"| {TASKS[task].name} | {1e3 * dig:.2f} | {1e3 * med['before'][1]:.2f} | {ratio['before']:.1f} | "
+              f"{1e3 * med['after'][1]:.2f} | {ratio['after']:.1f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--reps", type=int, default=30)
+    ap.add_argument("--baseline-src", default=None, help="src folder of a baseline checkout to compare against")
+    ap.add_argument("--runs", type=int, default=5, help="alternating runs per tree with --baseline-src")
+    ap.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.baseline_src:
+        _compare(args)
+        return
     if args.threads:
         torch.set_num_threads(args.threads)
+    res = _measure(args.batch, args.reps)
+    if args.json:
+        print(json.dumps(res))
+        return
     print(f"\nOne training step, batch {args.batch}, float32, {torch.get_num_threads()} thread(s)\n")
     print("| model | digital ms | Tiki-Taka ms | x digital |")
     print("|---|---|---|---|")
-    for task in TASKS:
-        data = TASKS[task].data()
-        x, y = data.x_train[: args.batch], data.y_train[: args.batch]
-        td, ta = time_pair(_step(task, False, x, y), _step(task, True, x, y), reps=args.reps)
+    for task, (td, ta) in res.items():
         print(f"| {TASKS[task].name} | {1e3 * td:.2f} | {1e3 * ta:.2f} | {ta / td:.1f} |")
 
 

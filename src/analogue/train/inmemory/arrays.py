@@ -109,20 +109,20 @@ class PulsedArray:
         return torch.zeros_like(self.weight())
 
     # -- pulsing -----------------------------------------------------------------------------------
-    def _get(self, name: str, cols: Tensor | None) -> Tensor:
+    def _get(self, name: str, cols: Tensor | slice | None) -> Tensor:
         v = self.tensors[name]
         return v if cols is None else v[:, cols]
 
-    def _put(self, name: str, value: Tensor, cols: Tensor | None) -> None:
+    def _put(self, name: str, value: Tensor, cols: Tensor | slice | None) -> None:
         if cols is None:
             self.tensors[name] = value
         else:
             self.tensors[name][:, cols] = value
 
     def pulse_(self, n_up: Tensor, n_down: Tensor, source: torch.Generator | GaussianSource | None,
-               cols: Tensor | None = None) -> int:
+               cols: Tensor | slice | None = None) -> int:
         """Apply ``n_up`` up and ``n_down`` down pulses per device (``(M, K)``, or ``(M, len(cols))``
-        restricted to ``cols``); returns the number of PCM refreshes (0 for other devices)."""
+        restricted to ``cols``, an index tensor or a slice); returns the number of PCM refreshes (0 for other devices)."""
         dev, g = self.device, self._get
         c2c = dev.c2c_std_rel
         gen = source if c2c > 0 or getattr(dev, "reset_std", 0.0) > 0 else None

@@ -136,10 +136,13 @@ def update_rows(layer: Trainable, x: Tensor, d: Tensor) -> tuple[Tensor, Tensor]
         k, s, dil = (1, layer.kernel_size[0]), (1, layer.stride[0]), (1, layer.dilation[0])
     else:
         k, s, dil = layer.kernel_size, layer.stride, layer.dilation
-    pads = layer._pads()
-    if any(pads):
-        x = F.pad(x, pads, mode="constant" if layer.padding_mode == "zeros" else layer.padding_mode)
-    cols = F.unfold(x, k, dilation=dil, stride=s)              # (B, C * kh * kw, L)
+    left, right, top, bottom = pads = layer._pads()
+    if layer.padding_mode == "zeros" and left == right and top == bottom:  # unfold pads, without a copy
+        cols = F.unfold(x, k, dilation=dil, padding=(top, left), stride=s)  # (B, C * kh * kw, L)
+    else:
+        if any(pads):
+            x = F.pad(x, pads, mode="constant" if layer.padding_mode == "zeros" else layer.padding_mode)
+        cols = F.unfold(x, k, dilation=dil, stride=s)
     kk = cols.shape[1]
     return cols.transpose(1, 2).reshape(-1, kk), d.flatten(2).transpose(1, 2).reshape(-1, d.shape[1])
 
@@ -222,6 +225,7 @@ class InMemoryOptimizer(torch.optim.Optimizer):
         self._counts = {"steps": 0, "array_updates": 0, "transfer_reads": 0, "refreshes": 0,
                         "samples": 0}
         self._scale: dict[int, float] = {}
+        self._next_col: dict[int, int] = {}  # TikiTaka: st["next_col"] as an int (no read-back per step)
         super().__init__([layer.weight for layer in layers.values()], dict(lr=lr, **defaults))
         for layer in layers.values():
             self._attach(layer)
@@ -292,10 +296,7 @@ class InMemoryOptimizer(torch.optim.Optimizer):
     def _write_back(self, w: Tensor) -> None:
         st = self.state[w]
         with torch.no_grad():
-            if w.dim() == 2:
-                torch.mul(self.array(w).weight(), st["weight_scale"], out=w)
-            else:
-                w.copy_(self.array(w).weight().mul(st["weight_scale"]).view(w.shape))
+            torch.mul(self.array(w).weight(), st["weight_scale"], out=w if w.dim() == 2 else w.view(_matrix_shape(w)))
 
     def layers(self) -> dict[str, Trainable]:
         return {name: layer for name, layer in self._layers.values()}
@@ -304,7 +305,9 @@ class InMemoryOptimizer(torch.optim.Optimizer):
         """Forget captured activations and errors (and clear gradients, which these weights lack)."""
         for recs in self._records.values():
             recs.clear()
-        super().zero_grad(set_to_none=set_to_none)
+        # the weights change only through pulses and normally have no gradient: skip torch's pass
+        if any(p.grad is not None for g in self.param_groups for p in g["params"]):
+            super().zero_grad(set_to_none=set_to_none)
 
     def _noise(self, arr: PulsedArray) -> GaussianSource | None:
         """Cycle-to-cycle noise for ``arr``: a fast Gaussian source on its own stream, made on first
@@ -312,8 +315,8 @@ class InMemoryOptimizer(torch.optim.Optimizer):
         dev = arr.device
         if dev.c2c_std_rel <= 0 and getattr(dev, "reset_std", 0.0) <= 0:
             return None
-        w = arr.weight()
-        return self._noise_stream.source(w.device, w.dtype, _pool_size(w.numel()))
+        t = next(iter(arr.tensors.values()))  # every tensor has the array's shape, device, dtype
+        return self._noise_stream.source(t.device, t.dtype, _pool_size(t.numel()))
 
     @property
     def stats(self) -> dict[str, float]:
@@ -332,6 +335,7 @@ class InMemoryOptimizer(torch.optim.Optimizer):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         super().load_state_dict(state_dict)
         self._scale.clear()
+        self._next_col.clear()
         for group in self.param_groups:
             for w in group["params"]:
                 self._write_back(w)
@@ -365,7 +369,7 @@ class InMemoryOptimizer(torch.optim.Optimizer):
                 rows = [update_rows(layer, r.x, r.d) for r in recs]  # type: ignore[arg-type]
                 x = torch.cat([r[0] for r in rows]) if len(rows) > 1 else rows[0][0]
                 d = torch.cat([r[1] for r in rows]) if len(rows) > 1 else rows[0][1]
-                if not bool(torch.isfinite(d.abs().amax())):
+                if not math.isfinite(float(d.abs().amax())):
                     raise ValueError(f"{self._layers[id(w)][0]}: the error reaching the array is NaN or "
                                      "Inf; lower the learning rate or check the loss")
                 samples = max(samples, x.shape[0])
@@ -483,7 +487,7 @@ class TikiTaka(InMemoryOptimizer):
         st["tt_step"] = torch.zeros((), dtype=w.dtype, device=w.device)
         st["next_col"] = torch.zeros((), dtype=w.dtype, device=w.device)
 
-    def _read_columns(self, fast: PulsedArray, ref: Tensor, cols: Tensor) -> Tensor:
+    def _read_columns(self, fast: PulsedArray, ref: Tensor, cols: Tensor | slice) -> Tensor:
         """One-hot reads of ``A[:, cols]`` against the reference, through the read periphery."""
         c = self.transfer_read
         a = fast.weight()[:, cols] - ref[:, cols]
@@ -496,27 +500,40 @@ class TikiTaka(InMemoryOptimizer):
         st = self.state[w]
         fast = self.array(w, "fast")
         chop = st["chopper"]
-        self._pulsed_update(fast, x * chop, d, group["lr"] / self._weight_scale(w))
+        chopped = group["chop_every"] is not None  # without a chopper its signs stay +1: skip the products
+        self._pulsed_update(fast, x * chop if chopped else x, d, group["lr"] / self._weight_scale(w))
         st["tt_step"] += 1
-        if int(st["tt_step"]) % group["transfer_every"]:
+        every = group["transfer_every"]
+        if every > 1 and int(st["tt_step"]) % every:
             return
         k = _matrix_shape(w)[1]
         n_cols = min(group["columns_per_transfer"], k)
-        start = int(st["next_col"])
-        cols = (torch.arange(n_cols, device=w.device) + start) % k
-        st["next_col"].fill_((start + n_cols) % k)
+        start = self._next_col.get(id(w))
+        if start is None:  # first transfer, or after load_state_dict
+            start = int(st["next_col"])
+        stop = start + n_cols
+        # the columns as a slice (views, no gather/scatter) unless they wrap around
+        cols: Tensor | slice = slice(start, stop) if stop <= k else (
+            torch.arange(n_cols, device=w.device) + start) % k
+        self._next_col[id(w)] = stop % k
+        st["next_col"].fill_(stop % k)
+        a = self._read_columns(fast, st["fast_ref"], cols)
+        if chopped:
+            a = a * chop[cols]
         h = st["h"]
-        a = self._read_columns(fast, st["fast_ref"], cols) * chop[cols]
-        h[:, cols] += group["transfer_lr"] * a
+        hc = h[:, cols]  # a view for a slice, a copy for an index (written back below)
+        hc += group["transfer_lr"] * a
         slow = self.array(w)
         dw = slow.device.dw_nominal
-        n = torch.trunc(h[:, cols] / dw).clamp_(-group["max_pulses"], group["max_pulses"])
-        h[:, cols] -= n * dw
+        n = torch.trunc(hc / dw).clamp_(-group["max_pulses"], group["max_pulses"])
+        hc -= n * dw
+        if not isinstance(cols, slice):
+            h[:, cols] = hc
         n_up, n_down = n.clamp_min(0.0), (-n).clamp_min(0.0)
         self._counts["refreshes"] += slow.pulse_(n_up, n_down, self._noise(slow), cols)
         self._count_pulses(n_up, n_down)
         self._counts["transfer_reads"] += n_cols
-        if group["chop_every"] is not None:
+        if chopped:
             st["reads"][cols] += 1
             flip = st["reads"][cols] % group["chop_every"] == 0
             chop[cols] = torch.where(flip, -chop[cols], chop[cols])
