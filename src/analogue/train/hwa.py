@@ -426,17 +426,19 @@ def reseed_noise_(model: nn.Module, seed: int) -> nn.Module:
 
 def _tile_columns(layer: AnalogLayer) -> Tensor:
     """``layer.weight`` as ``(outputs, inputs per output)``, one row per tile column, a view (so
-    in-place edits land in the weight). Taken from the layer's own matrix ``(G, K, M)`` where that
-    is a view of the weight (Linear: contiguous rows; HF ``Conv1D``, stored ``(inputs, outputs)``:
-    strided rows); a layer whose matrix is a rearranged copy (Conv) stores its weight output-major,
-    ``weight[o]`` being output ``o``'s column, as torch's ``ConvNd`` does."""
+    in-place edits land in the weight). A 2-d weight is read through the layer's own matrix
+    ``(G, K, M)``, a view of it (Linear, stored ``(outputs, inputs)``: contiguous rows; HF
+    ``Conv1D``, stored ``(inputs, outputs)``: strided rows); a convolution's weight is
+    output-major, ``weight[o]`` being output ``o``'s column, as in torch's ``ConvNd`` (its matrix
+    is a rearranged copy, not worth making here)."""
     w = layer.weight
-    mat = layer.weight_matrix()
-    if mat.untyped_storage().data_ptr() == w.untyped_storage().data_ptr():
-        try:
-            return mat.transpose(1, 2).view(-1, mat.shape[1])
-        except RuntimeError:  # strides that no (G*M, K) view reaches: the fallback below
-            pass
+    if w.dim() == 2:
+        mat = layer.weight_matrix()
+        if mat.untyped_storage().data_ptr() == w.untyped_storage().data_ptr():
+            try:
+                return mat.transpose(1, 2).view(-1, mat.shape[1])
+            except RuntimeError:  # strides that no (G*M, K) view reaches: output-major below
+                pass
     return w.detach().view(w.shape[0], -1)
 
 
