@@ -19,6 +19,7 @@ MODEL_COMMANDS = {  # every command that runs a model, with the arguments it nee
     "arrays": [],
     "attention": [],
     "inmemory-beyond": [],
+    "sweep": ["spec.yaml"],
 }
 
 
@@ -85,6 +86,7 @@ APPS = {
     "hwa-table": ([], "analogue.apps.hwa_table", "run_hwa_table", "device"),
     "attention": ([], "analogue.apps.attention_study", "attention_study", "device"),
     "inmemory-beyond": ([], "analogue.apps.inmemory_beyond", "beyond_mlp_table", "torch_device"),
+    "sweep": (["spec.yaml"], "analogue.apps.sweep", "run_sweep", "device"),  # the device's name (Ray)
 }
 
 
@@ -103,11 +105,11 @@ def test_every_app_receives_the_device(line, monkeypatch, capsys, tmp_path):
 
     monkeypatch.setattr(importlib.import_module(module), name, app)
     argv = [line.split()[0], *extra, "--device", "cuda:0"]
-    if line.startswith(("demo", "drift", "hwa-table", "train")):
+    if line.startswith(("demo", "drift", "hwa-table", "train", "sweep")):
         argv += ["--out", str(tmp_path / "out")]
     assert main(argv) == 2
     assert "stop here" in capsys.readouterr().err
-    assert seen[keyword] == torch.device("cuda:0")
+    assert torch.device(seen[keyword]) == torch.device("cuda:0")
 
 
 @pytest.mark.slow  # trains the digits CNN for an epoch
