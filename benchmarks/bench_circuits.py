@@ -34,10 +34,11 @@ the IR drop itself (exact against ideal, same measure), and the time of each mod
     python benchmarks/bench_circuits.py --training [--batch 256]
 
 HWA training and inference with the fast model (``circuit`` 1.5 / 5 ohm, the WIRED read) against
-ideal wires, side by side, alternately, best of 7: a 1024x1024 ``AnalogLinear`` on 256x256 tiles
+ideal wires, side by side, alternately, median of 7 (wall and process CPU time): a 1024x1024 ``AnalogLinear`` on 256x256 tiles
 (``presets.pcm()``, ``HWAOptions(device_noise_scale=1)``), one step = forward, backward, Adam
 step, batch 256; the eval forward of the same unprogrammed layer (no_grad); and the digits CNN
-(``presets.pcm(rows=64, cols=64)``, batch 256 of 8x8 images). Target (issue 15): training <= 1.3x.
+(``presets.pcm(rows=64, cols=64)``, batch 256 of 8x8 images), both. Target (issue 15): training
+<= 1.3x. ``--threads N``: torch threads (default: torch's).
 """
 
 from __future__ import annotations
@@ -206,24 +207,29 @@ def training(batch: int, repeats: int = 7) -> None:
             torch.randint(0, 10, (batch,), generator=gen)),
     }
     rows_out = []
+    load = os.getloadavg()[0]
     for case, fns in cases.items():
         for kind, idx in (("HWA training step", 0), ("inference (unprogrammed)", 1)):
-            if case.startswith("digits") and idx == 1:
-                continue
-            times = {name: float("inf") for name in fns}
+            wall: dict[str, list[float]] = {name: [] for name in fns}
+            cpu: dict[str, list[float]] = {name: [] for name in fns}
             for f in fns.values():
                 f[idx]()  # warm-up
             for _ in range(repeats):  # alternately
                 for name, f in fns.items():
-                    t0 = time.perf_counter()
+                    t0, c0 = time.perf_counter(), time.process_time()
                     f[idx]()
-                    times[name] = min(times[name], time.perf_counter() - t0)
-            base = times["ideal wires"]
-            rows_out.append({"model": case, "what": kind, "ideal wires ms": 1e3 * base,
-                             "IR drop (fast) ms": 1e3 * times["IR drop (fast)"],
-                             "ratio": times["IR drop (fast)"] / base})
-    print(f"\nbatch {batch}; wires 1.5 / 5 ohm (fast model, 1 iteration); presets.pcm(); "
-          f"torch threads {torch.get_num_threads()}\n")
+                    cpu[name].append(time.process_time() - c0)
+                    wall[name].append(time.perf_counter() - t0)
+            w = {name: float(np.median(v)) for name, v in wall.items()}
+            c = {name: float(np.median(v)) for name, v in cpu.items()}
+            rows_out.append({"model": case, "what": kind, "ideal wires ms": 1e3 * w["ideal wires"],
+                             "IR drop (fast) ms": 1e3 * w["IR drop (fast)"],
+                             "ratio (wall)": w["IR drop (fast)"] / w["ideal wires"],
+                             "ratio (CPU time)": c["IR drop (fast)"] / c["ideal wires"]})
+    print(f"\nbatch {batch}; wires 1.5 / 5 ohm (fast model, 1 iteration); presets.pcm(); torch threads "
+          f"{torch.get_num_threads()}; medians of {repeats} alternating repeats; load average "
+          f"{load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end (CPU time: this process's, "
+          f"less sensitive to other load)\n")
     print(md_table(rows_out))
 
 
@@ -241,12 +247,15 @@ def main() -> None:
                     help="the fast IR-drop models' error against the exact solve, per size and wires")
     ap.add_argument("--exact-max", type=int, default=512,
                     help="with --fast: the largest size also solved exactly (slow beyond)")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     ap.add_argument("--training", action="store_true",
                     help="HWA training and inference with the fast model against ideal wires")
     args = ap.parse_args()
     if args.fast:
         fast_errors(args.sizes, args.exact_max)
         return
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     if args.training:
         training(args.batch if args.batch != 64 else 256)
         return

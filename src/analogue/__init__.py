@@ -1,6 +1,6 @@
 """analogue: simulate, train, compile and cost PyTorch models on analog in-memory-computing hardware."""
 
-from analogue import analysis, cost, physics, train
+from analogue import analysis, cost, physics, sensor, train
 from analogue._util.version import __version__ as __version__
 from analogue.compile import CompiledModel, compile  # noqa: A004 -- an.compile is the public name
 from analogue.compile.program import deprecated_program as _deprecated_program
@@ -78,6 +78,7 @@ __all__ = [
     "presets",
     "program_",
     "save",
+    "sensor",
     "to_digital_",
     "train",
     "unprogram_",

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from analogue.analysis.sweep import (
+from analogue.analysis.sweeps import (
     SweepResult,
     SweepSpec,
     pareto_front,
@@ -136,3 +136,16 @@ def test_cli_sweep(ray_local, tmp_path, capsys):
 def test_sweep_result_without_rows(tmp_path):
     res = SweepResult((), 0, 0, tmp_path, ("adc_bits",))
     assert res.pareto() == [] and res.failed == []
+
+
+def test_the_sweep_function_does_not_shadow_its_module():
+    """``analogue.analysis.sweep`` is the function; its module is ``analogue.analysis.sweeps`` (an
+    import of the module by its dotted name gives the module, not the function)."""
+    import importlib
+    import inspect
+
+    import analogue.analysis.sweeps as module
+    from analogue.analysis import sweep as function
+
+    assert inspect.ismodule(module) and inspect.isfunction(function)
+    assert function is module.sweep is importlib.import_module("analogue.analysis.sweeps").sweep

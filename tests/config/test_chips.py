@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 
 import pytest
+import torch
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -54,10 +55,14 @@ def test_derived_timing_follows_encoding_and_adc() -> None:
     # PWM: 128-cycle window, then a SAR conversion of 8 clocks per column sharing the ADC
     pwm = base.replace(input_encoding="pwm", adc_kind="sar", columns_per_adc=4)
     assert pwm.mvm_latency_s == pytest.approx(128e-9 + 4 * 8e-9)
-    # bit-serial: 8 reads, each converted (CCO adds no time of its own)
+    # bit-serial: sign-magnitude, the sign as the pulse polarity: 7 magnitude-bit reads, each
+    # converted (CCO adds no time of its own)
     ser = base.replace(input_encoding="bit_serial", adc_kind="cco")
-    assert ser.mvm_latency_s == pytest.approx(8 * 10e-9)
-    assert ser.conversions_per_mvm == 8 * 256
+    assert ser.mvm_latency_s == pytest.approx(7 * 10e-9)
+    assert ser.conversions_per_mvm == 7 * 256
+    # 3 magnitude bits per read: ceil(7 / 3) = 3 reads
+    ser3 = ser.replace(**{"array.dac.bits_per_cycle": 3})
+    assert ser3.mvm_latency_s == pytest.approx(3 * 10e-9)
     # ramp converter: 2**bits clocks; two phases double it
     ramp = base.replace(input_encoding="amplitude", adc_kind="ramp", input_phases=2)
     assert ramp.mvm_latency_s == pytest.approx(2 * (10e-9 + 256e-9))
@@ -220,3 +225,17 @@ def test_replace_takes_section_paths_and_flat_names() -> None:
     with pytest.raises(ConfigError, match="Chip.periphery"):
         h.replace(**{"periphery.adc_knd": "sar"})
 
+
+
+@pytest.mark.parametrize("dac_bits, k", [(8, None), (8, 1), (8, 2), (6, 5), (2, 1)])
+def test_bit_serial_cost_counts_the_accuracy_paths_cycles(dac_bits, k) -> None:
+    """The cost model's reads and conversions per MVM are the read cycles the accuracy path runs
+    (``accuracy_array``'s ``dac.cycles``: the planes of ``input_bit_planes``)."""
+    from analogue.physics.periphery import input_bit_planes
+
+    chip = Chip(array=array_config("pcm", dac_bits=dac_bits, adc_bits=8),
+                periphery=Periphery(input_encoding="bit_serial", mvm_time_s=None))
+    chip = chip.replace(**{"array.dac.bits_per_cycle": k})
+    arr = chips.accuracy_array(chip)
+    planes = input_bit_planes(torch.arange(-3.0, 4.0), dac_bits, arr.dac.bits_per_cycle)
+    assert chip.timing["reads"] == chip.timing["convs"] == arr.dac.cycles == planes.shape[0]

@@ -35,6 +35,16 @@ def test_unlimited_endurance_and_no_rate():
     assert c.to_dict()["device_kind"] == "sram"
 
 
+
+def test_sram_writes_are_not_free():
+    """An SRAM write costs an SRAM access: 10 pJ per 64 bits of an 8 KB array at 45 nm (Horowitz,
+    ISSCC 2014; docs/references.md section 8), one row per 2 ns."""
+    c = attention_cost(seq=10, d_head=4, heads=2, layers=3, device_kind="sram", tile_rows=8)
+    assert c.cells_written == 960
+    assert c.write_energy_J == pytest.approx(960 * 10e-12 / 64)
+    assert c.write_time_s == pytest.approx(3 * 10 * 2e-9)
+
+
 @pytest.mark.parametrize("kw,match", [({"seq": 0}, "seq"), ({"device_kind": "dram"}, "device_kind"),
                                       ({"adc_kind": "pipeline"}, "adc_kind"),
                                       ({"inferences_per_s": -1.0}, "inferences_per_s")])

@@ -3,6 +3,7 @@ directions of the design knobs (property tests), and the vectorised sweep."""
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -197,3 +198,23 @@ def test_sweep_device_and_node_together() -> None:
         p = peak(base.replace(device=r["device"][i], node_nm=float(r["node_nm"][i])))
         assert r["area_mm2"][i] == pytest.approx(p.area_mm2, rel=1e-12)
         assert r["tops_per_W"][i] == pytest.approx(p.tops_per_W, rel=1e-12)
+
+
+@pytest.mark.parametrize("order", ["device_first", "g_max_first"])
+def test_sweep_device_and_full_scale_in_either_order(order) -> None:
+    """A device axis brings its conductance window and a g_max_uS axis overrides it (None: the
+    swept device's), whichever axis comes first: each point equals the scalar peak of
+    ``Chip.replace(device=..., g_max_uS=...)``."""
+    base = chips.hermes()
+    axes = {"device": ["pcm", "rram"], "g_max_uS": [5.0, None, 40.0]}
+    if order == "g_max_first":
+        axes = dict(reversed(list(axes.items())))
+    r = sweep(base, **axes)
+    assert list(r)[:2] == list(axes)
+    for i, values in enumerate(itertools.product(*axes.values())):  # the grid, first axis slowest
+        chip = base.replace(**dict(zip(axes, values)))
+        p = peak(chip)
+        assert r["device"][i] == chip.device
+        assert r["g_max_uS"][i] == pytest.approx(chip.g_max_uS, rel=1e-12)
+        assert r["tops_per_W"][i] == pytest.approx(p.tops_per_W, rel=1e-12)
+        assert r["area_mm2"][i] == pytest.approx(p.area_mm2, rel=1e-12)

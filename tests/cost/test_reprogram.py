@@ -129,6 +129,13 @@ def test_sram_never_wears_out() -> None:
     assert math.isinf(s.lifetime_days) and not s.wears_out
     assert not r.reprogram["wears_out"]
     assert "does not wear out" in s.sentences()[1]
+    # strict JSON: unlimited endurance and lifetime are null, in the schedule and the report
+    d = json.loads(json.dumps(s.to_dict(), allow_nan=False))
+    assert d["lifetime_days"] is None and d["endurance_cycles"] is None
+    assert d["writes_per_cell_per_day"] == pytest.approx(s.writes_per_cell_per_day)
+    assert json.loads(json.dumps(r.to_dict(), allow_nan=False))["reprogram"]["lifetime_days"] is None
+    # an SRAM rewrite is not free: every placed cell costs an SRAM bit write (0.16 pJ)
+    assert s.energy_per_write_J == pytest.approx(s.cells_written * 10e-12 / 64) and s.energy_per_write_J > 0
 
 
 def test_write_schedule_checks_its_arguments() -> None:

@@ -254,3 +254,33 @@ def test_bad_calibration_arguments_name_the_field(kwargs, field):
     with pytest.raises(ValueError, match=f"calibrate_: {field}"):
         an.calibrate_(_layer(), torch.randn(3, 200), **kwargs)
 
+
+
+@pytest.mark.parametrize("k_cycle", [1, 3])
+def test_bit_serial_calibration_covers_every_read_cycle(k_cycle):
+    """With bit-serial inputs each conversion sees one digit plane's sums: the calibrated range is
+    their largest (oracle: the planes by integer shifts and the sums by plain matmuls), and the
+    calibrated layer with an ideal, clipping ADC then gives the unclipped result on the data."""
+    torch.manual_seed(0)
+    cfg = an.presets.quantized(dac_bits=7, rows=64).replace(
+        **{"adc.bits": None, "adc.clip": True, "dac.bits_per_cycle": k_cycle})
+    layer = an.AnalogLinear(100, 12, cfg=cfg, dtype=torch.float64)
+    x = torch.rand(200, 100, dtype=torch.float64) * torch.randn(200, 100, dtype=torch.float64)
+    an.calibrate_(layer, x, adc_quantile=1.0, adc_margin=1.0)
+    w = layer.weight.detach().t()  # (K, M)
+    ld = 63
+    scale = x.abs().amax(dim=1, keepdim=True)
+    codes = torch.round(x / scale * ld).to(torch.int64)
+    mag, sign = codes.abs(), codes.sign()
+    top, y = torch.zeros(()), torch.zeros(200, 12, dtype=torch.float64)
+    for j in range(math.ceil(6 / k_cycle)):
+        plane = ((mag >> (k_cycle * j)) & ((1 << k_cycle) - 1)) * sign
+        for b in range(2):  # 100 rows on 64-row tiles: 2 blocks of 50, each column scaled to its largest |w|
+            wb = w[50 * b: 50 * (b + 1)]
+            s = wb.abs().amax(dim=0)
+            p = plane[:, 50 * b: 50 * (b + 1)].to(torch.float64) / ((1 << k_cycle) - 1) @ (wb / s)
+            top = torch.maximum(top, p.abs().max())
+            y += p * s * ((1 << k_cycle) - 1) * 2 ** (k_cycle * j) / ld
+    assert torch.isclose(layer.out_bound.double(), top, rtol=1e-6)
+    with torch.no_grad():
+        assert torch.allclose(layer(x) - layer.bias, y * scale, rtol=1e-9, atol=1e-9)

@@ -291,3 +291,38 @@ def test_cycles_as_groups_equal_cycles_as_vectors():
     torch.testing.assert_close(one, ref, rtol=1e-7, atol=1e-7)
     torch.testing.assert_close(chunked, ref, rtol=1e-7, atol=1e-7)
     assert not torch.equal(ref[:10], ref[10:20])
+
+
+@pytest.mark.parametrize("k_cycle", [1, 2])
+def test_drift_probes_read_bit_serially(k_cycle):
+    """Drift-compensation probes read as the layer reads: each read cycle's digit plane of the
+    probe codes through the ADC on its own, then shift-and-add (oracle: the planes by integer
+    shifts, each cycle's sums by a plain matmul, quantised by hand). With ideal converters this
+    equals the amplitude reading (linearity)."""
+    from analogue.nn.programmed import probe_inputs, probe_readings
+
+    def programmed(cfg):
+        layer = _layer(cfg)
+        an.program_(layer, seed=5)
+        return layer
+
+    ideal = {"adc.bits": None, "adc.clip": False}
+    y_amp = probe_readings(programmed(_cfg(None, **ideal)))
+    y_ser = probe_readings(programmed(_cfg(k_cycle, **ideal)))
+    torch.testing.assert_close(y_ser[0], y_amp[0], rtol=0, atol=0)
+    torch.testing.assert_close(y_ser[1], y_amp[1], rtol=1e-12, atol=1e-12)
+
+    layer = programmed(_cfg(k_cycle, out_bound=1.7))
+    expected, measured = probe_readings(layer)
+    ld, la, bound = levels(layer.cfg.dac.bits), levels(layer.cfg.adc.bits), float(layer.out_bound)
+    codes = torch.round(probe_inputs(layer) * ld).to(torch.int64)
+    mag, sign, base = codes.abs(), codes.sign(), 1 << k_cycle
+    oracle = torch.zeros_like(measured)
+    for j in range(math.ceil(math.log2(ld + 1) / k_cycle)):
+        plane = ((mag >> (k_cycle * j)) & (base - 1)) * sign
+        p = torch.bmm(plane.to(torch.float64) / (base - 1), layer.prog_w)
+        q = torch.round((p * la / bound).clamp(-la, la)) * bound / la
+        oracle += q * (base - 1) * 2 ** (k_cycle * j) / ld
+    torch.testing.assert_close(measured, oracle, rtol=1e-12, atol=1e-12)
+    amplitude = torch.round((torch.bmm(probe_inputs(layer), layer.prog_w) * la / bound).clamp(-la, la))
+    assert not torch.allclose(measured, amplitude * bound / la)  # the amplitude reading differs

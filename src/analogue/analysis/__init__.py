@@ -11,7 +11,7 @@ from analogue.analysis.sensitivity import (
            count_macs,
            sensitivity,
 )
-from analogue.analysis.sweep import SweepResult, SweepSpec, pareto_front, sweep
+from analogue.analysis.sweeps import SweepResult, SweepSpec, pareto_front, sweep
 
 __all__ = [
     "AccuracyOverTime",

@@ -80,6 +80,15 @@ def brief_claims() -> dict[str, float]:
     }
 
 
+def edge_camera_claim() -> dict[str, Any]:
+    """The founding brief's "analog flash for real-time edge inference (>1000 frames/s)",
+    computed: camera-resolution backbones compiled onto the Mythic M1076 preset
+    (:func:`analogue.apps.edge.camera_claim`)."""
+    from analogue.apps.edge import camera_claim
+
+    return camera_claim()
+
+
 def claims_table() -> str:
     """Fixed-width table of :func:`claims_rows` followed by :func:`brief_claims`."""
     head = (
@@ -108,5 +117,6 @@ def claims_table() -> str:
         f"{b['gpu_a100_pJ_per_MAC']:.2f} pJ/MAC; HERMES {b['hermes_pJ_per_MAC']:.3f} pJ/MAC "
         f"({b['gpu_over_hermes_energy_ratio']:.0f}x); best preset {b['best_preset_pJ_per_MAC']:.3f} "
         f"pJ/MAC ({b['gpu_over_best_preset_energy_ratio']:.0f}x)"),
+        f"brief: '>1000 frames/s for edge cameras (analog flash)': {edge_camera_claim()['sentence']}",
     ]
     return "\n".join(lines)

@@ -1,6 +1,6 @@
 """The standard sweep: accuracy and cost of one model at every point (``analogue sweep``).
 
-``analysis.sweep`` runs the points on Ray and keeps the table; this module says what a point
+``analysis.sweeps.sweep`` runs the points on Ray and keeps the table; this module says what a point
 measures (``measure_point``) and builds the model a sweep names (``load_model``):
 
 - accuracy: the model converted with the point's ``chip.array`` (``lifecycle.convert_``, seed
@@ -23,7 +23,7 @@ from torch import Tensor, nn
 
 from analogue._util.progress import Progress
 from analogue.analysis.drift import accuracy_over_time
-from analogue.analysis.sweep import SweepResult, SweepSpec, point_chip, point_settings, sweep
+from analogue.analysis.sweeps import SweepResult, SweepSpec, point_chip, point_settings, sweep
 from analogue.apps.train_config import _resolve
 from analogue.compile import compile as compile_model
 from analogue.config import ConfigError

@@ -30,9 +30,11 @@ from analogue.cli.attention import (
     run_attention,
     run_beyond,
 )
+from analogue.cli.continual import add_continual_arguments, run_continual
 from analogue.cli.cost import add_cost_arguments, run_cost
 from analogue.cli.device import add_device_argument, resolve_device
 from analogue.cli.map import add_map_arguments, run_map
+from analogue.cli.sensor import add_sensor_arguments, run_sensor
 from analogue.cli.sweep import add_sweep_arguments, run_sweep_cli
 from analogue.cli.train import (
     add_hwa_table_arguments,
@@ -40,6 +42,7 @@ from analogue.cli.train import (
     run_hwa_table_cli,
     run_train,
 )
+from analogue.cli.transformer import add_transformer_arguments, run_transformer_cli
 
 
 # -- demo -------------------------------------------------------------------------------------
@@ -114,6 +117,13 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
                   "accuracy and cost", add_attention_arguments, run_attention),
     "inmemory-beyond": ("Tiki-Taka in memory on a digits CNN and a tiny transformer vs digital SGD",
                         add_beyond_arguments, run_beyond),
+    "transformer": ("pretrained MiniLM encoder and a GPT-2-class LM: digital vs analog, HWA fine-tuning, cost",
+                    add_transformer_arguments, run_transformer_cli),
+    "sensor": ("digits with the first convolution in the image sensor: accuracy vs light and "
+               "exposure, energy per frame vs a conventional sensor", add_sensor_arguments, run_sensor),
+    "continual": ("continual learning on a battery: split and permuted digits learned in memory vs "
+                  "digital fine-tuning vs frozen; accuracy matrix, forgetting, energy per update",
+                  add_continual_arguments, run_continual),
 }
 
 

@@ -13,6 +13,9 @@ and the ADC range ``ADCConfig.out_bound`` is given in these units (10 in Rasch e
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
 
 from analogue._util.serial import Serialisable, check_version
 from analogue._util.validate import (
@@ -27,6 +30,18 @@ CONFIG_VERSION = 1
 
 RANGE_POLICIES = ("dynamic", "dynamic_tile", "fixed", "calibrated", "learned")
 SCALE_POLICIES = ("column", "tile")
+
+
+def input_cycles(bits: Any, bits_per_cycle: Any) -> Any:
+    """Read cycles of a ``bits``-bit DAC code streamed bit-serially, ``bits_per_cycle`` magnitude
+    bits per read: sign-magnitude with the sign as the pulse polarity, so ``ceil((bits - 1) /
+    bits_per_cycle)`` reads; a 1-bit code (its sign alone) is one read. The one count of both the
+    accuracy path (``DACConfig.cycles``, ``physics.periphery.input_bit_planes``) and the cost
+    model (``config.chips.mvm_timing``). Integers, or numpy arrays that broadcast (float64)."""
+    if isinstance(bits, int) and isinstance(bits_per_cycle, int):
+        return max(-(-(bits - 1) // bits_per_cycle), 1)
+    b, k = np.asarray(bits, dtype=np.float64), np.asarray(bits_per_cycle, dtype=np.float64)
+    return np.maximum(np.ceil((b - 1.0) / k), 1.0)
 
 
 @dataclass(frozen=True)
@@ -87,7 +102,7 @@ class DACConfig:
         bit-serial inputs."""
         if self.bits_per_cycle is None or self.bits is None:
             return 1
-        return -(-(self.bits - 1) // self.bits_per_cycle)
+        return input_cycles(self.bits, self.bits_per_cycle)
 
     def __post_init__(self) -> None:
         check_bits(self.bits, "DACConfig.bits")

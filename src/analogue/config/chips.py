@@ -30,9 +30,11 @@ model calls it for many design points, ``Chip.timing`` for one):
   ``"pwm"`` one window of ``2**(dac_bits-1)`` clock cycles (pulse width = input), one conversion;
   ``"pulse_count"`` the same window as ``2**(dac_bits-1)`` unit pulses of ``t_read_s`` (charge
   integrated per pulse), one conversion; ``"amplitude"`` one read of ``t_read_s`` through a
-  voltage DAC, one conversion; ``"bit_serial"`` ``dac_bits`` reads, each converted and combined
-  by shift-and-add; ``"bit_serial_integrate"`` ``dac_bits`` reads integrated in analog, one
-  conversion. The ADC kind sets ``t_adc``: SAR one clock per bit, flash one clock, ramp
+  voltage DAC, one conversion; ``"bit_serial"`` ``ceil((dac_bits - 1) / k)`` reads (sign-magnitude:
+  the sign is the pulse polarity; ``k`` magnitude bits per read, ``array.dac.bits_per_cycle``, 1
+  when unset; a 1-bit input is one read: ``config.array.input_cycles``, the accuracy path's
+  count), each converted and combined by shift-and-add; ``"bit_serial_integrate"`` as many reads
+  integrated in analog, one conversion. The ADC kind sets ``t_adc``: SAR one clock per bit, flash one clock, ramp
   ``2**adc_bits`` clocks, CCO none of its own (it counts during the read window).
 
 A weight occupies ``cells_per_weight`` adjacent columns (differential pairs, bit slices), so one
@@ -69,6 +71,7 @@ from analogue._util.serial import (
 )
 from analogue._util.validate import ConfigError, is_int, is_real
 from analogue.config import AnalogConfig, DeviceConfig, presets
+from analogue.config.array import input_cycles
 from analogue.config.technology import DEVICES
 
 CHIP_VERSION = 2
@@ -522,8 +525,15 @@ class Chip:
             adc_bits=self.adc_bits, columns_per_adc=pe.columns_per_adc,
             input_phases=pe.input_phases,
             mvm_time_s=np.nan if pe.mvm_time_s is None else pe.mvm_time_s,
+            bits_per_cycle=self.bits_per_cycle,
         )
         return {k: float(v) for k, v in t.items()}
+
+    @property
+    def bits_per_cycle(self) -> int:
+        """Magnitude bits per read of bit-serial inputs: the array's ``dac.bits_per_cycle``, 1
+        when unset (as :func:`accuracy_array`)."""
+        return self.array.dac.bits_per_cycle or 1
 
     @property
     def mvm_latency_s(self) -> float:
@@ -668,7 +678,8 @@ def accuracy_array(chip: Chip, bits_per_cycle: int = 1) -> AnalogConfig:
     sets it already keeps its own); every other encoding converts once per MVM (PWM, pulse
     count, amplitude, and ``"bit_serial_integrate"``, which integrates the cycles in analog before
     one conversion): amplitude inputs (``bits_per_cycle=None``). The cost model's timing counts
-    ``dac_bits`` reads and conversions for ``"bit_serial"`` (1 bit per read; docs/devices.md)."""
+    the same reads and conversions for ``"bit_serial"`` (``config.array.input_cycles`` of the
+    chip's ``array.dac.bits_per_cycle``, 1 when unset; docs/devices.md)."""
     array = chip.array
     if chip.periphery.input_encoding != "bit_serial":
         return array.replace(**{"dac.bits_per_cycle": None})
@@ -701,6 +712,7 @@ def mvm_timing(
     columns_per_adc: ArrayLike,
     input_phases: ArrayLike,
     mvm_time_s: ArrayLike,
+    bits_per_cycle: ArrayLike = 1,
 ) -> dict[str, NDArray[np.float64]]:
     """Timing of one MVM on one array, for one design point (scalars) or many (arrays that
     broadcast); kinds as ``ENCODING_CODE``/``ADC_KIND_CODE``, ``mvm_time_s`` NaN where derived.
@@ -708,13 +720,15 @@ def mvm_timing(
     Returns ``t_read_s`` (one read: a ``2**(dac_bits-1)``-cycle window for the time encodings,
     ``t_read_s`` otherwise), ``t_drive_s`` (how long the full-scale input drives the array during
     one read), ``reads`` and ``convs`` per phase, ``t_conv_s`` (one conversion) and
-    ``mvm_latency_s`` (module docstring).
+    ``mvm_latency_s`` (module docstring). ``bits_per_cycle``: magnitude bits per read of the
+    bit-serial encodings (``DACConfig.bits_per_cycle``; 1 where the array leaves it unset).
     """
     enc = np.asarray(encoding)
     b_in = np.asarray(dac_bits, dtype=np.float64)
     serial = (enc == ENCODING_CODE["bit_serial"]) | (enc == ENCODING_CODE["bit_serial_integrate"])
-    reads = np.where(serial, b_in, 1.0)
-    convs = np.where(enc == ENCODING_CODE["bit_serial"], b_in, 1.0)
+    cycles = input_cycles(b_in, bits_per_cycle)  # the accuracy path's count (sign-magnitude)
+    reads = np.where(serial, cycles, 1.0)
+    convs = np.where(enc == ENCODING_CODE["bit_serial"], cycles, 1.0)
     timed = (enc == ENCODING_CODE["pwm"]) | (enc == ENCODING_CODE["pulse_count"])
     window = 2.0 ** np.maximum(b_in - 1.0, 0.0)
     t_read = np.where(timed, window / clock_hz, t_read_s)

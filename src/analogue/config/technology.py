@@ -14,7 +14,10 @@ from __future__ import annotations
 #: cell currents 1 nA-1 uA (Guo et al., IEDM 2017; Bayat et al., Nat. Commun. 9, 2018), program
 #: ~10 us and ~1 nJ per cell by hot-electron injection; SRAM: 6T/8T cell 150-200 F2 (ITRS);
 #: charge-domain SRAM CIM charges a ~1 fF cell capacitor per read (Valavi et al., JSSC 54(6),
-#: 2019), which the G*t form represents as 2 uS x 0.5 ns = 1 fF.
+#: 2019), which the G*t form represents as 2 uS x 0.5 ns = 1 fF; an SRAM write is a word write of
+#: an ~8 KB array (a 256x256 macro holds 8 KB): 10 pJ per 64 bits at 45 nm, 0.9 V (Horowitz,
+#: ISSCC 2014, Fig. 1.1.9, an access; a write taken equal), 0.16 pJ per bit, one row per 2 ns
+#: clock cycle.
 DEVICES: dict[str, dict[str, float]] = {
     "pcm": {"g_max_uS": 25.0, "g_min_uS": 0.0, "cell_F2": 50.0, "program_J": 1.0e-9,
             "program_row_s": 10e-6, "pulse_J": 30e-12},
@@ -24,7 +27,7 @@ DEVICES: dict[str, dict[str, float]] = {
              "program_J": 0.5e-12, "program_row_s": 50e-9, "pulse_J": 0.5e-12},
     "flash": {"g_max_uS": 2.0, "g_min_uS": 0.002, "cell_F2": 30.0, "program_J": 1.0e-9,
               "program_row_s": 100e-6, "pulse_J": 0.1e-9},
-    "sram": {"g_max_uS": 2.0, "g_min_uS": 0.0, "cell_F2": 200.0, "program_J": 0.0,
+    "sram": {"g_max_uS": 2.0, "g_min_uS": 0.0, "cell_F2": 200.0, "program_J": 10e-12 / 64,
              "program_row_s": 2e-9, "pulse_J": 0.0},
     "ideal": {"g_max_uS": 25.0, "g_min_uS": 0.0, "cell_F2": 50.0, "program_J": 0.0,
               "program_row_s": 0.0, "pulse_J": 0.0},

@@ -217,7 +217,8 @@ def table() -> list[TableEntry]:
                 "weighted stacking combines a weight's 8 binary cells before one conversion "
                 "(slice_combining='analog'); input shaping is not modelled"),
         assumed=("16 sub-arrays 512x512 all rows driven, 8 binary cells per weight",
-                 "bit-serial inputs (8 reads in the 15.2 ns, each converted), a SAR per weight "
+                 "bit-serial inputs (8-bit sign-magnitude codes: 7 reads of 15.2 / 8 ns, each "
+                 "converted), a SAR per weight "
                  "(64 per sub-array, the count of one per 8 columns)",
                  "0.2 V clamped bit line, current from the supply (current-mode sensing), "
                  "device-table cell conductance"),

@@ -102,6 +102,7 @@ def chip_params(chips: Chip | Sequence[Chip]) -> dict[str, np.ndarray]:
         put("slice_analog", float(org.slice_combining == "analog"))
         put("weight_bits", org.weight_bits)
         put("dac_bits", ch.dac_bits)
+        put("bits_per_cycle", ch.bits_per_cycle)
         put("encoding", ENCODING_CODE[pe.input_encoding])
         put("adc_bits", ch.adc_bits)
         put("adc_kind", ADC_KIND_CODE[pe.adc_kind])
@@ -146,7 +147,7 @@ def timing(p: dict[str, Any]) -> dict[str, np.ndarray]:
         encoding=p["encoding"], dac_bits=p["dac_bits"], clock_hz=p["clock_hz"],
         t_read_s=p["t_read_s"], adc_kind=p["adc_kind"], adc_bits=p["adc_bits"],
         columns_per_adc=p["columns_per_adc"], input_phases=p["input_phases"],
-        mvm_time_s=p["mvm_time_s"],
+        mvm_time_s=p["mvm_time_s"], bits_per_cycle=p["bits_per_cycle"],
     )
 
 

@@ -162,7 +162,10 @@ def sweep(
     p = {k: np.full(n_points, float(v)) for k, v in base.items()}
     out: dict[str, np.ndarray] = {}
     cell_f2 = np.full(n_points, K.DEVICES[chip.device]["cell_F2"])
-    for name, idx in zip(names, grids):
+    dev_g_max = np.full(n_points, K.DEVICES[chip.device]["g_max_uS"])  # what g_max_uS=None takes
+    # the device first, whatever the axes' order: it brings its conductance window, which a
+    # g_max_uS axis then overrides (as Chip.replace applies device before g_max_uS)
+    for name, idx in sorted(zip(names, grids), key=lambda axis: axis[0] != "device"):
         vals = list(axes[name])
         flat = idx.ravel()
         if name == "device":
@@ -171,6 +174,7 @@ def sweep(
             for key in ("g_min_uS", "g_max_uS"):
                 table = np.array([K.DEVICES[v][key] for v in vals])
                 p[key] = table[flat]
+            dev_g_max = p["g_max_uS"].copy()
             p["device"] = np.array([list(K.DEVICES).index(v) for v in vals], dtype=float)[flat]
             cell_f2 = np.array([K.DEVICES[v]["cell_F2"] for v in vals])[flat]
             out[name] = np.array(vals, dtype=object)[flat]
@@ -187,11 +191,11 @@ def sweep(
         if name == "c_wire_fF_per_cell" and any(v is None for v in vals):
             raise ConfigError("sweep: c_wire_fF_per_cell=None (from the cell pitch) is not an axis"
                               " value; set it on the chip and leave the axis out")
-        if name == "g_max_uS":  # None: the technology's, as in Chip.replace
-            vals = [K.DEVICES[chip.device]["g_max_uS"] if v is None else v for v in vals]
-        arr = np.array([math.nan if v is None else float(v) for v in vals])
-        p[key] = arr[flat]
-        out[name] = arr[flat]
+        arr = np.array([math.nan if v is None else float(v) for v in vals])[flat]
+        if name == "g_max_uS":  # None: the (swept) technology's, as in Chip.replace
+            arr = np.where(np.isnan(arr), dev_g_max, arr)
+        p[key] = arr
+        out[name] = arr
     # the off state follows the (swept) device and full scale, as chip_params derives it
     kinds = list(K.DEVICES)
     dev_idx = p["device"].astype(int)
@@ -203,6 +207,7 @@ def sweep(
     if chip.electrical.c_wire_fF_per_cell is None and "c_wire_fF_per_cell" not in axes:
         p["c_wire_fF_per_cell"] = pitch_c_wire_fF(p["cell_area_um2"])  # from the (swept) pitch
     r = evaluate(p, input_activity, weight_activity)
+    out = {name: out[name] for name in names}  # the axes in the order given
     out.update(
         tops=r["tops"],
         tops_per_W=r["tops_per_W"],

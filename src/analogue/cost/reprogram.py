@@ -44,6 +44,10 @@ class WriteSchedule:
     ``latency_per_inference_s``; wear at ``inferences_per_s``: ``writes_per_cell_per_day``
     against ``endurance_cycles``, ``lifetime_days`` (``inf`` when the device does not wear or
     nothing is rewritten), ``service_life_days`` and ``wears_out``.
+
+    ``to_dict`` is strict JSON (``json.dumps(..., allow_nan=False)`` accepts it): an unbounded
+    ``endurance_cycles`` or ``lifetime_days`` (``inf``) is written ``None`` (JSON ``null``),
+    meaning "unlimited: the arrays never wear out".
     """
 
     device: str
@@ -63,8 +67,10 @@ class WriteSchedule:
     wears_out: bool
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict of builtins."""
-        return asdict(self)
+        """Plain dict of builtins, strict JSON: ``inf`` (unlimited endurance or lifetime) as
+        ``None``."""
+        return {k: None if isinstance(v, float) and math.isinf(v) else v
+                for k, v in asdict(self).items()}
 
     def sentences(self) -> list[str]:
         """The schedule in plain words (numbers computed, never typed)."""

@@ -23,6 +23,7 @@ from analogue._util.validate import check_at_least, check_int, check_positive_fr
 from analogue.lifecycle.convert import analog_layers
 from analogue.nn import AnalogLayer
 from analogue.physics import mapping
+from analogue.physics.periphery import dac, input_bit_planes
 
 log = logging.getLogger(__name__)
 
@@ -226,9 +227,21 @@ def _quantile(values: Tensor, q: float) -> Tensor:
 def partial_sums(layer: AnalogLayer, x: Tensor, input_range: Tensor | None = None,
                  weights: Tensor | None = None) -> Tensor:
     """Noise-free, unquantised per-block column sums ``(G * nb, N, M)`` in normalised units
-    (``weights``: the layer's normalised blocks when already read)."""
+    (``weights``: the layer's normalised blocks when already read): what each ADC converts.
+
+    With bit-serial inputs (``DACConfig.bits_per_cycle = k``) each read cycle applies one digit
+    plane of the DAC codes (``input_bit_planes``, worth ``1 / (2**k - 1)`` of full scale per
+    step) and is converted on its own, so the sums are those of every cycle: ``(G * nb, C * N,
+    M)`` (cycle-major within each group), not of the amplitude inputs -- a plane is a
+    full-amplitude digit whatever the input's magnitude."""
     scale = layer.input_scale(x, layer.input_range if input_range is None else input_range)
-    x_n = (x / scale).clamp(-1.0, 1.0)
+    serial, bits = layer.cfg.dac.bits_per_cycle, layer.cfg.dac.bits
+    if serial is None:
+        x_n = (x / scale).clamp(-1.0, 1.0)
+    else:
+        g, _, k = x.shape
+        planes = input_bit_planes(dac(x, scale, bits, codes=True), bits, serial, dim=1)
+        x_n = planes.view(g, -1, k).mul_(1.0 / ((1 << serial) - 1))
     xb = mapping.inputs_to_blocks(x_n, layer.cfg.tile.rows)
     w = layer.read_blocks()(0, xb.shape[0])[0] if weights is None else weights
     return torch.bmm(xb, w)
@@ -241,7 +254,7 @@ def _adc_statistic(layer: AnalogLayer, x: Tensor, q: float, max_elements: int, s
     ``max_elements`` of the partial sums."""
     g, n, _ = x.shape
     nb = layer.n_row_blocks
-    per_vector = g * nb * layer.matrix_shape[2]
+    per_vector = g * nb * layer.matrix_shape[2] * layer.cfg.dac.cycles  # bit-serial: a sum per cycle
     step = max(max_elements // per_vector, 1)
     w, _ = layer.read_blocks()(0, g * nb)  # normalised once for every chunk
     largest = TopValues(max_elements)
@@ -287,7 +300,8 @@ def calibrate_(
     ``(x, y)`` pair, or a list/iterable/DataLoader of those (the first ``max_batches`` are used;
     labels are ignored). Input range (layers with a ``calibrated`` or ``learned`` DAC): the
     ``input_quantile`` of ``|x|``. ADC range (``out_bound``): ``adc_margin`` times the
-    ``adc_quantile`` of the noise-free column sums, so output noise stays inside the range.
+    ``adc_quantile`` of the noise-free column sums, so output noise stays inside the range (with
+    bit-serial inputs, the sums of every read cycle: what each conversion sees).
     The model runs once over the data in eval mode with its current settings.
 
     Memory stays bounded whatever the data size. Each layer keeps, while the model runs, the

@@ -89,7 +89,7 @@ class AnalogMatmulFn(torch.autograd.Function):
                 gx = gx_full if need_x else None
         if need_w:  # x_eff^T g = codes^T (g * unit)
             codes, unit = trace.weight_grad_operands()
-            gw = readers.wire_weight_grad(sim, sim.weight_grad(g if unit is None else g * unit, codes))
+            gw = readers.wire_weight_grad(sim, sim.weight_grad(g if unit is None else g * unit, codes), trace)
         return gx, gw, gr, gb, None, None
 
 
@@ -151,5 +151,5 @@ class AnalogConvFn(torch.autograd.Function):
             codes, unit = trace.weight_grad_operands()
             if unit is None:  # the codes are x_eff: one unit each
                 unit = torch.ones((), dtype=g_img.dtype, device=g_img.device)
-            gw = readers.wire_weight_grad(layer, layer.weight_grad_image(g_img, codes, unit, geo))
+            gw = readers.wire_weight_grad(layer, layer.weight_grad_image(g_img, codes, unit, geo), trace)
         return gx, gw, gr, gb, None, None, None, None, None

@@ -475,7 +475,7 @@ class AnalogLayer(nn.Module):
             self, weights, w_all, s_all,
             out=lambda: self._slot_buffer(bufs, "w_eff", w_all.shape, w_all.dtype, w_all.device))
         trace = MVMTrace(x_codes=x_n, x_scale=scale, w_eff=w_eff, clipped=clip,
-                         x_unit=dac_unit(self.cfg.dac.bits))
+                         x_unit=dac_unit(self.cfg.dac.bits), read_state=weights.wired)
         if slot is not None:
             buffers.hold_slot(self._reused_buffers(), slot, trace, bufs)
         return y, trace

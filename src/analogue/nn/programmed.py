@@ -70,6 +70,8 @@ from analogue.physics.devices import (
 from analogue.physics.irdrop import effective_conductances
 from analogue.physics.periphery import (
     ColumnADCs,
+    bit_plane_significance,
+    input_bit_planes,
     levels,
     nonideal_dac,
     sample_column_adcs,
@@ -516,6 +518,13 @@ def probe_readings(layer: Any, n_reads: int = 1) -> tuple[Tensor, Tensor]:
     Returns ``(expected, measured)``, both ``(R*B, P, M*S)`` in normalised units: ``expected``
     is computed digitally from the programmed targets (the host knows what it programmed),
     ``measured`` comes off the array as it is now.
+
+    Bit-serial inputs (``DACConfig.bits_per_cycle``) are read as the layer reads them: each read
+    cycle applies one digit plane of the probes' DAC codes (``input_bit_planes``), is read anew
+    (fresh per-read and output noise) and converted on its own, and the cycles' readings are
+    shifted and added (``bit_plane_significance``). With ideal converters and no noise this
+    equals the amplitude reading (the sum is linear); a quantising or non-ideal ADC converts each
+    cycle's (full-amplitude digit) sums, not the amplitude sums.
     """
     _check_programmed(layer, "drift compensation")
     if isinstance(n_reads, bool) or not isinstance(n_reads, int) or n_reads < 1:
@@ -546,9 +555,18 @@ def probe_readings(layer: Any, n_reads: int = 1) -> tuple[Tensor, Tensor]:
     if inl is not None:  # the probes are DAC outputs: apply the DACs' INL to their codes
         unit = 1.0 / levels(cfg.dac.bits)
         x = nonideal_dac(torch.round(x / unit), cfg.dac.bits, inl) * unit
+    serial = cfg.dac.bits_per_cycle
+    if serial is None:
+        cycles = [(x, 1.0)]
+    else:  # the probes are on the DAC grid: their codes' digit planes, each a read of its own
+        bits = cfg.dac.bits
+        planes = input_bit_planes(torch.round(x * levels(bits)), bits, serial, dim=0)
+        planes.mul_(1.0 / ((1 << serial) - 1))
+        cycles = list(zip(planes, bit_plane_significance(bits, serial, torch.float64).tolist()))
     total = torch.zeros(gb, p, w.shape[-1], dtype=w.dtype, device=w.device)
     for _ in range(n_reads):
-        total += tiled_mvm(x, read, groups=gb, readout=readout, source=src)
+        for xc, significance in cycles:
+            total.add_(tiled_mvm(xc, read, groups=gb, readout=readout, source=src), alpha=significance)
     return expected, total.div_(n_reads)
 
 

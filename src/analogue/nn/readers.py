@@ -47,8 +47,9 @@ from analogue.nn import programmed
 from analogue.nn.buffers import strided_like
 from analogue.physics import mapping
 from analogue.physics.crossbar import BlockReader, WeightUnits
-from analogue.physics.irdrop import fast_conductance
+from analogue.physics.irdrop import _drop, fast_conductance
 from analogue.physics.slicing import bit_slice, unslice
+from analogue.physics.ste import MVMTrace
 
 if TYPE_CHECKING:
     from analogue.nn.layer import AnalogLayer
@@ -96,11 +97,13 @@ _WEIGHT_UNITS = (ReadKind.EXACT, ReadKind.PERTURBED)
 @dataclass(frozen=True)
 class WeightRead:
     """A reader of the array's weight blocks and what it reads. ``matrix``: the detached weight
-    ``(G, K, M)`` the reader reads from, for reads in weight units (else ``None``)."""
+    ``(G, K, M)`` the reader reads from, for reads in weight units (else ``None``); ``wired``:
+    what a ``WIRED`` read keeps for its weight gradient (the trace's ``read_state``)."""
 
     kind: ReadKind
     read: BlockReader
     matrix: Tensor | None = None
+    wired: WiredState | None = None
 
     @property
     def units(self) -> WeightUnits:
@@ -148,58 +151,160 @@ def reads_wires(layer: AnalogLayer) -> bool:
     return layer.cfg.circuit.ir_drop and not programmed.reads_programmed(layer)
 
 
-def wired_blocks(w_n: Tensor, cfg: AnalogConfig) -> Tensor:
+class WiredState:
+    """What a ``WIRED`` read of all blocks keeps for its weight gradient (``wire_weight_grad``),
+    set when the read has the closed-form backward (one iteration, whole arrays, no slicing):
+    ``eff`` and ``q`` ``(2, b, r, C)``, the effective conductances ``G / q`` of the G+ and G-
+    arrays and the fast model's ``q = 1 + D[G]``; ``positive``: where the read weight is > 0;
+    ``scales``: the blocks' digital scales. All ``None`` otherwise."""
+
+    __slots__ = ("eff", "positive", "q", "scales")
+
+    def __init__(self) -> None:
+        self.eff: Tensor | None = None
+        self.q: Tensor | None = None
+        self.positive: Tensor | None = None
+        self.scales: Tensor | None = None
+
+
+def _closed_form(w_n: Tensor, cfg: AnalogConfig) -> bool:
+    """Whether the wired read of ``w_n`` ``(b, r, C)`` has the closed-form backward (one
+    iteration, the columns whole arrays, all viewed as ``(b, r, arrays, tile.cols)``)."""
+    width, tc = w_n.shape[-1], cfg.tile.cols
+    return cfg.circuit.fast_iterations == 1 and (width <= tc or width % tc == 0)
+
+
+def _conductances(w_n: Tensor, cfg: AnalogConfig) -> Tensor:
+    """``G+`` and ``G-`` (uS) of the normalised weights ``w_n`` ``(b, r, C)`` in one ``(2, b, r,
+    C)`` tensor: ``G+ = g_min + span * max(w, 0)``, ``G- = G+ - span * w`` (no graph)."""
+    mp = cfg.mapping
+    span = mp.g_max_uS - mp.g_min_uS
+    g = w_n.new_empty((2, *w_n.shape))
+    torch.clamp(w_n, min=0, out=g[0]).mul_(span).add_(mp.g_min_uS)
+    torch.mul(w_n, span, out=g[1])
+    torch.sub(g[0], g[1], out=g[1])
+    return g
+
+
+def _arrays(x: Tensor, tc: int) -> Tensor:
+    """``(..., C)`` viewed as ``(..., arrays, tc)`` (whole arrays side by side, no copy)."""
+    width = x.shape[-1]
+    return x.view(*x.shape[:-1], max(1, width // tc), min(width, tc))
+
+
+def _wired_q(g: Tensor, cfg: AnalogConfig) -> Tensor:
+    """``q = 1 + D[G]`` ``(2, b, r, C)`` of the conductances ``g`` (``_conductances``), every
+    physical array at once (``physics.irdrop``'s drop operator, columns along dim -3 of the
+    arrays' view)."""
+    circ = cfg.circuit
+    r_row, r_col = circ.row_segment_ohm * 1e-6, circ.col_segment_ohm * 1e-6  # ohm x uS: M-ohm
+    return _drop(_arrays(g, cfg.tile.cols), r_row, r_col, col_dim=-3).add_(1.0).view(g.shape)
+
+
+def wired_blocks(w_n: Tensor, cfg: AnalogConfig, keep: WiredState | None = None) -> Tensor:
     """Normalised weight blocks ``(b, r, C)`` as read through the wires of ``cfg.circuit``: each
     weight to ``G+ = g_min + span * max(w, 0)``, ``G- = G+ - span * w`` (uS, ``span = g_max -
     g_min``, ``cfg.mapping``), the columns cut into physical arrays of ``cfg.tile.cols``, each
     array's effective conductances by ``physics.irdrop.fast_conductance`` (all arrays, G+ and G-,
-    in one batch) and ``(Geff+ - Geff-) / span`` back. Differentiable in ``w_n`` (pure torch)."""
+    in one batch) and ``(Geff+ - Geff-) / span`` back. Differentiable in ``w_n`` (pure torch).
+    ``keep``: where to leave the model's state for the closed-form backward (``WiredState``;
+    set when there is one: ``_closed_form``)."""
     circ, mp, tc = cfg.circuit, cfg.mapping, cfg.tile.cols
     span = mp.g_max_uS - mp.g_min_uS
     r_row, r_col = circ.row_segment_ohm * 1e-6, circ.col_segment_ohm * 1e-6  # ohm x uS: M-ohm
+    graph = w_n.requires_grad and torch.is_grad_enabled()
+    if not graph and _closed_form(w_n, cfg):  # G+/G- in one tensor, in place
+        g = _conductances(w_n, cfg)
+        q = _wired_q(g, cfg)
+        eff = g.div_(q)
+        if keep is not None:
+            keep.eff, keep.q, keep.positive = eff, q, w_n > 0
+        return torch.sub(eff[0], eff[1]).div_(span)
     g_pos = torch.relu(w_n).mul(span).add(mp.g_min_uS)
     g = torch.stack([g_pos, g_pos - span * w_n])
     width = g.shape[-1]
     if width <= tc or width % tc == 0:  # (2, b, r, arrays, tc): every array at once, no copy
-        g4 = g.view(*g.shape[:-1], max(1, width // tc), min(width, tc))
-        eff = fast_conductance(g4, r_row, r_col, circ.fast_iterations, col_dim=-3).view(g.shape)
+        eff = fast_conductance(_arrays(g, tc), r_row, r_col, circ.fast_iterations, col_dim=-3).view(g.shape)
     else:
         eff = torch.cat([fast_conductance(g[..., c0: c0 + tc], r_row, r_col, circ.fast_iterations)
                          for c0 in range(0, width, tc)], dim=-1)
     return (eff[0] - eff[1]).div_(span)
 
 
-def wire_weight_grad(layer: AnalogLayer, gw: Tensor) -> Tensor:
+def wired_vjp(w_n: Tensor, g_out: Tensor, cfg: AnalogConfig, kept: WiredState | None = None) -> Tensor:
+    """The gradient with respect to ``w_n`` ``(b, r, C)`` of ``<g_out, wired_blocks(w_n, cfg)>``
+    in closed form (one iteration, whole arrays: ``_closed_form``), no graph: with ``G`` the
+    G+/G- conductances, ``q = 1 + D[G]`` and ``G_eff = G / q``: ``P = g_out / q - D[g_out
+    G_eff / q]`` (``D`` symmetric) for each of G+ and G-, and the gradient is ``P+`` where
+    ``w > 0`` and ``P-`` elsewhere (``dG+/dw = span [w > 0]``, ``dG-/dw = span ([w > 0] - 1)``;
+    the spans cancel). ``kept``: the forward read's
+    ``G_eff``, ``q`` and signs (``WiredState``; the Jacobian is then taken at the weights that
+    read; ``w_n`` only gives the shape), else computed from ``w_n``."""
+    circ = cfg.circuit
+    r_row, r_col = circ.row_segment_ohm * 1e-6, circ.col_segment_ohm * 1e-6
+    if kept is not None and kept.q is not None:
+        eff, q, positive = kept.eff, kept.q, kept.positive
+        t = torch.div(eff, q)
+    else:
+        g = _conductances(w_n, cfg)
+        q = _wired_q(g, cfg)
+        t = g.div_(q).div_(q)
+        positive = w_n > 0
+    t.mul_(g_out)  # g_out G / q^2
+    p = torch.div(g_out, q)
+    p.sub_(_drop(_arrays(t, cfg.tile.cols), r_row, r_col, col_dim=-3).view(t.shape))
+    return torch.where(positive, p[0], p[1])
+
+
+def wire_weight_grad(layer: AnalogLayer, gw: Tensor, trace: MVMTrace | None = None) -> Tensor:
     """The weight gradient through the wires: ``gw``, the gradient with respect to the weights the
     array read (laid out as the weight parameter), times the transposed Jacobian of the read
     ``W -> s * wired_blocks(W / s)`` (``s`` the digital column scales, held constant; any weight
     perturbation and bit slicing are passed straight through). ``gw`` itself when the call read
-    no wires. Called by the layers' backward (``nn.autograd``)."""
+    no wires. ``trace``: the forward's; its ``read_state`` (a ``WiredState``) hands over what the
+    forward's read kept, and the Jacobian is then taken at the weights the array read (the
+    perturbed ones in hardware-aware training, as for the ideal read's straight-through
+    gradient), in closed form (``wired_vjp``) with no pass over the weights for the model's
+    state. Without it (bit slicing, several iterations, a partial last array, no trace) the
+    Jacobian is taken at the unperturbed ``W / s``. Called by the layers' backward
+    (``nn.autograd``)."""
     if not reads_wires(layer):
         return gw
     weight = layer.weight
     cfg = layer.cfg
     g, k, m = layer.matrix_shape
+    state = trace.read_state if trace is not None else None
     with torch.enable_grad():
         mat = layer._matrix()  # the weight parameter laid out (G, K, M): a reshape of it
         probe = torch.zeros_like(mat, requires_grad=True)
         (lay,) = torch.autograd.grad(mat, weight, probe, create_graph=True)
         (g_mat,) = torch.autograd.grad(lay, probe, gw)  # gw laid out (G, K, M)
-        blocks = mapping.to_blocks(mat.detach(), cfg.tile.rows)
-        s = mapping.weight_scales(blocks, cfg.tile.cols, cfg.mapping.scale)
-        w_n = (blocks / s).requires_grad_(True)
-        # d held / d W = d(s f(W / s)) / d W: the normalised read's VJP of (g s), over s
-        (g_n,) = torch.autograd.grad(wired_blocks(w_n, cfg), w_n,
-                                     mapping.to_blocks(g_mat, cfg.tile.rows) * s)
+        g_blocks = mapping.to_blocks(g_mat, cfg.tile.rows)
+        kept = state if isinstance(state, WiredState) and state.q is not None else None
+        if kept is not None:  # the forward's read: no pass over the weights for the model
+            s = kept.scales
+            # d held / d W = d(s f(W / s)) / d W: the normalised read's VJP of (g s), over s
+            # (contiguous like the kept state: mixed layouts make every pass a strided one)
+            g_n = wired_vjp(g_blocks, torch.mul(g_blocks, s, out=torch.empty_like(kept.positive, dtype=s.dtype)),
+                            cfg, kept)
+        else:
+            blocks = mapping.to_blocks(mat.detach(), cfg.tile.rows)
+            s = mapping.weight_scales(blocks, cfg.tile.cols, cfg.mapping.scale)
+            w_n = blocks / s
+            if _closed_form(w_n, cfg):
+                g_n = wired_vjp(w_n, g_blocks * s, cfg)
+            else:
+                (g_n,) = torch.autograd.grad(wired_blocks(w_n.requires_grad_(True), cfg), w_n, g_blocks * s)
         g_read = g_n.div_(s).view(g, -1, m)[:, :k]
         (out,) = torch.autograd.grad(mat, weight, g_read)
     return out
 
 
-def normalised_reader(layer: AnalogLayer) -> BlockReader:
+def normalised_reader(layer: AnalogLayer, keep: WiredState | None = None) -> BlockReader:
     """A reader of normalised weight blocks and their digital scales (``physics.crossbar``): the
     programmed array in eval mode, else the weight (perturbed in training mode by the layer's
-    weight perturbation; bit-sliced when the device slices)."""
+    weight perturbation; bit-sliced when the device slices). ``keep``: where a wired read of all
+    blocks leaves what its weight gradient reuses (``WiredState``)."""
     if programmed.reads_programmed(layer):  # eval mode on a programmed array: what it holds now
         return programmed.programmed_reader(layer)
     blocks = mapping.to_blocks(layer.weight_matrix(), layer.cfg.tile.rows)
@@ -220,7 +325,12 @@ def normalised_reader(layer: AnalogLayer) -> BlockReader:
         if slicing is not None:  # bit-sliced weights: (b, r, M*S) columns, per-slice scales
             w_n, s = bit_slice(w_n, s, slicing)
         if wired:
-            w_n = wired_blocks(w_n, layer.cfg)
+            # a read of all blocks keeps its model's state for the weight gradient (not sliced:
+            # the gradient is taken on the unsliced weights)
+            whole = keep is not None and slicing is None and b0 == 0 and b1 == len(blocks)
+            w_n = wired_blocks(w_n, layer.cfg, keep if whole else None)
+            if whole and keep.q is not None:
+                keep.scales = s
         return w_n, s
 
     return read
@@ -251,7 +361,8 @@ def choose_read(layer: AnalogLayer, perturbed_out: Callable[[int], Tensor | None
     ``perturbed_out(numel)``: a flat buffer for the weights perturbed in weight units (asked only
     for a ``PERTURBED`` read; ``None``: allocate afresh)."""
     if reads_wires(layer):
-        return WeightRead(ReadKind.WIRED, normalised_reader(layer))
+        state = WiredState()
+        return WeightRead(ReadKind.WIRED, normalised_reader(layer, state), wired=state)
     pert = unit_perturbation(layer)
     if pert is not None:
         mat = layer.weight_matrix()

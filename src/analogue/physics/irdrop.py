@@ -26,8 +26,9 @@ row ladders' inverses are semi-separable and come from two pivot recurrences, al
 Cost: ``O(rows * cols^3 + rows^2 * cols^2)`` once (Cholesky solves of ``cols x cols`` blocks, in
 torch on ``G_S``'s device), then ``O(batch * rows * cols)`` per batch.
 
-The fast models, differentiable in ``G_S`` and batched over tiles ``(..., rows, cols)`` at
-``O(rows * cols)`` (running sums along rows and columns, no solve), for training and sweeps
+The fast models, differentiable in ``G_S`` and batched over tiles ``(..., rows, cols)``, no solve
+(running sums along the rows; the column sums as one matmul with their ``(rows, rows)`` matrix up
+to ``_MATMUL_MAX_ROWS`` rows, running sums beyond), for training and sweeps
 (docs/circuits.md: derivation and measured error against the exact solve):
 ``first_order_conductance``, ``G_eff`` to first order in the wire resistances, and
 ``fast_conductance``, its self-consistent (resummed) form, which is exact for a row or a column
@@ -198,8 +199,46 @@ def _check_fast(G_S: Tensor, r_row_ohm: float, r_col_ohm: float, where: str) -> 
     return float(r_row_ohm), float(r_col_ohm)
 
 
+_MATMUL_MAX_ROWS = 512
+"""``_drop`` takes the column sums as one matmul with their matrix when the array has at most this
+many rows (``rows`` multiply-adds per cell, in the BLAS: on CPU a running sum along any dim but
+the last is several times slower than that up to about this size), else as running sums."""
+
+
+def _col_matrix(rows: int, r_col: float, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """``r_col`` times the ``(rows, rows)`` symmetric matrix of ``C``: ``rows - max(i, i')``."""
+    idx = torch.arange(rows, device=device)
+    return (rows - torch.maximum(idx[:, None], idx[None, :])).to(dtype).mul_(r_col)
+
+
 def _drop(x: Tensor, r_row: float, r_col: float, col_dim: int = -2) -> Tensor:
-    """``D[x] = r_row R[x] + r_col C[x]`` (``first_order_conductance``), linear in ``x``: the
+    """``D[x] = r_row R[x] + r_col C[x]`` (``first_order_conductance``; ``_drop_sums``), linear in
+    ``x``, rows along the last dim, columns along ``col_dim``: ``R`` by running sums along the
+    rows, ``C`` as ``(r_col M_C) @ x`` with ``M_C = rows - max(i, i')`` for arrays of at most
+    ``_MATMUL_MAX_ROWS`` rows (else by running sums too); the two agree to rounding. A fresh
+    tensor; differentiable (autograd follows) when ``x`` requires grad."""
+    cd = col_dim % x.dim()
+    rows = x.shape[cd]
+    if r_col == 0.0 or rows > _MATMUL_MAX_ROWS:
+        return _drop_sums(x, r_row, r_col, col_dim)
+    m_c = _col_matrix(rows, r_col, x.dtype, x.device)
+    if cd == x.dim() - 2:  # (..., rows, cols)
+        out = torch.matmul(m_c, x)
+    elif cd == x.dim() - 3 and x.is_contiguous():  # (..., rows, arrays, cols): (rows, arrays * cols)
+        out = torch.matmul(m_c, x.flatten(-2)).view(x.shape)
+    else:
+        out = torch.matmul(x.movedim(cd, -1), m_c).movedim(-1, cd)
+    if r_row == 0.0:
+        return out
+    if x.requires_grad and torch.is_grad_enabled():
+        return out + _drop_sums(x, r_row, 0.0, col_dim)
+    return out.add_(_drop_sums(x, r_row, 0.0, col_dim))
+
+
+def _drop_sums(x: Tensor, r_row: float, r_col: float, col_dim: int = -2) -> Tensor:
+    """``_drop`` by running sums only: ``O(rows * cols)``.
+
+    ``D[x] = r_row R[x] + r_col C[x]`` (``first_order_conductance``), linear in ``x``: the
     relative voltage lost across each cell when cell ``(i, j)`` passes ``x_ij`` per volt of its
     row's drive. Rows run along the last dim, columns along ``col_dim``. ``R[x]_ij = sum_j' x_ij'
     (min(j, j') + 1)`` is the running sum over the row segments of the current each carries (the

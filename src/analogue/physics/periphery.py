@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from analogue.config.array import input_cycles
 from analogue.physics.noise import GaussianSource
 
 
@@ -256,7 +257,7 @@ def bit_plane_significance(bits: int, bits_per_cycle: int, dtype: torch.dtype = 
     for ``C = ceil((bits - 1) / k)`` cycles, so that ``sum_j significance[j] * planes[j] /
     (2**k - 1) = codes / L`` (``input_bit_planes``)."""
     k = bits_per_cycle
-    n = -(-(bits - 1) // k)
+    n = input_cycles(bits, k)
     j = torch.arange(n, dtype=torch.float64, device=device)
     return (((1 << k) - 1) * torch.pow(2.0, k * j) / levels(bits)).to(dtype)
 
@@ -272,7 +273,7 @@ def input_bit_planes(codes: Tensor, bits: int, bits_per_cycle: int, dim: int = 0
     units); the digits come from integer shifts of the magnitude, exact at every DAC resolution.
     """
     k = bits_per_cycle
-    n = -(-(bits - 1) // k)
+    n = input_cycles(bits, k)
     d = dim if dim >= 0 else codes.dim() + 1 + dim
     shape = [1] * (codes.dim() + 1)
     shape[d] = n

@@ -82,7 +82,8 @@ class MVMTrace:
     ``x_codes * x_unit``; ``x_scale``: full-scale input, scalar tensor, ``(G, N, 1)``, or
     ``(G, N, K)`` with per-tile dynamic ranges;
     ``w_eff``: the held weights ``(G, K, M)`` in weight units; ``clipped``: whether the range
-    could clip (fixed/calibrated/learned ranges).
+    could clip (fixed/calibrated/learned ranges); ``read_state``: what the weight read kept for
+    the weight gradient (``nn.readers.WiredState``), or ``None``.
     """
 
     x_codes: Tensor
@@ -90,6 +91,7 @@ class MVMTrace:
     w_eff: Tensor
     clipped: bool
     x_unit: float = 1.0
+    read_state: Any = None
 
     def weight_grad_operands(self) -> tuple[Tensor, Tensor | None]:
         """``(codes, unit)`` with ``x_eff = codes * unit``, for the weight gradient

