@@ -16,6 +16,10 @@ MODEL_COMMANDS = {  # every command that runs a model, with the arguments it nee
     "hwa-table": [],
     "map": ["analogue.data.models:mlp", "--input-shape", "1,784"],
     "cost": [],
+    "arrays": [],
+    "attention": [],
+    "inmemory-beyond": [],
+    "sweep": ["spec.yaml"],
 }
 
 
@@ -64,12 +68,74 @@ def test_map_runs_the_model_on_the_device(monkeypatch, capsys):
     capsys.readouterr()
 
 
-def test_cpu_only_commands_refuse_an_accelerator_clearly(monkeypatch, capsys):
-    monkeypatch.setattr("analogue.cli.device._available", lambda dev: True)  # as on a GPU machine
-    for command in ("demo", "drift", "hwa-table", "train"):
-        assert main([command, *MODEL_COMMANDS[command], "--device", "cuda"]) == 2
-        err = capsys.readouterr().err
-        assert f"--device cuda: analogue {command} runs on the CPU only so far" in err, err
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+@pytest.mark.parametrize("command", list(MODEL_COMMANDS))
+def test_an_absent_gpu_is_one_line_naming_the_fix(command, capsys):
+    assert main([command, *MODEL_COMMANDS[command], "--device", "cuda"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"analogue {command}: error: --device: cuda is not available"), err
+    assert "use --device cpu" in err[0]
+
+
+# command line -> (module, app function, its torch-device keyword)
+APPS = {
+    "demo": ([], "analogue.apps.demo", "run_demo", "device"),
+    "drift": ([], "analogue.apps.drift_study", "run_drift_demo", "device"),
+    "train": (["docs/examples/digits_hwa.yaml"], "analogue.apps.training", "run_training", "device"),
+    "train --in-memory": (["--in-memory"], "analogue.cli.train", "run_inmemory_demo", "torch_device"),
+    "hwa-table": ([], "analogue.apps.hwa_table", "run_hwa_table", "device"),
+    "attention": ([], "analogue.apps.attention_study", "attention_study", "device"),
+    "inmemory-beyond": ([], "analogue.apps.inmemory_beyond", "beyond_mlp_table", "torch_device"),
+    "sweep": (["spec.yaml"], "analogue.apps.sweep", "run_sweep", "device"),  # the device's name (Ray)
+}
+
+
+@pytest.mark.parametrize("line", list(APPS))
+def test_every_app_receives_the_device(line, monkeypatch, capsys, tmp_path):
+    """As on a GPU machine (``cuda:0`` available): the command hands ``cuda:0`` to its app."""
+    import importlib
+
+    extra, module, name, keyword = APPS[line]
+    monkeypatch.setattr("analogue.cli.device._available", lambda dev: True)
+    seen = {}
+
+    def app(*a, **k):
+        seen.update(k)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(importlib.import_module(module), name, app)
+    argv = [line.split()[0], *extra, "--device", "cuda:0"]
+    if line.startswith(("demo", "drift", "hwa-table", "train", "sweep")):
+        argv += ["--out", str(tmp_path / "out")]
+    assert main(argv) == 2
+    assert "stop here" in capsys.readouterr().err
+    assert torch.device(seen[keyword]) == torch.device("cuda:0")
+
+
+@pytest.mark.slow  # trains the digits CNN for an epoch
+def test_arrays_runs_the_model_and_data_on_the_device(monkeypatch, capsys, tmp_path):
+    import analogue.cost.arrays
+
+    seen = {}
+
+    def study(model, data, cfg, chip, **kw):
+        seen["w"] = {p.device for p in model.parameters()}
+        seen["data"] = {data.x_train.device, data.y_test.device, kw["calibration_data"].device}
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(analogue.cost.arrays, "array_size_study", study)
+    assert main(["arrays", "--epochs", "1", "--out", str(tmp_path), "--device", "cpu", "--no-progress"]) == 2
+    assert seen == {"w": {torch.device("cpu")}, "data": {torch.device("cpu")}}
+    capsys.readouterr()
+
+
+def test_tensors_to_moves_nested_tensors():
+    from analogue.cli.arrays import tensors_to
+
+    x = torch.ones(2, 3)
+    out = tensors_to({"a": [x, (x, 3)], "labels": x.long()}, torch.device("meta"))
+    assert out["a"][0].device.type == "meta" and out["a"][1][1] == 3 and out["labels"].dtype == torch.long
+    assert x.device.type == "cpu"
 
 
 def test_in_memory_pulsed_device_is_renamed(monkeypatch, capsys):

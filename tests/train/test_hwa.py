@@ -190,6 +190,29 @@ def test_clip_weights_per_output_channel():
         clip_weights_(model, -1.0)
 
 
+@pytest.mark.parametrize(("nx", "nf"), [(12, 7), (9, 9)])
+def test_clip_weights_of_hf_conv1d_is_per_output_column(nx, nf):
+    """A Hugging Face Conv1D stores its weight (inputs, outputs): clipping it equals clipping the
+    AnalogLinear holding the transposed weight (statistics per output, not per input row); the
+    square case catches a layout guessed from the shape."""
+    cfg = an.presets.standard()
+    hf = an.AnalogHFConv1D(nf, nx, bias=False, cfg=cfg)
+    lin = an.AnalogLinear(nx, nf, bias=False, cfg=cfg)
+    g = torch.Generator().manual_seed(1)
+    w = torch.randn(nx, nf, generator=g) * torch.linspace(0.1, 2.0, nf)  # column scales differ
+    w[3, 2] = 25.0  # an outlier in output column 2
+    with torch.no_grad():
+        hf.weight.copy_(w)
+        lin.weight.copy_(w.t())
+    clip_weights_(hf, 1.5)
+    clip_weights_(lin, 1.5)
+    torch.testing.assert_close(hf.weight.detach().t(), lin.weight.detach(), rtol=1e-6, atol=0.0)
+    bound = w.std(dim=0, unbiased=False) * 1.5  # the oracle: per column of the (in, out) weight
+    torch.testing.assert_close(hf.weight.detach(), torch.maximum(torch.minimum(w, bound), -bound),
+                               rtol=1e-5, atol=1e-7)
+    assert float(hf.weight.detach()[3, 2]) < 25.0
+
+
 def test_distillation_loss_against_its_formula():
     torch.manual_seed(0)
     s, t = torch.randn(6, 10), torch.randn(6, 10)

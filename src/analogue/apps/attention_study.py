@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from analogue.apps._device import as_device, data_to
 from analogue.apps.inmemory_beyond import majority_task
 from analogue.config import AnalogConfig, presets
 from analogue.config.array import ADCConfig, DACConfig
@@ -78,12 +79,14 @@ def _logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return torch.cat([model(input_ids=xb).logits for xb in x.split(250)])
 
 
-def attention_study(seed: int = 0, epochs: int = 6) -> dict[str, list[dict[str, Any]]]:
+def attention_study(seed: int = 0, epochs: int = 6,
+                    device: torch.device | str = "cpu") -> dict[str, list[dict[str, Any]]]:
     """Two tables: ``accuracy`` (per attention choice: test accuracy, logits error, cost per
     inference of this model) and ``cost`` (per device: BERT-base sized attention, analog writes
-    against the digital unit)."""
-    data = majority_task(seed=seed)
-    model = train_digital(tiny_bert_classifier(seed), data, epochs=epochs, seed=seed)
+    against the digital unit). ``device``: the torch device of the tiny BERT and its data."""
+    dev = as_device(device)
+    data = data_to(majority_task(seed=seed), dev)
+    model = train_digital(tiny_bert_classifier(seed).to(dev), data, epochs=epochs, seed=seed)
     ref = _logits(model, data.x_test)
     dims = {"seq": SEQ, "d_head": D_HEAD, "heads": HEADS, "layers": LAYERS}
     acc_rows = []

@@ -12,22 +12,26 @@ import torch
 from analogue._util.progress import Progress, progress_enabled
 from analogue._util.tables import save_figure, save_json
 from analogue.analysis.mvm import mvm_error_table
+from analogue.apps._device import as_device, data_to
 from analogue.config import presets
 from analogue.data.digits import digits_cnn, evaluate_accuracy, load_digits, train_classifier
 from analogue.lifecycle.calibrate import calibrate_
 from analogue.lifecycle.convert import convert_
 
 
-def run_demo(out: Path, epochs: int = 15, seed: int = 0, progress: Progress = None) -> dict[str, Any]:
+def run_demo(out: Path, epochs: int = 15, seed: int = 0, progress: Progress = None,
+             device: torch.device | str = "cpu") -> dict[str, Any]:
     """Train, convert with ``presets.standard()``, evaluate, measure MVM error; save JSON + plot.
-    ``progress``: a training bar (``None``: on a terminal)."""
+    ``progress``: a training bar (``None``: on a terminal). ``device``: the torch device of the
+    CNN, its data and its analog twins (the one-tile MVM error table stays on the CPU)."""
     from tqdm.auto import tqdm
 
     t0 = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)  # fail before training if the folder cannot be made
     torch.manual_seed(seed)
-    data = load_digits(seed=seed)
-    model = digits_cnn(seed=seed)
+    dev = as_device(device)
+    data = data_to(load_digits(seed=seed), dev)
+    model = digits_cnn(seed=seed).to(dev)
     bar = tqdm(total=epochs, desc="training digits CNN", disable=not progress_enabled(progress), unit="epoch")
 
     def on_epoch(epoch: int, loss: float) -> None:

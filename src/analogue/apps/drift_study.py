@@ -12,6 +12,7 @@ import torch
 from analogue._util.progress import Progress, progress_enabled
 from analogue._util.tables import save_json
 from analogue.analysis.drift import DEFAULT_TIMES_S, accuracy_over_time
+from analogue.apps._device import as_device, data_to
 from analogue.config import presets
 from analogue.data.digits import digits_cnn, evaluate_accuracy, load_digits, train_classifier
 from analogue.lifecycle.calibrate import calibrate_
@@ -26,17 +27,20 @@ def run_drift_demo(
     compensation: tuple[str, ...] = ("none", "global"),
     temperature_k: float | None = None,
     progress: Progress = None,
+    device: torch.device | str = "cpu",
 ) -> dict[str, Any]:
     """Train the digits CNN, convert with ``presets.pcm()``, calibrate the ADC ranges, then run
     ``accuracy_over_time`` from 1 s to 1 y; save ``drift.json`` and ``drift.png`` under ``out``.
-    ``progress``: a training bar (``None``: on a terminal)."""
+    ``progress``: a training bar (``None``: on a terminal). ``device``: the torch device of the
+    CNN, its data and the programmed PCM twins."""
     from tqdm.auto import tqdm
 
     t0 = time.perf_counter()
     torch.manual_seed(seed)
-    data = load_digits(seed=seed)
+    dev = as_device(device)
+    data = data_to(load_digits(seed=seed), dev)
     bar = tqdm(total=epochs, desc="training digits CNN", disable=not progress_enabled(progress), unit="epoch")
-    model = train_classifier(digits_cnn(seed=seed), data, epochs=epochs, seed=seed,
+    model = train_classifier(digits_cnn(seed=seed).to(dev), data, epochs=epochs, seed=seed,
                              progress=lambda _epoch, _loss: bar.update(1))
     bar.close()
     acc_digital = evaluate_accuracy(model, data.x_test, data.y_test)

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from analogue._util.progress import Progress
@@ -31,6 +32,7 @@ from analogue._util.tables import save_json
 from analogue.analysis.drift import SECONDS, accuracy_over_time
 from analogue.analysis.hybrid import HybridPlan, plan_hybrid
 from analogue.analysis.sensitivity import sensitivity
+from analogue.apps._device import as_device, data_to
 from analogue.apps.train_config import TrainConfig
 from analogue.apps.training import build_data, evaluate, run_training
 from analogue.lifecycle.calibrate import calibrate_
@@ -72,22 +74,24 @@ def run_hwa_table(
     progress: Progress = None,
     log: Callable[[str], None] | None = None,
     trust_code: bool = False,
+    device: torch.device | str = "cpu",
 ) -> dict[str, Any]:
     """Train, evaluate the four variants over time, return (and save under ``out``) the table.
 
     Accuracies are in percent, mean and standard deviation over ``repeats`` programming
     instances (global drift compensation). ``progress``: bars (``None``: on a terminal);
     ``log``: receives progress lines (default: this module's logger); ``trust_code``: as in
-    ``run_training``.
+    ``run_training``; ``device``: the torch device of the models and their data.
     """
+    dev = as_device(device)
     say = log or logger.info
     cfg = digits_hwa_config() if cfg is None else cfg
     acfg = cfg.analog.build()
     if acfg is None:
         raise ValueError("hwa-table: the config must convert the model (analog.preset is null)")
     t0 = time.perf_counter()
-    trained = run_training(cfg, progress=progress, log=say, trust_code=trust_code)
-    data = build_data(cfg, trust_code=trust_code)
+    trained = run_training(cfg, progress=progress, log=say, trust_code=trust_code, device=dev)
+    data = data_to(build_data(cfg, trust_code=trust_code), dev)
     x_cal = data.x_train[:512]
     digital = trained.digital
     assert digital is not None

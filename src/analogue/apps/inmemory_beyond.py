@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from analogue.apps._device import as_device, data_to
 from analogue.config import AnalogConfig, presets
 from analogue.config.pulsed import DEVICE_PRESETS, BackwardConfig, PulsedDevice
 from analogue.data.digits import DigitsData, evaluate_accuracy, load_digits
@@ -106,20 +107,23 @@ TASKS: dict[str, Task] = {
 
 def train_task(task: str, algorithm: str, *, epochs: int = 5, batch_size: int = 16, seed: int = 0,
                cfg: AnalogConfig | None = None, device: PulsedDevice | None = None,
-               data: DigitsData | None = None, lr_decay: float = LR_DECAY, **overrides: Any) -> dict[str, Any]:
+               data: DigitsData | None = None, lr_decay: float = LR_DECAY,
+               torch_device: torch.device | str = "cpu", **overrides: Any) -> dict[str, Any]:
     """Train ``task`` (``"cnn"`` or ``"transformer"``) with ``algorithm`` (``"digital"`` or
     ``"tikitaka"``). Analog runs convert every linear and convolution layer with ``cfg`` (default
     ``presets.standard()``), read the backward through the same converters, and pulse ``device``
     (default: the asymmetric RRAM-like preset); every learning rate is multiplied by ``lr_decay``
-    after each epoch. Returns per-epoch test accuracy, the wall time and
-    the mean time of one training step (forward, backward, updates)."""
+    after each epoch. ``torch_device``: the torch device of the model and its data. Returns
+    per-epoch test accuracy, the wall time and the mean time of one training step (forward,
+    backward, updates)."""
     if task not in TASKS:
         raise ValueError(f"train_task: task must be one of {sorted(TASKS)}, got {task!r}")
     if algorithm not in ALGORITHMS:
         raise ValueError(f"train_task: algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
     spec = TASKS[task]
-    data = data or spec.data()
-    model = spec.model(seed)
+    tdev = as_device(torch_device)
+    data = data_to(data or spec.data(), tdev)
+    model = spec.model(seed).to(tdev)
     hp = {**DEFAULTS[(task, algorithm)], **overrides}
     lr = hp.pop("lr")
     bias_lr = hp.pop("bias_lr", lr)
@@ -157,12 +161,14 @@ def train_task(task: str, algorithm: str, *, epochs: int = 5, batch_size: int = 
             "step_s": step_s / max(steps, 1), "hyperparameters": {"lr": lr, "bias_lr": bias_lr, **hp}}
 
 
-def beyond_mlp_table(epochs: int = 5, seed: int = 0) -> list[dict[str, Any]]:
-    """Rows ``task, digital %, tikitaka %, step-time ratio`` for both tasks (trained here)."""
+def beyond_mlp_table(epochs: int = 5, seed: int = 0,
+                     torch_device: torch.device | str = "cpu") -> list[dict[str, Any]]:
+    """Rows ``task, digital %, tikitaka %, step-time ratio`` for both tasks (trained here on
+    ``torch_device``)."""
     rows = []
     for task in TASKS:
-        dig = train_task(task, "digital", epochs=epochs, seed=seed)
-        tt = train_task(task, "tikitaka", epochs=epochs, seed=seed)
+        dig = train_task(task, "digital", epochs=epochs, seed=seed, torch_device=torch_device)
+        tt = train_task(task, "tikitaka", epochs=epochs, seed=seed, torch_device=torch_device)
         rows.append({"model": TASKS[task].name, "digital accuracy %": round(100 * dig["accuracy"][-1], 2),
                      "Tiki-Taka accuracy %": round(100 * tt["accuracy"][-1], 2),
                      "step time ratio": round(tt["step_s"] / dig["step_s"], 2)})

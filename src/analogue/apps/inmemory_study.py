@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from analogue.apps._device import as_device, data_to
 from analogue.config import AnalogConfig, presets
 from analogue.config.pulsed import DEVICE_PRESETS, BackwardConfig, PulsedDevice
 from analogue.data.digits import DigitsData, evaluate_accuracy, load_digits
@@ -65,7 +66,7 @@ def train_digits(algorithm: str, *, device: PulsedDevice | None = None, epochs: 
                  batch_size: int = 16, seed: int = 0, cfg: AnalogConfig | None = None,
                  backward: BackwardConfig | bool | None = None, data: DigitsData | None = None,
                  hidden: tuple[int, ...] = HIDDEN, lr_decay: float = LR_DECAY,
-                 **overrides: Any) -> dict[str, Any]:
+                 torch_device: torch.device | str = "cpu", **overrides: Any) -> dict[str, Any]:
     """Train the digits MLP with ``algorithm`` (``"digital"`` or one of ``ALGORITHMS``).
 
     Analog runs use ``cfg`` (default ``presets.standard()``) for the forward, ``backward``
@@ -73,12 +74,14 @@ def train_digits(algorithm: str, *, device: PulsedDevice | None = None, epochs: 
     ``g @ W^T``) for the transposed read and ``device``
     (default ``rram_asymmetric()``) for every array. Returns per-epoch test accuracy and loss,
     the wall time and the optimizer's work counters. ``lr_decay``: factor on every learning rate
-    after each epoch.
+    after each epoch. ``torch_device``: the torch device of the model and its data (``device`` is
+    the pulsed device model).
     """
     if algorithm != "digital" and algorithm not in ALGORITHMS:
         raise ValueError(f"train_digits: algorithm must be 'digital' or one of {ALGORITHMS}, got {algorithm!r}")
-    data = data or load_digits(flat=True, seed=0)
-    model = digits_mlp(hidden, seed)
+    tdev = as_device(torch_device)
+    data = data_to(data or load_digits(flat=True, seed=0), tdev)
+    model = digits_mlp(hidden, seed).to(tdev)
     hp = {**DEFAULTS[algorithm], **overrides}
     lr = hp.pop("lr")
     bias_lr = hp.pop("bias_lr", lr)
@@ -159,24 +162,27 @@ def training_energy(result: dict[str, Any], hidden: tuple[int, ...] = HIDDEN, ba
 
 
 def run_inmemory_demo(algorithms: list[str], *, epochs: int = 10, device: str = "rram", seed: int = 0,
-                      out: Path | None = None, log: Callable[[str], None] | None = None) -> dict[str, Any]:
+                      out: Path | None = None, log: Callable[[str], None] | None = None,
+                      torch_device: torch.device | str = "cpu") -> dict[str, Any]:
     """Train the digits MLP with each of ``algorithms`` (plus digital SGD) and collect the table,
     the energy estimates and (with ``out``) ``inmemory.json`` and ``inmemory.png``. ``log``
-    receives one line per algorithm (default: this module's logger)."""
+    receives one line per algorithm (default: this module's logger). ``device``: the pulsed
+    device preset; ``torch_device``: the torch device the MLPs and the data live on."""
     log = log or logger.info
     if device not in DEVICE_PRESETS:
         raise ValueError(f"train --in-memory: unknown device {device!r}; use one of {sorted(DEVICE_PRESETS)}")
     if not (isinstance(epochs, int) and epochs >= 1):
         raise ValueError(f"train --in-memory: --epochs must be >= 1, got {epochs!r}")
     dev = DEVICE_PRESETS[device]()
-    data = load_digits(flat=True, seed=0)
+    tdev = as_device(torch_device)
+    data = data_to(load_digits(flat=True, seed=0), tdev)
     runs: dict[str, dict[str, Any]] = {}
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # layers this small run fastest on one thread; restored below
     try:
         for name in ["digital", *algorithms]:
             log(f"training {name} ...")
-            runs[name] = train_digits(name, device=dev, epochs=epochs, seed=seed, data=data)
+            runs[name] = train_digits(name, device=dev, epochs=epochs, seed=seed, data=data, torch_device=tdev)
             if name != "digital":
                 runs[name]["energy"] = training_energy(runs[name], device_kind=dev.kind)
     finally:

@@ -50,6 +50,7 @@ from analogue._util.io import atomic_write_bytes, atomic_write_text, stale_temp_
 from analogue._util.progress import Progress, progress_enabled
 from analogue._util.seeds import derive_seed
 from analogue.analysis.evaluation import check_batch_size, evaluate, outputs
+from analogue.apps._device import as_device, data_to
 from analogue.apps.train_config import (
     OptimizerSpec,
     TrainConfig,
@@ -445,6 +446,7 @@ def run_training(
     stop_after: int | None = None,
     log: Callable[[str], None] | None = None,
     trust_code: bool = False,
+    device: torch.device | str = "cpu",
 ) -> TrainResult:
     """Run ``cfg``; with ``out_dir`` write ``config.yaml``, ``checkpoint.pt`` after every epoch,
     ``history.json`` and finally ``model.pt`` (the trained ``state_dict``).
@@ -456,8 +458,12 @@ def run_training(
     both phases) are complete, as a kill after that epoch would. ``progress``: per-epoch bars
     (``None``: on a terminal). ``log``: receives one line per epoch (default: this module's
     logger). ``trust_code``: allow ``model.name``/``data.name`` outside ``analogue.data``
-    (importing them runs their code). Returns the model (in eval mode) and the history.
+    (importing them runs their code). ``device``: the torch device the model, its data, the
+    teacher and the evaluation live on (checkpoints load on the CPU and are copied there; the data
+    order is drawn on the CPU, the same on every device). Returns the model (in eval mode) and the
+    history.
     """
+    dev = as_device(device)
     out = Path(out_dir) if out_dir is not None else None
     if resume and out is None:
         raise ValueError("run_training: resume needs the out_dir of the run")
@@ -467,29 +473,30 @@ def run_training(
     _resolve(cfg.model.name, _model_builtins(), "model.name", trust_code)  # refuse before writing
     _resolve(cfg.data.name, _data_builtins(), "data.name", trust_code)
     if out is None:
-        return _run(cfg, None, None, progress, stop_after, log or logger.info, trust_code)
+        return _run(cfg, None, None, progress, stop_after, log or logger.info, trust_code, dev)
     if resume and not out.is_dir():
         raise FileNotFoundError(f"--resume: {out} holds no run (no such folder); start it without --resume")
     out.mkdir(parents=True, exist_ok=True)
     with lock_run_folder(out):
         ckpt = _prepare_out_dir(cfg, out, resume, force)
-        return _run(cfg, out, ckpt, progress, stop_after, log or logger.info, trust_code)
+        return _run(cfg, out, ckpt, progress, stop_after, log or logger.info, trust_code, dev)
 
 
 def _run(cfg: TrainConfig, out: Path | None, ckpt: dict[str, Any] | None, progress: Progress,
-         stop_after: int | None, say: Callable[[str], None], trust_code: bool) -> TrainResult:
-    data = build_data(cfg, trust_code=trust_code)
+         stop_after: int | None, say: Callable[[str], None], trust_code: bool,
+         dev: torch.device) -> TrainResult:
+    data = data_to(build_data(cfg, trust_code=trust_code), dev)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(derive_seed(cfg.seed, 7))
         gen = torch.Generator().manual_seed(derive_seed(cfg.seed, 11))
-        model = build_model(cfg, trust_code=trust_code)
+        model = build_model(cfg, trust_code=trust_code).to(dev)
         if ckpt is None:
             start, history = 0, []
             state = _start_phase(cfg, _phase_of(cfg, 0), model, data)
         else:
             start, history = int(ckpt["epoch"]), list(ckpt["history"])
             state = _start_phase(cfg, ckpt["phase"], model, None)
-            _restore(state, ckpt, cfg, gen, trust_code)
+            _restore(state, ckpt, cfg, gen, trust_code, dev)
             say(f"resuming {out} after epoch {start} of {cfg.total_epochs}")
         for epoch in range(start, cfg.total_epochs):
             if _phase_of(cfg, epoch) != state.phase:
@@ -568,12 +575,12 @@ def _checkpoint(out: Path, cfg: TrainConfig, state: _State, gen: torch.Generator
 
 
 def _restore(state: _State, ckpt: dict[str, Any], cfg: TrainConfig, gen: torch.Generator,
-             trust_code: bool = False) -> None:
+             trust_code: bool = False, dev: torch.device | None = None) -> None:
     if ckpt["phase"] != state.phase:
         raise ConfigError(f"checkpoint phase {ckpt['phase']!r} does not match the run's {state.phase!r}")
     state.model.load_state_dict(ckpt["model"])
     if ckpt["digital"] is not None:
-        digital = build_model(cfg, trust_code=trust_code)
+        digital = build_model(cfg, trust_code=trust_code).to(dev or "cpu")
         digital.load_state_dict(ckpt["digital"])
         state.digital = digital.eval().requires_grad_(False)
     state.opt.load_state_dict(ckpt["optimizer"])

@@ -32,7 +32,7 @@ from analogue.cli.attention import (
 )
 from analogue.cli.continual import add_continual_arguments, run_continual
 from analogue.cli.cost import add_cost_arguments, run_cost
-from analogue.cli.device import add_device_argument, require_cpu, resolve_device
+from analogue.cli.device import add_device_argument, resolve_device
 from analogue.cli.map import add_map_arguments, run_map
 from analogue.cli.sensor import add_sensor_arguments, run_sensor
 from analogue.cli.sweep import add_sweep_arguments, run_sweep_cli
@@ -57,8 +57,9 @@ def _add_demo(p: argparse.ArgumentParser) -> None:
 def _run_demo(args: argparse.Namespace) -> int:
     from analogue.apps.demo import run_demo
 
-    args.torch_device = require_cpu(resolve_device(args.device), "demo")
-    result = run_demo(out=Path(args.out), epochs=args.epochs, seed=args.seed, progress=progress_arg(args))
+    args.torch_device = resolve_device(args.device)
+    result = run_demo(out=Path(args.out), epochs=args.epochs, seed=args.seed, progress=progress_arg(args),
+                      device=args.torch_device)
     print_table("Digits CNN: digital vs analog (an.presets.standard())", result["accuracy_table"])
     print_table("MVM error of one 256x256 tile, normalised to full-scale output", result["mvm_table"])
     print(f"saved {result['paths']['json']} and {result['paths']['plot']}")
@@ -82,10 +83,10 @@ def _add_drift(p: argparse.ArgumentParser) -> None:
 def _run_drift(args: argparse.Namespace) -> int:
     from analogue.apps.drift_study import run_drift_demo
 
-    args.torch_device = require_cpu(resolve_device(args.device), "drift")
+    args.torch_device = resolve_device(args.device)
     res = run_drift_demo(Path(args.out), epochs=args.epochs, repeats=args.repeats, seed=args.seed,
                          compensation=tuple(args.compensation), temperature_k=args.temperature_k,
-                         progress=progress_arg(args))
+                         progress=progress_arg(args), device=args.torch_device)
     print(f"digits CNN: digital {100 * res['digital_accuracy']:.2f} %, analog PCM before programming "
           f"{100 * res['analog_before_programming']:.2f} %")
     print_table(f"Accuracy over time after programming ({args.repeats} instances, mean and 95 % CI)",

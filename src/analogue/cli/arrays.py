@@ -10,7 +10,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from analogue._util.progress import progress_arg
+from analogue.cli.device import add_device_argument, resolve_device
 from analogue.cli.map import CHIP_HELP
 
 
@@ -26,6 +29,14 @@ def parse_r_wire(text: str) -> Any:
     if len(parts) == 2:
         return (parts[0], parts[1])
     raise argparse.ArgumentTypeError(f"{text!r}: at most one '/' (row/column), e.g. 1.5/5")
+
+
+def tensors_to(data: Any, dev: torch.device) -> Any:
+    """The tensors in ``data`` (a tensor, or tuples, lists and dicts of them, nested) on ``dev``;
+    anything else (a DataLoader) as it is: its batches must then come on ``dev``."""
+    from torch.utils._pytree import tree_map_only
+
+    return tree_map_only(torch.Tensor, lambda t: t.to(dev), data)
 
 
 def add_arrays_arguments(p: argparse.ArgumentParser) -> None:
@@ -48,6 +59,7 @@ def add_arrays_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="results", help="folder for arrays.json and arrays.png")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    add_device_argument(p)
 
 
 def run_arrays(args: argparse.Namespace) -> int:
@@ -55,6 +67,7 @@ def run_arrays(args: argparse.Namespace) -> int:
     from analogue.cli.map import build_factory_model, load_chip, load_factory
     from analogue.cost.arrays import array_size_study
 
+    args.torch_device = dev = resolve_device(args.device)
     chip = load_chip(args.chip)
     if not chip.is_analog:
         raise ValueError(f"--chip {args.chip}: the chip has no arrays; pick an analog chip")
@@ -63,17 +76,18 @@ def run_arrays(args: argparse.Namespace) -> int:
     if args.model:
         if not args.data:
             raise ValueError("--model needs --data MODULE:FUNCTION returning labelled test data")
-        model = build_factory_model(args.model, args.kwargs)
-        data = load_factory(args.data)()
+        model = build_factory_model(args.model, args.kwargs).to(dev)
+        data = tensors_to(load_factory(args.data)(), dev)
         calibration: object = data
         name = args.model.rsplit(":", 1)[-1]
     else:
         if args.data:
             raise ValueError("--data goes with --model (the digits CNN uses the shipped digits data)")
+        from analogue.apps._device import data_to
         from analogue.data.digits import digits_cnn, load_digits, train_classifier
 
-        data = load_digits(seed=args.seed)
-        model = digits_cnn(seed=args.seed)
+        data = data_to(load_digits(seed=args.seed), dev)
+        model = digits_cnn(seed=args.seed).to(dev)
         train_classifier(model, data, epochs=args.epochs, seed=args.seed)
         calibration = data.x_train[:512]
         name = "digits CNN"

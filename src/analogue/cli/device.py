@@ -4,8 +4,8 @@ used only when asked for).
 
 ``resolve_device`` turns the text into a ``torch.device``, failing with one line that names the
 fix for a name torch does not know, a device without data (``meta``) and one this machine lacks.
-Commands whose library path is CPU-only so far refuse another device the same way
-(``require_cpu``) rather than failing later on a tensor on the wrong device.
+Every command hands the device to its app or library call (``analogue.apps``: model, data and
+evaluation on that device).
 """
 
 from __future__ import annotations
@@ -47,10 +47,3 @@ def resolve_device(text: str | torch.device) -> torch.device:
                          "use --device cpu, or install a torch build for that device")
     return dev
 
-
-def require_cpu(dev: torch.device, command: str) -> torch.device:
-    """``dev`` when it is the CPU; else a ``ValueError``: ``command`` runs on the CPU only so far."""
-    if dev.type != "cpu":
-        raise ValueError(f"--device {dev}: analogue {command} runs on the CPU only so far (its data "
-                         "pipeline and training loop are not device-generic yet); use --device cpu")
-    return dev

@@ -9,7 +9,7 @@ from pathlib import Path
 from analogue._util.progress import progress_arg
 from analogue._util.tables import print_table
 from analogue.apps.inmemory_study import ALGORITHMS, HIDDEN, run_inmemory_demo
-from analogue.cli.device import add_device_argument, require_cpu, resolve_device
+from analogue.cli.device import add_device_argument, resolve_device
 from analogue.config.pulsed import DEVICE_PRESETS
 
 
@@ -49,7 +49,7 @@ def _train_device(args: argparse.Namespace) -> None:
         print(f"analogue train: warning: --device {text} is deprecated for the pulsed device preset; "
               f"use --pulsed-device {text} (--device now names the torch device)", file=sys.stderr)
         args.pulsed_device, text = text, "cpu"
-    args.torch_device = require_cpu(resolve_device(text), "train")
+    args.torch_device = resolve_device(text)
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -64,7 +64,8 @@ def run_train(args: argparse.Namespace) -> int:
     cfg = TrainConfig.from_yaml(args.config)
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
     result = run_training(cfg, out, resume=args.resume, force=args.force, progress=progress_arg(args),
-                          stop_after=args.stop_after, log=print, trust_code=args.trust_code)
+                          stop_after=args.stop_after, log=print, trust_code=args.trust_code,
+                          device=args.torch_device)
     if result.completed_epochs < cfg.total_epochs:
         print(f"stopped after epoch {result.completed_epochs} of {cfg.total_epochs}; continue with "
               f"`analogue train {args.config} --out {out} --resume`")
@@ -93,10 +94,11 @@ def run_hwa_table_cli(args: argparse.Namespace) -> int:
     from analogue.apps.hwa_table import run_hwa_table
     from analogue.apps.train_config import TrainConfig
 
-    args.torch_device = require_cpu(resolve_device(args.device), "hwa-table")
+    args.torch_device = resolve_device(args.device)
     cfg = TrainConfig.from_yaml(args.config) if args.config else None
     res = run_hwa_table(cfg, args.out, repeats=args.repeats, min_analog_mac_fraction=args.analog_macs,
-                        progress=progress_arg(args), log=print, trust_code=args.trust_code)
+                        progress=progress_arg(args), log=print, trust_code=args.trust_code,
+                        device=args.torch_device)
     print_table(f"Digits CNN on PCM (an.presets.pcm()): test accuracy %, mean +- std over {args.repeats} "
                 "programming instances, global drift compensation", res["table"])
     h = res["hybrid"]
@@ -125,7 +127,8 @@ def run_inmemory(args: argparse.Namespace) -> int:
     epochs = 10 if epochs is None else epochs
     out = Path(getattr(args, "out", None) or "results")
     res = run_inmemory_demo(algorithms, epochs=epochs, device=getattr(args, "pulsed_device", "rram") or "rram",
-                            seed=getattr(args, "seed", 0) or 0, out=out, log=print)
+                            seed=getattr(args, "seed", 0) or 0, out=out, log=print,
+                            torch_device=getattr(args, "torch_device", None) or "cpu")
     print_table(f"Digits MLP {64}-{'-'.join(map(str, HIDDEN))}-10 trained in memory on the "
                 f"{res['device_preset']} device preset: test accuracy % per epoch", res["table"])
     print_table("Summary (energy: analogue.cost.estimate_training with the pulses applied)", res["summary"])

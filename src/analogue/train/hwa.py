@@ -424,18 +424,36 @@ def reseed_noise_(model: nn.Module, seed: int) -> nn.Module:
     return model
 
 
+def _tile_columns(layer: AnalogLayer) -> Tensor:
+    """``layer.weight`` as ``(outputs, inputs per output)``, one row per tile column, a view (so
+    in-place edits land in the weight). A 2-d weight is read through the layer's own matrix
+    ``(G, K, M)``, a view of it (Linear, stored ``(outputs, inputs)``: contiguous rows; HF
+    ``Conv1D``, stored ``(inputs, outputs)``: strided rows); a convolution's weight is
+    output-major, ``weight[o]`` being output ``o``'s column, as in torch's ``ConvNd`` (its matrix
+    is a rearranged copy, not worth making here)."""
+    w = layer.weight
+    if w.dim() == 2:
+        mat = layer.weight_matrix()
+        if mat.untyped_storage().data_ptr() == w.untyped_storage().data_ptr():
+            try:
+                return mat.transpose(1, 2).view(-1, mat.shape[1])
+            except RuntimeError:  # strides that no (G*M, K) view reaches: output-major below
+                pass
+    return w.detach().view(w.shape[0], -1)
+
+
 @torch.no_grad()
 def clip_weights_(model: nn.Module, sigma: float) -> nn.Module:
     """Clip every analog layer's weights to ``+-sigma`` standard deviations of their tile column.
 
-    A tile column holds the weights of one output (``weight[o]`` of a Linear or Conv), so the
-    statistics are per output channel. Call after each optimizer step; returns ``model``.
+    A tile column holds the weights of one output (``weight[o]`` of a Linear or Conv, the column
+    ``weight[:, o]`` of a Hugging Face ``Conv1D``), so the statistics are per output channel, as
+    the layer maps its weight (``weight_matrix``). Call after each optimizer step; returns ``model``.
     """
     if not (isinstance(sigma, (int, float)) and sigma > 0 and math.isfinite(sigma)):
         raise ValueError(f"clip_weights_: sigma must be a finite number > 0, got {sigma!r}")
     for layer in analog_layers(model).values():
-        w = layer.weight
-        flat = w.view(w.shape[0], -1)
+        flat = _tile_columns(layer)
         # the population std from two fast reductions (torch.std takes ~20x longer on CPU)
         mean = flat.mean(dim=1, keepdim=True)
         ms = torch.linalg.vector_norm(flat, 2, dim=1, keepdim=True).square_().div_(flat.shape[1])
