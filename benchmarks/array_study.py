@@ -107,8 +107,11 @@ if __name__ == "__main__":
     ap.add_argument("--which", nargs="+", default=["digits", "bert"])
     ap.add_argument("--instances", type=int, default=2)
     ap.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256, 512])
+    ap.add_argument("--r-wire", nargs="+", default=None, help="ohm per segment: 0.5 or row/col, e.g. 1.5/5")
     ap.add_argument("--bert-weights", default=None, help="load the trained BERT from here (train and save it when absent)")
     args = ap.parse_args()
+    if args.r_wire:
+        R_WIRE = tuple(tuple(float(v) for v in w.split("/")) if "/" in w else float(w) for w in args.r_wire)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for name in args.which:
