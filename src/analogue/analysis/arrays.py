@@ -4,11 +4,13 @@ study (accuracy here, the chip's energy, latency and area from ``analogue.cost.a
 
 For each array size ``n`` and wire pair ``(r_row, r_col)`` the digital model is converted with
 ``n x n`` tiles and ``circuit.r_row_ohm``/``r_col_ohm`` set (``base_config`` otherwise), calibrated
-when calibration data is given, programmed (``instances`` Monte Carlo instances, in passes of
+when calibration data is given (before programming, or each instance after it), programmed (``instances`` Monte Carlo instances, in passes of
 ``instances_per_pass``: each instance's exact effective conductances, ``nn.programmed``) and
 evaluated, every instance at once (``analysis.drift``'s per-instance accuracy). Every pair of a
 size uses the same conversion and programming seeds, so the same devices are read through
-different wires. ``array_size_study`` (``analogue.cost.arrays``, also ``an.array_size_study``)
+different wires (``ArraySizeStudy.paired_change``: the wires' effect per instance). A block smaller
+than the array sits at its corner by the drivers and sense amplifiers (docs/circuits.md), so it
+is solved as an array of its own size. ``array_size_study`` (``analogue.cost.arrays``, also ``an.array_size_study``)
 adds the cost columns; the architecture keeps analyses below the cost model.
 """
 
