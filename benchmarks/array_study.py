@@ -5,6 +5,10 @@ small arrays), on HERMES resized to each array size (same cross-points).
     PYTHONPATH=src python benchmarks/array_study.py [--out docs/img] [--which digits bert]
         [--instances 2] [--sizes 64 128 256 512] [--bert-weights PATH]
 
+The README's figures: ``--which digits --instances 8 --sizes 64 128 256 512 1024`` and ``--which bert
+--instances 2 --sizes 64 128 256`` (the BERT's wires run as two processes, ``--r-wire 0 1.5/5`` and
+``--r-wire 0.5``, merged: the same seeds, so the same devices).
+
 Writes ``array_study_<model>.png``, ``array_study_<model>.json`` and prints the tables.
 """
 
