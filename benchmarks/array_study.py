@@ -1,7 +1,13 @@
 """The README's "Line resistance" figures: the array-size study (``an.array_size_study``) for the
-digits CNN and a small BERT classifier, on HERMES resized to each array size (same cross-points).
+digits CNN and a 2-layer BERT classifier (hidden 256, feed-forward 1024: layers larger than the
+small arrays), on HERMES resized to each array size (same cross-points).
 
     PYTHONPATH=src python benchmarks/array_study.py [--out docs/img] [--which digits bert]
+        [--instances 2] [--sizes 64 128 256 512] [--bert-weights PATH]
+
+The README's figures: ``--which digits --instances 8 --sizes 64 128 256 512 1024`` and ``--which bert
+--instances 2 --sizes 64 128 256`` (the BERT's wires run as two processes, ``--r-wire 0 1.5/5`` and
+``--r-wire 0.5``, merged: the same seeds, so the same devices).
 
 Writes ``array_study_<model>.png``, ``array_study_<model>.json`` and prints the tables.
 """
@@ -17,26 +23,30 @@ import torch
 import analogue as an
 from analogue._util.tables import save_json
 
-R_WIRE = (0.0, (1.5, 5.0))
+R_WIRE = (0.0, 0.5, (1.5, 5.0))
 
 
-def digits(out: Path, instances: int) -> None:
+def digits(out: Path, instances: int, sizes: tuple[int, ...], weights: str | None) -> None:
     from analogue.data.digits import digits_cnn, load_digits, train_classifier
 
     data = load_digits(seed=0)
     model = digits_cnn(seed=0)
     train_classifier(model, data, epochs=8, seed=0)
     t = time.perf_counter()
-    res = an.array_size_study(model, data, None, an.chips.hermes(), sizes=(64, 128, 256, 512, 1024),
+    res = an.array_size_study(model, data, None, an.chips.hermes(), sizes=sizes,
                               r_wire=R_WIRE, instances=instances, calibration_data=data.x_train[:512])
     print(f"\ndigits CNN ({time.perf_counter() - t:.0f} s)\n{res.summary()}")
     save_json(out / "array_study_digits.json", res.to_dict())
     res.plot(out / "array_study_digits.png", title="digits CNN on PCM (HERMES arrays)")
 
 
-def bert_task(n: int, seed: int, vocab: int = 32, length: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+VOCAB, LENGTH = 64, 32
+
+
+def bert_task(n: int, seed: int, vocab: int = VOCAB, length: int = LENGTH) -> tuple[torch.Tensor, torch.Tensor]:
     """Token sequences; label 1 when more than half the tokens are from the lower half of the
-    vocabulary (a counting task that needs attention over the whole sequence)."""
+    vocabulary (a counting task over the whole sequence; sequences near the threshold are hard,
+    so a briefly trained model stays below 100 %)."""
     g = torch.Generator().manual_seed(seed)
     ids = torch.randint(1, vocab, (n, length), generator=g)
     return ids, ((ids < vocab // 2).sum(1) > length // 2).long()
@@ -51,30 +61,48 @@ class Classifier(torch.nn.Module):
         return self.bert(input_ids=input_ids).logits
 
 
-def bert(out: Path, instances: int) -> None:
+def build_bert() -> Classifier:
+    """A 2-layer BERT classifier (hidden 256, intermediate 1024, 4 heads) from a ``BertConfig``:
+    its layers (256 x 256 attention projections, 256 x 1024 and 1024 x 256 feed-forward) exceed
+    the smaller array sizes in both dimensions."""
     from transformers import BertConfig, BertForSequenceClassification
 
     torch.manual_seed(0)
-    cfg = BertConfig(vocab_size=32, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
-                     intermediate_size=128, max_position_embeddings=16, num_labels=2,
+    cfg = BertConfig(vocab_size=VOCAB, hidden_size=256, num_hidden_layers=2, num_attention_heads=4,
+                     intermediate_size=1024, max_position_embeddings=LENGTH, num_labels=2,
                      hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, attn_implementation="eager")
-    model = Classifier(BertForSequenceClassification(cfg))
-    x, y = bert_task(4096, 0)
-    xt, yt = bert_task(512, 1)
-    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    return Classifier(BertForSequenceClassification(cfg))
+
+
+def train_bert(model: Classifier, n: int = 4096, epochs: int = 2, seed: int = 0) -> Classifier:
+    x, y = bert_task(n, seed)
+    opt = torch.optim.Adam(model.parameters(), lr=5e-4)
     model.train()
-    for _epoch in range(4):
+    for _epoch in range(epochs):
         for i in range(0, len(x), 64):
             opt.zero_grad()
             torch.nn.functional.cross_entropy(model(x[i:i + 64]), y[i:i + 64]).backward()
             opt.step()
-    model.eval()
+    return model.eval()
+
+
+def bert(out: Path, instances: int, sizes: tuple[int, ...], weights: str | None) -> None:
+    model = build_bert()
+    if weights and Path(weights).exists():
+        model.load_state_dict(torch.load(weights, weights_only=True))
+        model.eval()
+    else:
+        train_bert(model)
+        if weights:
+            torch.save(model.state_dict(), weights)
+    x, _ = bert_task(4096, 0)
+    xt, yt = bert_task(512, 1)
     t = time.perf_counter()
-    res = an.array_size_study(model, (xt, yt), None, an.chips.hermes(), sizes=(32, 64, 128),
+    res = an.array_size_study(model, (xt, yt), None, an.chips.hermes(), sizes=sizes,
                               r_wire=R_WIRE, instances=instances, calibration_data=x[:256])
     print(f"\nBERT classifier ({time.perf_counter() - t:.0f} s)\n{res.summary()}")
     save_json(out / "array_study_bert.json", res.to_dict())
-    res.plot(out / "array_study_bert.png", title="2-layer BERT (hidden 64) on PCM (HERMES arrays)")
+    res.plot(out / "array_study_bert.png", title="2-layer BERT (hidden 256, FFN 1024) on PCM (HERMES)")
 
 
 if __name__ == "__main__":
@@ -82,8 +110,13 @@ if __name__ == "__main__":
     ap.add_argument("--out", default="docs/img")
     ap.add_argument("--which", nargs="+", default=["digits", "bert"])
     ap.add_argument("--instances", type=int, default=2)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256, 512])
+    ap.add_argument("--r-wire", nargs="+", default=None, help="ohm per segment: 0.5 or row/col, e.g. 1.5/5")
+    ap.add_argument("--bert-weights", default=None, help="load the trained BERT from here (train and save it when absent)")
     args = ap.parse_args()
+    if args.r_wire:
+        R_WIRE = tuple(tuple(float(v) for v in w.split("/")) if "/" in w else float(w) for w in args.r_wire)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for name in args.which:
-        {"digits": digits, "bert": bert}[name](out, args.instances)
+        {"digits": digits, "bert": bert}[name](out, args.instances, tuple(args.sizes), args.bert_weights)

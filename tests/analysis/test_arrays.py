@@ -155,3 +155,34 @@ def test_compile_caps_the_tile_size_by_the_ir_drop_bound(tiny) -> None:
                       progress=False).chip == ideal
     with pytest.raises(ValueError, match="even 1x1"):
         choose_tile(chip.replace(**{"array.circuit.r_row_ohm": 1e9}), 1e-3)
+
+
+def test_calibrate_after_programming_calibrates_each_instance_through_its_wires(tiny) -> None:
+    model, (x, y), calib = tiny
+    cfg = _cfg()
+    points, _ = array_accuracy(model, (x, y), cfg, sizes=(16,), r_wire=((20.0, 40.0),), instances=2,
+                               calibration_data=calib, calibrate_when="after", seed=3, progress=False)
+    wired = cfg.replace(**{"tile.rows": 16, "tile.cols": 16, "circuit.r_row_ohm": 20.0, "circuit.r_col_ohm": 40.0})
+    expect = []
+    for i in range(2):  # oracle: the lifecycle by hand, program then calibrate, one instance at a time
+        m = an.convert_(copy.deepcopy(model), wired, seed=3)
+        an.program_(m.eval(), seed=4 + i, instances=1)
+        an.calibrate_(m, calib, seed=3)
+        expect += _per_instance(m, x, y, 1)
+    assert list(points[0].samples) == expect
+    with pytest.raises(ValueError, match="calibrate_when"):
+        array_accuracy(model, (x, y), cfg, sizes=(16,), calibrate_when="during", progress=False)
+
+
+def test_paired_change_is_the_per_instance_difference() -> None:
+    ideal = ArrayPoint(64, 0.0, 0.0, 0.9, 0.0, 0.9, 0.9, 3, samples=(0.90, 0.92, 0.88))
+    wired = ArrayPoint(64, 1.5, 5.0, 0.9, 0.0, 0.9, 0.9, 3, samples=(0.91, 0.91, 0.86))
+    study = ArraySizeStudy((ideal, wired), 0.95, 0.01)
+    d = [0.01, -0.01, -0.02]
+    mean = sum(d) / 3
+    sem = (sum((v - mean) ** 2 for v in d) / 2 / 3) ** 0.5
+    assert study.paired_change(64, "1.5/5 ohm") == pytest.approx((mean, sem), rel=1e-12)
+    assert study.table()[0]["Δ pts @ 1.5/5 ohm"] == f"{100 * mean:+.2f} ± {100 * sem:.2f}"
+    with pytest.raises(ValueError, match="instances"):
+        ArraySizeStudy((ideal, ArrayPoint(64, 1.0, 1.0, 0.9, 0.0, 0.9, 0.9, 1, samples=(0.9,))),
+                       0.95, 0.01).paired_change(64, "1 ohm")

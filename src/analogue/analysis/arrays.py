@@ -4,11 +4,13 @@ study (accuracy here, the chip's energy, latency and area from ``analogue.cost.a
 
 For each array size ``n`` and wire pair ``(r_row, r_col)`` the digital model is converted with
 ``n x n`` tiles and ``circuit.r_row_ohm``/``r_col_ohm`` set (``base_config`` otherwise), calibrated
-when calibration data is given, programmed (``instances`` Monte Carlo instances, in passes of
+when calibration data is given (before programming, or each instance after it), programmed (``instances`` Monte Carlo instances, in passes of
 ``instances_per_pass``: each instance's exact effective conductances, ``nn.programmed``) and
 evaluated, every instance at once (``analysis.drift``'s per-instance accuracy). Every pair of a
 size uses the same conversion and programming seeds, so the same devices are read through
-different wires. ``array_size_study`` (``analogue.cost.arrays``, also ``an.array_size_study``)
+different wires (``ArraySizeStudy.paired_change``: the wires' effect per instance). A block smaller
+than the array sits at its corner by the drivers and sense amplifiers (docs/circuits.md), so it
+is solved as an array of its own size. ``array_size_study`` (``analogue.cost.arrays``, also ``an.array_size_study``)
 adds the cost columns; the architecture keeps analyses below the cost model.
 """
 
@@ -39,6 +41,12 @@ DEFAULT_SIZES = (64, 128, 256, 512, 1024)
 DEFAULT_R_WIRE = (0.0, 0.1, 0.5, 1.5)
 """Wire resistances per segment, ohm (row and column alike): ideal, 0.1 ohm, 0.5 ohm, and the
 row-segment value of a 14-22 nm 1T1R wire model (issue 15)."""
+
+CALIBRATE_WHEN = ("before", "after")
+"""When the study calibrates (``an.calibrate_``) each converted copy: ``"before"`` programming, from
+the ideal array (a host calibrating from the weights; one calibration for every instance), or
+``"after"``, each programmed instance through its own wires (an on-chip calibration; one instance
+per programming pass)."""
 
 RWire = float | tuple[float, float]
 """A wire resistance per segment in ohm: one value for rows and columns, or ``(r_row, r_col)``."""
@@ -161,6 +169,20 @@ class ArraySizeStudy:
                 return p
         raise KeyError(f"no result for size {size} with wires {wires!r}; have {self.wires}")
 
+    def paired_change(self, size: int, wires: str, reference: str = "0 ohm") -> tuple[float, float]:
+        """Accuracy with ``wires`` minus accuracy with ``reference`` wires at ``size``, per
+        programmed instance (the same devices read through both, ``array_accuracy``): the mean
+        and its standard error (fractions). Separates the wires' effect from the spread of the
+        programming, which both points share."""
+        a, b = self.point(size, wires).samples, self.point(size, reference).samples
+        if len(a) != len(b) or not a:
+            raise ValueError(f"paired_change: {wires!r} and {reference!r} at {size} hold {len(a)} and "
+                             f"{len(b)} instances; pair points of one study")
+        d = [x - y for x, y in zip(a, b, strict=True)]
+        mean = sum(d) / len(d)
+        sem = (sum((v - mean) ** 2 for v in d) / (len(d) - 1) / len(d)) ** 0.5 if len(d) > 1 else float("nan")
+        return mean, sem
+
     def cost(self, size: int) -> ArrayCost | None:
         return next((c for c in self.costs if c.size == size), None)
 
@@ -172,13 +194,22 @@ class ArraySizeStudy:
 
     def table(self) -> list[dict[str, Any]]:
         """One row per array size: mean accuracy (%) and its std over instances (points) per wire
-        pair, then the chip's energy per inference (uJ), latency (us) and area (mm2)."""
+        pair; when the study has ideal wires (0 ohm) and per-instance samples, each other pair's paired change from them
+        (``paired_change``: points, mean ± standard error over instances); then the chip's energy
+        per inference (uJ), latency (us) and area (mm2)."""
         rows = []
+        ideal = wire_label(0.0, 0.0)
+        paired = ideal in self.wires and len(self.wires) > 1 and all(p.samples for p in self.points)
         for s in self.sizes:
             row: dict[str, Any] = {"array": f"{s}x{s}"}
             for w in self.wires:
                 p = self.point(s, w)
                 row[f"acc % @ {w}"] = f"{100 * p.mean:.2f} ± {100 * p.std:.2f}"
+            if paired:
+                for w in self.wires:
+                    if w != ideal:
+                        m, se = self.paired_change(s, w, ideal)
+                        row[f"Δ pts @ {w}"] = f"{100 * m:+.2f} ± {100 * se:.2f}"
             c = self.cost(s)
             if c is not None:
                 row["energy uJ"] = c.energy_J * 1e6
@@ -268,6 +299,7 @@ def array_accuracy(
     instances: int = 4,
     instances_per_pass: int = 4,
     calibration_data: object = None,
+    calibrate_when: str = "before",
     seed: int = 0,
     confidence: float = 0.95,
     batch_size: int = 256,
@@ -280,9 +312,13 @@ def array_accuracy(
 
     Each (size, wires): a copy converted with ``base_config`` (seed ``seed``), its tile set to the
     size and its ``circuit`` to the wires; calibrated (``an.calibrate_``, seed ``seed``) when
-    ``calibration_data`` is given (required when the DAC's range policy is ``"calibrated"``);
-    programmed ``instances`` times (``an.program_`` with ``instances_per_pass`` instances per pass
-    and seed ``seed + 1 + first instance of the pass``) and evaluated per instance. ``data``,
+    ``calibration_data`` is given (required when the DAC's range policy is ``"calibrated"``),
+    ``calibrate_when`` ``"before"`` programming (from the ideal array, once) or ``"after"`` it (each
+    instance through its wires, one instance per pass; ``CALIBRATE_WHEN``); programmed
+    ``instances`` times (``an.program_`` with ``instances_per_pass`` instances per pass and seed
+    ``seed + 1 + first instance of the pass``) and evaluated per instance. A layer block smaller
+    than the tile is placed at the array's corner by the drivers and the sense amplifiers, the
+    rest of the array unused (``nn.programmed.ir_drop_weights``; docs/circuits.md). ``data``,
     ``output_fn``, ``batch_size`` and ``confidence`` as for ``accuracy_over_time``.
 
     Time: the exact IR-drop set-up of every programmed array (G+ and G-, every instance) grows as
@@ -303,6 +339,9 @@ def array_accuracy(
                          "(inputs for an.calibrate_, e.g. training examples)")
     sizes = check_sizes(sizes, where)
     pairs = wire_pairs(r_wire, where)
+    if calibrate_when not in CALIBRATE_WHEN:
+        raise ValueError(f"{where}: calibrate_when must be one of {CALIBRATE_WHEN} (calibrate from the ideal "
+                         f"array, or each programmed instance through its wires), got {calibrate_when!r}")
     _check_count(instances, "instances", where)
     _check_count(instances_per_pass, "instances_per_pass", where)
     check_batch_size(batch_size, where)
@@ -316,13 +355,17 @@ def array_accuracy(
         cfg = base_config.replace(**{"tile.rows": size, "tile.cols": size,
                                      "circuit.r_row_ohm": r_row, "circuit.r_col_ohm": r_col})
         work = convert_(copy.deepcopy(model), cfg, seed=seed)
-        if calibration_data is not None:
+        after = calibration_data is not None and calibrate_when == "after"
+        if calibration_data is not None and not after:
             calibrate_(work, calibration_data, seed=seed, progress=False)
         work.eval()
         acc: list[float] = []
-        for done in range(0, instances, instances_per_pass):
-            reps = min(instances_per_pass, instances - done)
+        per_pass = 1 if after else instances_per_pass
+        for done in range(0, instances, per_pass):
+            reps = min(per_pass, instances - done)
             program_(work, seed=seed + 1 + done, instances=reps, progress=False)
+            if after:
+                calibrate_(work, calibration_data, seed=seed, progress=False)
             acc.extend(_instance_accuracy(work, batches, reps, batch_size, output_fn).tolist())
         mean, std, lo, hi = _stats(acc, confidence)
         points.append(ArrayPoint(size, r_row, r_col, mean, std, lo, hi, len(acc), confidence, tuple(acc)))
@@ -330,5 +373,5 @@ def array_accuracy(
     return points, digital
 
 
-__all__ = ["DEFAULT_R_WIRE", "DEFAULT_SIZES", "ArrayCost", "ArrayPoint", "ArraySizeStudy", "RWire",
+__all__ = ["CALIBRATE_WHEN", "DEFAULT_R_WIRE", "DEFAULT_SIZES", "ArrayCost", "ArrayPoint", "ArraySizeStudy", "RWire",
            "array_accuracy", "check_sizes", "largest_within", "wire_label", "wire_pairs"]

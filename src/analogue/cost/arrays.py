@@ -73,6 +73,7 @@ def array_size_study(
     max_loss: float = 0.01,
     example_inputs: Any = None,
     calibration_data: object = None,
+    calibrate_when: str = "before",
     seed: int = 0,
     batch: int = 1,
     instances_per_pass: int = 4,
@@ -91,7 +92,8 @@ def array_size_study(
     tile and circuit are set per point. ``sizes``: square arrays; ``r_wire``: ohm per segment,
     one value for rows and columns or ``(r_row, r_col)`` pairs. ``example_inputs``: for
     ``an.compile`` (default: the first example of ``data``). ``calibration_data``: inputs for
-    ``an.calibrate_`` of every converted copy (needed for a ``"calibrated"`` DAC). Time: see
+    ``an.calibrate_`` of every converted copy (needed for a ``"calibrated"`` DAC), ``"before"``
+    programming or ``"after"`` it (``calibrate_when``, ``analysis.arrays.CALIBRATE_WHEN``). Time: see
     ``array_accuracy`` (layers above 512 in both dimensions are slow to set up exactly).
     """
     if not isinstance(chip, Chip):
@@ -100,7 +102,7 @@ def array_size_study(
     cfg = chip.array if base_config is None else base_config
     points, digital = array_accuracy(
         model, data, cfg, sizes, r_wire, instances=instances, instances_per_pass=instances_per_pass,
-        calibration_data=calibration_data, seed=seed, confidence=confidence, batch_size=batch_size,
+        calibration_data=calibration_data, calibrate_when=calibrate_when, seed=seed, confidence=confidence, batch_size=batch_size,
         output_fn=output_fn, progress=progress)
     example = example_from(data) if example_inputs is None else example_inputs
     costs = array_costs(model, example, chip, sizes, batch)
