@@ -55,11 +55,14 @@ def sensor_model(seed: int = 0) -> nn.Sequential:
         )
 
 
-@functools.lru_cache(maxsize=2)
 def trained_model(seed: int = 0, epochs: int = 12,
                   device: torch.device | str = "cpu") -> tuple[nn.Sequential, DigitsData]:
     """The model trained on clean upscaled digits on ``device`` (cached per process and device)."""
-    device = as_device(device)
+    return _trained(seed, epochs, as_device(device))
+
+
+@functools.lru_cache(maxsize=2)
+def _trained(seed: int, epochs: int, device: torch.device) -> tuple[nn.Sequential, DigitsData]:
     d = load_digits(seed=0)
     data = data_to(DigitsData(upscale(d.x_train), d.y_train, upscale(d.x_test), d.y_test), device)
     model = train_classifier(sensor_model(seed).to(device), data, epochs=epochs, seed=seed)
