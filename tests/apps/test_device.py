@@ -209,3 +209,98 @@ def test_attention_study_trains_on_the_device(monkeypatch):
     with pytest.raises(Stop):
         mod.attention_study(epochs=1, device="meta")
     assert _param_devices(seen["model"]) == {META} and seen["data"].x_test.device == META
+
+
+def test_continual_learns_on_the_torch_device(monkeypatch):
+    """The digital learner (the in-memory optimizers draw their pulses from a generator on the
+    weights' device, which ``meta`` has not; ``apps.inmemory_study``'s test does the same)."""
+    from analogue.apps import continual as mod
+
+    seen = {}
+
+    def accuracy(model, task):
+        seen["model"], seen["task"] = model, task
+        raise Stop
+
+    monkeypatch.setattr(mod, "_accuracy", accuracy)
+    tasks = mod.make_stream("split")[:2]
+    with pytest.raises(Stop):
+        mod.run_stream(tasks, "digital", epochs=1, torch_device="meta")
+    assert _param_devices(seen["model"]) == {META}
+    assert {v.device for v in seen["task"].values()} == {META}
+    assert tasks[0]["x_train"].device.type == "cpu"  # the caller's tasks are left where they are
+    calls = []
+
+    def stream(tasks, learner, **kw):
+        calls.append(kw["torch_device"])
+        raise Stop
+
+    monkeypatch.setattr(mod, "run_stream", stream)
+    with pytest.raises(Stop):
+        mod.run_continual_study(streams=("split",), epochs=1, torch_device="meta", log=lambda _: None)
+    assert calls == [META]
+
+
+def test_sensor_trains_and_reads_on_the_device(monkeypatch):
+    from analogue.apps import sensor as mod
+
+    seen = {}
+
+    def train(model, data, **kw):
+        seen["model"], seen["data"] = model, data
+        raise Stop
+
+    monkeypatch.setattr(mod, "train_classifier", train)
+    with pytest.raises(Stop):
+        mod.run_sensor_study(repeats=1, device="meta")
+    assert _param_devices(seen["model"]) == {META}
+    assert {getattr(seen["data"], n).device for n in _device.SPLITS} == {META}
+
+
+def test_sensor_programming_on_the_cpu_is_unchanged():
+    """The sensor is programmed on the CPU and then moved: on the CPU exactly the sensor of
+    ``InSensorConv2d(...).program_(seed)`` (the documented figures stand)."""
+    from analogue.apps import sensor as mod
+    from analogue.sensor import InSensorConv2d
+
+    conv = mod.sensor_model(0)[0]
+    got = mod._programmed(conv, mod.default_config(), seed=3)
+    want = InSensorConv2d(conv, mod.default_config(), (mod.SIZE, mod.SIZE)).program_(3)
+    for name in ("held", "gain", "offset_e"):
+        assert torch.equal(getattr(got, name), getattr(want, name)), name
+    assert not torch.equal(got.held, conv.weight)  # programming noise was drawn
+    assert conv.weight.device.type == "cpu"
+
+
+def test_transformers_run_on_the_device(monkeypatch):
+    pytest.importorskip("transformers")
+    from analogue.apps import transformers as mod
+
+    seen = {}
+
+    def pairs(teacher, tok):
+        seen["teacher"] = teacher
+        raise Stop
+
+    monkeypatch.setattr(mod, "minilm", lambda: (torch.nn.Linear(2, 2), None))  # the packaged model is large
+    monkeypatch.setattr(mod, "PairSet", pairs)
+    with pytest.raises(Stop):
+        mod.run_transformers(device="meta")
+    assert _param_devices(seen["teacher"]) == {META}
+
+    def train(model, ids, steps, **kw):
+        seen["lm"], seen["ids"] = model, ids
+        raise Stop
+
+    monkeypatch.setattr(mod, "train_lm", train)
+    with pytest.raises(Stop):
+        mod.lm_table(digital_steps=1, hwa_steps=1, device="meta")
+    assert _param_devices(seen["lm"]) == {META} and seen["ids"].device == META
+
+
+def test_transformer_helpers_put_the_tokens_on_the_model_device():
+    from analogue.apps import transformers as mod
+
+    batch = {"input_ids": torch.ones(1, 3, dtype=torch.long)}
+    assert mod._on_model(torch.nn.Linear(2, 2), batch)["input_ids"] is batch["input_ids"]  # CPU: nothing moves
+    assert mod._on_model(torch.nn.Linear(2, 2).to(META), batch)["input_ids"].device == META

@@ -20,6 +20,9 @@ MODEL_COMMANDS = {  # every command that runs a model, with the arguments it nee
     "attention": [],
     "inmemory-beyond": [],
     "sweep": ["spec.yaml"],
+    "transformer": [],
+    "sensor": [],
+    "continual": [],
 }
 
 
@@ -87,6 +90,9 @@ APPS = {
     "attention": ([], "analogue.apps.attention_study", "attention_study", "device"),
     "inmemory-beyond": ([], "analogue.apps.inmemory_beyond", "beyond_mlp_table", "torch_device"),
     "sweep": (["spec.yaml"], "analogue.apps.sweep", "run_sweep", "device"),  # the device's name (Ray)
+    "transformer": ([], "analogue.apps.transformers", "run_transformers", "device"),
+    "sensor": ([], "analogue.apps.sensor", "run_sensor_study", "device"),
+    "continual": ([], "analogue.apps.continual", "run_continual_study", "torch_device"),
 }
 
 
@@ -105,7 +111,7 @@ def test_every_app_receives_the_device(line, monkeypatch, capsys, tmp_path):
 
     monkeypatch.setattr(importlib.import_module(module), name, app)
     argv = [line.split()[0], *extra, "--device", "cuda:0"]
-    if line.startswith(("demo", "drift", "hwa-table", "train", "sweep")):
+    if line.startswith(("demo", "drift", "hwa-table", "train", "sweep", "sensor", "continual")):
         argv += ["--out", str(tmp_path / "out")]
     assert main(argv) == 2
     assert "stop here" in capsys.readouterr().err
@@ -149,3 +155,29 @@ def test_in_memory_pulsed_device_is_renamed(monkeypatch, capsys):
     assert main(["train", "cfg.yaml", "--device", "rram"]) == 2  # not in-memory: the fix, in one line
     assert "a pulsed device preset is --pulsed-device rram" in capsys.readouterr().err
 
+
+
+def test_continual_pulsed_device_is_renamed(monkeypatch, capsys):
+    import analogue.apps.continual
+
+    calls = []
+
+    def study(**kw):
+        calls.append(kw)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(analogue.apps.continual, "run_continual_study", study)
+    assert main(["continual", "--pulsed-device", "pcm"]) == 2
+    assert calls[-1]["device"] == "pcm" and calls[-1]["torch_device"] == torch.device("cpu")
+    assert "deprecated" not in capsys.readouterr().err
+    assert main(["continual", "--device", "pcm"]) == 2  # the old spelling: mapped, with a warning
+    assert calls[-1]["device"] == "pcm" and calls[-1]["torch_device"] == torch.device("cpu")
+    err = capsys.readouterr().err
+    assert "continual: warning: --device pcm is deprecated" in err and "use --pulsed-device pcm" in err
+    assert main(["continual"]) == 2
+    assert calls[-1]["device"] == "rram"  # the default preset, as before
+    capsys.readouterr()
+    with pytest.raises(SystemExit):  # argparse: the choices, in one line
+        main(["continual", "--pulsed-device", "bogus"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--pulsed-device" in err[0] and len(calls) == 3

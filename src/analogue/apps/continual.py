@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from analogue.apps._device import as_device
 from analogue.apps.inmemory_study import digits_mlp
 from analogue.config import presets
 from analogue.config.pulsed import DEVICE_PRESETS, BackwardConfig
@@ -111,7 +112,7 @@ def make_stream(kind: str, n_permuted: int = 4, seed: int = 0) -> list[dict[str,
 def _masked(logits: Tensor, classes: Tensor) -> Tensor:
     if len(classes) == logits.shape[1]:
         return logits
-    mask = torch.full((logits.shape[1],), float("-inf"))
+    mask = torch.full((logits.shape[1],), float("-inf"), device=logits.device)
     mask[classes] = 0.0
     return logits + mask
 
@@ -126,17 +127,21 @@ def _accuracy(model: nn.Module, task: dict[str, Tensor]) -> float:
 # -- learning -------------------------------------------------------------------------------------
 def run_stream(tasks: list[dict[str, Tensor]], learner: str, *, algorithm: str = "mixed",
                device: str = "rram", epochs: int = 3, budget_J: float | None = None,
-               seed: int = 0) -> dict[str, Any]:
+               seed: int = 0, torch_device: torch.device | str = "cpu") -> dict[str, Any]:
     """Learn ``tasks`` in order with ``learner`` (``analog``: in memory with ``algorithm``;
     ``digital``: SGD fine-tuning; ``frozen``: the analog learner on the first task only). Returns
-    ``R``, the metrics, the updates and their energy."""
+    ``R``, the metrics, the updates and their energy. ``device``: the pulsed device preset;
+    ``torch_device``: where the model and the tasks' tensors live (the batch order is drawn on the
+    CPU, so it is the same on every device)."""
     if learner not in LEARNERS:
         raise ValueError(f"continual: learner must be one of {LEARNERS}, got {learner!r}")
     if algorithm not in HP:
         raise ValueError(f"continual: algorithm must be one of {sorted(HP)}, got {algorithm!r}")
     if device not in DEVICE_PRESETS:
         raise ValueError(f"continual: unknown device {device!r}; use one of {sorted(DEVICE_PRESETS)}")
-    model = digits_mlp(seed=seed)
+    tdev = as_device(torch_device)
+    tasks = [{k: v.to(tdev) for k, v in t.items()} for t in tasks]
+    model = digits_mlp(seed=seed).to(tdev)
     shapes = [(m.in_features, m.out_features) for m in model if isinstance(m, nn.Linear)]
     kind = "pcm" if device == "pcm" else "rram"
     pulse_J = cost_constants.DEVICES[kind]["pulse_J"]
@@ -215,9 +220,12 @@ def _read_energy_per_sample_J() -> float:
 
 def run_continual_study(*, streams: tuple[str, ...] = ("split", "permuted"), algorithm: str = "mixed", device: str = "rram",
                         epochs: int = 3, budget_J: float | None = None, seed: int = 0,
-                        out: Path | None = None, log: Callable[[str], None] | None = None) -> dict[str, Any]:
+                        out: Path | None = None, log: Callable[[str], None] | None = None,
+                        torch_device: torch.device | str = "cpu") -> dict[str, Any]:
     """Every learner on every stream; the table, the matrices and (with ``out``) ``continual.json``
-    and ``continual.png`` (the accuracy matrices)."""
+    and ``continual.png`` (the accuracy matrices). ``device``: the pulsed device preset;
+    ``torch_device``: the torch device of the models and the data."""
+    tdev = as_device(torch_device)
     log = log or logger.info
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # layers this small run fastest on one thread; restored below
@@ -228,7 +236,8 @@ def run_continual_study(*, streams: tuple[str, ...] = ("split", "permuted"), alg
             for learner in LEARNERS:
                 log(f"{s}: {learner} ...")
                 runs[f"{s}/{learner}"] = run_stream(tasks, learner, algorithm=algorithm, device=device,
-                                                    epochs=epochs, budget_J=budget_J, seed=seed)
+                                                    epochs=epochs, budget_J=budget_J, seed=seed,
+                                                    torch_device=tdev)
     finally:
         torch.set_num_threads(threads)
     table = []

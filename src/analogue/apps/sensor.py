@@ -5,7 +5,10 @@ The 8x8 digits are upscaled to a 32x32 scene (relative radiance in [0, 1]); the 
 the pixels' charge with one ADC per output feature; the rest runs digitally. The table gives test
 accuracy against the illuminance on the sensor plane and the exposure, next to a conventional
 sensor (every pixel digitised at 10 bits, the same network digitally), and the energy per frame
-of both pipelines (``analogue.cost.edge.frame_energy``). The model is trained once per process.
+of both pipelines (``analogue.cost.edge.frame_energy``). The model is trained once per process
+and torch device. On a device (``device=``) the model, the data and the temporal-noise generators
+live there; each sensor's programming and fixed pattern are drawn on the CPU (the same sensors on
+every device) and moved.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from analogue.apps._device import as_device, data_to
 from analogue.config import presets
 from analogue.cost.edge import frame_energy
 from analogue.data.digits import DigitsData, load_digits, train_classifier
@@ -51,12 +55,17 @@ def sensor_model(seed: int = 0) -> nn.Sequential:
         )
 
 
+def trained_model(seed: int = 0, epochs: int = 12,
+                  device: torch.device | str = "cpu") -> tuple[nn.Sequential, DigitsData]:
+    """The model trained on clean upscaled digits on ``device`` (cached per process and device)."""
+    return _trained(seed, epochs, as_device(device))
+
+
 @functools.lru_cache(maxsize=2)
-def trained_model(seed: int = 0, epochs: int = 12) -> tuple[nn.Sequential, DigitsData]:
-    """The model trained on clean upscaled digits (cached per process)."""
+def _trained(seed: int, epochs: int, device: torch.device) -> tuple[nn.Sequential, DigitsData]:
     d = load_digits(seed=0)
-    data = DigitsData(upscale(d.x_train), d.y_train, upscale(d.x_test), d.y_test)
-    model = train_classifier(sensor_model(seed), data, epochs=epochs, seed=seed)
+    data = data_to(DigitsData(upscale(d.x_train), d.y_train, upscale(d.x_test), d.y_test), device)
+    model = train_classifier(sensor_model(seed).to(device), data, epochs=epochs, seed=seed)
     return model.eval(), data
 
 
@@ -77,24 +86,30 @@ def _accuracy(front: Callable[[torch.Tensor], torch.Tensor], back: nn.Module, x:
     return float((back(front(x)).argmax(1) == y).float().mean())
 
 
+def _programmed(conv: nn.Conv2d, cfg: InSensorConfig, seed: int) -> InSensorConv2d:
+    """``conv`` in a sensor programmed from ``seed`` on the CPU, then moved to ``conv``'s device."""
+    return InSensorConv2d(conv, cfg, (SIZE, SIZE)).cpu().program_(seed).to(conv.weight.device)
+
+
 @torch.no_grad()
 def accuracy_at(lux: float, exposure_s: float, cfg: InSensorConfig, repeats: int = 2,
-                seed: int = 0) -> dict[str, float]:
+                seed: int = 0, device: torch.device | str = "cpu") -> dict[str, float]:
     """Test accuracy (%) of the in-sensor and the conventional pipeline at one light level and
     exposure, mean over ``repeats`` sensor instances (fixed pattern, weights, noise); the
     in-sensor pipeline also with the weights as charge-sharing ratios (:func:`charge_sharing_config`)."""
-    model, data = trained_model()
+    dev = as_device(device)
+    model, data = trained_model(device=dev)
     conv, back = model[0], model[1:]
     ins, conv_acc, shared = [], [], []
     for r in range(repeats):
-        cs = InSensorConv2d(conv, charge_sharing_config(), (SIZE, SIZE)).program_(seed + r)
+        cs = _programmed(conv, charge_sharing_config(), seed + r)
         cs.calibrate_(data.x_train[:256])
-        g = torch.Generator().manual_seed(2000 + seed + r)
+        g = torch.Generator(dev).manual_seed(2000 + seed + r)
         shared.append(_accuracy(functools.partial(cs, lux=lux, exposure_s=exposure_s, generator=g), back,
                                 data.x_test, data.y_test))
-        layer = InSensorConv2d(conv, cfg, (SIZE, SIZE)).program_(seed + r)
+        layer = _programmed(conv, cfg, seed + r)
         layer.calibrate_(data.x_train[:256])
-        g = torch.Generator().manual_seed(1000 + seed + r)
+        g = torch.Generator(dev).manual_seed(1000 + seed + r)
         front = functools.partial(layer, lux=lux, exposure_s=exposure_s, generator=g)
         ins.append(_accuracy(front, back, data.x_test, data.y_test))
         q = capture(data.x_test, cfg.pixel, lux=lux, exposure_s=exposure_s, gain=layer.gain,
@@ -109,15 +124,16 @@ def accuracy_at(lux: float, exposure_s: float, cfg: InSensorConfig, repeats: int
 
 def run_sensor_study(*, lux: tuple[float, ...] = LUX, exposures_s: tuple[float, ...] = EXPOSURES_S,
                      repeats: int = 2, out: Path | None = None,
-                     cfg: InSensorConfig | None = None) -> dict[str, Any]:
+                     cfg: InSensorConfig | None = None, device: torch.device | str = "cpu") -> dict[str, Any]:
     """Accuracy vs light and exposure, energy per frame; with ``out``, ``sensor.json`` and
-    ``sensor.png``."""
+    ``sensor.png``. ``device``: the torch device of the model, the data and the noise."""
     cfg = cfg or default_config()
-    model, data = trained_model()
+    dev = as_device(device)
+    model, data = trained_model(device=dev)
     clean = 100 * _accuracy(model[0], model[1:], data.x_test, data.y_test)
-    by_lux = [{"lux": lx, "exposure ms": 1e3 * EXPOSURE_S, **accuracy_at(lx, EXPOSURE_S, cfg, repeats)}
+    by_lux = [{"lux": lx, "exposure ms": 1e3 * EXPOSURE_S, **accuracy_at(lx, EXPOSURE_S, cfg, repeats, device=dev)}
               for lx in lux]
-    by_exp = [{"lux": EXPOSURE_LUX, "exposure ms": 1e3 * t, **accuracy_at(EXPOSURE_LUX, t, cfg, repeats)}
+    by_exp = [{"lux": EXPOSURE_LUX, "exposure ms": 1e3 * t, **accuracy_at(EXPOSURE_LUX, t, cfg, repeats, device=dev)}
               for t in exposures_s]
     fe = frame_energy(SIZE, SIZE, KERNEL, KERNEL, FEATURES, cfg)
     energy = [{"pipeline": "in-sensor", **{k: 1e12 * v for k, v in fe.in_sensor_J.items()},

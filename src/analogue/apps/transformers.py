@@ -18,6 +18,11 @@ noise aged to the deployment time) and per-column weight clipping after each ste
 ``(x_train, y_train)`` tensors with cross-entropy or logit distillation; here the inputs are
 tokenizer dicts and the losses are embedding and next-token losses, so the loop below is the
 plain ``zero_grad / loss / backward / step / clip`` of that loop with another loss.
+
+On a torch device (``run_transformers(device=)``) the models, the token batches and the text ids
+live there; every helper takes the device from its model's parameters. The batch orders and the
+generated text are drawn on the CPU, so they are the same on every device; the scores are
+gathered on the CPU.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from analogue.apps._device import as_device
 from analogue.compile import compile as compile_model
 from analogue.config import AnalogConfig, chips, presets
 from analogue.cost.estimate import estimate_cost
@@ -45,6 +51,12 @@ from analogue.lifecycle.devices import compensate_drift_, drift_, program_
 from analogue.train.hwa import HWAOptions, clip_weights_, hwa_, reseed_noise_
 
 HOUR, DAY, YEAR = 3600.0, 86_400.0, 365.25 * 86_400.0
+
+
+def _on_model(model: nn.Module, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+    """``batch`` (token tensors) on ``model``'s device (itself on the CPU: nothing moves)."""
+    dev = next(model.parameters()).device
+    return {k: v.to(dev) for k, v in batch.items()}
 
 
 @dataclass(frozen=True)
@@ -104,13 +116,13 @@ class PairSet:
         self.a = [p[0] for p in pairs]
         self.b = [p[1] for p in pairs]
         self.gold = torch.tensor([float(p[2]) for p in pairs])
-        self.ea, self.eb = embed(teacher, tokenizer, self.a), embed(teacher, tokenizer, self.b)
+        self.ea, self.eb = embed(teacher, tokenizer, self.a).cpu(), embed(teacher, tokenizer, self.b).cpu()
         self.digital_cos = (self.ea * self.eb).sum(1)
 
     def quality(self, model: nn.Module) -> dict[str, float]:
         """``cos_to_digital`` (mean over both sentences of every pair), ``spearman_vs_digital``,
         ``spearman_vs_gold`` of ``model``'s pair cosines."""
-        xa, xb = embed(model, self.tokenizer, self.a), embed(model, self.tokenizer, self.b)
+        xa, xb = embed(model, self.tokenizer, self.a).cpu(), embed(model, self.tokenizer, self.b).cpu()
         cos = 0.5 * float((xa * self.ea).sum(1).mean() + (xb * self.eb).sum(1).mean())
         pair = (xa * xb).sum(1)
         return {"cos_to_digital": cos, "spearman_vs_digital": spearman(pair, self.digital_cos),
@@ -127,7 +139,7 @@ def encoder_table(weights: nn.Module, pairs: PairSet, settings: Sequence[Setting
     """One row per setting (plus ``digital``): embedding quality of a converted copy of the
     digital model ``weights`` (``weights`` is left as it is)."""
     rows = [{"setting": "digital", **pairs.quality(weights)}]
-    calib = calibration_batch(pairs.tokenizer)
+    calib = _on_model(weights, calibration_batch(pairs.tokenizer))
     for s in settings or default_settings():
         model = deploy_(copy.deepcopy(weights), s, calib, seed)
         rows.append({"setting": s.name, **pairs.quality(model)})
@@ -162,7 +174,7 @@ def hwa_finetune_encoder(teacher: nn.Module, tokenizer: Any, cfg: AnalogConfig |
     options = options or encoder_hwa_options()
     student = copy.deepcopy(teacher)
     convert_(student, cfg or presets.pcm(), seed=seed)
-    calibrate_(student.eval(), calibration_batch(tokenizer))
+    calibrate_(student.eval(), _on_model(student, calibration_batch(tokenizer)))
     hwa_(student, options, seed=seed)
     reseed_noise_(student, seed)
     if options.clip_weights_sigma is not None:
@@ -173,7 +185,7 @@ def hwa_finetune_encoder(teacher: nn.Module, tokenizer: Any, cfg: AnalogConfig |
     student.train()
     losses = []
     for step in range(steps):
-        batch = tokenize(tokenizer, text[step * batch_size:(step + 1) * batch_size])
+        batch = _on_model(student, tokenize(tokenizer, text[step * batch_size:(step + 1) * batch_size]))
         with torch.no_grad():
             target = teacher(**batch).last_hidden_state
         opt.zero_grad(set_to_none=True)
@@ -194,7 +206,7 @@ def cost_rows(model: nn.Module, tokenizer: Any, chip_names: Sequence[str] = ("he
     """Compile ``model`` (digital) on each chip preset for one sentence of ``n_tokens`` tokens
     and estimate its cost per inference."""
     ids = torch.full((1, n_tokens), 1000, dtype=torch.long)
-    example = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+    example = _on_model(model, {"input_ids": ids, "attention_mask": torch.ones_like(ids)})
     rows = []
     for name in chip_names:
         chip = chips.get(name)
@@ -245,14 +257,16 @@ def train_lm(model: nn.Module, ids: Tensor, steps: int, batch_size: int = 32, lr
 
 
 def lm_table(digital_steps: int = 300, hwa_steps: int = 150, seed: int = 0, seq_len: int = 32,
-             times_s: Sequence[float] = (DAY, YEAR)) -> dict[str, Any]:
+             times_s: Sequence[float] = (DAY, YEAR), device: torch.device | str = "cpu") -> dict[str, Any]:
     """Train ``small_gpt2`` on generated text digitally, then HWA fine-tune a PCM copy; perplexity
     on held-out generated text of the digital model, the digital model on PCM, and the HWA model
-    on PCM (programmed, drifted, compensated) at each of ``times_s``."""
+    on PCM (programmed, drifted, compensated) at each of ``times_s``. ``device``: the torch device
+    of the models and the text."""
+    dev = as_device(device)
     vocab = WordVocab.of_grammar()
-    train_ids = lm_tokens(2048, seq_len, seed=seed)
-    test_ids = lm_tokens(128, seq_len, seed=seed + 99_991)
-    model = small_gpt2(len(vocab), n_positions=seq_len, seed=seed)
+    train_ids = lm_tokens(2048, seq_len, seed=seed).to(dev)
+    test_ids = lm_tokens(128, seq_len, seed=seed + 99_991).to(dev)
+    model = small_gpt2(len(vocab), n_positions=seq_len, seed=seed).to(dev)
     t0 = time.perf_counter()
     train_lm(model, train_ids, digital_steps, seed=seed)
     t_digital = time.perf_counter() - t0
@@ -284,10 +298,14 @@ def _t(t_s: float) -> str:
 # -- the whole study -----------------------------------------------------------------------------------
 def run_transformers(*, steps: int = 200, batch_size: int = 16, lr: float = 5e-5, lm_steps: int = 300,
                      lm_hwa_steps: int = 150, seed: int = 0, cost: bool = True, lm: bool = True,
-                     on_step: Callable[[int, float], None] | None = None) -> dict[str, Any]:
+                     on_step: Callable[[int, float], None] | None = None,
+                     device: torch.device | str = "cpu") -> dict[str, Any]:
     """The encoder table before and after HWA fine-tuning (``steps`` steps; 0: skip), the cost
-    table (``cost``) and the language-model table (``lm``); timings in seconds."""
+    table (``cost``) and the language-model table (``lm``); timings in seconds. ``device``: the
+    torch device of the models and their inputs."""
+    dev = as_device(device)
     teacher, tok = minilm()
+    teacher = teacher.to(dev)
     pairs = PairSet(teacher, tok)
     out: dict[str, Any] = {"before": encoder_table(teacher, pairs, seed=seed)}
     if steps > 0:
@@ -300,7 +318,7 @@ def run_transformers(*, steps: int = 200, batch_size: int = 16, lr: float = 5e-5
     if cost:
         out["cost"] = cost_rows(teacher, tok)
     if lm:
-        out["lm"] = lm_table(lm_steps, lm_hwa_steps, seed=seed)
+        out["lm"] = lm_table(lm_steps, lm_hwa_steps, seed=seed, device=dev)
     return out
 
 

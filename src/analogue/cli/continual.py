@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from analogue._util.tables import print_table
+from analogue.cli.device import add_device_argument, resolve_device
+from analogue.config.pulsed import DEVICE_PRESETS
 
 
 def add_continual_arguments(p: argparse.ArgumentParser) -> None:
@@ -15,27 +18,43 @@ def add_continual_arguments(p: argparse.ArgumentParser) -> None:
                    "both: split and permuted; all: the three")
     p.add_argument("--algorithm", choices=["mixed", "tikitaka"], default="mixed",
                    help="in-memory algorithm of the analog learner")
-    p.add_argument("--device", default="rram", help="pulsed device preset (rram, pcm, rpu, ideal)")
+    p.add_argument("--pulsed-device", default="rram", choices=sorted(DEVICE_PRESETS),
+                   help="pulsed device preset (default: rram; formerly --device)")
+    add_device_argument(p)
     p.add_argument("--epochs", type=int, default=3, help="epochs per task")
     p.add_argument("--budget-nJ", type=float, default=None,
                    help="energy budget per update (nJ): caps the pulses per device per update")
     p.add_argument("--seed", type=int, default=0)
 
 
+def _continual_device(args: argparse.Namespace) -> None:
+    """Resolve ``--device`` (the torch device) into ``args.torch_device``. Before ``--pulsed-device``
+    existed, ``--device`` named the pulsed device preset: such a preset name still works, with a
+    deprecation warning (as in ``analogue train --in-memory``)."""
+    text = getattr(args, "device", "cpu") or "cpu"
+    if text in DEVICE_PRESETS:
+        print(f"analogue continual: warning: --device {text} is deprecated for the pulsed device preset; "
+              f"use --pulsed-device {text} (--device now names the torch device)", file=sys.stderr)
+        args.pulsed_device, text = text, "cpu"
+    args.torch_device = resolve_device(text)
+
+
 def run_continual(args: argparse.Namespace) -> int:
     from analogue.apps.continual import run_continual_study
     from analogue.cost.edge import COIN_CELL_WH
 
+    _continual_device(args)
     if not (isinstance(args.epochs, int) and args.epochs >= 1):
         raise ValueError(f"continual: --epochs must be >= 1, got {args.epochs!r}")
     if args.budget_nJ is not None and not args.budget_nJ > 0:
         raise ValueError(f"continual: --budget-nJ must be > 0, got {args.budget_nJ!r}")
     streams = {"both": ("split", "permuted"), "all": ("split", "permuted", "rotated")}.get(
         args.stream, (args.stream,))
-    res = run_continual_study(streams=streams, algorithm=args.algorithm, device=args.device,
+    res = run_continual_study(streams=streams, algorithm=args.algorithm, device=args.pulsed_device,
                               epochs=args.epochs, seed=args.seed, out=Path(args.out), log=print,
-                              budget_J=None if args.budget_nJ is None else args.budget_nJ * 1e-9)
-    print_table(f"Continual learning, digits MLP ({args.algorithm} in memory on {args.device} vs digital "
+                              budget_J=None if args.budget_nJ is None else args.budget_nJ * 1e-9,
+                              torch_device=args.torch_device)
+    print_table(f"Continual learning, digits MLP ({args.algorithm} in memory on {args.pulsed_device} vs digital "
                 f"fine-tuning on an edge CPU vs frozen after task 1); coin cell = {COIN_CELL_WH:.3f} Wh",
                 res["table"])
     print(f"saved {res['paths']['json']} and {res['paths']['plot']}")

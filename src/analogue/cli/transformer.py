@@ -8,6 +8,7 @@ import argparse
 import sys
 
 from analogue._util.tables import print_table
+from analogue.cli.device import add_device_argument, resolve_device
 
 
 def add_transformer_arguments(p: argparse.ArgumentParser) -> None:
@@ -20,11 +21,13 @@ def add_transformer_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-lm", action="store_true", help="skip the language-model table")
     p.add_argument("--no-cost", action="store_true", help="skip compile and cost on HERMES and Mythic")
     p.add_argument("--seed", type=int, default=0)
+    add_device_argument(p)
 
 
 def run_transformer_cli(args: argparse.Namespace) -> int:
     from analogue.apps.transformers import run_transformers
 
+    device = resolve_device(args.device)
     for name in ("steps", "lm_steps", "lm_hwa_steps"):
         if getattr(args, name) < 0:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(args, name)}")
@@ -37,7 +40,7 @@ def run_transformer_cli(args: argparse.Namespace) -> int:
 
     res = run_transformers(steps=args.steps, batch_size=args.batch_size, lr=args.lr, lm_steps=args.lm_steps,
                            lm_hwa_steps=args.lm_hwa_steps, seed=args.seed, cost=not args.no_cost,
-                           lm=not args.no_lm, on_step=on_step)
+                           lm=not args.no_lm, on_step=on_step, device=device)
     print_table("all-MiniLM-L6-v2 on analog hardware: 80 graded sentence pairs", res["before"])
     if "after" in res:
         print_table(f"After HWA fine-tuning ({args.steps} steps of distillation at pcm() 1 y, "

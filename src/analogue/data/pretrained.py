@@ -79,10 +79,12 @@ def sentence_embeddings(model: nn.Module, batch: dict[str, Tensor]) -> Tensor:
 def embed(model: nn.Module, tokenizer: Any, sentences: Sequence[str], batch_size: int = 64,
           max_length: int = 32) -> Tensor:
     """``(len(sentences), D)`` float32 sentence embeddings, ``batch_size`` sentences at a time, in
-    the model's current mode."""
+    the model's current mode, on the model's device (the tokens are moved there)."""
+    dev = next(model.parameters()).device
     outs = []
     for i in range(0, len(sentences), batch_size):
-        outs.append(sentence_embeddings(model, tokenize(tokenizer, sentences[i:i + batch_size], max_length)).float())
+        batch = {k: v.to(dev) for k, v in tokenize(tokenizer, sentences[i:i + batch_size], max_length).items()}
+        outs.append(sentence_embeddings(model, batch).float())
     return torch.cat(outs)
 
 

@@ -58,7 +58,7 @@ def expose(mean_e: Tensor, *, dark_current_e_per_s: float, exposure_s: float, fu
     if generator is not None:
         signal = torch.poisson(signal, generator=generator)
         if read_noise_e > 0.0:
-            signal = signal + read_noise_e * torch.randn(signal.shape, generator=generator)
+            signal = signal + read_noise_e * torch.randn(signal.shape, generator=generator, device=signal.device)
     if offset_e is not None:
         signal = signal + offset_e
     return signal.clamp(0.0, full_well_e)
