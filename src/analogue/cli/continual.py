@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from analogue._util.tables import print_table
-from analogue.cli.device import add_device_argument, resolve_device
+from analogue.cli.device import add_device_argument, resolve_device_or_preset
 from analogue.config.pulsed import DEVICE_PRESETS
 
 
@@ -27,23 +26,11 @@ def add_continual_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
 
 
-def _continual_device(args: argparse.Namespace) -> None:
-    """Resolve ``--device`` (the torch device) into ``args.torch_device``. Before ``--pulsed-device``
-    existed, ``--device`` named the pulsed device preset: such a preset name still works, with a
-    deprecation warning (as in ``analogue train --in-memory``)."""
-    text = getattr(args, "device", "cpu") or "cpu"
-    if text in DEVICE_PRESETS:
-        print(f"analogue continual: warning: --device {text} is deprecated for the pulsed device preset; "
-              f"use --pulsed-device {text} (--device now names the torch device)", file=sys.stderr)
-        args.pulsed_device, text = text, "cpu"
-    args.torch_device = resolve_device(text)
-
-
 def run_continual(args: argparse.Namespace) -> int:
     from analogue.apps.continual import run_continual_study
     from analogue.cost.edge import COIN_CELL_WH
 
-    _continual_device(args)
+    resolve_device_or_preset(args, "continual", DEVICE_PRESETS)
     if not (isinstance(args.epochs, int) and args.epochs >= 1):
         raise ValueError(f"continual: --epochs must be >= 1, got {args.epochs!r}")
     if args.budget_nJ is not None and not args.budget_nJ > 0:

@@ -11,6 +11,8 @@ evaluation on that device).
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Collection
 
 import torch
 
@@ -47,3 +49,16 @@ def resolve_device(text: str | torch.device) -> torch.device:
                          "use --device cpu, or install a torch build for that device")
     return dev
 
+
+
+def resolve_device_or_preset(args: argparse.Namespace, command: str, presets: Collection[str]) -> None:
+    """``args.device`` into ``args.torch_device`` for a command that also takes
+    ``--pulsed-device``. Before ``--pulsed-device`` existed, ``--device`` named the pulsed device
+    preset: such a name still sets ``args.pulsed_device``, with a deprecation warning, and the model
+    runs on the CPU."""
+    text = getattr(args, "device", "cpu") or "cpu"
+    if text in presets:
+        print(f"analogue {command}: warning: --device {text} is deprecated for the pulsed device preset; "
+              f"use --pulsed-device {text} (--device now names the torch device)", file=sys.stderr)
+        args.pulsed_device, text = text, "cpu"
+    args.torch_device = resolve_device(text)

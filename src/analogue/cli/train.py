@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from analogue._util.progress import progress_arg
 from analogue._util.tables import print_table
 from analogue.apps.inmemory_study import ALGORITHMS, HIDDEN, run_inmemory_demo
-from analogue.cli.device import add_device_argument, resolve_device
+from analogue.cli.device import add_device_argument, resolve_device, resolve_device_or_preset
 from analogue.config.pulsed import DEVICE_PRESETS
 
 
@@ -38,18 +37,13 @@ def _add_trust_code(p: argparse.ArgumentParser) -> None:
 
 
 def _train_device(args: argparse.Namespace) -> None:
-    """Resolve ``--device`` (the torch device) into ``args.torch_device``. Before ``--pulsed-device``
-    existed, ``--device`` named the pulsed device preset of ``--in-memory``: such a preset name
-    still works there, with a deprecation warning, and fails with the fix elsewhere."""
+    """Resolve ``--device`` (the torch device) into ``args.torch_device``; a pulsed device preset
+    given as ``--device`` works with ``--in-memory`` only (deprecated: ``--pulsed-device``)."""
     text = getattr(args, "device", "cpu") or "cpu"
-    if text in DEVICE_PRESETS:
-        if not getattr(args, "in_memory", False):
-            raise ValueError(f"--device {text}: a pulsed device preset is --pulsed-device {text} (with "
-                             "--in-memory); --device names the torch device (cpu, cuda, mps)")
-        print(f"analogue train: warning: --device {text} is deprecated for the pulsed device preset; "
-              f"use --pulsed-device {text} (--device now names the torch device)", file=sys.stderr)
-        args.pulsed_device, text = text, "cpu"
-    args.torch_device = resolve_device(text)
+    if text in DEVICE_PRESETS and not getattr(args, "in_memory", False):
+        raise ValueError(f"--device {text}: a pulsed device preset is --pulsed-device {text} (with "
+                         "--in-memory); --device names the torch device (cpu, cuda, mps)")
+    resolve_device_or_preset(args, "train", DEVICE_PRESETS)
 
 
 def run_train(args: argparse.Namespace) -> int:
