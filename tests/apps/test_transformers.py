@@ -28,6 +28,7 @@ from analogue.apps.transformers import (  # noqa: E402
     model_bytes,
     perplexity,
     train_lm,
+    warmup_cosine,
 )
 from analogue.data.models import tiny_transformer_encoder  # noqa: E402
 from analogue.data.pretrained import small_gpt2  # noqa: E402
@@ -87,6 +88,21 @@ def test_hwa_distillation_learns_and_returns_digital_weights():
     assert all(torch.equal(v, teacher.state_dict()[k]) for k, v in before.items())
     assert not an.analog_layers(tuned) and type(tuned) is type(teacher)
     assert sum(losses[-10:]) < 0.8 * sum(losses[:10])
+
+
+def test_warmup_cosine_schedule():
+    """Oracle: the closed form -- linear warm-up times half a cosine."""
+    f = [warmup_cosine(s, 100, 10) for s in range(100)]
+    assert f[0] == pytest.approx(0.1 * 0.5 * (1 + math.cos(0.0)))
+    assert f[9] == pytest.approx(0.5 * (1 + math.cos(math.pi * 9 / 100)))
+    assert f[50] == pytest.approx(0.5)
+    assert all(a >= b for a, b in zip(f[9:], f[10:]))  # decays after the warm-up
+    assert all(a < b for a, b in zip(f[:9], f[1:10]))  # grows during it
+    assert 0 < f[-1] < 1e-3
+    with pytest.raises(ValueError, match="warmup_steps"):
+        warmup_cosine(0, 10, 0)
+    with pytest.raises(ValueError, match="schedule must be one of"):
+        hwa_finetune_encoder(torch.nn.Linear(2, 2), None, steps=1, schedule="linear")
 
 
 def test_lm_loss_is_cross_entropy_and_training_lowers_perplexity():

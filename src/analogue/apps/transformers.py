@@ -163,14 +163,31 @@ def distill_loss(student_hidden: Tensor, teacher_hidden: Tensor, mask: Tensor) -
     return pooled + (tok * m).sum() / m.sum()
 
 
+SCHEDULES = ("warmup_cosine", "constant")
+"""Learning-rate schedules of :func:`hwa_finetune_encoder`."""
+
+
+def warmup_cosine(step: int, steps: int, warmup_steps: int) -> float:
+    """Learning-rate factor of step ``step`` (0-based) of ``steps``: half a cosine from 1 at step 0
+    down to 0 at step ``steps``, times a linear warm-up ``(step + 1) / warmup_steps`` over the first
+    ``warmup_steps`` steps."""
+    if not 0 < warmup_steps <= steps:
+        raise ValueError(f"warmup_cosine: need 0 < warmup_steps <= steps, got {warmup_steps} and {steps}")
+    return min(1.0, (step + 1) / warmup_steps) * 0.5 * (1.0 + math.cos(math.pi * step / steps))
+
+
 def hwa_finetune_encoder(teacher: nn.Module, tokenizer: Any, cfg: AnalogConfig | None = None, *,
-                         steps: int = 200, batch_size: int = 16, lr: float = 5e-5,
-                         options: HWAOptions | None = None, seed: int = 0,
+                         steps: int = 200, batch_size: int = 16, lr: float = 2e-4,
+                         schedule: str = "warmup_cosine", options: HWAOptions | None = None, seed: int = 0,
                          on_step: Callable[[int, float], None] | None = None) -> tuple[nn.Module, list[float]]:
     """Distil ``teacher`` into an analog copy (``cfg``, default ``pcm()``) under ``options``
-    (default ``encoder_hwa_options()``) for ``steps`` AdamW steps on generated sentences;
-    returns the fine-tuned model converted back to digital (its weights are what a chip is
-    programmed with) and the loss per step. ``teacher`` is left as it is."""
+    (default ``encoder_hwa_options()``) for ``steps`` AdamW steps on generated sentences, the
+    learning rate ``lr`` following ``schedule`` (``warmup_cosine``: :func:`warmup_cosine` with a
+    tenth of the steps as warm-up; ``constant``); returns the fine-tuned model converted back to
+    digital (its weights are what a chip is programmed with) and the loss per step. ``teacher`` is
+    left as it is."""
+    if schedule not in SCHEDULES:
+        raise ValueError(f"hwa_finetune_encoder: schedule must be one of {SCHEDULES}, got {schedule!r}")
     options = options or encoder_hwa_options()
     student = copy.deepcopy(teacher)
     convert_(student, cfg or presets.pcm(), seed=seed)
@@ -180,6 +197,7 @@ def hwa_finetune_encoder(teacher: nn.Module, tokenizer: Any, cfg: AnalogConfig |
     if options.clip_weights_sigma is not None:
         clip_weights_(student, options.clip_weights_sigma)
     opt = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=lr, weight_decay=0.0)
+    warmup = max(1, steps // 10)
     text = generate_sentences(steps * batch_size, seed=seed + 1)
     teacher.eval()
     student.train()
@@ -188,6 +206,9 @@ def hwa_finetune_encoder(teacher: nn.Module, tokenizer: Any, cfg: AnalogConfig |
         batch = _on_model(student, tokenize(tokenizer, text[step * batch_size:(step + 1) * batch_size]))
         with torch.no_grad():
             target = teacher(**batch).last_hidden_state
+        if schedule == "warmup_cosine":
+            for group in opt.param_groups:
+                group["lr"] = lr * warmup_cosine(step, steps, warmup)
         opt.zero_grad(set_to_none=True)
         loss = distill_loss(student(**batch).last_hidden_state, target, batch["attention_mask"])
         loss.backward()
@@ -296,7 +317,7 @@ def _t(t_s: float) -> str:
 
 
 # -- the whole study -----------------------------------------------------------------------------------
-def run_transformers(*, steps: int = 200, batch_size: int = 16, lr: float = 5e-5, lm_steps: int = 300,
+def run_transformers(*, steps: int = 200, batch_size: int = 16, lr: float = 2e-4, lm_steps: int = 300,
                      lm_hwa_steps: int = 150, seed: int = 0, cost: bool = True, lm: bool = True,
                      on_step: Callable[[int, float], None] | None = None,
                      device: torch.device | str = "cpu") -> dict[str, Any]:
@@ -322,9 +343,10 @@ def run_transformers(*, steps: int = 200, batch_size: int = 16, lr: float = 5e-5
     return out
 
 
-__all__ = ["DAY", "HOUR", "YEAR", "PairSet", "Setting", "calibration_batch", "cost_rows", "default_settings",
+__all__ = ["DAY", "HOUR", "YEAR", "PairSet", "SCHEDULES", "Setting", "calibration_batch", "cost_rows", "default_settings",
            "deploy_", "distill_loss", "encoder_hwa_options", "encoder_table", "hwa_finetune_encoder",
-           "lm_loss", "lm_table", "model_bytes", "perplexity", "run_transformers", "spearman", "train_lm"]
+           "lm_loss", "lm_table", "model_bytes", "perplexity", "run_transformers", "spearman", "train_lm",
+           "warmup_cosine"]
 
 
 def model_bytes(model: nn.Module) -> int:

@@ -15,7 +15,8 @@ def add_transformer_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=200,
                    help="HWA fine-tuning steps of the encoder (0: the table before fine-tuning only)")
     p.add_argument("--batch-size", type=int, default=16, help="sentences per fine-tuning step")
-    p.add_argument("--lr", type=float, default=5e-5, help="AdamW learning rate of the fine-tuning")
+    p.add_argument("--lr", type=float, default=2e-4,
+                   help="peak AdamW learning rate of the fine-tuning (warm-up, then cosine decay)")
     p.add_argument("--lm-steps", type=int, default=300, help="digital training steps of the GPT-2-class LM")
     p.add_argument("--lm-hwa-steps", type=int, default=150, help="HWA fine-tuning steps of the LM")
     p.add_argument("--no-lm", action="store_true", help="skip the language-model table")
