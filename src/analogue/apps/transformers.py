@@ -177,7 +177,7 @@ def warmup_cosine(step: int, steps: int, warmup_steps: int) -> float:
 
 
 def hwa_finetune_encoder(teacher: nn.Module, tokenizer: Any, cfg: AnalogConfig | None = None, *,
-                         steps: int = 200, batch_size: int = 16, lr: float = 2e-4,
+                         steps: int = 300, batch_size: int = 16, lr: float = 2e-4,
                          schedule: str = "warmup_cosine", options: HWAOptions | None = None, seed: int = 0,
                          on_step: Callable[[int, float], None] | None = None) -> tuple[nn.Module, list[float]]:
     """Distil ``teacher`` into an analog copy (``cfg``, default ``pcm()``) under ``options``
@@ -317,7 +317,7 @@ def _t(t_s: float) -> str:
 
 
 # -- the whole study -----------------------------------------------------------------------------------
-def run_transformers(*, steps: int = 200, batch_size: int = 16, lr: float = 2e-4, lm_steps: int = 300,
+def run_transformers(*, steps: int = 300, batch_size: int = 16, lr: float = 2e-4, lm_steps: int = 300,
                      lm_hwa_steps: int = 150, seed: int = 0, cost: bool = True, lm: bool = True,
                      on_step: Callable[[int, float], None] | None = None,
                      device: torch.device | str = "cpu") -> dict[str, Any]:

@@ -12,7 +12,7 @@ from analogue.cli.device import add_device_argument, resolve_device
 
 
 def add_transformer_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--steps", type=int, default=200,
+    p.add_argument("--steps", type=int, default=300,
                    help="HWA fine-tuning steps of the encoder (0: the table before fine-tuning only)")
     p.add_argument("--batch-size", type=int, default=16, help="sentences per fine-tuning step")
     p.add_argument("--lr", type=float, default=2e-4,
