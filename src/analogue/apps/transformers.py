@@ -13,8 +13,8 @@ model's pair cosines (and with the gold grades).
 HWA fine-tuning distils the digital teacher into the converted student: on generated sentences
 (``analogue.data.text``), loss ``1 - cos`` of the pooled embeddings plus ``1 - cos`` of every
 token's last hidden state, with the weight perturbation of ``train.hwa`` (the device model's
-noise aged to the deployment time) and per-column weight clipping after each step
-(``clip_weights_``). ``apps.training``'s loop is not reused: it trains classifiers on
+noise aged to the deployment time), per-column weight clipping after each step
+(``clip_weights_``) and a warmed-up cosine learning-rate schedule (``warmup_cosine``). ``apps.training``'s loop is not reused: it trains classifiers on
 ``(x_train, y_train)`` tensors with cross-entropy or logit distillation; here the inputs are
 tokenizer dicts and the losses are embedding and next-token losses, so the loop below is the
 plain ``zero_grad / loss / backward / step / clip`` of that loop with another loss.
