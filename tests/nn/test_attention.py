@@ -161,10 +161,11 @@ def test_deepcopy_keeps_the_noise_stream():
 
 # --- GPT-2 ------------------------------------------------------------------------------------
 
-def _gpt2(seed=0, **kw):
+def _gpt2(seed=0, attn="eager", **kw):
     torch.manual_seed(seed)
-    c = transformers.GPT2Config(vocab_size=40, n_embd=32, n_layer=2, n_head=4, n_positions=24,
-                                resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, attn_implementation="eager", **kw)
+    c = transformers.GPT2Config(vocab_size=40, n_embd=32, n_layer=2, n_head=4, n_positions=24, bos_token_id=0,
+                                eos_token_id=0, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
+                                attn_implementation=attn, **kw)
     return transformers.GPT2LMHeadModel(c).eval()
 
 
@@ -213,6 +214,20 @@ def test_gpt2_without_mask_and_with_a_key_value_cache_equals_eager():
     assert torch.allclose(out, ref, atol=2e-5)
     assert torch.allclose(y_none, y_ref, atol=2e-5)
     assert torch.equal(gen, gen_ref) and torch.equal(gen_nc, gen_ref)
+
+
+@pytest.mark.parametrize("padded", [True, False])
+def test_ideal_analog_gpt2_attention_equals_an_sdpa_gpt2(padded):
+    """Under sdpa the model passes a boolean mask or none (causal implied): both are handled."""
+    model = _gpt2(attn="sdpa")
+    ids, mask = _gpt2_inputs()
+    mask = mask if padded else None
+    keep = mask.bool() if padded else slice(None)
+    with torch.no_grad():
+        ref = model(input_ids=ids, attention_mask=mask, use_cache=False).logits
+        analog_attention_(model, AttentionConfig(mode="analog", scores=IDEAL, values=IDEAL))
+        out = model(input_ids=ids, attention_mask=mask, use_cache=False).logits
+    assert torch.allclose(out[keep], ref[keep], atol=2e-5)
 
 
 def test_gpt2_digital_mode_restores_the_hf_module_and_state_dict_keys_stay():
