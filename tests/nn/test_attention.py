@@ -282,3 +282,18 @@ def test_gpt2_cross_attention_stays_digital_and_is_refused_directly():
     assert type(block.crossattention).__name__ == "GPT2Attention"
     with pytest.raises(TypeError, match="cross-attention"):
         AnalogGPT2Attention.from_hf(block.crossattention, AttentionConfig(mode="analog"))
+
+
+def test_training_through_ideal_analog_attention_gives_the_eager_gradients():
+    """Gradients flow through the dynamic arrays (the scales of K^T and V are activations):
+    with ideal converters and device they equal the eager model's."""
+    ids, mask = _inputs()
+    ref, model = _bert(), _bert()
+    ideal = IDEAL.replace(**{"tile.rows": 8})
+    analog_attention_(model, AttentionConfig(mode="analog", scores=ideal, values=ideal))
+    for m in (ref, model):  # eval mode: no dropout, so both see the same computation
+        m(input_ids=ids, attention_mask=mask).last_hidden_state.square().mean().backward()
+    g_ref = ref.encoder.layer[0].attention.self.query.weight.grad
+    g = model.encoder.layer[0].attention.self.query.weight.grad
+    assert g is not None and g.abs().sum() > 0
+    assert torch.allclose(g, g_ref, rtol=1e-3, atol=1e-6)
