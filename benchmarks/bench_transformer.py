@@ -11,19 +11,28 @@ of the generated text): memory and training-step time, analog and HWA against di
   (pcm() device model sampled at 1 year every batch, clipping at 3 sigma);
 - bf16: the converted model in bfloat16, one forward and backward (finite gradients).
 
-aihwkit-lightning on the same model: not measured yet (its row says pending; ``make bench-peers``
-installs the package, and a step of its converted model is still to be written here).
+- HWA step time against aihwkit-lightning on the same model, side by side in one run: the digital
+  model, analogue's HWA model (as above), a copy with GPT-2's ``Conv1D`` projections swapped for
+  the equivalent ``nn.Linear`` (``bench_gpu.hf_conv1d_to_linear_``: aihwkit-lightning converts
+  ``nn.Linear`` only) digital, and that copy converted by aihwkit-lightning for HWA
+  (``bench_peers._lightning_config``: the same periphery as ``presets.pcm()``, 8-bit DAC with a
+  per-vector dynamic range, 256-row tiles, output noise 0.4 % of an ADC range of 10, 8-bit ADC;
+  its HWA is additive per-channel weight noise of 6 % and 2.5 sigma per-channel clipping, applied
+  by its ``AnalogOptimizer`` after every step), all four interleaved per repeat, medians. Skipped
+  with a message when aihwkit-lightning is not installed (``make bench-peers`` installs it).
 
-Run: python benchmarks/bench_transformer.py [--batch 16] [--seq 32] [--reps 5]
+Run: python benchmarks/bench_transformer.py [--batch 16] [--seq 32] [--reps 5] [--peer-reps 7]
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
-import importlib.util
 import os
+import statistics
 import sys
+import time
+from collections.abc import Callable
 
 import torch
 
@@ -75,11 +84,58 @@ def _step(model: torch.nn.Module, opt: torch.optim.Optimizer, ids: torch.Tensor,
     return run
 
 
+def time_interleaved(fns: dict[str, Callable[[], object]], reps: int, warmup: int = 1) -> dict[str, float]:
+    """Median seconds of each of ``fns``, run in turn within every repeat so machine noise hits
+    them alike (``common.time_pair`` for more than two)."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(reps):
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def peer_rows(digital: torch.nn.Module, hwa: torch.nn.Module, ids: torch.Tensor, reps: int) -> list[dict]:
+    """HWA step time of analogue and aihwkit-lightning on the same model against digital (see the
+    module docstring); ``[]`` when aihwkit-lightning is not installed."""
+    try:
+        from aihwkit_lightning.nn.conversion import convert_to_analog
+        from aihwkit_lightning.optim import AnalogOptimizer
+        from bench_gpu import hf_conv1d_to_linear_
+        from bench_peers import _lightning_config
+    except ImportError:
+        print("\naihwkit-lightning is not installed (make bench-peers installs it): its step is skipped")
+        return []
+    lin = hf_conv1d_to_linear_(copy.deepcopy(digital))
+    peer = convert_to_analog(copy.deepcopy(lin), _lightning_config(True))
+    models = {"digital": digital, "analogue HWA": hwa, "digital (nn.Linear copy)": lin,
+              "aihwkit-lightning HWA": peer}
+    steps = {}
+    for name, m in models.items():
+        m.train()
+        if name == "aihwkit-lightning HWA":
+            opt = AnalogOptimizer(torch.optim.AdamW, m.analog_layers, m.parameters(), lr=1e-4)
+        else:
+            opt = torch.optim.AdamW(m.parameters(), lr=1e-4)
+        steps[name] = _step(m, opt, ids, name == "analogue HWA")
+    t = time_interleaved(steps, reps=reps, warmup=1)
+    base = {"digital": "digital", "analogue HWA": "digital", "digital (nn.Linear copy)": "digital (nn.Linear copy)",
+            "aihwkit-lightning HWA": "digital (nn.Linear copy)"}
+    n_peer = sum(1 for _ in peer.analog_layers())
+    print(f"\naihwkit-lightning: {n_peer} analog layers in its converted copy")
+    return [{"step": k, "ms": v * 1e3, "vs digital": v / t[base[k]]} for k, v in t.items()]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--seq", type=int, default=32)
     ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--peer-reps", type=int, default=7)
     args = ap.parse_args()
     vocab = len(WordVocab.of_grammar())
     ids = lm_tokens(args.batch, args.seq, seed=0)
@@ -109,11 +165,11 @@ def main() -> None:
         opt = torch.optim.AdamW(m.parameters(), lr=1e-4)
         td, ta = time_pair(_step(digital, d_opt, ids, False), _step(m, opt, ids, clip), reps=args.reps, warmup=1)
         times.append({"step": name, "digital_ms": td * 1e3, "ms": ta * 1e3, "ratio": ta / td})
-    times.append({"step": "aihwkit-lightning HWA (pending)", "digital_ms": float("nan"), "ms": float("nan"),
-                  "ratio": float("nan")})
-    installed = importlib.util.find_spec("aihwkit_lightning") is not None
-    print(f"\n(aihwkit-lightning {'installed' if installed else 'not installed'}; its step is not timed yet)")
     print("\nTraining-step time (median of interleaved steps)\n" + md_table(times))
+    rows = peer_rows(digital, hwa, ids, args.peer_reps)
+    if rows:
+        print("\nHWA step, analogue and aihwkit-lightning on the same model (median of "
+              f"{args.peer_reps} interleaved repeats; each against its own digital model)\n" + md_table(rows))
 
     bf = copy.deepcopy(analog).to(torch.bfloat16).train()
     loss = lm_loss(bf, ids)

@@ -186,3 +186,10 @@ def test_paired_change_is_the_per_instance_difference() -> None:
     with pytest.raises(ValueError, match="instances"):
         ArraySizeStudy((ideal, ArrayPoint(64, 1.0, 1.0, 0.9, 0.0, 0.9, 0.9, 1, samples=(0.9,))),
                        0.95, 0.01).paired_change(64, "1 ohm")
+
+
+def test_the_study_is_reachable_under_analysis() -> None:
+    import analogue as an
+    from analogue.cost.arrays import array_size_study
+
+    assert an.analysis.array_size_study is array_size_study is an.array_size_study

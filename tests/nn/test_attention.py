@@ -14,7 +14,7 @@ from analogue.config import ADCConfig, AnalogConfig, DACConfig, NoiseConfig
 from analogue.config.attention import AttentionConfig
 from analogue.config.device import DeviceConfig, ProgrammingNoise
 from analogue.lifecycle.attention import analog_attention_, attention_modules
-from analogue.nn.attention import AnalogSelfAttention
+from analogue.nn.attention import AnalogGPT2Attention, AnalogSelfAttention
 from analogue.physics.attention import dynamic_mvm, write_dynamic
 from analogue.physics.devices import programming_std_uS
 
@@ -157,3 +157,143 @@ def test_deepcopy_keeps_the_noise_stream():
         a = model(input_ids=ids, attention_mask=mask).last_hidden_state
         b = twin(input_ids=ids, attention_mask=mask).last_hidden_state
     assert torch.equal(a, b)
+
+
+# --- GPT-2 ------------------------------------------------------------------------------------
+
+def _gpt2(seed=0, attn="eager", **kw):
+    torch.manual_seed(seed)
+    c = transformers.GPT2Config(vocab_size=40, n_embd=32, n_layer=2, n_head=4, n_positions=24, bos_token_id=0,
+                                eos_token_id=0, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
+                                attn_implementation=attn, **kw)
+    return transformers.GPT2LMHeadModel(c).eval()
+
+
+def _gpt2_inputs():
+    g = torch.Generator().manual_seed(2)
+    ids = torch.randint(0, 40, (3, 20), generator=g)
+    mask = torch.ones(3, 20, dtype=torch.long)
+    mask[1, :6] = 0  # left padding
+    return ids, mask
+
+
+@pytest.mark.parametrize("rows", [256, 8])
+@pytest.mark.parametrize("kw", [{}, {"scale_attn_by_inverse_layer_idx": True, "reorder_and_upcast_attn": True}])
+def test_ideal_analog_gpt2_attention_equals_eager_gpt2(rows, kw):
+    model = _gpt2(**kw)
+    ids, mask = _gpt2_inputs()
+    with torch.no_grad():
+        ref = model(input_ids=ids, attention_mask=mask, use_cache=False).logits
+        ideal = IDEAL.replace(**{"tile.rows": rows})
+        analog_attention_(model, AttentionConfig(mode="analog", scores=ideal, values=ideal))
+        out = model(input_ids=ids, attention_mask=mask, use_cache=False).logits
+    mods = attention_modules(model)
+    assert len(mods) == 2 and all(isinstance(m, AnalogGPT2Attention) for m in mods.values())
+    assert torch.allclose(out[mask.bool()], ref[mask.bool()], atol=2e-5)
+
+
+def test_gpt2_without_mask_and_with_a_key_value_cache_equals_eager():
+    """No attention mask (the module applies the causal mask, as sdpa's ``is_causal``; the
+    oracle is the eager module given the causal mask), and greedy generation with the
+    Hugging Face cache (the whole prefix written per step) against the digital model."""
+    model = _gpt2()
+    ids = _gpt2_inputs()[0][:, :8]
+    with torch.no_grad():
+        ref = model(input_ids=ids, use_cache=False).logits
+        gen_ref = model.generate(ids, max_new_tokens=6, do_sample=False, use_cache=True, pad_token_id=0)
+        analog_attention_(model, AttentionConfig(mode="analog", scores=IDEAL, values=IDEAL))
+        out = model(input_ids=ids).logits  # config.use_cache is True: a cache is built and filled
+        att = model.transformer.h[0].attn
+        h = torch.randn(3, 8, 32, generator=torch.Generator().manual_seed(0))
+        y_none, _ = att(h, attention_mask=None)
+        gen = model.generate(ids, max_new_tokens=6, do_sample=False, use_cache=True, pad_token_id=0)
+        gen_nc = model.generate(ids, max_new_tokens=6, do_sample=False, use_cache=False, pad_token_id=0)
+        analog_attention_(model, AttentionConfig())
+        causal = torch.full((8, 8), torch.finfo(torch.float32).min).triu(1)[None, None]
+        y_ref, _ = model.transformer.h[0].attn(h, attention_mask=causal)
+    assert torch.allclose(out, ref, atol=2e-5)
+    assert torch.allclose(y_none, y_ref, atol=2e-5)
+    assert torch.equal(gen, gen_ref) and torch.equal(gen_nc, gen_ref)
+
+
+@pytest.mark.parametrize("padded", [True, False])
+def test_ideal_analog_gpt2_attention_equals_an_sdpa_gpt2(padded):
+    """Under sdpa the model passes a boolean mask or none (causal implied): both are handled."""
+    model = _gpt2(attn="sdpa")
+    ids, mask = _gpt2_inputs()
+    mask = mask if padded else None
+    keep = mask.bool() if padded else slice(None)
+    with torch.no_grad():
+        ref = model(input_ids=ids, attention_mask=mask, use_cache=False).logits
+        analog_attention_(model, AttentionConfig(mode="analog", scores=IDEAL, values=IDEAL))
+        out = model(input_ids=ids, attention_mask=mask, use_cache=False).logits
+    assert torch.allclose(out[keep], ref[keep], atol=2e-5)
+
+
+def test_gpt2_digital_mode_restores_the_hf_module_and_state_dict_keys_stay():
+    model = _gpt2()
+    ids, mask = _gpt2_inputs()
+    keys = list(model.state_dict())
+    with torch.no_grad():
+        ref = model(input_ids=ids, attention_mask=mask, use_cache=False).logits
+        analog_attention_(model, AttentionConfig(mode="analog"))
+        assert list(model.state_dict()) == keys
+        analog_attention_(model, AttentionConfig())
+        out = model(input_ids=ids, attention_mask=mask, use_cache=False).logits
+    mods = attention_modules(model)
+    assert all(type(m).__name__ == "GPT2Attention" for m in mods.values())
+    assert not any(t.is_meta for t in model.state_dict().values())
+    assert torch.equal(out, ref) and list(model.state_dict()) == keys
+
+
+def test_gpt2_noise_changes_the_output_and_the_seed_reproduces_it():
+    model = _gpt2()
+    ids, mask = _gpt2_inputs()
+    with torch.no_grad():
+        ref = model(input_ids=ids, attention_mask=mask, use_cache=False).logits
+    cfg = AttentionConfig(mode="analog", scores=an.presets.pcm(), values=an.presets.pcm())
+    analog_attention_(model, cfg, seed=3)
+    with torch.no_grad():
+        a = model(input_ids=ids, attention_mask=mask, use_cache=False).logits
+        analog_attention_(model, cfg, seed=3)
+        c = model(input_ids=ids, attention_mask=mask, use_cache=False).logits
+    err = float((a - ref)[mask.bool()].norm() / ref[mask.bool()].norm())
+    assert 1e-5 < err < 0.05 and torch.equal(a, c)
+
+
+def test_converted_gpt2_projections_stay_analog_under_analog_attention():
+    model = _gpt2()
+    ids, mask = _gpt2_inputs()
+    an.convert_(model, an.presets.ideal())
+    with torch.no_grad():
+        ref = model(input_ids=ids, attention_mask=mask, use_cache=False).logits
+        analog_attention_(model, AttentionConfig(mode="analog", scores=IDEAL, values=IDEAL))
+        out = model(input_ids=ids, attention_mask=mask, use_cache=False).logits
+    att = model.transformer.h[0].attn
+    assert isinstance(att, AnalogGPT2Attention) and type(att.c_attn).__name__ == "AnalogHFConv1D"
+    assert torch.allclose(out[mask.bool()], ref[mask.bool()], atol=2e-5)
+
+
+def test_gpt2_cross_attention_stays_digital_and_is_refused_directly():
+    model = _gpt2(add_cross_attention=True)
+    analog_attention_(model, AttentionConfig(mode="analog"))
+    block = model.transformer.h[0]
+    assert isinstance(block.attn, AnalogGPT2Attention)
+    assert type(block.crossattention).__name__ == "GPT2Attention"
+    with pytest.raises(TypeError, match="cross-attention"):
+        AnalogGPT2Attention.from_hf(block.crossattention, AttentionConfig(mode="analog"))
+
+
+def test_training_through_ideal_analog_attention_gives_the_eager_gradients():
+    """Gradients flow through the dynamic arrays (the scales of K^T and V are activations):
+    with ideal converters and device they equal the eager model's."""
+    ids, mask = _inputs()
+    ref, model = _bert(), _bert()
+    ideal = IDEAL.replace(**{"tile.rows": 8})
+    analog_attention_(model, AttentionConfig(mode="analog", scores=ideal, values=ideal))
+    for m in (ref, model):  # eval mode: no dropout, so both see the same computation
+        m(input_ids=ids, attention_mask=mask).last_hidden_state.square().mean().backward()
+    g_ref = ref.encoder.layer[0].attention.self.query.weight.grad
+    g = model.encoder.layer[0].attention.self.query.weight.grad
+    assert g is not None and g.abs().sum() > 0
+    assert torch.allclose(g, g_ref, rtol=1e-3, atol=1e-6)

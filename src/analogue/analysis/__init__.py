@@ -36,3 +36,15 @@ __all__ = [
     "sensitivity",
     "sweep",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``an.analysis.array_size_study``: the array-size study (accuracy here, cost from
+    ``analogue.cost``, so it lives in ``analogue.cost.arrays``), loaded on first use."""
+    if name == "array_size_study":
+        from analogue.cost import (
+            arrays,  # the study needs the cost model: the one lazy import upwards (tests/test_architecture.py)
+        )
+
+        return arrays.array_size_study
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

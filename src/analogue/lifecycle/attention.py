@@ -1,8 +1,10 @@
 """``analog_attention_``: run a Hugging Face model's attention products ``Q K^T`` and ``A V`` on
-arrays written per sequence (``nn.attention.AnalogSelfAttention``), or back digitally.
+arrays written per sequence (``nn.attention.AnalogSelfAttention`` for the BERT family,
+``nn.attention.AnalogGPT2Attention`` for GPT-2), or back digitally.
 
 Modules are replaced through the module tree (``setattr`` on their parent), never patched; the
-projections (``query``/``key``/``value``) move to the new module unchanged, so ``convert_`` before
+projections (``query``/``key``/``value``, GPT-2's ``c_attn``/``c_proj``) move to the new module
+unchanged, so ``convert_`` before
 or after converts them as usual and ``state_dict`` keys stay the same.
 """
 
@@ -12,7 +14,7 @@ from torch import nn
 
 from analogue._util.seeds import layer_seed
 from analogue.config.attention import AttentionConfig
-from analogue.nn.attention import SUPPORTED_ATTENTION, AnalogSelfAttention
+from analogue.nn.attention import ANALOG_ATTENTION, SUPPORTED_ATTENTION, analog_twin
 
 
 def _replace(model: nn.Module, name: str, new: nn.Module) -> None:
@@ -23,18 +25,21 @@ def _replace(model: nn.Module, name: str, new: nn.Module) -> None:
 
 def attention_modules(model: nn.Module) -> dict[str, nn.Module]:
     """The self-attention modules ``analog_attention_`` acts on (supported Hugging Face classes and
-    ``AnalogSelfAttention``), by qualified name."""
+    the analog modules ``nn.attention.ANALOG_ATTENTION``), by qualified name. GPT-2
+    cross-attention modules (``is_cross_attention``) are not among them: they stay digital."""
     return {name: m for name, m in model.named_modules()
-            if isinstance(m, AnalogSelfAttention) or type(m).__name__ in SUPPORTED_ATTENTION}
+            if isinstance(m, ANALOG_ATTENTION)
+            or (type(m).__name__ in SUPPORTED_ATTENTION and not getattr(m, "is_cross_attention", False))}
 
 
 def analog_attention_(model: nn.Module, cfg: AttentionConfig, seed: int = 0) -> nn.Module:
     """Give every self-attention module of ``model`` the attention configuration ``cfg``, in place.
 
     ``cfg.mode == "analog"``: each supported module (``nn.attention.SUPPORTED_ATTENTION``) becomes
-    an ``AnalogSelfAttention`` (module ``i`` seeded ``layer_seed(seed, i)``); one already analog
-    gets the new config and seed. ``cfg.mode == "digital"``: every ``AnalogSelfAttention`` goes back
-    to the Hugging Face class it replaced. Returns ``model``. A model without a supported attention
+    its analog twin (``nn.attention.analog_twin``: ``AnalogGPT2Attention`` for GPT-2,
+    ``AnalogSelfAttention`` for the BERT family; module ``i`` seeded ``layer_seed(seed, i)``); one
+    already analog gets the new config and seed. ``cfg.mode == "digital"``: every analog module
+    goes back to the Hugging Face class it replaced. Returns ``model``. A model without a supported attention
     module fails naming the supported classes.
     """
     if not isinstance(cfg, AttentionConfig):
@@ -42,15 +47,15 @@ def analog_attention_(model: nn.Module, cfg: AttentionConfig, seed: int = 0) -> 
     found = attention_modules(model)
     if not found:
         raise ValueError("analog_attention_: the model has no supported self-attention module "
-                         f"(supported: {SUPPORTED_ATTENTION}); GPT-2 style attention is not covered yet")
+                         f"(supported: {SUPPORTED_ATTENTION})")
     for i, (name, mod) in enumerate(found.items()):
         if cfg.analog:
-            if isinstance(mod, AnalogSelfAttention):
+            if isinstance(mod, ANALOG_ATTENTION):
                 mod.attention_cfg = cfg
                 mod.reseed(layer_seed(seed, i))
             else:
-                _replace(model, name, AnalogSelfAttention.from_hf(mod, cfg, seed=layer_seed(seed, i)))
-        elif isinstance(mod, AnalogSelfAttention):
+                _replace(model, name, analog_twin(mod, cfg, seed=layer_seed(seed, i)))
+        elif isinstance(mod, ANALOG_ATTENTION):
             _replace(model, name, mod.to_hf())
     return model
 

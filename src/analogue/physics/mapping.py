@@ -71,7 +71,7 @@ def weight_scales(w_blocks: Tensor, cols: int, policy: str) -> Tensor:
         amax = per_tile.expand(b, 1, nc, cols).reshape(b, 1, nc * cols)[..., :m].clone()  # own memory
     elif policy != "column":
         raise ValueError(f"unknown weight scale policy {policy!r}; use 'column' or 'tile'")
-    return amax.clamp_min_(torch.finfo(amax.dtype).tiny)  # a fresh tensor (or a view of one)
+    return amax.clamp_min(torch.finfo(amax.dtype).tiny)  # out of place: amax keeps its output for its backward
 
 
 def weight_to_conductance(

@@ -52,12 +52,13 @@ def abs_max(x: Tensor, dim: int) -> Tensor:
     """``|x|.amax(dim, keepdim=True)``, NaN propagating."""
     if x.numel() <= SMALL_ELEMS:
         return x.abs().amax(dim=dim, keepdim=True)
-    return torch.maximum(x.amax(dim=dim, keepdim=True), x.amin(dim=dim, keepdim=True).neg_())
+    # out of place: amax/amin keep their outputs for their backward (gradients through activations)
+    return torch.maximum(x.amax(dim=dim, keepdim=True), x.amin(dim=dim, keepdim=True).neg())
 
 
 def dynamic_input_scale(x: Tensor) -> Tensor:
     """Per-vector absolute maximum over the last dimension, ``(..., 1)``, never 0. NaN propagates."""
-    return abs_max(x, -1).clamp_min_(torch.finfo(x.dtype).tiny)
+    return abs_max(x, -1).clamp_min(torch.finfo(x.dtype).tiny)
 
 
 def dac(x: Tensor, scale: Tensor | float, bits: int | None, clip: bool = True,
