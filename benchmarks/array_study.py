@@ -3,13 +3,18 @@ digits CNN and a 2-layer BERT classifier (hidden 256, feed-forward 1024: layers 
 small arrays), on HERMES resized to each array size (same cross-points).
 
     PYTHONPATH=src python benchmarks/array_study.py [--out docs/img] [--which digits bert]
-        [--instances 2] [--sizes 64 128 256 512] [--bert-weights PATH]
+        [--instances 2] [--sizes 64 128 256 512] [--bert-weights PATH] [--device cuda]
 
 The README's figures: ``--which digits --instances 8 --sizes 64 128 256 512 1024`` and ``--which bert
 --instances 2 --sizes 64 128 256`` (the BERT's wires run as two processes, ``--r-wire 0 1.5/5`` and
 ``--r-wire 0.5``, merged: the same seeds, so the same devices).
 
 Writes ``array_study_<model>.png``, ``array_study_<model>.json`` and prints the tables.
+
+``--device``: the study (the converted copies, their exact IR-drop set-up, calibration and
+evaluation, and the example input the cost model's ``an.compile`` captures) runs there, each timing
+ending with the device synchronised. The models are still trained on the CPU (the same weights on
+any device) and then moved; the tables, JSON and plot are written from the CPU.
 """
 
 from __future__ import annotations
@@ -19,22 +24,28 @@ import time
 from pathlib import Path
 
 import torch
+from common import add_device_argument, resolve_device, synchronize
 
 import analogue as an
 from analogue._util.tables import save_json
+from analogue.apps._device import data_to
+
+CPU = torch.device("cpu")
 
 R_WIRE = (0.0, 0.5, (1.5, 5.0))
 
 
-def digits(out: Path, instances: int, sizes: tuple[int, ...], weights: str | None) -> None:
+def digits(out: Path, instances: int, sizes: tuple[int, ...], weights: str | None, dev: torch.device = CPU) -> None:
     from analogue.data.digits import digits_cnn, load_digits, train_classifier
 
     data = load_digits(seed=0)
     model = digits_cnn(seed=0)
     train_classifier(model, data, epochs=8, seed=0)
+    model, data = model.to(dev), data_to(data, dev)
     t = time.perf_counter()
     res = an.array_size_study(model, data, None, an.chips.hermes(), sizes=sizes,
                               r_wire=R_WIRE, instances=instances, calibration_data=data.x_train[:512])
+    synchronize(dev)
     print(f"\ndigits CNN ({time.perf_counter() - t:.0f} s)\n{res.summary()}")
     save_json(out / "array_study_digits.json", res.to_dict())
     res.plot(out / "array_study_digits.png", title="digits CNN on PCM (HERMES arrays)")
@@ -86,7 +97,7 @@ def train_bert(model: Classifier, n: int = 4096, epochs: int = 2, seed: int = 0)
     return model.eval()
 
 
-def bert(out: Path, instances: int, sizes: tuple[int, ...], weights: str | None) -> None:
+def bert(out: Path, instances: int, sizes: tuple[int, ...], weights: str | None, dev: torch.device = CPU) -> None:
     model = build_bert()
     if weights and Path(weights).exists():
         model.load_state_dict(torch.load(weights, weights_only=True))
@@ -95,11 +106,14 @@ def bert(out: Path, instances: int, sizes: tuple[int, ...], weights: str | None)
         train_bert(model)
         if weights:
             torch.save(model.state_dict(), weights)
+    model = model.to(dev)
     x, _ = bert_task(4096, 0)
     xt, yt = bert_task(512, 1)
+    x, xt, yt = x.to(dev), xt.to(dev), yt.to(dev)
     t = time.perf_counter()
     res = an.array_size_study(model, (xt, yt), None, an.chips.hermes(), sizes=sizes,
                               r_wire=R_WIRE, instances=instances, calibration_data=x[:256])
+    synchronize(dev)
     print(f"\nBERT classifier ({time.perf_counter() - t:.0f} s)\n{res.summary()}")
     save_json(out / "array_study_bert.json", res.to_dict())
     res.plot(out / "array_study_bert.png", title="2-layer BERT (hidden 256, FFN 1024) on PCM (HERMES)")
@@ -113,10 +127,12 @@ if __name__ == "__main__":
     ap.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256, 512])
     ap.add_argument("--r-wire", nargs="+", default=None, help="ohm per segment: 0.5 or row/col, e.g. 1.5/5")
     ap.add_argument("--bert-weights", default=None, help="load the trained BERT from here (train and save it when absent)")
+    add_device_argument(ap)
     args = ap.parse_args()
+    dev = resolve_device(args.device)
     if args.r_wire:
         R_WIRE = tuple(tuple(float(v) for v in w.split("/")) if "/" in w else float(w) for w in args.r_wire)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for name in args.which:
-        {"digits": digits, "bert": bert}[name](out, args.instances, tuple(args.sizes), args.bert_weights)
+        {"digits": digits, "bert": bert}[name](out, args.instances, tuple(args.sizes), args.bert_weights, dev)

@@ -39,6 +39,12 @@ ideal wires, side by side, alternately, median of 7 (wall and process CPU time):
 step, batch 256; the eval forward of the same unprogrammed layer (no_grad); and the digits CNN
 (``presets.pcm(rows=64, cols=64)``, batch 256 of 8x8 images), both. Target (issue 15): training
 <= 1.3x. ``--threads N``: torch threads (default: torch's).
+
+``--device cuda`` (every mode): the torch work (``Crossbar`` set-up and solve, the exact and fast
+IR-drop models, the layers, the CNN and their inputs) runs there, each timing ending with the device
+synchronised; the same inputs are drawn on the CPU first. The ``spsolve``/``splu`` baselines are
+scipy (CPU only): they run on the CPU copies. The process CPU-time ratio of ``--training`` counts
+only the host's share on a GPU.
 """
 
 from __future__ import annotations
@@ -57,7 +63,7 @@ from analogue.physics.crossbar import Crossbar
 from analogue.physics.irdrop import effective_conductance, fast_conductance, first_order_conductance
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import md_table  # noqa: E402
+from common import add_device_argument, md_table, on_device, resolve_device  # noqa: E402
 
 V_MAX = 0.2
 G_MIN, G_MAX = 1e-6, 25e-6
@@ -90,7 +96,11 @@ def nodal(G: np.ndarray, r_row: float, r_col: float) -> tuple[sp.csc_matrix, sp.
     return K, B
 
 
-def best(fn, repeats: int) -> tuple[float, object]:
+CPU = torch.device("cpu")
+
+
+def best(fn, repeats: int, dev: torch.device = CPU) -> tuple[float, object]:
+    fn = on_device(fn, dev)
     t_best, out = float("inf"), None
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -99,7 +109,7 @@ def best(fn, repeats: int) -> tuple[float, object]:
     return t_best, out
 
 
-def programmed(batch: int, r_row: float, r_col: float, repeats: int = 7) -> None:
+def programmed(batch: int, r_row: float, r_col: float, repeats: int = 7, dev: torch.device = CPU) -> None:
     import analogue as an
 
     torch.manual_seed(0)
@@ -108,21 +118,18 @@ def programmed(batch: int, r_row: float, r_col: float, repeats: int = 7) -> None
     for name, (rr, rc) in (("ideal wires", (0.0, 0.0)), ("IR drop", (r_row, r_col))):
         cfg = base.replace(**{"circuit.r_row_ohm": rr, "circuit.r_col_ohm": rc})
         torch.manual_seed(0)
-        layer = an.AnalogLinear(1024, 1024, cfg=cfg)
-        t0 = time.perf_counter()
-        an.program_(layer, seed=1)
-        prog[name] = time.perf_counter() - t0
+        layer = an.AnalogLinear(1024, 1024, cfg=cfg).to(dev)
+        prog[name], _ = best(lambda layer=layer: an.program_(layer, seed=1), 1, dev)
         layers[name] = layer.eval()
-    x = torch.randn(batch, 1024, generator=torch.Generator().manual_seed(2))
+    x = torch.randn(batch, 1024, generator=torch.Generator().manual_seed(2)).to(dev)
     fwd = {name: float("inf") for name in layers}
     with torch.no_grad():
         for layer in layers.values():
             layer(x)  # warm-up
         for _ in range(repeats):  # alternately
             for name, layer in layers.items():
-                t0 = time.perf_counter()
-                layer(x)
-                fwd[name] = min(fwd[name], time.perf_counter() - t0)
+                t, _ = best(lambda layer=layer: layer(x), 1, dev)
+                fwd[name] = min(fwd[name], t)
     rows = [{"1024x1024 AnalogLinear, 256x256 tiles": name, "an.program_ s": prog[name],
              f"forward batch {batch} ms": 1e3 * fwd[name],
              "forward / ideal wires": fwd[name] / fwd["ideal wires"]} for name in layers]
@@ -134,11 +141,11 @@ def programmed(batch: int, r_row: float, r_col: float, repeats: int = 7) -> None
 WIRE_PAIRS = ((0.5, 0.5), (1.0, 1.0), (2.0, 2.0), (5.0, 5.0), (1.5, 5.0))
 
 
-def fast_errors(sizes: list[int], exact_max: int) -> None:
+def fast_errors(sizes: list[int], exact_max: int, dev: torch.device = CPU) -> None:
     rows_out = []
     for size in sizes:
         gen = torch.Generator().manual_seed(size)
-        G = G_MIN + (G_MAX - G_MIN) * torch.rand(size, size, generator=gen, dtype=torch.float64)
+        G = (G_MIN + (G_MAX - G_MIN) * torch.rand(size, size, generator=gen, dtype=torch.float64)).to(dev)
         fs = size * G_MAX
         for r_row, r_col in WIRE_PAIRS:
             models = {"first order": lambda: first_order_conductance(G, r_row, r_col),
@@ -146,10 +153,10 @@ def fast_errors(sizes: list[int], exact_max: int) -> None:
                       "fast (3 it.)": lambda: fast_conductance(G, r_row, r_col, 3)}
             row: dict[str, object] = {"array": f"{size}x{size}", "r_row / r_col ohm": f"{r_row} / {r_col}"}
             if size <= exact_max:
-                t_exact, exact = best(lambda: effective_conductance(G, r_row, r_col), 1)
+                t_exact, exact = best(lambda: effective_conductance(G, r_row, r_col), 1, dev)
                 row["IR drop % FS"] = 100 * ((exact - G).abs().sum(0).max() / fs).item()
             for name, fn in models.items():
-                t, out = best(fn, 3)
+                t, out = best(fn, 3, dev)
                 if size <= exact_max:
                     row[f"{name} % FS"] = 100 * ((out - exact).abs().sum(0).max() / fs).item()
                 else:
@@ -162,7 +169,7 @@ def fast_errors(sizes: list[int], exact_max: int) -> None:
     print(md_table(rows_out))
 
 
-def training(batch: int, repeats: int = 7) -> None:
+def training(batch: int, repeats: int = 7, dev: torch.device = CPU) -> None:
     import torch.nn.functional as F
 
     import analogue as an
@@ -172,7 +179,7 @@ def training(batch: int, repeats: int = 7) -> None:
     def setups(make, cfg, x, y):
         out = {}
         for name, (rr, rc) in (("ideal wires", (0.0, 0.0)), ("IR drop (fast)", (1.5, 5.0))):
-            model = make(cfg.replace(**{"circuit.r_row_ohm": rr, "circuit.r_col_ohm": rc}))
+            model = make(cfg.replace(**{"circuit.r_row_ohm": rr, "circuit.r_col_ohm": rc})).to(dev)
             hwa_(model, HWAOptions(device_noise_scale=1.0), seed=0)
             opt = torch.optim.Adam(model.parameters(), lr=1e-4)
 
@@ -187,7 +194,7 @@ def training(batch: int, repeats: int = 7) -> None:
                 with torch.no_grad():
                     model(x)
 
-            out[name] = (step, infer)
+            out[name] = (on_device(step, dev), on_device(infer, dev))
         return out
 
     def linear(cfg):
@@ -200,11 +207,11 @@ def training(batch: int, repeats: int = 7) -> None:
     gen = torch.Generator().manual_seed(3)
     cases = {
         "1024x1024 AnalogLinear, 256x256 tiles": setups(
-            linear, an.presets.pcm(), torch.randn(batch, 1024, generator=gen),
-            torch.randint(0, 1024, (batch,), generator=gen)),
+            linear, an.presets.pcm(), torch.randn(batch, 1024, generator=gen).to(dev),
+            torch.randint(0, 1024, (batch,), generator=gen).to(dev)),
         "digits CNN, 64x64 tiles": setups(
-            cnn, an.presets.pcm(rows=64, cols=64), torch.randn(batch, 1, 8, 8, generator=gen),
-            torch.randint(0, 10, (batch,), generator=gen)),
+            cnn, an.presets.pcm(rows=64, cols=64), torch.randn(batch, 1, 8, 8, generator=gen).to(dev),
+            torch.randint(0, 10, (batch,), generator=gen).to(dev)),
     }
     rows_out = []
     load = os.getloadavg()[0]
@@ -250,17 +257,19 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     ap.add_argument("--training", action="store_true",
                     help="HWA training and inference with the fast model against ideal wires")
+    add_device_argument(ap)
     args = ap.parse_args()
+    dev = resolve_device(args.device)
     if args.fast:
-        fast_errors(args.sizes, args.exact_max)
+        fast_errors(args.sizes, args.exact_max, dev)
         return
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     if args.training:
-        training(args.batch if args.batch != 64 else 256)
+        training(args.batch if args.batch != 64 else 256, dev=dev)
         return
     if args.programmed:
-        programmed(args.batch if args.batch != 64 else 256, 1.5, 5.0)
+        programmed(args.batch if args.batch != 64 else 256, 1.5, 5.0, dev=dev)
         return
     rows_out = []
     for size in args.sizes:
@@ -268,8 +277,10 @@ def main() -> None:
         G = G_MIN + (G_MAX - G_MIN) * torch.rand(size, size, generator=gen, dtype=torch.float64)
         v = V_MAX * torch.rand(args.batch, size, generator=gen, dtype=torch.float64)
         reps = 3 if size <= 256 else 1
-        t_setup, xb = best(lambda: Crossbar(G, args.r_row, args.r_col), reps)
-        t_batch, i_xb = best(lambda: xb.solve(v), 20)
+        G_dev, v_dev = G.to(dev), v.to(dev)
+        t_setup, xb = best(lambda: Crossbar(G_dev, args.r_row, args.r_col), reps, dev)
+        t_batch, i_xb = best(lambda: xb.solve(v_dev), 20, dev)
+        i_xb = i_xb.cpu()
         row = {"array": f"{size}x{size}", "Crossbar set-up s": t_setup,
                f"Crossbar {args.batch} vectors s": t_batch}
         if size > args.baseline_max:

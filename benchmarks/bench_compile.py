@@ -2,7 +2,10 @@
 
 Target (issue 5): compiling a ResNet-18-sized model takes under 10 s on CPU.
 
-    python benchmarks/bench_compile.py [--repeats 3] [--bert-base]
+    python benchmarks/bench_compile.py [--repeats 3] [--bert-base] [--device cuda]
+
+``--device``: the models and example inputs are moved there before capture, and each timing ends
+with the device synchronised.
 
 Prints a markdown table: per model and chip, the best of ``repeats`` wall times of
 - ``forward``: one plain PyTorch forward on the example input (reference),
@@ -21,7 +24,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import best_time  # noqa: E402
+from common import add_device_argument, best_time, on_device, resolve_device  # noqa: E402
 
 import analogue as an  # noqa: E402
 from analogue import chips  # noqa: E402
@@ -34,7 +37,9 @@ def main() -> None:
     ap.add_argument(
         "--bert-base", action="store_true", help="also BERT-base (110 M params, seq 128)"
     )
+    add_device_argument(ap)
     args = ap.parse_args()
+    dev = resolve_device(args.device)
     torch.manual_seed(0)
     cases = [
         (
@@ -97,13 +102,17 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|---|")
     for name, model, x, chip, opts in cases:
+        model, x = model.to(dev), x.to(dev)
         with torch.no_grad():
-            t_fwd = best_time(lambda: model(x), args.repeats)
-        t_exp = best_time(lambda: torch.export.export(model, (x,), strict=False), args.repeats)
-        t_cmp = best_time(
-            lambda: an.compile(model, x, chip, build_model=False, **opts), args.repeats
+            t_fwd = best_time(on_device(lambda: model(x), dev), args.repeats)
+        t_exp = best_time(
+            on_device(lambda: torch.export.export(model, (x,), strict=False), dev), args.repeats
         )
-        t_all = best_time(lambda: an.compile(model, x, chip, **opts), args.repeats)
+        t_cmp = best_time(
+            on_device(lambda: an.compile(model, x, chip, build_model=False, **opts), dev),
+            args.repeats,
+        )
+        t_all = best_time(on_device(lambda: an.compile(model, x, chip, **opts), dev), args.repeats)
         opt = ", ".join(k for k, v in opts.items() if v) or "-"
         print(
             f"| {name} | {chip.name} | {opt} | {t_fwd:.3f} | {t_exp:.3f} | {t_cmp:.3f} |"

@@ -9,7 +9,8 @@ Times, side by side in one run:
   programmed read adds no per-forward device cost for PCM; both analog forwards pay the
   ADC/noise periphery).
 
-Run: ``python benchmarks/bench_devices.py [--weights 10e6] [--repeats 3]``; prints a markdown table.
+Run: ``python benchmarks/bench_devices.py [--weights 10e6] [--repeats 3] [--device cuda]``; prints a
+markdown table.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import best_time  # noqa: E402
+from common import add_device_argument, best_time, on_device, resolve_device  # noqa: E402
 
 import analogue as an  # noqa: E402
 
@@ -33,10 +34,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weights", type=float, default=10e6, help="approximate number of weights")
     ap.add_argument("--repeats", type=int, default=3)
+    add_device_argument(ap)
     args = ap.parse_args()
+    dev = resolve_device(args.device)
     width = round(math.sqrt(args.weights))
     torch.manual_seed(0)
-    digital = nn.Sequential(nn.Linear(width, width, bias=False)).eval()
+    digital = nn.Sequential(nn.Linear(width, width, bias=False)).eval().to(dev)
     n_weights = sum(p.numel() for p in digital.parameters())
     model = an.convert_(copy.deepcopy(digital), an.presets.pcm()).eval()
     unprogrammed = copy.deepcopy(model)
@@ -45,15 +48,18 @@ def main() -> None:
     def floor() -> None:  # one Gaussian per device (2 per weight): the least any sampler must do
         torch.randn_like(w), torch.randn_like(w)
 
-    t_floor = best_time(floor, args.repeats, warmup=0)
-    t_prog = best_time(lambda: an.program_(model, seed=0), args.repeats, warmup=0)
-    t_drift = best_time(lambda: an.drift_(model, 31_536_000.0), args.repeats, warmup=0)
-    t_comp = best_time(lambda: an.drift_(model, 31_536_000.0, compensation="global"), args.repeats, warmup=0)
-    x = torch.rand(64, width)
+    def timed(fn) -> float:
+        return best_time(on_device(fn, dev), args.repeats, warmup=0)
+
+    t_floor = timed(floor)
+    t_prog = timed(lambda: an.program_(model, seed=0))
+    t_drift = timed(lambda: an.drift_(model, 31_536_000.0))
+    t_comp = timed(lambda: an.drift_(model, 31_536_000.0, compensation="global"))
+    x = torch.rand(64, width).to(dev)
     with torch.no_grad():
-        t_fwd_torch = best_time(lambda: digital(x), args.repeats, warmup=0)
-        t_fwd_prog = best_time(lambda: model(x), args.repeats, warmup=0)
-        t_fwd_unprog = best_time(lambda: unprogrammed(x), args.repeats, warmup=0)
+        t_fwd_torch = timed(lambda: digital(x))
+        t_fwd_prog = timed(lambda: model(x))
+        t_fwd_unprog = timed(lambda: unprogrammed(x))
     rows = [
         ("torch: 2 x randn_like (floor)", t_floor, 1.0),
         ("an.program_ (PCM)", t_prog, t_prog / t_floor),

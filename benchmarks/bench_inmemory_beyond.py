@@ -7,7 +7,8 @@ of 12-token sequences: forward, backward, update. Analog: ``presets.standard()``
 backward (transposed read), Tiki-Taka on the asymmetric RRAM-like device with the digital
 parameters (biases, embeddings, norms) on ``torch.optim.SGD``; digital: the plain model with
 ``torch.optim.SGD``. Medians of interleaved repeats; the ratio is the figure of merit (target
-<= 10x, as for MLPs). Run: ``python benchmarks/bench_inmemory_beyond.py [--threads N]``.
+<= 10x, as for MLPs). Run: ``python benchmarks/bench_inmemory_beyond.py [--threads N] [--device cuda]``
+(models, optimizer state and the batch on that device; every step ends with it synchronised).
 
 Before/after: ``--baseline-src DIR`` (the ``src`` folder of another checkout, e.g. from ``git
 archive``) runs this script ``--runs`` times in fresh processes, alternating that tree and this one,
@@ -27,17 +28,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from common import time_pair
+from common import add_device_argument, on_device, resolve_device, time_pair
 from torch import nn
 
 import analogue as an
+from analogue.apps._device import data_to
 from analogue.apps.inmemory_beyond import DEFAULTS, TASKS
 from analogue.config.pulsed import BackwardConfig, rram_asymmetric
 from analogue.train.inmemory.optimizers import TikiTaka, digital_parameters
 
 
 def _step(task: str, analog: bool, x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:
-    model = TASKS[task].model(0)
+    model = TASKS[task].model(0).to(x.device)
     loss_fn = nn.CrossEntropyLoss()
     opt = None
     if analog:
@@ -57,14 +59,14 @@ def _step(task: str, analog: bool, x: torch.Tensor, y: torch.Tensor) -> Callable
         dig.step()
         dig.zero_grad(set_to_none=True)
 
-    return step
+    return on_device(step, x.device)
 
 
-def _measure(batch: int, reps: int) -> dict[str, tuple[float, float]]:
+def _measure(batch: int, reps: int, dev: torch.device) -> dict[str, tuple[float, float]]:
     """``{task: (digital s, Tiki-Taka s)}``, medians of ``reps`` interleaved repeats."""
     out = {}
     for task in TASKS:
-        data = TASKS[task].data()
+        data = data_to(TASKS[task].data(), dev)
         x, y = data.x_train[:batch], data.y_train[:batch]
         out[task] = time_pair(_step(task, False, x, y), _step(task, True, x, y), reps=reps)
     return out
@@ -75,7 +77,7 @@ def _compare(args: argparse.Namespace) -> None:
     trees = {"before": str(Path(args.baseline_src).resolve()), "after": str(Path(__file__).resolve().parents[1] / "src")}
     runs: dict[str, list[dict[str, list[float]]]] = {k: [] for k in trees}
     cmd = [sys.executable, __file__, "--json", "--batch", str(args.batch), "--threads", str(args.threads),
-           "--reps", str(args.reps)]
+           "--reps", str(args.reps), "--device", args.device]
     for _ in range(args.runs):
         for name, src in trees.items():
             env = {**os.environ, "PYTHONPATH": src}
@@ -101,13 +103,15 @@ def main() -> None:
     ap.add_argument("--baseline-src", default=None, help="src folder of a baseline checkout to compare against")
     ap.add_argument("--runs", type=int, default=5, help="alternating runs per tree with --baseline-src")
     ap.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
+    add_device_argument(ap)
     args = ap.parse_args()
+    dev = resolve_device(args.device)
     if args.baseline_src:
         _compare(args)
         return
     if args.threads:
         torch.set_num_threads(args.threads)
-    res = _measure(args.batch, args.reps)
+    res = _measure(args.batch, args.reps, dev)
     if args.json:
         print(json.dumps(res))
         return

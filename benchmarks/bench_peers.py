@@ -19,11 +19,17 @@ Each peer is skipped with a message when it is not installed. ``make bench-peers
 aihwkit-lightning (pure Python) and runs this; aihwkit needs a C++ build (benchmarks/README.md
 says how it was built for the figures there).
 
-Run: python benchmarks/bench_peers.py
+Run: python benchmarks/bench_peers.py [--device cuda]
+
+``--device``: the training-step and forward cases run there, analogue's models and the peers'
+converted models alike, each timing ending with the device synchronised (a peer whose converted
+model cannot move there, e.g. aihwkit's C++ tile from a CPU-only build, is skipped with a message).
+The agreement tables (numerics against aihwkit's tiles and its PCM noise model) stay on the CPU.
 """
 
 from __future__ import annotations
 
+import argparse
 import copy
 import os
 import sys
@@ -33,7 +39,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(__file__))
 from bench_hwa import _step_fn, _time_min  # noqa: E402
-from common import md_table, time_pair  # noqa: E402
+from common import add_device_argument, md_table, on_device, resolve_device, time_pair  # noqa: E402
 
 import analogue as an  # noqa: E402
 from analogue.apps.training import teacher_logits  # noqa: E402
@@ -193,7 +199,22 @@ def device_agreement(n: int = 200_000) -> list[dict]:
     return rows
 
 
+def _peer_model(convert, model: torch.nn.Module, hwa: bool, peer: str, dev: torch.device):
+    """The peer's converted ``model`` on ``dev``; ``None`` (with a message) when it cannot run there."""
+    out = convert(model, hwa)
+    if dev.type == "cpu":
+        return out
+    try:
+        return out.to(dev)
+    except Exception as e:  # noqa: BLE001 -- a peer build without that device
+        print(f"{peer}: its converted model cannot move to {dev} ({type(e).__name__}: {e}): skipped")
+        return None
+
+
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_device_argument(ap)
+    dev = resolve_device(ap.parse_args().device)
     try:
         print("agreement with aihwkit (standard() periphery, noise off / on)\n")
         print(md_table(agreement()) + "\n")
@@ -214,7 +235,8 @@ def main() -> None:
     ]
     rows = []
     for name, model, x in cases:
-        y = torch.randint(0, 10, (len(x),))
+        y = torch.randint(0, 10, (len(x),)).to(dev)
+        model, x = model.to(dev), x.to(dev)
         plain = an.convert_(copy.deepcopy(model), an.presets.pcm())
         hwa = hwa_(an.convert_(copy.deepcopy(model), an.presets.pcm()), opts)
         steps = {
@@ -224,23 +246,27 @@ def main() -> None:
         }
         for peer, (convert, make_opt) in peers.items():
             for hwa_on, label in ((False, "analog"), (True, "HWA")):
-                steps[f"{peer} {label}"] = _peer_step(convert(copy.deepcopy(model), hwa_on), make_opt, x, y)
-        times = dict(zip(steps, _time_min(list(steps.values()))))
+                pm = _peer_model(convert, copy.deepcopy(model), hwa_on, peer, dev)
+                if pm is not None:
+                    steps[f"{peer} {label}"] = _peer_step(pm, make_opt, x, y)
+        times = dict(zip(steps, _time_min([on_device(s, dev) for s in steps.values()])))
         t_d = times.pop("digital")
         rows.append({"model": name, "digital ms": 1e3 * t_d, **{k: t / t_d for k, t in times.items()}})
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; training step time as a "
           "multiple of the digital step (fastest of 15 interleaved runs)\n")
     print(md_table(rows))
 
-    lin = torch.nn.Linear(1024, 1024)
-    x = torch.randn(256, 1024)
+    lin = torch.nn.Linear(1024, 1024).to(dev)
+    x = torch.randn(256, 1024).to(dev)
     sims = {"analogue": an.AnalogLinear.from_float(lin, an.presets.standard()).eval()}
     for peer, (convert, _) in peers.items():
-        sims[peer] = convert(torch.nn.Sequential(copy.deepcopy(lin)), False).eval()
+        pm = _peer_model(convert, torch.nn.Sequential(copy.deepcopy(lin)), False, peer, dev)
+        if pm is not None:
+            sims[peer] = pm.eval()
     rows = []
     with torch.no_grad():
         for name, sim in sims.items():
-            t_ref, t_sim = time_pair(lambda: lin(x), lambda s=sim: s(x))
+            t_ref, t_sim = time_pair(on_device(lambda: lin(x), dev), on_device(lambda s=sim: s(x), dev))
             rows.append({"simulator": name, "torch ms": 1e3 * t_ref, "simulator ms": 1e3 * t_sim,
                          "ratio": t_sim / t_ref})
     print("\nlinear 1024x1024, batch 256, inference forward (4x4 tiles, weights mapped on every call), "
