@@ -129,8 +129,10 @@ def test_validation_report_on_the_published_table() -> None:
     pub, mod = r.published["tops_per_W"], r.model["tops_per_W"]
     err = np.abs(np.log(mod / pub))
     assert np.median(np.abs(mod / pub - 1)) < 0.25 and np.all(err < np.log(10.0))
-    off = {k for k, x in zip(r.keys, err) if x > np.log(2.0)}
-    assert off == {"hung-22nm-rram-4mb", "yoon-40nm-rram"}  # docs/cost.md says why
+    # no chip off by 2x or more, as shipped and left out (issue 16's target; Hung and Yoon were
+    # 5.9x and 2.1x before their entries took the abstracts' input reads and exact outputs)
+    assert np.all(err < np.log(2.0)), dict(zip(r.keys, np.exp(err)))
+    assert s["left_out_worst"] < 2.0
     # entries the audit fixed (Xue: inputs on the bit lines; Jung: the off state; Dong: one
     # conversion per weight)
     for key in ("xue-22nm-rram", "jung-28nm-mram", "dong-7nm-sram"):

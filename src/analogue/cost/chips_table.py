@@ -87,10 +87,15 @@ def _macro(
     bias_uW: float = 0.0,
     weight_mapping: str = "unsigned",
     slice_combining: str = "digital",
+    bits_per_cycle: int | None = None,
 ) -> Chip:
     """A macro or chip from its organisation; a macro's published figures exclude a digital unit
     (``post_ops=0``), a buffer (``sram_bytes_per_core=0``) and an on-chip network (no NoC energy).
     Line capacitance from the cell pitch (``c_wire_fF_per_cell=None``)."""
+    array = array_config(device, rows=rows, cols=cols, dac_bits=dac_bits, adc_bits=adc_bits,
+                         g_max_uS=g_max_uS)
+    if bits_per_cycle is not None:
+        array = array.replace(**{"dac.bits_per_cycle": bits_per_cycle})
     return Chip(
         name=name,
         node_nm=node_nm,
@@ -99,8 +104,7 @@ def _macro(
                                   sram_bytes_per_core=sram_bytes_per_core,
                                   weight_mapping=weight_mapping,
                                   slice_combining=slice_combining),
-        array=array_config(device, rows=rows, cols=cols, dac_bits=dac_bits, adc_bits=adc_bits,
-                           g_max_uS=g_max_uS),
+        array=array,
         periphery=Periphery(input_encoding=encoding, adc_kind=adc_kind,
                             columns_per_adc=columns_per_adc, clock_hz=clock_hz,
                             mvm_time_s=mvm_time_s, t_read_s=t_read_s),
@@ -206,7 +210,8 @@ def table() -> list[TableEntry]:
         chip=_macro("hung-22nm-rram-4mb", 22.0, "rram", 512, 512, dac_bits=8, adc_bits=8,
                     weight_bits=8, cells_per_weight=8, encoding="bit_serial", adc_kind="sar",
                     columns_per_adc=1, mvm_time_s=15.2e-9, t_read_s=15.2e-9 / 8, n_cores=16,
-                    v_read_V=0.2, supply_V=0.8, read_supply_V=0.8, slice_combining="analog"),
+                    v_read_V=0.2, supply_V=0.8, read_supply_V=0.8, slice_combining="analog",
+                    bits_per_cycle=4),
         technology="RRAM", node_nm=22.0, tops=None, tops_per_W=15.6, area_mm2=None,
         precision="8b in / 8b weight (the 15.6 end of the published 194.4-15.6 TOPS/W range)",
         citation="Hung2021",
@@ -217,27 +222,39 @@ def table() -> list[TableEntry]:
                 "weighted stacking combines a weight's 8 binary cells before one conversion "
                 "(slice_combining='analog'); input shaping is not modelled"),
         assumed=("16 sub-arrays 512x512 all rows driven, 8 binary cells per weight",
-                 "bit-serial inputs (8-bit sign-magnitude codes: 7 reads of 15.2 / 8 ns, each "
-                 "converted), a SAR per weight "
+                 "8-bit inputs in two reads of 4 magnitude bits (MSB and LSB groups, "
+                 "bits_per_cycle=4), each converted: inferred from the abstract's own ratios, "
+                 "latency 15.2 / 5.2 ns = 2.9x and efficiency 194.4 / 15.6 = 12.5x from binary to "
+                 "8b/8b, where 8 cells per weight alone give 8x and 7 bit-serial reads would give "
+                 "~7x latency and ~56x energy; the paper's Fig. 2 (AMIC) not verified here",
+                 "reads of 15.2 / 8 ns, a SAR per weight "
                  "(64 per sub-array, the count of one per 8 columns)",
                  "0.2 V clamped bit line, current from the supply (current-mode sensing), "
                  "device-table cell conductance"),
     ))
     e.append(TableEntry(
         key="yoon-40nm-rram", group="yoon2021",
-        chip=_macro("yoon-40nm-rram", 40.0, "rram", 256, 256, dac_bits=1, adc_bits=3,
+        chip=_macro("yoon-40nm-rram", 40.0, "rram", 256, 8, dac_bits=1, adc_bits=9,
                     weight_bits=1, cells_per_weight=1, encoding="bit_serial", adc_kind="sar",
-                    columns_per_adc=4, clock_hz=500e6, t_read_s=2e-9, v_read_V=0.2,
+                    columns_per_adc=1, clock_hz=500e6, t_read_s=2e-9, v_read_V=0.2,
                     supply_V=0.9, read_supply_V=0.9),
         technology="RRAM", node_nm=40.0, tops=None, tops_per_W=56.67, area_mm2=None,
-        precision="1b in / 1b weight / 3b out (assumed)",
+        precision="1b in / 1b weight / exact (9b) out (assumed)",
         citation="Yoon2021",
         stated=("40 nm, 64 Kb RRAM", "56.67 TOPS/W peak (title)",
-                "1-8b inputs and weights, 20b outputs; eight bit lines compute per access; "
-                "active-feedback voltage-sensing read (JSSC 57(1) 2022 abstract; not modelled: "
-                "the model drives every column of the array and reads current from the supply)"),
-        assumed=("binary in/weight, 3-bit out at the headline figure", "one 256x256 array",
-                 "SAR per 4 columns, 500 MHz", "0.2 V clamped bit line, current from the supply (current-mode sensing), device-table cell conductance"),
+                "1-8b inputs and weights, 20b outputs without quantization; eight bit lines "
+                "compute per access; active-feedback voltage-sensing read (JSSC 57(1) 2022 "
+                "abstract). Modelled as the 256 x 8 slice that computes per access; each "
+                "conversion resolves its bit line's count exactly (no quantization), so a "
+                "256-row sum takes a 9-bit conversion (the entry assumed a 3-bit one before, "
+                "which cannot hold a 256-row count without quantization)"),
+        assumed=("binary in/weight at the headline figure", "all 256 rows driven per access "
+                 "(fewer rows with a matching exact converter give 43-68 TOPS/W: 7 rows / 3 bit "
+                 "43, 15 / 4 55, 31 / 5 68)",
+                 "a 9-bit SAR per computing bit line, 500 MHz",
+                 "word lines charged over the 8 computing columns only (not the 256 they span)",
+                 "0.2 V clamped bit line, current from the supply (the voltage-sensing read is "
+                 "not modelled), device-table cell conductance"),
     ))
     # -- SRAM, charge domain -----------------------------------------------------------------------
     e.append(TableEntry(
