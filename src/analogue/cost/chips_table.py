@@ -115,6 +115,9 @@ def _macro(
     )
 
 
+#: NeuRRAM's 48 cores: 1,270 um2 a neuron, 256 neurons, 28 % of a core (Wan et al. 2022, Fig. 11f).
+_NEURRAM_AREA_MM2 = 48 * 1270e-6 * 256 / 0.28
+
 _SRAM_CELL = "SRAM cells: the bit line swings about the supply (v_read = supply), charge of ~1 fF per cell per read (device table)"
 
 
@@ -179,13 +182,16 @@ def table() -> list[TableEntry]:
         ch = neurram(op).replace(**{"organisation.weight_mapping": "differential"})
         e.append(TableEntry(
             key=ch.name, group="neurram", chip=ch, technology="RRAM", node_nm=130.0,
-            tops=tops, tops_per_W=tw, area_mm2=None, precision=op.replace("_", " "),
+            tops=tops, tops_per_W=tw, area_mm2=_NEURRAM_AREA_MM2, precision=op.replace("_", " "),
             citation="Wan2022",
             stated=("48 cores x 256x256 1T1R RRAM", "differential 4-bit weights (2 cells)",
                     "pulse-count inputs, charge-decrement (ramp-like) neuron ADC"),
             assumed=("2.7 MHz neuron step rate (from the 3b/1b throughput)",
                      "5 ns / 0.1 V pulses, 40 uS cells, 3 uW bias",
-                     "chip area: not transcribed, not validated"),
+                     "area: the 48 cores' area from the paper's Fig. 11f core breakdown (a "
+                     "neuron 1,270 um2, the 256 neurons 28 % of a core: 1.16 mm2 a core) as "
+                     "transcribed by CiMLoop's NeuRRAM model; not checked against the paper "
+                     "here; the chip's pads and top-level logic excluded"),
         ))
     e.append(TableEntry(
         key="xue-22nm-rram", group="xue2020",
@@ -277,7 +283,7 @@ def table() -> list[TableEntry]:
                     weight_bits=4, cells_per_weight=4, encoding="pulse_count", adc_kind="flash",
                     columns_per_adc=1, mvm_time_s=5.5e-9, t_read_s=0.3e-9, supply_V=0.8,
                     v_read_V=0.8, slice_combining="analog"),
-        technology="SRAM (charge)", node_nm=7.0, tops=0.3724, tops_per_W=351.0, area_mm2=None,
+        technology="SRAM (charge)", node_nm=7.0, tops=0.3724, tops_per_W=351.0, area_mm2=0.0024,
         precision="4b in / 4b weight / 4b out",
         citation="Dong2020",
         stated=("7 nm 8T SRAM, 64 Kb", "1024 4bx4b MACs at once", "4-bit input as RWL pulses",
@@ -288,21 +294,31 @@ def table() -> list[TableEntry]:
                  "0.3 ns RWL pulse", _SRAM_CELL,
                  "a 25 fF sample-and-hold per conversion (the paper's computation caps are the "
                  "ADC's own sense-amplifier caps: counted twice here)",
-                 "macro area not transcribed"),
+                 "macro area 0.0024 mm2: the 800 um2 two-port compiler macro plus 1,596 um2 of "
+                 "CIM circuitry (ADCs and counters; JSSC Sec. IV as transcribed by CiMLoop's "
+                 "model of the macro; the 160 um2 of binary-weighting caps taken as part of "
+                 "the ADCs, whose sense-amplifier caps they are)"),
     ))
     e.append(TableEntry(
         key="jia-65nm-sram", group="jia2020",
         chip=_macro("jia-65nm-sram", 65.0, "sram", 768, 768, dac_bits=1, adc_bits=8,
                     weight_bits=1, cells_per_weight=1, encoding="bit_serial", adc_kind="sar",
-                    columns_per_adc=1, clock_hz=100e6, t_read_s=10e-9, supply_V=1.2,
-                    v_read_V=1.2),
-        technology="SRAM (charge)", node_nm=65.0, tops=None, tops_per_W=192.0, area_mm2=None,
+                    columns_per_adc=1, clock_hz=100e6, mvm_time_s=2 * 768 * 768 / 2.185e12,
+                    t_read_s=10e-9, supply_V=1.2, v_read_V=1.2),
+        technology="SRAM (charge)", node_nm=65.0, tops=2.185, tops_per_W=192.0,
+        area_mm2=2.185 / 0.60,
         precision="1b in / 1b weight / 8b SAR out",
         citation="Jia2020",
         stated=("65 nm, 590 Kb CIMU of 768x768 bit cells", "charge-domain, 8-bit SAR per column",
                 "bit-serial inputs, bit-sliced weights"),
-        assumed=("100 MHz, 10 ns read", _SRAM_CELL,
-                 "192 1b-TOPS/W at 1.2 V is the abstract's figure for the MAC hardware"),
+        assumed=("10 ns read", _SRAM_CELL,
+                 "192 1b-TOPS/W and 0.60 1b-TOPS/mm2 at 1.2 V (abstract) are the MAC "
+                 "hardware's (CIMA and ADCs); 2.185 1b-TOPS at 1.2 V from the paper's Table II "
+                 "as transcribed by CiMLoop's model of the chip (not checked against the paper "
+                 "here): the MVM time from it (TOPS is then a consistency check) and the area "
+                 "3.64 mm2 = 2.185 / 0.60 (its Fig. 11 gives CIMA 2.91 + ADCs 0.50 mm2)",
+                 "768 x 768 with a SAR per physical column (the paper folds three physical "
+                 "columns into one logical 2304-row column: fewer conversions than modelled)"),
     ))
     # -- SRAM, current domain ----------------------------------------------------------------------
     e.append(TableEntry(
