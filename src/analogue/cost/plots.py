@@ -96,8 +96,9 @@ def plot_tops_per_W_vs_adc_bits(
 
 
 def plot_validation(report: object, path: str | os.PathLike[str]) -> Path:
-    """Predicted against published TOPS/W (and TOPS where published), log-log, one marker per
-    table entry (leave-one-out prediction filled, shipped model open), with the +-25 % band.
+    """Predicted against published TOPS/W (and TOPS and area where published), log-log, one
+    marker per table entry (leave-one-out prediction filled, shipped model open), with the +-25 %
+    band.
     ``report``: an ``analogue.cost.validation.ValidationReport``."""
     import matplotlib
 
@@ -105,8 +106,9 @@ def plot_validation(report: object, path: str | os.PathLike[str]) -> Path:
     import matplotlib.pyplot as plt
 
     r = report
-    fig, axes = plt.subplots(1, 2, figsize=(8.0, 3.8))
-    for ax, fig_name, unit in zip(axes, ("tops_per_W", "tops"), ("TOPS/W", "TOPS")):
+    fig, axes = plt.subplots(1, 3, figsize=(12.0, 3.8))
+    for ax, fig_name, unit in zip(axes, ("tops_per_W", "tops", "area_mm2"),
+                                  ("TOPS/W", "TOPS", "area (mm2)")):
         pub = np.asarray(r.published[fig_name])  # type: ignore[attr-defined]
         ok = np.isfinite(pub)
         loo = np.asarray(r.left_out[fig_name])[ok]  # type: ignore[attr-defined]
@@ -129,6 +131,47 @@ def plot_validation(report: object, path: str | os.PathLike[str]) -> Path:
         ax.set_ylabel(f"predicted {unit}")
     axes[0].legend(fontsize=7, loc="upper left")
     fig.tight_layout()
+    out = _save(fig, path)
+    plt.close(fig)
+    return out
+
+
+def plot_power_vs_throughput(
+    points: Mapping[str, tuple[float, float]],
+    peak_tops: float,
+    peak_W: float,
+    leakage_W: float,
+    path: str | os.PathLike[str],
+    published_W: tuple[float, float] | None = None,
+) -> Path:
+    """Power against sustained throughput, log-log: workload points (name -> (TOPS, W)), the
+    chip's peak (every array busy) and the line ``P = P_leak + (TOPS / peak TOPS) (P_peak -
+    P_leak)`` between idle and peak; ``published_W``: a published power range, shaded at the
+    published throughput's height (the peak)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 4.0))
+    lo = min([t for t, _ in points.values()] + [peak_tops]) / 3
+    xs = np.geomspace(lo, peak_tops, 60)
+    ax.plot(xs, leakage_W + xs / peak_tops * (peak_W - leakage_W), color="0.5", lw=0.8,
+            label="leakage + utilisation x peak dynamic power")
+    if published_W is not None:
+        ax.fill_between([peak_tops / 1.3, peak_tops * 1.3], *published_W, color="C2", alpha=0.3,
+                        label="published power")
+    ax.scatter([peak_tops], [peak_W], marker="*", s=120, color="C3", label="model at peak",
+               zorder=3)
+    for i, (name, (t, w)) in enumerate(points.items()):
+        ax.scatter([t], [w], color=f"C{i % 10}", zorder=3)
+        ax.annotate(name, (t, w), fontsize=6, xytext=(4, -3), textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("sustained TOPS")
+    ax.set_ylabel("power (W)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left")
     out = _save(fig, path)
     plt.close(fig)
     return out
