@@ -78,6 +78,8 @@ PRESETS = {
     "bit_serial": _dataclass_replace(presets.quantized(rows=16, cols=16), dac=DACConfig(bits=8, bits_per_cycle=2)),
     "ir_drop": _dataclass_replace(presets.standard(), tile=presets.ideal(rows=16, cols=16).tile,
                                   circuit=CircuitConfig(r_row_ohm=1.0, r_col_ohm=1.0)),
+    "ir_drop_held": _dataclass_replace(presets.standard(), tile=presets.ideal(rows=16, cols=16).tile,
+                                       circuit=CircuitConfig(r_row_ohm=1.0, r_col_ohm=1.0, fast_refresh_reads=4)),
 }
 
 

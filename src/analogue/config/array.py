@@ -261,7 +261,14 @@ class CircuitConfig:
     Programmed layers in eval mode read the exact effective conductances (``an.program_``/
     ``an.drift_``, ``nn.programmed``); every other read (unprogrammed layers, training) reads the
     fast model ``physics.irdrop.fast_conductance`` with ``fast_iterations`` steps (1: the
-    resummed first order), differentiable (``nn.readers``).
+    resummed first order), differentiable (``nn.readers``). ``fast_refresh_reads``: how often a
+    training-mode read recomputes the fast model's drop factors ``q = 1 + D[G]`` (``G_eff = G /
+    q``): on every read (1, the default: the fast model itself, its weight gradient in closed
+    form), or on every n-th training read of the layer, the reads between holding ``q`` from the
+    last refresh (the conductances move little between optimiser steps, and ``q`` depends on them
+    only through sums over whole rows and columns; the weight gradient is then that of ``G / q`` at
+    the held ``q``). Costs: docs/circuits.md. Eval-mode reads of an unchanged weight reuse ``q``
+    whatever this says (the same read, not an approximation).
     """
 
     r_row_ohm: float = 0.0
@@ -271,6 +278,7 @@ class CircuitConfig:
     r_col_ohm_per_um: float = 0.0
     cell_pitch_um: float = 0.0
     fast_iterations: int = 1
+    fast_refresh_reads: int = 1
 
     @property
     def row_segment_ohm(self) -> float:
@@ -309,6 +317,18 @@ class CircuitConfig:
             and 1 <= self.fast_iterations <= 100,
             "CircuitConfig.fast_iterations",
             f"must be an integer in [1, 100] (1: the resummed first order), got {self.fast_iterations!r}",
+        )
+        require(
+            isinstance(self.fast_refresh_reads, int) and not isinstance(self.fast_refresh_reads, bool)
+            and self.fast_refresh_reads >= 1,
+            "CircuitConfig.fast_refresh_reads",
+            f"must be an integer >= 1 (1: recompute the drop factors on every training read), "
+            f"got {self.fast_refresh_reads!r}",
+        )
+        require(
+            self.fast_refresh_reads == 1 or self.fast_iterations == 1,
+            "CircuitConfig.fast_refresh_reads",
+            "held drop factors need the one-step fast model (fast_iterations=1); set one of them to 1",
         )
 
 

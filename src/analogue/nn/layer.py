@@ -281,10 +281,11 @@ class AnalogLayer(nn.Module):
     touch (more than the arithmetic done in it). Lower it (on the class or a layer) to bound the
     memory a model keeps between calls."""
 
-    BUFFER_KEYS = ("_reused", "_out_bound_host")
+    BUFFER_KEYS = ("_reused", "_out_bound_host", "_held_drop")
     """Entries of the layer's ``__dict__`` that are not state: the per-thread reused temporaries
     (``_w_scratch``, ``_p_scratch``, ``_x_scratch``, ``_y_scratch``, ``_cols_scratch``,
-    ``_pad_scratch``, ``_g_scratch`` and the kept slots ``_kept``)."""
+    ``_pad_scratch``, ``_g_scratch`` and the kept slots ``_kept``), the host copy of the ADC range
+    and the held IR-drop factors (``nn.readers.HeldDrop``)."""
 
     def release_buffers(self) -> None:
         """Free the reused temporaries of every thread (they are re-created on the next call)."""

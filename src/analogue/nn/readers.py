@@ -13,6 +13,9 @@ kind                   what the array reads                                    u
 ``PROGRAMMED``         the programmed array as it reads now (eval mode)         normalised
 ``WIRED``              the (perturbed, sliced) weight read through wires with   normalised
                        resistance: the fast IR-drop model (``circuit.ir_drop``)
+``WIRED_HELD``         the (perturbed) weight read through wires with the fast  weight units
+                       model's drop factors held (``HeldDrop``): eval reads of
+                       an unchanged weight, training with ``fast_refresh_reads``
 =====================  ======================================================  ==============
 
 With wire resistance (``CircuitConfig.ir_drop``) every read but a programmed one is ``WIRED``:
@@ -89,21 +92,23 @@ class ReadKind(enum.Enum):
     PERTURBED_BLOCKS = "perturbed_blocks"
     PROGRAMMED = "programmed"
     WIRED = "wired"
+    WIRED_HELD = "wired_held"
 
 
-_WEIGHT_UNITS = (ReadKind.EXACT, ReadKind.PERTURBED)
+_WEIGHT_UNITS = (ReadKind.EXACT, ReadKind.PERTURBED, ReadKind.WIRED_HELD)
 
 
 @dataclass(frozen=True)
 class WeightRead:
     """A reader of the array's weight blocks and what it reads. ``matrix``: the detached weight
     ``(G, K, M)`` the reader reads from, for reads in weight units (else ``None``); ``wired``:
-    what a ``WIRED`` read keeps for its weight gradient (the trace's ``read_state``)."""
+    what a ``WIRED`` read keeps for its weight gradient, or the drop factors a ``WIRED_HELD``
+    read held (the trace's ``read_state``)."""
 
     kind: ReadKind
     read: BlockReader
     matrix: Tensor | None = None
-    wired: WiredState | None = None
+    wired: WiredState | HeldDrop | None = None
 
     @property
     def units(self) -> WeightUnits:
@@ -201,6 +206,80 @@ def _wired_q(g: Tensor, cfg: AnalogConfig) -> Tensor:
     return _drop(_arrays(g, cfg.tile.cols), r_row, r_col, col_dim=-3).add_(1.0).view(g.shape)
 
 
+class HeldDrop:
+    """The fast model's drop factors of one layer's arrays, held between reads
+    (``CircuitConfig.fast_refresh_reads``; ``held_read``): ``gain`` ``(b, r, C)`` (blocks, as
+    ``mapping.to_blocks`` lays the weight out), ``1 / q`` of the array that holds each weight
+    (G+ where the weight was > 0 at the refresh, G- elsewhere); ``gain_param``: the same laid out
+    as the weight parameter, for a training read's weight gradient (else ``None``); ``offset`` ``(b, r, C)``, ``g_min (1/q+ -
+    1/q-) / span`` (``None`` when ``g_min = 0``); ``key``: what they were computed for (config,
+    weight shape, dtype, device); ``version``: the weight's ``(data_ptr, _version)`` when computed
+    for an eval read (an eval read of that weight reuses them: the same read), else ``None``;
+    ``reads``: training reads since the refresh. Kept in the layer's ``__dict__`` under
+    ``"_held_drop"``: not state (dropped on copy and pickling, ``AnalogLayer.BUFFER_KEYS``)."""
+
+    __slots__ = ("gain", "gain_param", "key", "offset", "reads", "version")
+
+    def __init__(self, gain: Tensor, gain_param: Tensor | None, offset: Tensor | None, key: tuple,
+                 version: tuple | None) -> None:
+        self.gain, self.gain_param, self.offset = gain, gain_param, offset
+        self.key, self.version, self.reads = key, version, 0
+
+
+def drop_gain(w_n: Tensor, cfg: AnalogConfig) -> tuple[Tensor, Tensor | None]:
+    """``(gain, offset)`` of the normalised weight blocks ``w_n`` ``(b, r, C)`` (their G+/G-
+    arrays through ``_wired_q``): with them ``wired_blocks(w_n, cfg) == w_n * gain + offset`` (to
+    rounding; ``offset`` ``None`` when ``g_min = 0``), since ``G- = g_min`` where ``w > 0`` and
+    ``G+ = g_min`` elsewhere (``HeldDrop``)."""
+    mp = cfg.mapping
+    inv_q = _wired_q(_conductances(w_n, cfg), cfg).reciprocal_()
+    offset = None
+    if mp.g_min_uS > 0.0:
+        offset = torch.sub(inv_q[0], inv_q[1]).mul_(mp.g_min_uS / (mp.g_max_uS - mp.g_min_uS))
+    return torch.where(w_n > 0, inv_q[0], inv_q[1]), offset
+
+
+def _weight_version(layer: AnalogLayer) -> tuple:
+    w = layer.weight
+    return (w.data_ptr(), w._version)
+
+
+def held_read(layer: AnalogLayer) -> HeldDrop | None:
+    """The drop factors this call of ``layer`` reads through, held (``HeldDrop``), or ``None``
+    where every read runs the fast model (``wired_blocks``): training with ``fast_refresh_reads =
+    1``, bit slicing, a weight perturbation that does not run in weight units, or arrays the
+    closed form does not cover (several iterations, a partial last array). Training reads
+    refresh them every ``circuit.fast_refresh_reads`` reads (from the unperturbed weight); eval
+    reads whenever the weight or the config changed."""
+    cfg = layer.cfg
+    g, k, m = layer.matrix_shape
+    training = layer.training
+    if training and (cfg.circuit.fast_refresh_reads == 1 or unit_perturbation(layer) is None
+                     and layer.weight_perturbation is not None):
+        return None
+    if cfg.device.slicing.active or not (cfg.circuit.fast_iterations == 1 and (m <= cfg.tile.cols
+                                                                              or m % cfg.tile.cols == 0)):
+        return None
+    weight = layer.weight
+    key = (cfg.circuit, cfg.mapping, cfg.tile, tuple(weight.shape), weight.dtype, weight.device)
+    held: HeldDrop | None = layer.__dict__.get("_held_drop")
+    version = None if training else _weight_version(layer)
+    stale = held is None or held.key != key or (
+        held.reads >= cfg.circuit.fast_refresh_reads if training else held.version != version)
+    if stale:
+        with torch.no_grad():
+            blocks = mapping.to_blocks(layer.weight_matrix(), cfg.tile.rows)
+            gain, offset = drop_gain(blocks / mapping.weight_scales(blocks, cfg.tile.cols, cfg.mapping.scale), cfg)
+        gain_param = None
+        if training:  # the weight gradient's factor: the blocks' layout back to the parameter's
+            with torch.enable_grad():
+                (gain_param,) = torch.autograd.grad(layer._matrix(), weight, gain.view(g, -1, m)[:, :k])
+        held = layer.__dict__["_held_drop"] = HeldDrop(gain, gain_param, offset, key, version)
+    if training:
+        held.reads += 1
+    return held
+
+
 def wired_blocks(w_n: Tensor, cfg: AnalogConfig, keep: WiredState | None = None) -> Tensor:
     """Normalised weight blocks ``(b, r, C)`` as read through the wires of ``cfg.circuit``: each
     weight to ``G+ = g_min + span * max(w, 0)``, ``G- = G+ - span * w`` (uS, ``span = g_max -
@@ -266,14 +345,17 @@ def wire_weight_grad(layer: AnalogLayer, gw: Tensor, trace: MVMTrace | None = No
     perturbed ones in hardware-aware training, as for the ideal read's straight-through
     gradient), in closed form (``wired_vjp``) with no pass over the weights for the model's
     state. Without it (bit slicing, several iterations, a partial last array, no trace) the
-    Jacobian is taken at the unperturbed ``W / s``. Called by the layers' backward
-    (``nn.autograd``)."""
+    Jacobian is taken at the unperturbed ``W / s``. A read through held drop factors
+    (``HeldDrop``) in training has the Jacobian ``gain`` (in eval mode the fast model's, as
+    without it). Called by the layers' backward (``nn.autograd``)."""
     if not reads_wires(layer):
         return gw
+    state = trace.read_state if trace is not None else None
+    if isinstance(state, HeldDrop) and state.version is None:  # training: W gain + s offset at the held q
+        return gw.mul(state.gain_param)
     weight = layer.weight
     cfg = layer.cfg
     g, k, m = layer.matrix_shape
-    state = trace.read_state if trace is not None else None
     with torch.enable_grad():
         mat = layer._matrix()  # the weight parameter laid out (G, K, M): a reshape of it
         probe = torch.zeros_like(mat, requires_grad=True)
@@ -337,10 +419,11 @@ def normalised_reader(layer: AnalogLayer, keep: WiredState | None = None) -> Blo
 
 
 def weight_unit_reader(layer: AnalogLayer, mat: Tensor, perturb: WeightUnitPerturber | None = None,
-                       out: Tensor | None = None) -> BlockReader:
+                       out: Tensor | None = None, held: HeldDrop | None = None) -> BlockReader:
     """Reader of the blocks of ``mat`` (the layer's detached weight matrix) in weight units and
     their scales. ``perturb``: applied in weight units on every read; ``out``: a flat buffer for
-    the perturbed weights of a read of all blocks."""
+    the perturbed (or wired) weights of a read of all blocks; ``held``: the wires' held drop
+    factors, read through as ``W gain + s offset`` (``HeldDrop``, ``drop_gain``)."""
     blocks = mapping.to_blocks(mat, layer.cfg.tile.rows)
     cols, policy = layer.cfg.tile.cols, layer.cfg.mapping.scale
 
@@ -348,27 +431,42 @@ def weight_unit_reader(layer: AnalogLayer, mat: Tensor, perturb: WeightUnitPertu
         full = b0 == 0 and b1 == len(blocks)
         wb = blocks if full else blocks[b0:b1]
         s = mapping.weight_scales(wb, cols, policy)
+        dest = strided_like(out, wb) if full else None
         if perturb is not None:
-            wb = perturb.perturb_weights(wb, s, layer, out=strided_like(out, wb) if full else None)
+            wb = perturb.perturb_weights(wb, s, layer, out=dest)
+            dest = wb
+        if held is not None:
+            wb = torch.mul(wb, held.gain[b0:b1], out=dest) if dest is not None else wb * held.gain[b0:b1]
+            if held.offset is not None:
+                wb.addcmul_(held.offset[b0:b1], s)
         return wb, s
 
     return read
+
+
+def _numel(layer: AnalogLayer, mat: Tensor) -> int:
+    """Elements of the blocks of ``mat`` ``(G, K, M)`` (rows padded to whole blocks)."""
+    rows = layer.cfg.tile.rows
+    return mat.shape[0] * mapping.n_row_blocks(mat.shape[1], rows) * mapping.block_rows(mat.shape[1], rows) * mat.shape[2]
 
 
 def choose_read(layer: AnalogLayer, perturbed_out: Callable[[int], Tensor | None]) -> WeightRead:
     """The reader of this call and what it reads (chosen once per call).
 
     ``perturbed_out(numel)``: a flat buffer for the weights perturbed in weight units (asked only
-    for a ``PERTURBED`` read; ``None``: allocate afresh)."""
+    for a ``PERTURBED`` or ``WIRED_HELD`` read; ``None``: allocate afresh)."""
+    pert = unit_perturbation(layer)
     if reads_wires(layer):
+        held = held_read(layer)
+        if held is not None:
+            mat = layer.weight_matrix()
+            return WeightRead(ReadKind.WIRED_HELD, weight_unit_reader(layer, mat, pert, perturbed_out(_numel(layer, mat)),
+                                                                      held), mat, held)
         state = WiredState()
         return WeightRead(ReadKind.WIRED, normalised_reader(layer, state), wired=state)
-    pert = unit_perturbation(layer)
     if pert is not None:
         mat = layer.weight_matrix()
-        numel = layer.matrix_shape[0] * mapping.n_row_blocks(mat.shape[1], layer.cfg.tile.rows) \
-            * mapping.block_rows(mat.shape[1], layer.cfg.tile.rows) * mat.shape[2]
-        return WeightRead(ReadKind.PERTURBED, weight_unit_reader(layer, mat, pert, perturbed_out(numel)), mat)
+        return WeightRead(ReadKind.PERTURBED, weight_unit_reader(layer, mat, pert, perturbed_out(_numel(layer, mat))), mat)
     if read_is_exact(layer):
         if not layer.cfg.device.slicing.active:
             mat = layer.weight_matrix()
@@ -388,7 +486,7 @@ def held_weights(layer: AnalogLayer, weights: WeightRead, w_blocks: Tensor, scal
     g, k, m = layer.matrix_shape
     if weights.is_exact:
         return layer.weight_matrix() if weights.matrix is None else weights.matrix
-    if weights.kind is ReadKind.PERTURBED:
+    if weights.kind is ReadKind.PERTURBED or weights.kind is ReadKind.WIRED_HELD:
         return w_blocks.view(g, -1, m)[:, :k]
     n_slices = w_blocks.shape[-1] // m
     buf = out() if n_slices == 1 else None
