@@ -83,3 +83,62 @@ def test_tiny_stream_runs():
     tiki = run_stream(tasks, "analog", algorithm="tikitaka", epochs=1, budget_J=50e-9)
     assert tiki["updates"] == 8 and tiki["pulses_per_update"] > 0
     assert tiki["max_pulses"] == edge.max_pulses_for_budget(50e-9, [(64, 128), (128, 10)], 2e-12, 130.0)
+
+
+def test_budget_terms_by_hand():
+    shapes = [(4, 3), (3, 2)]
+    e = edge.update_energy_J(100, shapes, 5, 2e-12, 45.0, c_wire_fF_per_cell=0.2)
+    ff = float(C.flipflop_energy_J(45.0))
+    assert e["device pulses"] == pytest.approx(2e-10)
+    assert e["drivers"] == pytest.approx((7 + 5) * 5 * ff)
+    assert e["lines"] == pytest.approx(2 * 5 * (12 + 6) * 0.2e-15)
+    periphery = e["drivers"] + e["lines"]
+    budget = periphery + 37.5 * 2e-12
+    assert edge.pulses_for_budget(budget, shapes, 5, 2e-12, 45.0, c_wire_fF_per_cell=0.2) == 37
+    with pytest.raises(ValueError, match="periphery"):
+        edge.pulses_for_budget(0.5 * periphery, shapes, 5, 2e-12, 45.0, c_wire_fF_per_cell=0.2)
+    per_slot = periphery / 5
+    assert edge.budget_slots(1.0, shapes, 45.0, c_wire_fF_per_cell=0.2) == 31  # plenty: all slots
+    assert edge.budget_slots(2 * 7.5 * per_slot, shapes, 45.0, c_wire_fF_per_cell=0.2) == 7
+
+
+def test_share_of_the_pulse_budget_is_never_exceeded():
+    from analogue.train.inmemory.optimizers import MixedPrecision
+
+    g = torch.Generator().manual_seed(0)
+    params = [torch.zeros(8, 5), torch.zeros(5, 3)]
+    for budget in (0, 3, 17, 40, 1000):
+        group = {"pulse_budget": budget, "params": params}
+        n = torch.randint(-31, 32, (8, 5), generator=g).float()
+        m = MixedPrecision._within_share(n, group)
+        share = budget * 40 // 55
+        assert float(m.abs().sum()) <= share
+        assert torch.all(m.abs() <= n.abs()) and torch.all(m * n >= 0)  # never larger, never flipped
+        assert torch.equal(m, torch.trunc(m))  # whole pulses
+        if float(n.abs().sum()) <= share:
+            assert torch.equal(m, n)
+
+
+@pytest.mark.slow
+def test_budget_bounds_the_energy_each_update_spends():
+    """With a budget the energy of every pulsed update, as the cost model charges it, stays within
+    it, the reported figure is the cost model's (update_energy_J of the pulses applied), and the
+    budget binds (the same run without it spends more)."""
+    tasks = make_stream("split")[:2]
+    for t in tasks:
+        t["x_train"], t["y_train"] = t["x_train"][:64], t["y_train"][:64]
+    free = run_stream(tasks, "analog", epochs=1)
+    budget = 0.25 * free["update_energy_J"]["max"]
+    capped = run_stream(tasks, "analog", epochs=1, budget_J=budget)
+    shapes, pulse_J = [(64, 128), (128, 10)], 2e-12
+    assert free["update_energy_J"]["max"] > budget
+    assert capped["update_energy_J"]["max"] <= budget * (1 + 1e-12)
+    assert capped["pulses_per_update"] < free["pulses_per_update"]
+    slots = edge.budget_slots(budget, shapes, 130.0)
+    assert capped["max_pulses"] == slots
+    assert capped["pulse_budget"] == edge.pulses_for_budget(budget, shapes, slots, pulse_J, 130.0)
+    charged = edge.update_energy_J(capped["pulses_per_update"], shapes, slots, pulse_J, 130.0)
+    e = capped["energy_breakdown_J"]
+    for k, v in charged.items():
+        assert e[k] == pytest.approx(v, rel=1e-12)
+    assert capped["update_energy_J"]["mean"] == pytest.approx(sum(charged.values()), rel=1e-9)

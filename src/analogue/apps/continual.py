@@ -17,7 +17,7 @@ forward transfer (Lopez-Paz & Ranzato, NeurIPS 2017) and forgetting (Chaudhry et
 Energy per update (one mini-batch of 16): the forward and backward reads from the cost model
 (``analogue.cost.estimate_training`` on NeuRRAM) plus the pulsed update
 (``analogue.cost.edge.pulsed_update_energy_J``) with the pulses the optimizer actually applied;
-an energy budget per update caps the pulses per device. Digital fine-tuning: 3x the forward MACs
+an energy budget per update bounds the energy each pulsed update spends (pulses plus periphery). Digital fine-tuning: 3x the forward MACs
 per sample on an edge CPU (``analogue.cost.edge.digital_update_energy_J``).
 """
 
@@ -36,7 +36,7 @@ from torch import Tensor, nn
 from analogue.apps._device import as_device
 from analogue.apps.inmemory_study import digits_mlp
 from analogue.config import presets
-from analogue.config.pulsed import DEVICE_PRESETS, BackwardConfig
+from analogue.config.pulsed import DEVICE_PRESETS, BackwardConfig, PCMLikeDevice, PulsedDevice
 from analogue.cost import constants as cost_constants
 from analogue.cost import edge
 from analogue.data.digits import load_digits
@@ -126,40 +126,58 @@ def _accuracy(model: nn.Module, task: dict[str, Tensor]) -> float:
 
 # -- learning -------------------------------------------------------------------------------------
 def run_stream(tasks: list[dict[str, Tensor]], learner: str, *, algorithm: str = "mixed",
-               device: str = "rram", epochs: int = 3, budget_J: float | None = None,
+               device: str | PulsedDevice = "rram", epochs: int = 3, budget_J: float | None = None,
                seed: int = 0, torch_device: torch.device | str = "cpu") -> dict[str, Any]:
     """Learn ``tasks`` in order with ``learner`` (``analog``: in memory with ``algorithm``;
     ``digital``: SGD fine-tuning; ``frozen``: the analog learner on the first task only). Returns
-    ``R``, the metrics, the updates and their energy. ``device``: the pulsed device preset;
-    ``torch_device``: where the model and the tasks' tensors live (the batch order is drawn on the
-    CPU, so it is the same on every device)."""
+    ``R``, the metrics, the updates and their energy. ``device``: a pulsed device preset name or a
+    device; ``torch_device``: where the model and the tasks' tensors live (the batch order is drawn
+    on the CPU, so it is the same on every device).
+
+    ``budget_J``: the energy one pulsed update may spend, as the cost model charges it
+    (:func:`analogue.cost.edge.update_energy_J`: device pulses plus the periphery of the pulse
+    slots). With ``mixed`` it limits the device pulses each step actually applies
+    (``MixedPrecision(pulse_budget=)``, the periphery clocked for :func:`~analogue.cost.edge.budget_slots`
+    slots), so no update spends more; with ``tikitaka`` (stochastic pulse trains) it caps the
+    pulse-train length so that even an update pulsing every device in every slot stays within it.
+    The result's ``update_energy_J`` gives the mean and the largest update energy spent."""
     if learner not in LEARNERS:
         raise ValueError(f"continual: learner must be one of {LEARNERS}, got {learner!r}")
     if algorithm not in HP:
         raise ValueError(f"continual: algorithm must be one of {sorted(HP)}, got {algorithm!r}")
-    if device not in DEVICE_PRESETS:
-        raise ValueError(f"continual: unknown device {device!r}; use one of {sorted(DEVICE_PRESETS)}")
+    if isinstance(device, str):
+        if device not in DEVICE_PRESETS:
+            raise ValueError(f"continual: unknown device {device!r}; use one of {sorted(DEVICE_PRESETS)}")
+        device_model = DEVICE_PRESETS[device]()
+    else:
+        device_model = device
     tdev = as_device(torch_device)
     tasks = [{k: v.to(tdev) for k, v in t.items()} for t in tasks]
     model = digits_mlp(seed=seed).to(tdev)
     shapes = [(m.in_features, m.out_features) for m in model if isinstance(m, nn.Linear)]
-    kind = "pcm" if device == "pcm" else "rram"
+    kind = "pcm" if isinstance(device_model, PCMLikeDevice) else "rram"
     pulse_J = cost_constants.DEVICES[kind]["pulse_J"]
     opt = None
     hp = dict(HP[algorithm])
+    slots = 31
     if learner == "digital":
         dig = torch.optim.SGD(model.parameters(), lr=DIGITAL_LR)
     else:
         cfg = presets.standard()
         convert_(model, cfg, seed=seed)
-        cap = 31 if budget_J is None else edge.max_pulses_for_budget(budget_J, shapes, pulse_J, NODE_NM)
         if algorithm == "mixed":
-            hp["max_pulses"] = cap
+            if budget_J is not None:
+                slots = edge.budget_slots(budget_J, shapes, NODE_NM)
+                hp["pulse_budget"] = edge.pulses_for_budget(budget_J, shapes, slots, pulse_J, NODE_NM)
+            hp["max_pulses"] = slots
         else:
-            hp["bl"] = cap
-        opt = OPTIMIZERS[algorithm](model, DEVICE_PRESETS[device](), hp.pop("lr"),
+            if budget_J is not None:
+                slots = edge.max_pulses_for_budget(budget_J, shapes, pulse_J, NODE_NM)
+            hp["bl"] = slots
+        opt = OPTIMIZERS[algorithm](model, device_model, hp.pop("lr"),
                                     backward=BackwardConfig.like_forward(cfg), seed=seed, **hp)
         dig = torch.optim.SGD(list(digital_parameters(model)), lr=BIAS_LR)
+    spent: list[float] = []
     baseline = np.array([_accuracy(model, t) for t in tasks])
     loss_fn = nn.CrossEntropyLoss()
     gen = torch.Generator().manual_seed(seed)
@@ -176,8 +194,11 @@ def run_stream(tasks: list[dict[str, Tensor]], learner: str, *, algorithm: str =
                     loss = loss_fn(_masked(model(task["x_train"][idx]), task["classes"]), task["y_train"][idx])
                     loss.backward()
                     if opt is not None:
+                        before = opt.stats["device_pulses"]
                         opt.step()
                         opt.zero_grad()
+                        pulses = opt.stats["device_pulses"] - before
+                        spent.append(sum(edge.update_energy_J(pulses, shapes, slots, pulse_J, NODE_NM).values()))
                     dig.step()
                     dig.zero_grad(set_to_none=True)
                     updates += 1
@@ -190,17 +211,16 @@ def run_stream(tasks: list[dict[str, Tensor]], learner: str, *, algorithm: str =
     elif opt is not None:
         stats = opt.stats
         pulses_per_update = stats["device_pulses"] / max(stats["steps"], 1.0)
-        slots = hp.get("max_pulses", hp.get("bl", 31))
         e = {"forward + backward reads": BATCH * _read_energy_per_sample_J(),
-             "device pulses": pulses_per_update * pulse_J, "drivers": 0.0, "lines": 0.0}
-        for r, c in shapes:
-            per = edge.pulsed_update_energy_J(0.0, r, c, slots, pulse_J, NODE_NM)
-            e["drivers"] += per["drivers"]
-            e["lines"] += per["lines"]
+             **edge.update_energy_J(pulses_per_update, shapes, slots, pulse_J, NODE_NM)}
         out["energy_per_update_J"] = sum(e.values())
         out["energy_breakdown_J"] = e
         out["pulses_per_update"] = pulses_per_update
         out["max_pulses"] = slots
+        out["pulse_budget"] = hp.get("pulse_budget")
+        out["budget_J"] = budget_J
+        out["update_energy_J"] = {"mean": float(np.mean(spent)) if spent else 0.0,
+                                  "max": float(np.max(spent)) if spent else 0.0}
         opt.close()
     return out
 
@@ -248,6 +268,7 @@ def run_continual_study(*, streams: tuple[str, ...] = ("split", "permuted"), alg
                       "BWT %": 100 * m["backward_transfer"], "forgetting %": 100 * m["forgetting"],
                       "FWT %": 100 * m["forward_transfer"], "updates": r["updates"],
                       "nJ/update": 1e9 * e,
+                      "max pulsed-update nJ": 1e9 * r["update_energy_J"]["max"] if "update_energy_J" in r else 0.0,
                       "updates/Wh": edge.updates_per_Wh(e) if e else float("inf"),
                       "updates per coin cell": edge.updates_per_Wh(e) * edge.COIN_CELL_WH if e else float("inf")})
     result: dict[str, Any] = {"algorithm": algorithm, "device": device, "epochs": epochs, "budget_J": budget_J,

@@ -22,7 +22,8 @@ def add_continual_arguments(p: argparse.ArgumentParser) -> None:
     add_device_argument(p)
     p.add_argument("--epochs", type=int, default=3, help="epochs per task")
     p.add_argument("--budget-nJ", type=float, default=None,
-                   help="energy budget per update (nJ): caps the pulses per device per update")
+                   help="energy budget of one pulsed update (nJ: device pulses plus periphery, as the "
+                        "cost model charges it); no update spends more")
     p.add_argument("--seed", type=int, default=0)
 
 

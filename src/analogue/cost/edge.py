@@ -203,5 +203,40 @@ def max_pulses_for_budget(budget_J: float, shapes: list[tuple[int, int]], pulse_
     return max(1, int(budget_J // per_slot))
 
 
+def update_energy_J(pulses: float, shapes: list[tuple[int, int]], pulse_slots: int, pulse_J: float,
+                    node_nm: float, c_wire_fF_per_cell: float = K.C_WIRE_FF_PER_CELL_DEFAULT) -> dict[str, float]:
+    """The energy the cost model charges for one pulsed update of arrays of ``shapes`` (rows,
+    cols), J by component: ``pulses`` device pulses in all (``pulses x pulse_J``) plus the
+    periphery of every array clocked for ``pulse_slots`` slots (:func:`pulsed_update_energy_J`)."""
+    e = {"device pulses": pulses * pulse_J, "drivers": 0.0, "lines": 0.0}
+    for r, c in shapes:
+        per = pulsed_update_energy_J(0.0, r, c, pulse_slots, pulse_J, node_nm, c_wire_fF_per_cell)
+        e["drivers"] += per["drivers"]
+        e["lines"] += per["lines"]
+    return e
+
+
+def budget_slots(budget_J: float, shapes: list[tuple[int, int]], node_nm: float, most: int = 31,
+                 c_wire_fF_per_cell: float = K.C_WIRE_FF_PER_CELL_DEFAULT) -> int:
+    """Pulse slots per update under an energy budget: ``most``, or fewer so that the periphery
+    (drivers and lines, :func:`update_energy_J` without pulses) takes at most half of
+    ``budget_J``, leaving the rest for device pulses; at least 1."""
+    if not budget_J > 0:
+        raise ValueError(f"budget_slots: budget_J must be > 0, got {budget_J!r}")
+    per_slot = sum(update_energy_J(0.0, shapes, 1, 0.0, node_nm, c_wire_fF_per_cell).values())
+    return max(1, min(most, int(0.5 * budget_J // per_slot)))
+
+
+def pulses_for_budget(budget_J: float, shapes: list[tuple[int, int]], pulse_slots: int, pulse_J: float,
+                      node_nm: float, c_wire_fF_per_cell: float = K.C_WIRE_FF_PER_CELL_DEFAULT) -> int:
+    """The most device pulses one update may apply so that :func:`update_energy_J` (pulses plus
+    the periphery of ``pulse_slots`` slots) stays within ``budget_J``."""
+    periphery = sum(update_energy_J(0.0, shapes, pulse_slots, pulse_J, node_nm, c_wire_fF_per_cell).values())
+    if not budget_J > periphery:
+        raise ValueError(f"pulses_for_budget: the budget {budget_J:.3g} J does not cover the periphery of "
+                         f"{pulse_slots} pulse slots ({periphery:.3g} J); raise the budget or use fewer slots")
+    return int((budget_J - periphery) // pulse_J)
+
+
 #: A CR2032 lithium coin cell: 225 mAh at 3.0 V nominal (Energizer CR2032 datasheet), 0.675 Wh.
 COIN_CELL_WH = 0.225 * 3.0

@@ -399,16 +399,21 @@ class MixedPrecision(InMemoryOptimizer):
 
     ``chi`` (device units) accumulates ``-lr * dL/dW / weight_scale``; every device whose ``|chi|``
     reaches its nominal step gets ``trunc(chi / step)`` pulses (at most ``max_pulses`` per step) and
-    ``chi`` keeps the remainder.
+    ``chi`` keeps the remainder. ``pulse_budget``: the most device pulses one step may apply over
+    all arrays (``None``: no limit); each array gets the share of its devices (rounded down), and
+    an array that would exceed its share has its pulse counts scaled down to it (truncated toward
+    zero), the rest staying in ``chi`` for later steps.
     """
 
     algorithm = "mixed"
 
     def __init__(self, model: nn.Module | Iterable[AnalogLayer], device: PulsedDevice, lr: float, *,
-                 max_pulses: int = 31, **kwargs: Any) -> None:
+                 max_pulses: int = 31, pulse_budget: int | None = None, **kwargs: Any) -> None:
         if not (isinstance(max_pulses, int) and max_pulses >= 1):
             raise ValueError(f"MixedPrecision: max_pulses must be an int >= 1, got {max_pulses!r}")
-        super().__init__(model, device, lr, max_pulses=max_pulses, **kwargs)
+        if pulse_budget is not None and not (isinstance(pulse_budget, int) and pulse_budget >= 0):
+            raise ValueError(f"MixedPrecision: pulse_budget must be an int >= 0 or None, got {pulse_budget!r}")
+        super().__init__(model, device, lr, max_pulses=max_pulses, pulse_budget=pulse_budget, **kwargs)
 
     def _update(self, w: Tensor, x: Tensor, d: Tensor, group: dict[str, Any]) -> None:
         st = self.state[w]
@@ -419,12 +424,26 @@ class MixedPrecision(InMemoryOptimizer):
         chi.sub_(d.t() @ x, alpha=group["lr"] / ws)
         dw = self.device_model.dw_nominal
         n = torch.trunc(chi / dw).clamp_(-group["max_pulses"], group["max_pulses"])
+        if group.get("pulse_budget") is not None:
+            n = self._within_share(n, group)
         chi.sub_(n * dw)
         n_up, n_down = n.clamp_min(0.0), (-n).clamp_min(0.0)
         arr = self.array(w)
         self._counts["refreshes"] += arr.pulse_(n_up, n_down, self._noise(arr))
         self._counts["array_updates"] += 1
         self._count_pulses(n_up, n_down)
+
+
+    @staticmethod
+    def _within_share(n: Tensor, group: dict[str, Any]) -> Tensor:
+        """``n`` (whole pulse counts) scaled down toward zero to this array's share of
+        ``pulse_budget``, in integer arithmetic so the sum never exceeds the share."""
+        share = group["pulse_budget"] * n.numel() // sum(p.numel() for p in group["params"])
+        k = n.abs().to(torch.int64)
+        total = int(k.sum())
+        if total <= share:
+            return n
+        return ((k * share) // total).to(n.dtype) * n.sign()
 
 
 class TikiTaka(InMemoryOptimizer):
