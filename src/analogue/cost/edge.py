@@ -122,17 +122,29 @@ def frame_energy(height: int, width: int, kernel: int, stride: int, out_channels
 # -- published in-sensor convolution chips -------------------------------------------------------
 #: Published analog in-sensor convolution chips (docs/references.md, "At the edge"): the
 #: organisation the model is built from and the measured energy per pixel per frame (chip power /
-#: (frame rate x pixels)). ``None``: not available in the sources read for this table.
+#: (frame rate x pixels)). ``None``: not available in the sources read for this table. ``venue``:
+#: where it was published; ``assumed``: the organisation fields that are our assumptions (the
+#: others are the paper's). Young et al.'s gradients (log ratios of neighbouring pixels, digitised
+#: by a ratio-to-digital converter at 1.5 or 2.75 bits) are modelled as a 2x2/1 kernel of two
+#: features (horizontal and vertical) at 2 bits; the kernel counts 4 charge MACs per output where
+#: the chip uses 2 pixels (a small term).
 SENSOR_CHIPS: tuple[dict[str, Any], ...] = (
     {"chip": "Choi et al., Sensors 2020 (always-on analog CNN CIS)", "node_nm": 110.0, "height": 120,
      "width": 160, "kernel": 3, "stride": 1, "features": 1, "adc_bits": 4, "pixel_adc_bits": 10,
-     "fps": 120.0, "supply_V": 3.3, "published_pJ_per_pixel": 1.12e-3 / (120 * 160 * 120) * 1e12},
+     "fps": 120.0, "supply_V": 3.3, "published_pJ_per_pixel": 1.12e-3 / (120 * 160 * 120) * 1e12,
+     "venue": "Sensors", "assumed": ("kernel", "stride", "features", "pixel_adc_bits")},
     {"chip": "JSSC 2021, 51 pJ/pixel 4x compressive CIS (charge-domain column MAC)", "node_nm": 65.0,
      "height": 480, "width": 640, "kernel": 2, "stride": 2, "features": 1, "adc_bits": 10,
-     "pixel_adc_bits": 10, "fps": 30.0, "supply_V": 2.8, "published_pJ_per_pixel": 51.0},
+     "pixel_adc_bits": 10, "fps": 30.0, "supply_V": 2.8, "published_pJ_per_pixel": 51.0,
+     "venue": "JSSC", "assumed": ("height", "width", "fps", "node_nm", "supply_V", "adc_bits", "pixel_adc_bits")},
     {"chip": "Hsu et al., ISSCC 2022 / JSSC 2023 (0.8 V IVS, 3x3/3 conv in sensor)", "node_nm": 180.0,
      "height": 126, "width": 126, "kernel": 3, "stride": 3, "features": 8, "adc_bits": 8,
-     "pixel_adc_bits": 8, "fps": 250.0, "supply_V": 0.8, "published_pJ_per_pixel": 33.8},
+     "pixel_adc_bits": 8, "fps": 250.0, "supply_V": 0.8, "published_pJ_per_pixel": 33.8,
+     "venue": "ISSCC/JSSC", "assumed": ("features", "adc_bits", "pixel_adc_bits")},
+    {"chip": "Young et al., ISSCC 2019 / JSSC 2019 (log-gradient QVGA, analog column gradients)",
+     "node_nm": 130.0, "height": 240, "width": 320, "kernel": 2, "stride": 1, "features": 2, "adc_bits": 2,
+     "pixel_adc_bits": 8, "fps": 30.0, "supply_V": 2.8, "published_pJ_per_pixel": 99.0,
+     "venue": "ISSCC/JSSC", "assumed": ("fps", "supply_V", "features")},
 )
 
 
@@ -152,6 +164,7 @@ def sensor_validation_rows() -> list[dict[str, Any]]:
         rows.append({"chip": c["chip"], "model pJ/px (bias duty-cycled)": low,
                      "model pJ/px (bias always on)": high,
                      "published pJ/px": pub if pub is not None else float("nan"),
+                     "venue": c["venue"], "assumed": ", ".join(c["assumed"]) or "-",
                      "published within bounds": (low <= pub <= high) if pub is not None else "n/a",
                      "error (bounds' geometric mean)": (math.sqrt(low * high) / pub - 1.0) if pub else float("nan")})
     return rows
