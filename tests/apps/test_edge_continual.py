@@ -142,3 +142,23 @@ def test_budget_bounds_the_energy_each_update_spends():
     for k, v in charged.items():
         assert e[k] == pytest.approx(v, rel=1e-12)
     assert capped["update_energy_J"]["mean"] == pytest.approx(sum(charged.values()), rel=1e-9)
+
+
+@pytest.mark.slow
+def test_li2022_comparison_rows():
+    from analogue.apps.continual import LI2022_PUBLISHED, li2022_comparison
+
+    c = li2022_comparison(seeds=(0, 1), epochs=1)
+    pub, ours = c["rows"]
+    assert (pub["in memory %"], pub["software %"]) == (94.9, 97.0)
+    assert pub["gap (points)"] == pytest.approx(2.1)
+    a, d = np.array(c["in_memory_pct"]), np.array(c["software_pct"])
+    assert ours["in memory %"] == pytest.approx(a.mean()) and ours["software %"] == pytest.approx(d.mean())
+    assert ours["gap (points)"] == pytest.approx((d - a).mean())
+    assert ours["gap sd"] == pytest.approx(np.std(d - a, ddof=1))
+    assert c["test_samples"] == sum(len(t["y_test"]) for t in make_stream("split"))
+    p = d.mean() / 100
+    assert c["accuracy_se_points"] == pytest.approx(100 * np.sqrt(p * (1 - p) / c["test_samples"]))
+    assert LI2022_PUBLISHED["software_pct"] > LI2022_PUBLISHED["chip_pct"]
+    with pytest.raises(ValueError, match="seeds"):
+        li2022_comparison(seeds=(0,))

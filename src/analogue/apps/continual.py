@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -238,6 +239,45 @@ def _read_energy_per_sample_J() -> float:
     return rep.energy_J - rep.energy_breakdown_J["update"]
 
 
+#: Li et al., Advanced Intelligent Systems (2022) (docs/references.md, section 10): mixed-precision
+#: continual learning on an RRAM computing chip, 5-split-MNIST, average accuracy on the chip and of
+#: the software baseline, %.
+LI2022_PUBLISHED = {"chip_pct": 94.9, "software_pct": 97.0}
+
+
+def li2022_comparison(*, device: str | PulsedDevice = "rram-li2022", seeds: tuple[int, ...] = (0, 1, 2, 3, 4),
+                      epochs: int = 3, torch_device: torch.device | str = "cpu") -> dict[str, Any]:
+    """Li et al.'s split-MNIST result side by side with this model's split stream: mixed-precision
+    learning in memory on ``device`` against digital fine-tuning (the software baseline), both
+    task-incremental (five tasks of two classes), mean and sample standard deviation over
+    ``seeds`` (model initialisation, devices, batch order), the gap paired by seed. Also the
+    standard error of one accuracy from the size of the test set, the resolution of the stand-in."""
+    if len(seeds) < 2:
+        raise ValueError(f"li2022_comparison: give at least 2 seeds, got {seeds!r}")
+    tasks = make_stream("split")
+    analog, digital = [], []
+    for s in seeds:
+        analog.append(run_stream(tasks, "analog", device=device, epochs=epochs, seed=s,
+                                 torch_device=torch_device)["metrics"]["average_accuracy"])
+        digital.append(run_stream(tasks, "digital", epochs=epochs, seed=s,
+                                  torch_device=torch_device)["metrics"]["average_accuracy"])
+    a, d = 100 * np.array(analog), 100 * np.array(digital)
+    gap = d - a
+    n_test = sum(len(t["y_test"]) for t in tasks)
+    p = float(np.mean(d)) / 100
+    pub = LI2022_PUBLISHED
+    name = device if isinstance(device, str) else type(device).__name__
+    rows = [{"source": "Li et al. 2022: RRAM chip vs software, 28x28 MNIST (published)",
+             "in memory %": pub["chip_pct"], "software %": pub["software_pct"],
+             "gap (points)": pub["software_pct"] - pub["chip_pct"], "gap sd": float("nan")},
+            {"source": f"this model: {name} vs digital, 8x8 digits, {len(seeds)} seeds",
+             "in memory %": float(a.mean()), "software %": float(d.mean()), "gap (points)": float(gap.mean()),
+             "gap sd": float(gap.std(ddof=1))}]
+    return {"rows": rows, "in_memory_pct": a.tolist(), "software_pct": d.tolist(), "seeds": list(seeds),
+            "test_samples": n_test, "accuracy_se_points": 100 * math.sqrt(p * (1 - p) / n_test),
+            "device": name, "epochs": epochs}
+
+
 def run_continual_study(*, streams: tuple[str, ...] = ("split", "permuted"), algorithm: str = "mixed", device: str = "rram",
                         epochs: int = 3, budget_J: float | None = None, seed: int = 0,
                         out: Path | None = None, log: Callable[[str], None] | None = None,
@@ -258,6 +298,8 @@ def run_continual_study(*, streams: tuple[str, ...] = ("split", "permuted"), alg
                 runs[f"{s}/{learner}"] = run_stream(tasks, learner, algorithm=algorithm, device=device,
                                                     epochs=epochs, budget_J=budget_J, seed=seed,
                                                     torch_device=tdev)
+        published = (li2022_comparison(device="rram-li2022", epochs=epochs, torch_device=tdev)
+                     if "split" in streams else None)
     finally:
         torch.set_num_threads(threads)
     table = []
@@ -272,7 +314,7 @@ def run_continual_study(*, streams: tuple[str, ...] = ("split", "permuted"), alg
                       "updates/Wh": edge.updates_per_Wh(e) if e else float("inf"),
                       "updates per coin cell": edge.updates_per_Wh(e) * edge.COIN_CELL_WH if e else float("inf")})
     result: dict[str, Any] = {"algorithm": algorithm, "device": device, "epochs": epochs, "budget_J": budget_J,
-                              "seed": seed, "table": table, "runs": runs}
+                              "seed": seed, "table": table, "runs": runs, "li2022": published}
     if out is not None:
         from analogue._util.tables import save_json
 
