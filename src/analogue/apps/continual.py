@@ -23,10 +23,11 @@ per sample on an edge CPU (``analogue.cost.edge.digital_update_energy_J``).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -239,6 +240,17 @@ def _read_energy_per_sample_J() -> float:
     return rep.energy_J - rep.energy_breakdown_J["update"]
 
 
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """Layers this small run fastest on one CPU thread; the thread count is restored after."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 #: Li et al., Advanced Intelligent Systems (2022) (docs/references.md, section 10): mixed-precision
 #: continual learning on an RRAM computing chip, 5-split-MNIST, average accuracy on the chip and of
 #: the software baseline, %.
@@ -256,11 +268,12 @@ def li2022_comparison(*, device: str | PulsedDevice = "rram-li2022", seeds: tupl
         raise ValueError(f"li2022_comparison: give at least 2 seeds, got {seeds!r}")
     tasks = make_stream("split")
     analog, digital = [], []
-    for s in seeds:
-        analog.append(run_stream(tasks, "analog", device=device, epochs=epochs, seed=s,
-                                 torch_device=torch_device)["metrics"]["average_accuracy"])
-        digital.append(run_stream(tasks, "digital", epochs=epochs, seed=s,
-                                  torch_device=torch_device)["metrics"]["average_accuracy"])
+    with _one_thread():
+        for s in seeds:
+            analog.append(run_stream(tasks, "analog", device=device, epochs=epochs, seed=s,
+                                     torch_device=torch_device)["metrics"]["average_accuracy"])
+            digital.append(run_stream(tasks, "digital", epochs=epochs, seed=s,
+                                      torch_device=torch_device)["metrics"]["average_accuracy"])
     a, d = 100 * np.array(analog), 100 * np.array(digital)
     gap = d - a
     n_test = sum(len(t["y_test"]) for t in tasks)
@@ -287,10 +300,8 @@ def run_continual_study(*, streams: tuple[str, ...] = ("split", "permuted"), alg
     ``torch_device``: the torch device of the models and the data."""
     tdev = as_device(torch_device)
     log = log or logger.info
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # layers this small run fastest on one thread; restored below
     runs: dict[str, dict[str, Any]] = {}
-    try:
+    with _one_thread():
         for s in streams:
             tasks = make_stream(s, seed=seed)
             for learner in LEARNERS:
@@ -300,8 +311,6 @@ def run_continual_study(*, streams: tuple[str, ...] = ("split", "permuted"), alg
                                                     torch_device=tdev)
         published = (li2022_comparison(device="rram-li2022", epochs=epochs, torch_device=tdev)
                      if "split" in streams else None)
-    finally:
-        torch.set_num_threads(threads)
     table = []
     for key, r in runs.items():
         m = r["metrics"]
