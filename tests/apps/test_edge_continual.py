@@ -82,7 +82,8 @@ def test_tiny_stream_runs():
     assert digital["energy_per_update_J"] > analog["energy_per_update_J"]
     tiki = run_stream(tasks, "analog", algorithm="tikitaka", epochs=1, budget_J=50e-9)
     assert tiki["updates"] == 8 and tiki["pulses_per_update"] > 0
-    assert tiki["max_pulses"] == edge.max_pulses_for_budget(50e-9, [(64, 128), (128, 10)], 2e-12, 130.0)
+    assert tiki["max_pulses"] == edge.budget_slots(50e-9, [(64, 128), (128, 10)], 130.0)
+    assert tiki["update_energy_J"]["max"] <= 50e-9 * (1 + 1e-12)
 
 
 def test_budget_terms_by_hand():
@@ -103,15 +104,17 @@ def test_budget_terms_by_hand():
 
 
 def test_share_of_the_pulse_budget_is_never_exceeded():
-    from analogue.train.inmemory.optimizers import MixedPrecision
+    from analogue.train.inmemory.optimizers import InMemoryOptimizer as Opt
 
     g = torch.Generator().manual_seed(0)
     params = [torch.zeros(8, 5), torch.zeros(5, 3)]
+    assert Opt._share({"pulse_budget": None, "params": params}, 40) is None
     for budget in (0, 3, 17, 40, 1000):
         group = {"pulse_budget": budget, "params": params}
         n = torch.randint(-31, 32, (8, 5), generator=g).float()
-        m = MixedPrecision._within_share(n, group)
         share = budget * 40 // 55
+        assert Opt._share(group, 40) == share
+        m = Opt._scaled_to(n, share)
         assert float(m.abs().sum()) <= share
         assert torch.all(m.abs() <= n.abs()) and torch.all(m * n >= 0)  # never larger, never flipped
         assert torch.equal(m, torch.trunc(m))  # whole pulses
@@ -120,16 +123,17 @@ def test_share_of_the_pulse_budget_is_never_exceeded():
 
 
 @pytest.mark.slow
-def test_budget_bounds_the_energy_each_update_spends():
+@pytest.mark.parametrize("algorithm", ["mixed", "tikitaka"])
+def test_budget_bounds_the_energy_each_update_spends(algorithm):
     """With a budget the energy of every pulsed update, as the cost model charges it, stays within
     it, the reported figure is the cost model's (update_energy_J of the pulses applied), and the
     budget binds (the same run without it spends more)."""
     tasks = make_stream("split")[:2]
     for t in tasks:
         t["x_train"], t["y_train"] = t["x_train"][:64], t["y_train"][:64]
-    free = run_stream(tasks, "analog", epochs=1)
+    free = run_stream(tasks, "analog", algorithm=algorithm, epochs=1)
     budget = 0.25 * free["update_energy_J"]["max"]
-    capped = run_stream(tasks, "analog", epochs=1, budget_J=budget)
+    capped = run_stream(tasks, "analog", algorithm=algorithm, epochs=1, budget_J=budget)
     shapes, pulse_J = [(64, 128), (128, 10)], 2e-12
     assert free["update_energy_J"]["max"] > budget
     assert capped["update_energy_J"]["max"] <= budget * (1 + 1e-12)

@@ -138,11 +138,12 @@ def run_stream(tasks: list[dict[str, Tensor]], learner: str, *, algorithm: str =
 
     ``budget_J``: the energy one pulsed update may spend, as the cost model charges it
     (:func:`analogue.cost.edge.update_energy_J`: device pulses plus the periphery of the pulse
-    slots). With ``mixed`` it limits the device pulses each step actually applies
-    (``MixedPrecision(pulse_budget=)``, the periphery clocked for :func:`~analogue.cost.edge.budget_slots`
-    slots), so no update spends more; with ``tikitaka`` (stochastic pulse trains) it caps the
-    pulse-train length so that even an update pulsing every device in every slot stays within it.
-    The result's ``update_energy_J`` gives the mean and the largest update energy spent."""
+    slots): the periphery is clocked for :func:`~analogue.cost.edge.budget_slots` slots (the
+    ``mixed`` pulse limit, the ``tikitaka`` pulse-train length) and what the budget leaves after
+    it limits the device pulses each step actually applies (``pulse_budget`` of the optimizer:
+    ``mixed`` scales its pulse counts down, ``tikitaka`` its sampled trains and then its
+    transfer), so no update spends more. The result's ``update_energy_J`` gives the mean and the
+    largest update energy spent."""
     if learner not in LEARNERS:
         raise ValueError(f"continual: learner must be one of {LEARNERS}, got {learner!r}")
     if algorithm not in HP:
@@ -167,15 +168,10 @@ def run_stream(tasks: list[dict[str, Tensor]], learner: str, *, algorithm: str =
     else:
         cfg = presets.standard()
         convert_(model, cfg, seed=seed)
-        if algorithm == "mixed":
-            if budget_J is not None:
-                slots = edge.budget_slots(budget_J, shapes, NODE_NM)
-                hp["pulse_budget"] = edge.pulses_for_budget(budget_J, shapes, slots, pulse_J, NODE_NM)
-            hp["max_pulses"] = slots
-        else:
-            if budget_J is not None:
-                slots = edge.max_pulses_for_budget(budget_J, shapes, pulse_J, NODE_NM)
-            hp["bl"] = slots
+        if budget_J is not None:
+            slots = edge.budget_slots(budget_J, shapes, NODE_NM)
+            hp["pulse_budget"] = edge.pulses_for_budget(budget_J, shapes, slots, pulse_J, NODE_NM)
+        hp["max_pulses" if algorithm == "mixed" else "bl"] = slots
         opt = OPTIMIZERS[algorithm](model, device_model, hp.pop("lr"),
                                     backward=BackwardConfig.like_forward(cfg), seed=seed, **hp)
         dig = torch.optim.SGD(list(digital_parameters(model)), lr=BIAS_LR)

@@ -343,15 +343,46 @@ class InMemoryOptimizer(torch.optim.Optimizer):
     def _count_pulses(self, n_up: Tensor, n_down: Tensor) -> None:
         self._pulses += n_up.sum(dtype=torch.float64) + n_down.sum(dtype=torch.float64)
 
-    def _pulsed_update(self, arr: PulsedArray, x: Tensor, d: Tensor, lr_device: float) -> None:
-        """Pulse trains for ``W -= lr_device * d^T x`` (device units) onto ``arr``."""
+    def _pulsed_update(self, arr: PulsedArray, x: Tensor, d: Tensor, lr_device: float,
+                       share: int | None = None) -> int | None:
+        """Pulse trains for ``W -= lr_device * d^T x`` (device units) onto ``arr``. ``share``: the
+        most pulses it may apply (the sampled counts scaled down to it); then the pulses applied
+        are returned (``None`` otherwise)."""
         ppu = lr_device / arr.device.dw_nominal
         # descent: a coincidence of x_i and -d_j with positive sign is an up pulse
         ps, qs = pulsed.pulse_probabilities(x, d.neg(), ppu, self.bl)
         n_up, n_down = pulsed.sample_coincidences(ps, qs, self.bl, self.generator, self.sampling)
+        used = None
+        if share is not None:
+            up, down = n_up.to(torch.int64), n_down.to(torch.int64)
+            total = int(up.sum() + down.sum())
+            if total > share:
+                n_up = ((up * share) // total).to(n_up.dtype)
+                n_down = ((down * share) // total).to(n_down.dtype)
+            used = int(n_up.sum() + n_down.sum())
         self._counts["refreshes"] += arr.pulse_(n_up, n_down, self._noise(arr))
         self._counts["array_updates"] += 1
         self._count_pulses(n_up, n_down)
+        return used
+
+    @staticmethod
+    def _share(group: dict[str, Any], numel: int) -> int | None:
+        """An array's share of the group's ``pulse_budget`` (pulses per step over all arrays): in
+        proportion to its devices, rounded down; ``None`` without a budget."""
+        budget = group.get("pulse_budget")
+        if budget is None:
+            return None
+        return budget * numel // sum(p.numel() for p in group["params"])
+
+    @staticmethod
+    def _scaled_to(n: Tensor, share: int) -> Tensor:
+        """Signed whole pulse counts ``n`` scaled down toward zero so that ``sum |n|`` is at most
+        ``share`` (integer arithmetic: never more); ``n`` itself when it already is."""
+        k = n.abs().to(torch.int64)
+        total = int(k.sum())
+        if total <= share:
+            return n
+        return ((k * share) // total).to(n.dtype) * n.sign()
 
     @torch.no_grad()
     def step(self, closure: Any = None) -> Any:
@@ -424,26 +455,15 @@ class MixedPrecision(InMemoryOptimizer):
         chi.sub_(d.t() @ x, alpha=group["lr"] / ws)
         dw = self.device_model.dw_nominal
         n = torch.trunc(chi / dw).clamp_(-group["max_pulses"], group["max_pulses"])
-        if group.get("pulse_budget") is not None:
-            n = self._within_share(n, group)
+        share = self._share(group, n.numel())
+        if share is not None:
+            n = self._scaled_to(n, share)
         chi.sub_(n * dw)
         n_up, n_down = n.clamp_min(0.0), (-n).clamp_min(0.0)
         arr = self.array(w)
         self._counts["refreshes"] += arr.pulse_(n_up, n_down, self._noise(arr))
         self._counts["array_updates"] += 1
         self._count_pulses(n_up, n_down)
-
-
-    @staticmethod
-    def _within_share(n: Tensor, group: dict[str, Any]) -> Tensor:
-        """``n`` (whole pulse counts) scaled down toward zero to this array's share of
-        ``pulse_budget``, in integer arithmetic so the sum never exceeds the share."""
-        share = group["pulse_budget"] * n.numel() // sum(p.numel() for p in group["params"])
-        k = n.abs().to(torch.int64)
-        total = int(k.sum())
-        if total <= share:
-            return n
-        return ((k * share) // total).to(n.dtype) * n.sign()
 
 
 class TikiTaka(InMemoryOptimizer):
@@ -457,6 +477,10 @@ class TikiTaka(InMemoryOptimizer):
     (``None``: no chopper). ``fast_device``: device model of ``A`` (default: the same as ``C``).
     ``zero_shift``: ``A`` is read against a reference at each device's symmetry point, where ``A``
     also starts (Kim et al., arXiv:1907.10228, 2019). ``transfer_read``: the read periphery.
+    ``pulse_budget``: the most device pulses one step may apply over all arrays (``None``: no
+    limit), shared in proportion to each layer's devices; the fast update takes its sampled pulses
+    (scaled down to the share if more) and the transfer what is left of the share (the rest stays
+    in ``H``).
     ``A`` forgets through its device's asymmetry (soft bounds pull it to the symmetry point); a
     symmetric constant-step fast device never forgets, and the transfer then runs away -- give
     such arrays a soft-bounds ``fast_device``.
@@ -468,11 +492,14 @@ class TikiTaka(InMemoryOptimizer):
                  transfer_lr: float = 0.1, transfer_every: int = 1, columns_per_transfer: int = 1,
                  max_pulses: int = 31, chop_every: int | None = None,
                  fast_device: PulsedDevice | None = None, zero_shift: bool = True,
-                 transfer_read: BackwardConfig | None = None, **kwargs: Any) -> None:
+                 transfer_read: BackwardConfig | None = None, pulse_budget: int | None = None,
+                 **kwargs: Any) -> None:
         for name, v in (("transfer_every", transfer_every), ("columns_per_transfer", columns_per_transfer),
                         ("max_pulses", max_pulses)):
             if not (isinstance(v, int) and v >= 1):
                 raise ValueError(f"TikiTaka: {name} must be an int >= 1, got {v!r}")
+        if pulse_budget is not None and not (isinstance(pulse_budget, int) and pulse_budget >= 0):
+            raise ValueError(f"TikiTaka: pulse_budget must be an int >= 0 or None, got {pulse_budget!r}")
         if chop_every is not None and not (isinstance(chop_every, int) and chop_every >= 1):
             raise ValueError(f"TikiTaka: chop_every must be an int >= 1 or None, got {chop_every!r}")
         if not transfer_lr > 0:
@@ -483,7 +510,7 @@ class TikiTaka(InMemoryOptimizer):
             dac_bits=8, adc_bits=8, out_bound=1.0, out_std_rel_fs=0.02)
         super().__init__(model, device, lr, transfer_lr=transfer_lr, transfer_every=transfer_every,
                          columns_per_transfer=columns_per_transfer, max_pulses=max_pulses,
-                         chop_every=chop_every, **kwargs)
+                         chop_every=chop_every, pulse_budget=pulse_budget, **kwargs)
 
     def _device_for(self, name: str) -> PulsedDevice:
         if name == "fast" and self.fast_device is not None:
@@ -520,7 +547,9 @@ class TikiTaka(InMemoryOptimizer):
         fast = self.array(w, "fast")
         chop = st["chopper"]
         chopped = group["chop_every"] is not None  # without a chopper its signs stay +1: skip the products
-        self._pulsed_update(fast, x * chop if chopped else x, d, group["lr"] / self._weight_scale(w))
+        share = self._share(group, w.numel())
+        used = self._pulsed_update(fast, x * chop if chopped else x, d, group["lr"] / self._weight_scale(w),
+                                   share)
         st["tt_step"] += 1
         every = group["transfer_every"]
         if every > 1 and int(st["tt_step"]) % every:
@@ -545,6 +574,8 @@ class TikiTaka(InMemoryOptimizer):
         slow = self.array(w)
         dw = slow.device.dw_nominal
         n = torch.trunc(hc / dw).clamp_(-group["max_pulses"], group["max_pulses"])
+        if share is not None:
+            n = self._scaled_to(n, share - (used or 0))
         hc -= n * dw
         if not isinstance(cols, slice):
             h[:, cols] = hc
