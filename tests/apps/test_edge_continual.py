@@ -115,11 +115,16 @@ def test_share_of_the_pulse_budget_is_never_exceeded():
         share = budget * 40 // 55
         assert Opt._share(group, 40) == share
         m = Opt._scaled_to(n, share)
-        assert float(m.abs().sum()) <= share
+        assert float(m.abs().sum()) == min(share, float(n.abs().sum()))  # the whole share, never more
         assert torch.all(m.abs() <= n.abs()) and torch.all(m * n >= 0)  # never larger, never flipped
         assert torch.equal(m, torch.trunc(m))  # whole pulses
         if float(n.abs().sum()) <= share:
             assert torch.equal(m, n)
+    # many single pulses and a small share: the share is still spent (largest remainders), not
+    # floored away; proportions kept where they are large
+    k = torch.tensor([[1, 1, 1, 1], [1, 1, 6, 0]])
+    out = Opt._counts_within(k, 6)
+    assert int(out.sum()) == 6 and torch.all(out <= k) and int(out[1, 2]) == 3
 
 
 @pytest.mark.slow

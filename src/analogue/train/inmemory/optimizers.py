@@ -354,12 +354,9 @@ class InMemoryOptimizer(torch.optim.Optimizer):
         n_up, n_down = pulsed.sample_coincidences(ps, qs, self.bl, self.generator, self.sampling)
         used = None
         if share is not None:
-            up, down = n_up.to(torch.int64), n_down.to(torch.int64)
-            total = int(up.sum() + down.sum())
-            if total > share:
-                n_up = ((up * share) // total).to(n_up.dtype)
-                n_down = ((down * share) // total).to(n_down.dtype)
-            used = int(n_up.sum() + n_down.sum())
+            both = self._counts_within(torch.stack((n_up, n_down)).to(torch.int64), share)
+            n_up, n_down = both[0].to(n_up.dtype), both[1].to(n_down.dtype)
+            used = int(both.sum())
         self._counts["refreshes"] += arr.pulse_(n_up, n_down, self._noise(arr))
         self._counts["array_updates"] += 1
         self._count_pulses(n_up, n_down)
@@ -375,14 +372,30 @@ class InMemoryOptimizer(torch.optim.Optimizer):
         return budget * numel // sum(p.numel() for p in group["params"])
 
     @staticmethod
-    def _scaled_to(n: Tensor, share: int) -> Tensor:
-        """Signed whole pulse counts ``n`` scaled down toward zero so that ``sum |n|`` is at most
-        ``share`` (integer arithmetic: never more); ``n`` itself when it already is."""
-        k = n.abs().to(torch.int64)
+    def _counts_within(k: Tensor, share: int) -> Tensor:
+        """Non-negative integer pulse counts ``k`` cut to ``share`` in all when they exceed it, in
+        proportion (largest remainder: each count becomes ``floor(k * share / total)``, and the
+        pulses left over go, one each, to the counts with the largest remainders), so the sum is
+        exactly ``share`` and no count grows; ``k`` itself when it is within."""
         total = int(k.sum())
         if total <= share:
+            return k
+        scaled = k * share
+        out = scaled // total
+        left = share - int(out.sum())
+        if left > 0:
+            rem = (scaled - out * total).flatten()
+            out.view(-1)[torch.topk(rem, left, sorted=False).indices] += 1
+        return out
+
+    @classmethod
+    def _scaled_to(cls, n: Tensor, share: int) -> Tensor:
+        """Signed whole pulse counts ``n`` cut to ``share`` pulses in all
+        (:meth:`_counts_within` of ``|n|``), signs kept."""
+        k = n.abs().to(torch.int64)
+        if int(k.sum()) <= share:
             return n
-        return ((k * share) // total).to(n.dtype) * n.sign()
+        return cls._counts_within(k, share).to(n.dtype) * n.sign()
 
     @torch.no_grad()
     def step(self, closure: Any = None) -> Any:
@@ -478,9 +491,9 @@ class TikiTaka(InMemoryOptimizer):
     ``zero_shift``: ``A`` is read against a reference at each device's symmetry point, where ``A``
     also starts (Kim et al., arXiv:1907.10228, 2019). ``transfer_read``: the read periphery.
     ``pulse_budget``: the most device pulses one step may apply over all arrays (``None``: no
-    limit), shared in proportion to each layer's devices; the fast update takes its sampled pulses
-    (scaled down to the share if more) and the transfer what is left of the share (the rest stays
-    in ``H``).
+    limit), shared in proportion to each layer's devices; up to half of a layer's share is kept
+    for its transfer (at most what a transfer can use), the fast update's sampled pulses are cut
+    to the rest, and the transfer gets what is then left (the remainder of ``H`` waits).
     ``A`` forgets through its device's asymmetry (soft bounds pull it to the symmetry point); a
     symmetric constant-step fast device never forgets, and the transfer then runs away -- give
     such arrays a soft-bounds ``fast_device``.
@@ -548,8 +561,13 @@ class TikiTaka(InMemoryOptimizer):
         chop = st["chopper"]
         chopped = group["chop_every"] is not None  # without a chopper its signs stay +1: skip the products
         share = self._share(group, w.numel())
+        fast_share = None
+        if share is not None:  # keep up to half of the share for the transfer's pulses
+            rows, cols_total = _matrix_shape(w)
+            transfer_most = rows * min(group["columns_per_transfer"], cols_total) * group["max_pulses"]
+            fast_share = share - min(share // 2, transfer_most)
         used = self._pulsed_update(fast, x * chop if chopped else x, d, group["lr"] / self._weight_scale(w),
-                                   share)
+                                   fast_share)
         st["tt_step"] += 1
         every = group["transfer_every"]
         if every > 1 and int(st["tt_step"]) % every:
