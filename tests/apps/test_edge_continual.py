@@ -82,4 +82,92 @@ def test_tiny_stream_runs():
     assert digital["energy_per_update_J"] > analog["energy_per_update_J"]
     tiki = run_stream(tasks, "analog", algorithm="tikitaka", epochs=1, budget_J=50e-9)
     assert tiki["updates"] == 8 and tiki["pulses_per_update"] > 0
-    assert tiki["max_pulses"] == edge.max_pulses_for_budget(50e-9, [(64, 128), (128, 10)], 2e-12, 130.0)
+    assert tiki["max_pulses"] == edge.budget_slots(50e-9, [(64, 128), (128, 10)], 130.0)
+    assert tiki["update_energy_J"]["max"] <= 50e-9 * (1 + 1e-12)
+
+
+def test_budget_terms_by_hand():
+    shapes = [(4, 3), (3, 2)]
+    e = edge.update_energy_J(100, shapes, 5, 2e-12, 45.0, c_wire_fF_per_cell=0.2)
+    ff = float(C.flipflop_energy_J(45.0))
+    assert e["device pulses"] == pytest.approx(2e-10)
+    assert e["drivers"] == pytest.approx((7 + 5) * 5 * ff)
+    assert e["lines"] == pytest.approx(2 * 5 * (12 + 6) * 0.2e-15)
+    periphery = e["drivers"] + e["lines"]
+    budget = periphery + 37.5 * 2e-12
+    assert edge.pulses_for_budget(budget, shapes, 5, 2e-12, 45.0, c_wire_fF_per_cell=0.2) == 37
+    with pytest.raises(ValueError, match="periphery"):
+        edge.pulses_for_budget(0.5 * periphery, shapes, 5, 2e-12, 45.0, c_wire_fF_per_cell=0.2)
+    per_slot = periphery / 5
+    assert edge.budget_slots(1.0, shapes, 45.0, c_wire_fF_per_cell=0.2) == 31  # plenty: all slots
+    assert edge.budget_slots(2 * 7.5 * per_slot, shapes, 45.0, c_wire_fF_per_cell=0.2) == 7
+
+
+def test_share_of_the_pulse_budget_is_never_exceeded():
+    from analogue.train.inmemory.optimizers import InMemoryOptimizer as Opt
+
+    g = torch.Generator().manual_seed(0)
+    params = [torch.zeros(8, 5), torch.zeros(5, 3)]
+    assert Opt._share({"pulse_budget": None, "params": params}, 40) is None
+    for budget in (0, 3, 17, 40, 1000):
+        group = {"pulse_budget": budget, "params": params}
+        n = torch.randint(-31, 32, (8, 5), generator=g).float()
+        share = budget * 40 // 55
+        assert Opt._share(group, 40) == share
+        m = Opt._scaled_to(n, share)
+        assert float(m.abs().sum()) == min(share, float(n.abs().sum()))  # the whole share, never more
+        assert torch.all(m.abs() <= n.abs()) and torch.all(m * n >= 0)  # never larger, never flipped
+        assert torch.equal(m, torch.trunc(m))  # whole pulses
+        if float(n.abs().sum()) <= share:
+            assert torch.equal(m, n)
+    # many single pulses and a small share: the share is still spent (largest remainders), not
+    # floored away; proportions kept where they are large
+    k = torch.tensor([[1, 1, 1, 1], [1, 1, 6, 0]])
+    out = Opt._counts_within(k, 6)
+    assert int(out.sum()) == 6 and torch.all(out <= k) and int(out[1, 2]) == 3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("algorithm", ["mixed", "tikitaka"])
+def test_budget_bounds_the_energy_each_update_spends(algorithm):
+    """With a budget the energy of every pulsed update, as the cost model charges it, stays within
+    it, the reported figure is the cost model's (update_energy_J of the pulses applied), and the
+    budget binds (the same run without it spends more)."""
+    tasks = make_stream("split")[:2]
+    for t in tasks:
+        t["x_train"], t["y_train"] = t["x_train"][:64], t["y_train"][:64]
+    free = run_stream(tasks, "analog", algorithm=algorithm, epochs=1)
+    budget = 0.25 * free["update_energy_J"]["max"]
+    capped = run_stream(tasks, "analog", algorithm=algorithm, epochs=1, budget_J=budget)
+    shapes, pulse_J = [(64, 128), (128, 10)], 2e-12
+    assert free["update_energy_J"]["max"] > budget
+    assert capped["update_energy_J"]["max"] <= budget * (1 + 1e-12)
+    assert capped["pulses_per_update"] < free["pulses_per_update"]
+    slots = edge.budget_slots(budget, shapes, 130.0)
+    assert capped["max_pulses"] == slots
+    assert capped["pulse_budget"] == edge.pulses_for_budget(budget, shapes, slots, pulse_J, 130.0)
+    charged = edge.update_energy_J(capped["pulses_per_update"], shapes, slots, pulse_J, 130.0)
+    e = capped["energy_breakdown_J"]
+    for k, v in charged.items():
+        assert e[k] == pytest.approx(v, rel=1e-12)
+    assert capped["update_energy_J"]["mean"] == pytest.approx(sum(charged.values()), rel=1e-9)
+
+
+@pytest.mark.slow
+def test_li2022_comparison_rows():
+    from analogue.apps.continual import LI2022_PUBLISHED, li2022_comparison
+
+    c = li2022_comparison(seeds=(0, 1), epochs=1)
+    pub, ours = c["rows"]
+    assert (pub["in memory %"], pub["software %"]) == (94.9, 97.0)
+    assert pub["gap (points)"] == pytest.approx(2.1)
+    a, d = np.array(c["in_memory_pct"]), np.array(c["software_pct"])
+    assert ours["in memory %"] == pytest.approx(a.mean()) and ours["software %"] == pytest.approx(d.mean())
+    assert ours["gap (points)"] == pytest.approx((d - a).mean())
+    assert ours["gap sd"] == pytest.approx(np.std(d - a, ddof=1))
+    assert c["test_samples"] == sum(len(t["y_test"]) for t in make_stream("split"))
+    p = d.mean() / 100
+    assert c["accuracy_se_points"] == pytest.approx(100 * np.sqrt(p * (1 - p) / c["test_samples"]))
+    assert LI2022_PUBLISHED["software_pct"] > LI2022_PUBLISHED["chip_pct"]
+    with pytest.raises(ValueError, match="seeds"):
+        li2022_comparison(seeds=(0,))

@@ -157,6 +157,12 @@ def test_sensor_validation_table_has_three_chips():
         assert low < high
         assert r["published within bounds"] == (low <= pub <= high)
         assert r["error (bounds' geometric mean)"] == pytest.approx(math.sqrt(low * high) / pub - 1)
+    # at least three from the solid-state circuits venues the issue names (Sensors does not count)
+    assert sum(any(v in r["venue"] for v in ("ISSCC", "JSSC", "VLSI")) for r in rows) >= 3
+    young = next(c for c in edge.SENSOR_CHIPS if c["chip"].startswith("Young"))
+    # published: QVGA, 0.13 um CIS process, 99 pJ/pixel (JSSC 54(11), 2019); the frame rate is assumed
+    assert (young["width"], young["height"], young["node_nm"], young["published_pJ_per_pixel"]) == (320, 240, 130.0, 99.0)
+    assert "fps" in young["assumed"] and "published_pJ_per_pixel" not in young["assumed"]
     # Hsu et al.'s published figure is its power over frame rate and active pixels
     assert edge.SENSOR_CHIPS[2]["published_pJ_per_pixel"] == pytest.approx(134.5e-6 / (250 * 126 * 126) * 1e12,
                                                                           rel=0.01)

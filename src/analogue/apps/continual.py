@@ -17,15 +17,17 @@ forward transfer (Lopez-Paz & Ranzato, NeurIPS 2017) and forgetting (Chaudhry et
 Energy per update (one mini-batch of 16): the forward and backward reads from the cost model
 (``analogue.cost.estimate_training`` on NeuRRAM) plus the pulsed update
 (``analogue.cost.edge.pulsed_update_energy_J``) with the pulses the optimizer actually applied;
-an energy budget per update caps the pulses per device. Digital fine-tuning: 3x the forward MACs
+an energy budget per update bounds the energy each pulsed update spends (pulses plus periphery). Digital fine-tuning: 3x the forward MACs
 per sample on an edge CPU (``analogue.cost.edge.digital_update_energy_J``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +38,7 @@ from torch import Tensor, nn
 from analogue.apps._device import as_device
 from analogue.apps.inmemory_study import digits_mlp
 from analogue.config import presets
-from analogue.config.pulsed import DEVICE_PRESETS, BackwardConfig
+from analogue.config.pulsed import DEVICE_PRESETS, BackwardConfig, PCMLikeDevice, PulsedDevice
 from analogue.cost import constants as cost_constants
 from analogue.cost import edge
 from analogue.data.digits import load_digits
@@ -126,40 +128,54 @@ def _accuracy(model: nn.Module, task: dict[str, Tensor]) -> float:
 
 # -- learning -------------------------------------------------------------------------------------
 def run_stream(tasks: list[dict[str, Tensor]], learner: str, *, algorithm: str = "mixed",
-               device: str = "rram", epochs: int = 3, budget_J: float | None = None,
+               device: str | PulsedDevice = "rram", epochs: int = 3, budget_J: float | None = None,
                seed: int = 0, torch_device: torch.device | str = "cpu") -> dict[str, Any]:
     """Learn ``tasks`` in order with ``learner`` (``analog``: in memory with ``algorithm``;
     ``digital``: SGD fine-tuning; ``frozen``: the analog learner on the first task only). Returns
-    ``R``, the metrics, the updates and their energy. ``device``: the pulsed device preset;
-    ``torch_device``: where the model and the tasks' tensors live (the batch order is drawn on the
-    CPU, so it is the same on every device)."""
+    ``R``, the metrics, the updates and their energy. ``device``: a pulsed device preset name or a
+    device; ``torch_device``: where the model and the tasks' tensors live (the batch order is drawn
+    on the CPU, so it is the same on every device).
+
+    ``budget_J``: the energy one pulsed update may spend, as the cost model charges it
+    (:func:`analogue.cost.edge.update_energy_J`: device pulses plus the periphery of the pulse
+    slots): the periphery is clocked for :func:`~analogue.cost.edge.budget_slots` slots (the
+    ``mixed`` pulse limit, the ``tikitaka`` pulse-train length) and what the budget leaves after
+    it limits the device pulses each step actually applies (``pulse_budget`` of the optimizer:
+    ``mixed`` scales its pulse counts down, ``tikitaka`` its sampled trains and then its
+    transfer), so no update spends more. The result's ``update_energy_J`` gives the mean and the
+    largest update energy spent."""
     if learner not in LEARNERS:
         raise ValueError(f"continual: learner must be one of {LEARNERS}, got {learner!r}")
     if algorithm not in HP:
         raise ValueError(f"continual: algorithm must be one of {sorted(HP)}, got {algorithm!r}")
-    if device not in DEVICE_PRESETS:
-        raise ValueError(f"continual: unknown device {device!r}; use one of {sorted(DEVICE_PRESETS)}")
+    if isinstance(device, str):
+        if device not in DEVICE_PRESETS:
+            raise ValueError(f"continual: unknown device {device!r}; use one of {sorted(DEVICE_PRESETS)}")
+        device_model = DEVICE_PRESETS[device]()
+    else:
+        device_model = device
     tdev = as_device(torch_device)
     tasks = [{k: v.to(tdev) for k, v in t.items()} for t in tasks]
     model = digits_mlp(seed=seed).to(tdev)
     shapes = [(m.in_features, m.out_features) for m in model if isinstance(m, nn.Linear)]
-    kind = "pcm" if device == "pcm" else "rram"
+    kind = "pcm" if isinstance(device_model, PCMLikeDevice) else "rram"
     pulse_J = cost_constants.DEVICES[kind]["pulse_J"]
     opt = None
     hp = dict(HP[algorithm])
+    slots = 31
     if learner == "digital":
         dig = torch.optim.SGD(model.parameters(), lr=DIGITAL_LR)
     else:
         cfg = presets.standard()
         convert_(model, cfg, seed=seed)
-        cap = 31 if budget_J is None else edge.max_pulses_for_budget(budget_J, shapes, pulse_J, NODE_NM)
-        if algorithm == "mixed":
-            hp["max_pulses"] = cap
-        else:
-            hp["bl"] = cap
-        opt = OPTIMIZERS[algorithm](model, DEVICE_PRESETS[device](), hp.pop("lr"),
+        if budget_J is not None:
+            slots = edge.budget_slots(budget_J, shapes, NODE_NM)
+            hp["pulse_budget"] = edge.pulses_for_budget(budget_J, shapes, slots, pulse_J, NODE_NM)
+        hp["max_pulses" if algorithm == "mixed" else "bl"] = slots
+        opt = OPTIMIZERS[algorithm](model, device_model, hp.pop("lr"),
                                     backward=BackwardConfig.like_forward(cfg), seed=seed, **hp)
         dig = torch.optim.SGD(list(digital_parameters(model)), lr=BIAS_LR)
+    spent: list[float] = []
     baseline = np.array([_accuracy(model, t) for t in tasks])
     loss_fn = nn.CrossEntropyLoss()
     gen = torch.Generator().manual_seed(seed)
@@ -176,8 +192,11 @@ def run_stream(tasks: list[dict[str, Tensor]], learner: str, *, algorithm: str =
                     loss = loss_fn(_masked(model(task["x_train"][idx]), task["classes"]), task["y_train"][idx])
                     loss.backward()
                     if opt is not None:
+                        before = opt.stats["device_pulses"]
                         opt.step()
                         opt.zero_grad()
+                        pulses = opt.stats["device_pulses"] - before
+                        spent.append(sum(edge.update_energy_J(pulses, shapes, slots, pulse_J, NODE_NM).values()))
                     dig.step()
                     dig.zero_grad(set_to_none=True)
                     updates += 1
@@ -190,17 +209,16 @@ def run_stream(tasks: list[dict[str, Tensor]], learner: str, *, algorithm: str =
     elif opt is not None:
         stats = opt.stats
         pulses_per_update = stats["device_pulses"] / max(stats["steps"], 1.0)
-        slots = hp.get("max_pulses", hp.get("bl", 31))
         e = {"forward + backward reads": BATCH * _read_energy_per_sample_J(),
-             "device pulses": pulses_per_update * pulse_J, "drivers": 0.0, "lines": 0.0}
-        for r, c in shapes:
-            per = edge.pulsed_update_energy_J(0.0, r, c, slots, pulse_J, NODE_NM)
-            e["drivers"] += per["drivers"]
-            e["lines"] += per["lines"]
+             **edge.update_energy_J(pulses_per_update, shapes, slots, pulse_J, NODE_NM)}
         out["energy_per_update_J"] = sum(e.values())
         out["energy_breakdown_J"] = e
         out["pulses_per_update"] = pulses_per_update
         out["max_pulses"] = slots
+        out["pulse_budget"] = hp.get("pulse_budget")
+        out["budget_J"] = budget_J
+        out["update_energy_J"] = {"mean": float(np.mean(spent)) if spent else 0.0,
+                                  "max": float(np.max(spent)) if spent else 0.0}
         opt.close()
     return out
 
@@ -218,6 +236,57 @@ def _read_energy_per_sample_J() -> float:
     return rep.energy_J - rep.energy_breakdown_J["update"]
 
 
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """Layers this small run fastest on one CPU thread; the thread count is restored after."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+#: Li et al., Advanced Intelligent Systems (2022) (docs/references.md, section 10): mixed-precision
+#: continual learning on an RRAM computing chip, 5-split-MNIST, average accuracy on the chip and of
+#: the software baseline, %.
+LI2022_PUBLISHED = {"chip_pct": 94.9, "software_pct": 97.0}
+
+
+def li2022_comparison(*, device: str | PulsedDevice = "rram-li2022", seeds: tuple[int, ...] = (0, 1, 2, 3, 4),
+                      epochs: int = 3, torch_device: torch.device | str = "cpu") -> dict[str, Any]:
+    """Li et al.'s split-MNIST result side by side with this model's split stream: mixed-precision
+    learning in memory on ``device`` against digital fine-tuning (the software baseline), both
+    task-incremental (five tasks of two classes), mean and sample standard deviation over
+    ``seeds`` (model initialisation, devices, batch order), the gap paired by seed. Also the
+    standard error of one accuracy from the size of the test set, the resolution of the stand-in."""
+    if len(seeds) < 2:
+        raise ValueError(f"li2022_comparison: give at least 2 seeds, got {seeds!r}")
+    tasks = make_stream("split")
+    analog, digital = [], []
+    with _one_thread():
+        for s in seeds:
+            analog.append(run_stream(tasks, "analog", device=device, epochs=epochs, seed=s,
+                                     torch_device=torch_device)["metrics"]["average_accuracy"])
+            digital.append(run_stream(tasks, "digital", epochs=epochs, seed=s,
+                                      torch_device=torch_device)["metrics"]["average_accuracy"])
+    a, d = 100 * np.array(analog), 100 * np.array(digital)
+    gap = d - a
+    n_test = sum(len(t["y_test"]) for t in tasks)
+    p = float(np.mean(d)) / 100
+    pub = LI2022_PUBLISHED
+    name = device if isinstance(device, str) else type(device).__name__
+    rows = [{"source": "Li et al. 2022: RRAM chip vs software, 28x28 MNIST (published)",
+             "in memory %": pub["chip_pct"], "software %": pub["software_pct"],
+             "gap (points)": pub["software_pct"] - pub["chip_pct"], "gap sd": float("nan")},
+            {"source": f"this model: {name} vs digital, 8x8 digits, {len(seeds)} seeds",
+             "in memory %": float(a.mean()), "software %": float(d.mean()), "gap (points)": float(gap.mean()),
+             "gap sd": float(gap.std(ddof=1))}]
+    return {"rows": rows, "in_memory_pct": a.tolist(), "software_pct": d.tolist(), "seeds": list(seeds),
+            "test_samples": n_test, "accuracy_se_points": 100 * math.sqrt(p * (1 - p) / n_test),
+            "device": name, "epochs": epochs}
+
+
 def run_continual_study(*, streams: tuple[str, ...] = ("split", "permuted"), algorithm: str = "mixed", device: str = "rram",
                         epochs: int = 3, budget_J: float | None = None, seed: int = 0,
                         out: Path | None = None, log: Callable[[str], None] | None = None,
@@ -227,10 +296,8 @@ def run_continual_study(*, streams: tuple[str, ...] = ("split", "permuted"), alg
     ``torch_device``: the torch device of the models and the data."""
     tdev = as_device(torch_device)
     log = log or logger.info
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # layers this small run fastest on one thread; restored below
     runs: dict[str, dict[str, Any]] = {}
-    try:
+    with _one_thread():
         for s in streams:
             tasks = make_stream(s, seed=seed)
             for learner in LEARNERS:
@@ -238,8 +305,8 @@ def run_continual_study(*, streams: tuple[str, ...] = ("split", "permuted"), alg
                 runs[f"{s}/{learner}"] = run_stream(tasks, learner, algorithm=algorithm, device=device,
                                                     epochs=epochs, budget_J=budget_J, seed=seed,
                                                     torch_device=tdev)
-    finally:
-        torch.set_num_threads(threads)
+        published = (li2022_comparison(device="rram-li2022", epochs=epochs, torch_device=tdev)
+                     if "split" in streams else None)
     table = []
     for key, r in runs.items():
         m = r["metrics"]
@@ -248,10 +315,11 @@ def run_continual_study(*, streams: tuple[str, ...] = ("split", "permuted"), alg
                       "BWT %": 100 * m["backward_transfer"], "forgetting %": 100 * m["forgetting"],
                       "FWT %": 100 * m["forward_transfer"], "updates": r["updates"],
                       "nJ/update": 1e9 * e,
+                      "max pulsed-update nJ": 1e9 * r["update_energy_J"]["max"] if "update_energy_J" in r else 0.0,
                       "updates/Wh": edge.updates_per_Wh(e) if e else float("inf"),
                       "updates per coin cell": edge.updates_per_Wh(e) * edge.COIN_CELL_WH if e else float("inf")})
     result: dict[str, Any] = {"algorithm": algorithm, "device": device, "epochs": epochs, "budget_J": budget_J,
-                              "seed": seed, "table": table, "runs": runs}
+                              "seed": seed, "table": table, "runs": runs, "li2022": published}
     if out is not None:
         from analogue._util.tables import save_json
 

@@ -232,11 +232,28 @@ def pcm_like() -> PCMLikeDevice:
                          reset_threshold_rel=0.9, reset_std=0.02)
 
 
+def rram_li2022() -> SoftBoundsDevice:
+    """An RRAM device for the continual-learning comparison with Li et al., "Mixed-precision
+    continual learning based on computational resistance random access memory", Advanced
+    Intelligent Systems (2022) (docs/references.md, section 10).
+
+    The paper's own device statistics were not available in the sources read, so every value here
+    is an assumption typical of multilevel 1T1R HfOx/TaOx RRAM under identical-pulse programming,
+    not a fit to that paper's accuracy: ~64 conductance levels from bound to bound at ``w = 0``
+    (6 bits), a saturating (soft-bounds) response, a 30 % up/down imbalance (SET steps larger
+    than RESET steps), 30 % device-to-device spread of steps and 20 % of bounds, and cycle-to-cycle
+    noise of 50 % of a step. Coarser, more asymmetric and noisier than :func:`rram_asymmetric`.
+    """
+    return SoftBoundsDevice(n_states=64, asym_up_down=0.3, d2d_step_std_rel=0.3, d2d_asym_std=0.1,
+                            d2d_bound_std_rel=0.2, c2c_std_rel=0.5)
+
+
 DEVICE_PRESETS = {
     "ideal": ideal_device,
     "rpu": rpu_constant_step,
     "rram": rram_asymmetric,
     "pcm": pcm_like,
+    "rram-li2022": rram_li2022,
 }
 
 __all__ = [
@@ -251,4 +268,5 @@ __all__ = [
     "pcm_like",
     "rpu_constant_step",
     "rram_asymmetric",
+    "rram_li2022",
 ]

@@ -122,17 +122,29 @@ def frame_energy(height: int, width: int, kernel: int, stride: int, out_channels
 # -- published in-sensor convolution chips -------------------------------------------------------
 #: Published analog in-sensor convolution chips (docs/references.md, "At the edge"): the
 #: organisation the model is built from and the measured energy per pixel per frame (chip power /
-#: (frame rate x pixels)). ``None``: not available in the sources read for this table.
+#: (frame rate x pixels)). ``None``: not available in the sources read for this table. ``venue``:
+#: where it was published; ``assumed``: the organisation fields that are our assumptions (the
+#: others are the paper's). Young et al.'s gradients (log ratios of neighbouring pixels, digitised
+#: by a ratio-to-digital converter at 1.5 or 2.75 bits) are modelled as a 2x2/1 kernel of two
+#: features (horizontal and vertical) at 2 bits; the kernel counts 4 charge MACs per output where
+#: the chip uses 2 pixels (a small term).
 SENSOR_CHIPS: tuple[dict[str, Any], ...] = (
     {"chip": "Choi et al., Sensors 2020 (always-on analog CNN CIS)", "node_nm": 110.0, "height": 120,
      "width": 160, "kernel": 3, "stride": 1, "features": 1, "adc_bits": 4, "pixel_adc_bits": 10,
-     "fps": 120.0, "supply_V": 3.3, "published_pJ_per_pixel": 1.12e-3 / (120 * 160 * 120) * 1e12},
+     "fps": 120.0, "supply_V": 3.3, "published_pJ_per_pixel": 1.12e-3 / (120 * 160 * 120) * 1e12,
+     "venue": "Sensors", "assumed": ("kernel", "stride", "features", "pixel_adc_bits")},
     {"chip": "JSSC 2021, 51 pJ/pixel 4x compressive CIS (charge-domain column MAC)", "node_nm": 65.0,
      "height": 480, "width": 640, "kernel": 2, "stride": 2, "features": 1, "adc_bits": 10,
-     "pixel_adc_bits": 10, "fps": 30.0, "supply_V": 2.8, "published_pJ_per_pixel": 51.0},
+     "pixel_adc_bits": 10, "fps": 30.0, "supply_V": 2.8, "published_pJ_per_pixel": 51.0,
+     "venue": "JSSC", "assumed": ("height", "width", "fps", "node_nm", "supply_V", "adc_bits", "pixel_adc_bits")},
     {"chip": "Hsu et al., ISSCC 2022 / JSSC 2023 (0.8 V IVS, 3x3/3 conv in sensor)", "node_nm": 180.0,
      "height": 126, "width": 126, "kernel": 3, "stride": 3, "features": 8, "adc_bits": 8,
-     "pixel_adc_bits": 8, "fps": 250.0, "supply_V": 0.8, "published_pJ_per_pixel": 33.8},
+     "pixel_adc_bits": 8, "fps": 250.0, "supply_V": 0.8, "published_pJ_per_pixel": 33.8,
+     "venue": "ISSCC/JSSC", "assumed": ("features", "adc_bits", "pixel_adc_bits")},
+    {"chip": "Young et al., ISSCC 2019 / JSSC 2019 (log-gradient QVGA, analog column gradients)",
+     "node_nm": 130.0, "height": 240, "width": 320, "kernel": 2, "stride": 1, "features": 2, "adc_bits": 2,
+     "pixel_adc_bits": 8, "fps": 30.0, "supply_V": 2.8, "published_pJ_per_pixel": 99.0,
+     "venue": "ISSCC/JSSC", "assumed": ("fps", "supply_V", "features")},
 )
 
 
@@ -152,6 +164,7 @@ def sensor_validation_rows() -> list[dict[str, Any]]:
         rows.append({"chip": c["chip"], "model pJ/px (bias duty-cycled)": low,
                      "model pJ/px (bias always on)": high,
                      "published pJ/px": pub if pub is not None else float("nan"),
+                     "venue": c["venue"], "assumed": ", ".join(c["assumed"]) or "-",
                      "published within bounds": (low <= pub <= high) if pub is not None else "n/a",
                      "error (bounds' geometric mean)": (math.sqrt(low * high) / pub - 1.0) if pub else float("nan")})
     return rows
@@ -201,6 +214,41 @@ def max_pulses_for_budget(budget_J: float, shapes: list[tuple[int, int]], pulse_
     per_slot = sum(sum(pulsed_update_energy_J(r * c, r, c, 1, pulse_J, node_nm, c_wire_fF_per_cell).values())
                    for r, c in shapes)
     return max(1, int(budget_J // per_slot))
+
+
+def update_energy_J(pulses: float, shapes: list[tuple[int, int]], pulse_slots: int, pulse_J: float,
+                    node_nm: float, c_wire_fF_per_cell: float = K.C_WIRE_FF_PER_CELL_DEFAULT) -> dict[str, float]:
+    """The energy the cost model charges for one pulsed update of arrays of ``shapes`` (rows,
+    cols), J by component: ``pulses`` device pulses in all (``pulses x pulse_J``) plus the
+    periphery of every array clocked for ``pulse_slots`` slots (:func:`pulsed_update_energy_J`)."""
+    e = {"device pulses": pulses * pulse_J, "drivers": 0.0, "lines": 0.0}
+    for r, c in shapes:
+        per = pulsed_update_energy_J(0.0, r, c, pulse_slots, pulse_J, node_nm, c_wire_fF_per_cell)
+        e["drivers"] += per["drivers"]
+        e["lines"] += per["lines"]
+    return e
+
+
+def budget_slots(budget_J: float, shapes: list[tuple[int, int]], node_nm: float, most: int = 31,
+                 c_wire_fF_per_cell: float = K.C_WIRE_FF_PER_CELL_DEFAULT) -> int:
+    """Pulse slots per update under an energy budget: ``most``, or fewer so that the periphery
+    (drivers and lines, :func:`update_energy_J` without pulses) takes at most half of
+    ``budget_J``, leaving the rest for device pulses; at least 1."""
+    if not budget_J > 0:
+        raise ValueError(f"budget_slots: budget_J must be > 0, got {budget_J!r}")
+    per_slot = sum(update_energy_J(0.0, shapes, 1, 0.0, node_nm, c_wire_fF_per_cell).values())
+    return max(1, min(most, int(0.5 * budget_J // per_slot)))
+
+
+def pulses_for_budget(budget_J: float, shapes: list[tuple[int, int]], pulse_slots: int, pulse_J: float,
+                      node_nm: float, c_wire_fF_per_cell: float = K.C_WIRE_FF_PER_CELL_DEFAULT) -> int:
+    """The most device pulses one update may apply so that :func:`update_energy_J` (pulses plus
+    the periphery of ``pulse_slots`` slots) stays within ``budget_J``."""
+    periphery = sum(update_energy_J(0.0, shapes, pulse_slots, pulse_J, node_nm, c_wire_fF_per_cell).values())
+    if not budget_J > periphery:
+        raise ValueError(f"pulses_for_budget: the budget {budget_J:.3g} J does not cover the periphery of "
+                         f"{pulse_slots} pulse slots ({periphery:.3g} J); raise the budget or use fewer slots")
+    return int((budget_J - periphery) // pulse_J)
 
 
 #: A CR2032 lithium coin cell: 225 mAh at 3.0 V nominal (Energizer CR2032 datasheet), 0.675 Wh.

@@ -343,15 +343,59 @@ class InMemoryOptimizer(torch.optim.Optimizer):
     def _count_pulses(self, n_up: Tensor, n_down: Tensor) -> None:
         self._pulses += n_up.sum(dtype=torch.float64) + n_down.sum(dtype=torch.float64)
 
-    def _pulsed_update(self, arr: PulsedArray, x: Tensor, d: Tensor, lr_device: float) -> None:
-        """Pulse trains for ``W -= lr_device * d^T x`` (device units) onto ``arr``."""
+    def _pulsed_update(self, arr: PulsedArray, x: Tensor, d: Tensor, lr_device: float,
+                       share: int | None = None) -> int | None:
+        """Pulse trains for ``W -= lr_device * d^T x`` (device units) onto ``arr``. ``share``: the
+        most pulses it may apply (the sampled counts scaled down to it); then the pulses applied
+        are returned (``None`` otherwise)."""
         ppu = lr_device / arr.device.dw_nominal
         # descent: a coincidence of x_i and -d_j with positive sign is an up pulse
         ps, qs = pulsed.pulse_probabilities(x, d.neg(), ppu, self.bl)
         n_up, n_down = pulsed.sample_coincidences(ps, qs, self.bl, self.generator, self.sampling)
+        used = None
+        if share is not None:
+            both = self._counts_within(torch.stack((n_up, n_down)).to(torch.int64), share)
+            n_up, n_down = both[0].to(n_up.dtype), both[1].to(n_down.dtype)
+            used = int(both.sum())
         self._counts["refreshes"] += arr.pulse_(n_up, n_down, self._noise(arr))
         self._counts["array_updates"] += 1
         self._count_pulses(n_up, n_down)
+        return used
+
+    @staticmethod
+    def _share(group: dict[str, Any], numel: int) -> int | None:
+        """An array's share of the group's ``pulse_budget`` (pulses per step over all arrays): in
+        proportion to its devices, rounded down; ``None`` without a budget."""
+        budget = group.get("pulse_budget")
+        if budget is None:
+            return None
+        return budget * numel // sum(p.numel() for p in group["params"])
+
+    @staticmethod
+    def _counts_within(k: Tensor, share: int) -> Tensor:
+        """Non-negative integer pulse counts ``k`` cut to ``share`` in all when they exceed it, in
+        proportion (largest remainder: each count becomes ``floor(k * share / total)``, and the
+        pulses left over go, one each, to the counts with the largest remainders), so the sum is
+        exactly ``share`` and no count grows; ``k`` itself when it is within."""
+        total = int(k.sum())
+        if total <= share:
+            return k
+        scaled = k * share
+        out = scaled // total
+        left = share - int(out.sum())
+        if left > 0:
+            rem = (scaled - out * total).flatten()
+            out.view(-1)[torch.topk(rem, left, sorted=False).indices] += 1
+        return out
+
+    @classmethod
+    def _scaled_to(cls, n: Tensor, share: int) -> Tensor:
+        """Signed whole pulse counts ``n`` cut to ``share`` pulses in all
+        (:meth:`_counts_within` of ``|n|``), signs kept."""
+        k = n.abs().to(torch.int64)
+        if int(k.sum()) <= share:
+            return n
+        return cls._counts_within(k, share).to(n.dtype) * n.sign()
 
     @torch.no_grad()
     def step(self, closure: Any = None) -> Any:
@@ -399,16 +443,21 @@ class MixedPrecision(InMemoryOptimizer):
 
     ``chi`` (device units) accumulates ``-lr * dL/dW / weight_scale``; every device whose ``|chi|``
     reaches its nominal step gets ``trunc(chi / step)`` pulses (at most ``max_pulses`` per step) and
-    ``chi`` keeps the remainder.
+    ``chi`` keeps the remainder. ``pulse_budget``: the most device pulses one step may apply over
+    all arrays (``None``: no limit); each array gets the share of its devices (rounded down), and
+    an array that would exceed its share has its pulse counts scaled down to it (truncated toward
+    zero), the rest staying in ``chi`` for later steps.
     """
 
     algorithm = "mixed"
 
     def __init__(self, model: nn.Module | Iterable[AnalogLayer], device: PulsedDevice, lr: float, *,
-                 max_pulses: int = 31, **kwargs: Any) -> None:
+                 max_pulses: int = 31, pulse_budget: int | None = None, **kwargs: Any) -> None:
         if not (isinstance(max_pulses, int) and max_pulses >= 1):
             raise ValueError(f"MixedPrecision: max_pulses must be an int >= 1, got {max_pulses!r}")
-        super().__init__(model, device, lr, max_pulses=max_pulses, **kwargs)
+        if pulse_budget is not None and not (isinstance(pulse_budget, int) and pulse_budget >= 0):
+            raise ValueError(f"MixedPrecision: pulse_budget must be an int >= 0 or None, got {pulse_budget!r}")
+        super().__init__(model, device, lr, max_pulses=max_pulses, pulse_budget=pulse_budget, **kwargs)
 
     def _update(self, w: Tensor, x: Tensor, d: Tensor, group: dict[str, Any]) -> None:
         st = self.state[w]
@@ -419,6 +468,9 @@ class MixedPrecision(InMemoryOptimizer):
         chi.sub_(d.t() @ x, alpha=group["lr"] / ws)
         dw = self.device_model.dw_nominal
         n = torch.trunc(chi / dw).clamp_(-group["max_pulses"], group["max_pulses"])
+        share = self._share(group, n.numel())
+        if share is not None:
+            n = self._scaled_to(n, share)
         chi.sub_(n * dw)
         n_up, n_down = n.clamp_min(0.0), (-n).clamp_min(0.0)
         arr = self.array(w)
@@ -438,6 +490,10 @@ class TikiTaka(InMemoryOptimizer):
     (``None``: no chopper). ``fast_device``: device model of ``A`` (default: the same as ``C``).
     ``zero_shift``: ``A`` is read against a reference at each device's symmetry point, where ``A``
     also starts (Kim et al., arXiv:1907.10228, 2019). ``transfer_read``: the read periphery.
+    ``pulse_budget``: the most device pulses one step may apply over all arrays (``None``: no
+    limit), shared in proportion to each layer's devices; up to half of a layer's share is kept
+    for its transfer (at most what a transfer can use), the fast update's sampled pulses are cut
+    to the rest, and the transfer gets what is then left (the remainder of ``H`` waits).
     ``A`` forgets through its device's asymmetry (soft bounds pull it to the symmetry point); a
     symmetric constant-step fast device never forgets, and the transfer then runs away -- give
     such arrays a soft-bounds ``fast_device``.
@@ -449,11 +505,14 @@ class TikiTaka(InMemoryOptimizer):
                  transfer_lr: float = 0.1, transfer_every: int = 1, columns_per_transfer: int = 1,
                  max_pulses: int = 31, chop_every: int | None = None,
                  fast_device: PulsedDevice | None = None, zero_shift: bool = True,
-                 transfer_read: BackwardConfig | None = None, **kwargs: Any) -> None:
+                 transfer_read: BackwardConfig | None = None, pulse_budget: int | None = None,
+                 **kwargs: Any) -> None:
         for name, v in (("transfer_every", transfer_every), ("columns_per_transfer", columns_per_transfer),
                         ("max_pulses", max_pulses)):
             if not (isinstance(v, int) and v >= 1):
                 raise ValueError(f"TikiTaka: {name} must be an int >= 1, got {v!r}")
+        if pulse_budget is not None and not (isinstance(pulse_budget, int) and pulse_budget >= 0):
+            raise ValueError(f"TikiTaka: pulse_budget must be an int >= 0 or None, got {pulse_budget!r}")
         if chop_every is not None and not (isinstance(chop_every, int) and chop_every >= 1):
             raise ValueError(f"TikiTaka: chop_every must be an int >= 1 or None, got {chop_every!r}")
         if not transfer_lr > 0:
@@ -464,7 +523,7 @@ class TikiTaka(InMemoryOptimizer):
             dac_bits=8, adc_bits=8, out_bound=1.0, out_std_rel_fs=0.02)
         super().__init__(model, device, lr, transfer_lr=transfer_lr, transfer_every=transfer_every,
                          columns_per_transfer=columns_per_transfer, max_pulses=max_pulses,
-                         chop_every=chop_every, **kwargs)
+                         chop_every=chop_every, pulse_budget=pulse_budget, **kwargs)
 
     def _device_for(self, name: str) -> PulsedDevice:
         if name == "fast" and self.fast_device is not None:
@@ -501,7 +560,14 @@ class TikiTaka(InMemoryOptimizer):
         fast = self.array(w, "fast")
         chop = st["chopper"]
         chopped = group["chop_every"] is not None  # without a chopper its signs stay +1: skip the products
-        self._pulsed_update(fast, x * chop if chopped else x, d, group["lr"] / self._weight_scale(w))
+        share = self._share(group, w.numel())
+        fast_share = None
+        if share is not None:  # keep up to half of the share for the transfer's pulses
+            rows, cols_total = _matrix_shape(w)
+            transfer_most = rows * min(group["columns_per_transfer"], cols_total) * group["max_pulses"]
+            fast_share = share - min(share // 2, transfer_most)
+        used = self._pulsed_update(fast, x * chop if chopped else x, d, group["lr"] / self._weight_scale(w),
+                                   fast_share)
         st["tt_step"] += 1
         every = group["transfer_every"]
         if every > 1 and int(st["tt_step"]) % every:
@@ -526,6 +592,8 @@ class TikiTaka(InMemoryOptimizer):
         slow = self.array(w)
         dw = slow.device.dw_nominal
         n = torch.trunc(hc / dw).clamp_(-group["max_pulses"], group["max_pulses"])
+        if share is not None:
+            n = self._scaled_to(n, share - (used or 0))
         hc -= n * dw
         if not isinstance(cols, slice):
             h[:, cols] = hc
