@@ -346,7 +346,8 @@ def array_config(device: str, rows: int = 256, cols: int = 256, dac_bits: int = 
 
 
 #: The flat field names of chip version 1 (also ``Chip.replace`` keys and ``an.cost.sweep`` axes)
-#: and where each lives now. ``device`` switches the technology: its device model and its
+#: and where each lives now, plus ``adc_max_bits`` (version 2 only; a version-1 file leaves it
+#: ``None``). ``device`` switches the technology: its device model and its
 #: full-scale conductance; ``g_max_uS=None`` means the technology's.
 FLAT_FIELDS: dict[str, str] = {
     "name": "name",
