@@ -217,7 +217,12 @@ class Periphery(_Section):
     array is read per MVM (e.g. positive and negative inputs separately, HERMES' four-phase mode);
     ``clock_hz`` the periphery clock; ``mvm_time_s`` one phase of one MVM (``None``: derived);
     ``t_read_s`` one read pulse for the ``"amplitude"``, ``"pulse_count"`` and bit-serial
-    encodings.
+    encodings; ``adc_max_bits`` the resolution the converters are built for, the most the
+    silicon supports (``None``: the operating resolution ``array.adc.bits``). The chip's area
+    follows ``max(adc_max_bits, array.adc.bits)`` (one chip, one area, whatever precision it
+    runs at; an operating resolution above it is a redesign whose converters are built for it);
+    its timing and energy follow the operating ``array.adc.bits`` (NeuRRAM's neuron is one
+    circuit for 1-10 output bits).
     """
 
     where: ClassVar[str] = "Chip.periphery"
@@ -229,6 +234,7 @@ class Periphery(_Section):
     clock_hz: float = 1.0e9
     mvm_time_s: float | None = None
     t_read_s: float = 10.0e-9
+    adc_max_bits: int | None = None
 
     def _check(self) -> None:
         _one_of(self.input_encoding, INPUT_ENCODINGS, self._at("input_encoding"))
@@ -238,6 +244,7 @@ class Periphery(_Section):
         _positive(self.clock_hz, self._at("clock_hz"))
         _optional(_positive, self.mvm_time_s, self._at("mvm_time_s"))
         _positive(self.t_read_s, self._at("t_read_s"))
+        _optional(lambda v, w: _int_in(v, w, 1, 16), self.adc_max_bits, self._at("adc_max_bits"))
 
 
 @dataclass(frozen=True)
@@ -339,7 +346,8 @@ def array_config(device: str, rows: int = 256, cols: int = 256, dac_bits: int = 
 
 
 #: The flat field names of chip version 1 (also ``Chip.replace`` keys and ``an.cost.sweep`` axes)
-#: and where each lives now. ``device`` switches the technology: its device model and its
+#: and where each lives now, plus ``adc_max_bits`` (version 2 only; a version-1 file leaves it
+#: ``None``). ``device`` switches the technology: its device model and its
 #: full-scale conductance; ``g_max_uS=None`` means the technology's.
 FLAT_FIELDS: dict[str, str] = {
     "name": "name",
@@ -364,6 +372,7 @@ FLAT_FIELDS: dict[str, str] = {
     "clock_hz": "periphery.clock_hz",
     "mvm_time_s": "periphery.mvm_time_s",
     "t_read_s": "periphery.t_read_s",
+    "adc_max_bits": "periphery.adc_max_bits",
     "v_read_V": "electrical.v_read_V",
     "read_supply_V": "electrical.read_supply_V",
     "supply_V": "electrical.supply_V",
@@ -753,7 +762,8 @@ def hermes(four_phase: bool = False) -> Chip:
 
     Published organisation: 14 nm; 64 cores, each one 256x256 array of PCM unit cells (one signed
     weight per unit cell); 8-bit PWM inputs on a 1 GHz clock; 256 current-controlled-oscillator
-    (CCO) ADCs per core, one per column at 4 um pitch, 300 ps/LSB; a local digital processing unit
+    (CCO) ADCs per core, one per column at 4 um pitch, 300 ps/LSB, each counting into two 12-bit
+    ripple counters (``periphery.adc_max_bits=12``; 8-bit outputs); a local digital processing unit
     per core (affine scaling, ReLU); core area 0.635 mm2 (1.59 TOPS/mm2 at 1.008 TOPS). One MVM
     phase takes 130 ns (1.008 TOPS per core = 2 x 65,536 ops / 130 ns); the four-phase
     (high-precision) mode reads the array four times.
@@ -770,7 +780,8 @@ def hermes(four_phase: bool = False) -> Chip:
                                   sram_bytes_per_core=0, core_area_mm2=0.635),
         array=array_config("pcm", rows=256, cols=256, dac_bits=8, adc_bits=8),
         periphery=Periphery(input_encoding="pwm", adc_kind="cco", columns_per_adc=1,
-                            input_phases=4 if four_phase else 1, clock_hz=1.0e9, mvm_time_s=130e-9),
+                            input_phases=4 if four_phase else 1, clock_hz=1.0e9, mvm_time_s=130e-9,
+                            adc_max_bits=12),
         electrical=Electrical(v_read_V=0.2, read_supply_V=0.8, supply_V=0.8),
         digital=DigitalUnit(ops_per_s=64 * 256 * 2 / 130e-9, node_nm=14.0, op_bits=8),
     )
@@ -812,7 +823,8 @@ def neurram(operating_point: str = "3b_out_1b_in") -> Chip:
     4-bit weights as differential conductance pairs (two cells per weight); voltage-mode sensing:
     each neuron samples its output line and integrates the charge once per input pulse (multi-bit
     inputs as repeated sample-and-integrate steps), then converts by comparison and charge
-    decrement, one comparator step per output bit; 1-8 bit inputs, 1-10 bit outputs; the neuron
+    decrement, one comparator step per output bit; 1-8 bit inputs, 1-10 bit outputs (one neuron
+    circuit for all: ``periphery.adc_max_bits=10`` sizes its area); the neuron
     implements the activation (no digital post-processing on chip). Operating points:
     ``"3b_out_1b_in"`` 2.12 TOPS, 43.1 TOPS/W; ``"8b_out_6b_in"`` 0.26 TOPS, 9.1 TOPS/W.
 
@@ -836,7 +848,8 @@ def neurram(operating_point: str = "3b_out_1b_in") -> Chip:
         array=array_config("rram", rows=256, cols=256, dac_bits=in_bits, adc_bits=out_bits,
                            g_max_uS=40.0),
         periphery=Periphery(input_encoding="pulse_count", adc_kind="sar", columns_per_adc=1,
-                            input_phases=1, clock_hz=2.7e6, mvm_time_s=None, t_read_s=5e-9),
+                            input_phases=1, clock_hz=2.7e6, mvm_time_s=None, t_read_s=5e-9,
+                            adc_max_bits=10),
         electrical=Electrical(v_read_V=0.1, supply_V=1.2, bias_uW_per_column=3.0,
                               c_wire_fF_per_cell=1.0, noc_pJ_per_bit_mm=0.0),
         digital=DigitalUnit(ops_per_s=1.0e9, node_nm=130.0, op_bits=8, post_ops_per_output=0.0),

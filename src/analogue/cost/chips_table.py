@@ -133,8 +133,18 @@ def table() -> list[TableEntry]:
             area_mm2=64 * 0.635, precision="8b in / 8b weight / 8b out",
             citation="LeGallo2023",
             stated=("64 cores x 256x256 PCM", "8-bit PWM inputs at 1 GHz", "CCO ADC per column",
-                    "130 ns MVM phase", "core area 0.635 mm2 (area compared over 64 cores)"),
-            assumed=("0.2 V read, current from the 0.8 V supply", "25 uS cell full scale"),
+                    "130 ns MVM phase", "core area 0.635 mm2 (area compared over 64 cores)",
+                    "column converter 4 um x 100 um: read-voltage regulator 30 um, "
+                    "current-to-frequency converter 26 um, two 12-bit ripple counters 44 um "
+                    "(adc_max_bits=12); 128 converters on each side of the array (odd and even "
+                    "bit lines); 8T4R unit cells (four PCM devices, eight transistors): Le "
+                    "Gallo et al. 2023, the core figure (unit cell, array, converter layout), "
+                    "read from a text description of the figure, not from the drawing"),
+            assumed=("0.2 V read, current from the 0.8 V supply", "25 uS cell full scale",
+                     "area: the unit cell is sized as one 50 F2 PCM cross-point and the core's "
+                     "diagonal selection decoder, programming circuits, input D/A converters "
+                     "and local digital unit by the generic models: their published sizes were "
+                     "not found, which leaves the core about 6x below 0.635 mm2"),
         ))
     e.append(TableEntry(
         key="ibm-14nm-34tile", group="ambrogio2023",
@@ -188,6 +198,9 @@ def table() -> list[TableEntry]:
                     "pulse-count inputs, charge-decrement (ramp-like) neuron ADC"),
             assumed=("2.7 MHz neuron step rate (from the 3b/1b throughput)",
                      "5 ns / 0.1 V pulses, 40 uS cells, 3 uW bias",
+                     "one neuron circuit for 1-10 output bits: its converter sized for 10 bits "
+                     "at both operating points (adc_max_bits=10)",
+                     "word lines switched once per input pulse (CiMLoop's model of the chip)",
                      "area: the 48 cores' area from the paper's Fig. 11f core breakdown (a "
                      "neuron 1,270 um2, the 256 neurons 28 % of a core: 1.16 mm2 a core) as "
                      "transcribed by CiMLoop's NeuRRAM model; not checked against the paper "

@@ -83,6 +83,13 @@ def digital_area_mm2(ops_per_s: ArrayLike, node_nm: ArrayLike) -> Array:
     return K.DIGITAL_UM2_PER_GOPS_45 * 1e-6 * _f(ops_per_s) / 1e9 * node_area_scale(node_nm)
 
 
+def shift_add_area_mm2(bits: ArrayLike, node_nm: ArrayLike) -> Array:
+    """A shift-and-add unit of ``bits`` bits behind one converter: an adder with its accumulator
+    register and control (``SHIFT_ADD_UM2_8B_45`` per 8 bits at 45 nm, node^2), mm2. Not a
+    multiply-accumulate lane: shifting by the bit weight is wiring."""
+    return K.SHIFT_ADD_UM2_8B_45 * 1e-6 * _f(bits) / 8.0 * node_area_scale(node_nm)
+
+
 def flipflop_energy_J(node_nm: ArrayLike) -> Array:
     """One flip-flop toggle with its clock load, J."""
     return K.FF_PJ_45 * 1e-12 * node_energy_scale(node_nm)
@@ -232,21 +239,25 @@ def adc_energy_J(
 def adc_area_mm2(kind: ArrayLike, bits: ArrayLike, node_nm: ArrayLike) -> Array:
     """Area of one ADC by kind, mm2.
 
-    SAR: ISAAC's 8-bit 0.0012 mm2 at 32 nm, half capacitor array (~2**bits, not scaling with the
-    node) and half logic (~bits, node^2). Flash: ``2**bits - 1`` comparators. Ramp: one comparator and a
-    ``bits`` counter (the ramp generator is shared). CCO: HERMES' 4 um x 100 um at 14 nm, logic
-    part scaling with node^2 and the counter with ``bits``.
+    SAR: ISAAC's 8-bit 0.0012 mm2 at 32 nm, half capacitor array (~2**bits) and half comparator,
+    references and switches (~bits), neither scaling with the node (``SAR_AREA_NODE_EXPONENT``:
+    matching-limited analog, Pelgrom 1989). Flash: ``2**bits - 1`` comparators. Ramp: one comparator and a
+    ``bits`` counter (the ramp generator is shared). CCO: HERMES' 4 um x 100 um at 14 nm for 12-bit
+    counters, scaling with node^2, its counter part (``CCO_COUNTER_SHARE``) with ``bits``.
     """
     k = np.asarray(kind)
     b = _f(bits)
     s = node_area_scale(node_nm)
     sar = K.SAR_AREA_MM2_8B_32NM * (
-        0.5 * 2.0 ** (b - 8.0) + 0.5 * (b / 8.0) * s / node_area_scale(32.0)
+        0.5 * 2.0 ** (b - 8.0)
+        + 0.5 * (b / 8.0) * (_f(node_nm) / 32.0) ** K.SAR_AREA_NODE_EXPONENT
     )
     comp = K.COMPARATOR_UM2_45 * 1e-6 * s
     flash = (2.0**b - 1.0) * comp
     ramp = comp + b * 4.0 * comp / 8.0
-    cco = K.CCO_AREA_MM2_14NM * (b / 8.0) * s / node_area_scale(14.0)
+    cco = K.CCO_AREA_MM2_14NM * (
+        1.0 - K.CCO_COUNTER_SHARE + K.CCO_COUNTER_SHARE * b / K.CCO_COUNTER_BITS
+    ) * s / node_area_scale(14.0)
     return np.select(
         [k == ADC_KIND_CODE["sar"], k == ADC_KIND_CODE["flash"], k == ADC_KIND_CODE["ramp"]],
         [sar, flash, ramp],

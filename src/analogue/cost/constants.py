@@ -62,6 +62,11 @@ SIMD_OVERHEAD = 3.0
 #: (synthesised INT8 MAC, Horowitz ISSCC 2014 area table: 8-bit mult 282 um2, add 36 um2)
 #: running at 1 GHz, times 3 for registers/control (same SIMD overhead as for energy).
 DIGITAL_UM2_PER_GOPS_45 = (282.0 + 36.0) / 2 * SIMD_OVERHEAD
+#: Area of an 8-bit adder at 45 nm (Horowitz ISSCC 2014 area table: 36 um2). A shift-and-add
+#: unit behind a converter is an adder and its accumulator register, no multiplier: the adder
+#: times the same 3x for the register and control.
+ADD8_UM2_45 = 36.0
+SHIFT_ADD_UM2_8B_45 = ADD8_UM2_45 * SIMD_OVERHEAD
 #: SRAM bit cell area: 6T cell ~ 150 F2 with periphery overhead 1.5x (ITRS 2013 ORTC: 6T SRAM
 #: cell 140-160 F2; array efficiency ~ 70 %).
 SRAM_BIT_F2 = 150.0 * 1.5
@@ -124,6 +129,13 @@ SAR_C_UNIT_F = 1e-15
 #: Area of an 8-bit SAR ADC: 0.0012 mm2 at 32 nm (ISAAC, Shafiee et al. 2016, Table 1),
 #: capacitive DAC ~ 2**bits unit capacitors (half the area at 8 bits), logic scales with node^2.
 SAR_AREA_MM2_8B_32NM = 0.0012
+#: How the non-capacitor half of that SAR (comparator, references, sampling switches) scales with
+#: the node: not at all. Its devices are sized for offset and noise, and a transistor's mismatch
+#: depends on its gate area (Pelgrom, Duinmaijer & Welbers, "Matching properties of MOS
+#: transistors", IEEE JSSC 24(5), 1989), not on the minimum feature; the digital part is a few
+#: dozen gates. (It scaled as node^2 before, which put an 8-bit SAR at 0.0031 mm2 at 65 nm and a
+#: 10-bit one at 0.015 mm2 at 130 nm, 12x NeuRRAM's whole 1,270 um2 neuron.)
+SAR_AREA_NODE_EXPONENT = 0.0
 #: A flash ADC is 2**bits - 1 comparators; a comparator with its reference tap ~ 40 um2 at 45 nm
 #: (Razavi 2015; Accelergy flash-ADC tables give 30-60 um2 per comparator at 45 nm).
 COMPARATOR_UM2_45 = 40.0
@@ -135,8 +147,14 @@ COMPARATOR_UM2_45 = 40.0
 #: (4 um pitch, routing-dominated) + counter LSB flip-flops ~6 fF + linearisation current
 #: mirror/level shifting ~40 fF => ~86 fF per period at the core supply.
 CCO_C_PER_PERIOD_F = 86e-15
-#: CCO column ADC area: 4 um pitch x ~100 um length (HERMES, Khaddam-Aljameh et al. 2022).
+#: CCO column ADC area: 4 um pitch x 100 um length (HERMES, Khaddam-Aljameh et al. 2022, layout
+#: of one column converter: read-voltage regulator 30 um, current-to-frequency converter 26 um,
+#: two 12-bit ripple counters 44 um, all at the 4 um pitch).
 CCO_AREA_MM2_14NM = 4e-3 * 100e-3
+#: The counters' share of that length (44 of 100 um) and the bits they hold (12): the counter part
+#: scales with the bits, the regulator and oscillator do not.
+CCO_COUNTER_SHARE = 44.0 / 100.0
+CCO_COUNTER_BITS = 12
 #: Sample-and-hold per column: ~25 fF hold capacitor charged to the supply (ISAAC S+H:
 #: 10 uW for 1024 S+H at 10 MHz, ~1 fJ each at 32 nm; we take the capacitor model,
 #: C_hold V_dd^2, which gives 16-36 fJ across nodes and is conservative).

@@ -106,6 +106,7 @@ def chip_params(chips: Chip | Sequence[Chip]) -> dict[str, np.ndarray]:
         put("encoding", ENCODING_CODE[pe.input_encoding])
         put("adc_bits", ch.adc_bits)
         put("adc_kind", ADC_KIND_CODE[pe.adc_kind])
+        put("adc_max_bits", _nan(pe.adc_max_bits))
         put("columns_per_adc", pe.columns_per_adc)
         put("clock_hz", pe.clock_hz)
         put("mvm_time_s", _nan(pe.mvm_time_s))
@@ -202,6 +203,12 @@ def array_energy(
         1.0,
     )
     lines = C.line_charge_energy_J(R, Cc, p["c_wire_fF_per_cell"], p["v_read_V"], v_gate, pulses)
+    # a 1T1R cell's input pulse is its access gate opening: the word lines toggle once per pulse
+    # (NeuRRAM: the word lines are switched once per input bit step; CiMLoop's model of it)
+    pulsed_gates = (p["encoding"] == ENCODING_CODE["pulse_count"]) & (p["gated_cells"] > 0) & (
+        p["v_read_V"] < vdd)
+    lines = lines + np.where(pulsed_gates, C.line_charge_energy_J(
+        R, Cc, p["c_wire_fF_per_cell"], 0.0, v_gate, 1.0) * np.maximum(pulses - 1.0, 0.0), 0.0)
     e: dict[str, np.ndarray] = {}
     e["crossbar"] = n_read * (ohmic * p["read_supply_V"] / p["v_read_V"] + lines)
     e["dac"] = n_read * C.dac_energy_J(
@@ -221,6 +228,13 @@ def array_energy(
     sa_bits = p["adc_bits"] + np.log2(np.maximum(convs * cpw, 1.0))
     e["shift_add"] = np.where(combine, n_conv * C.add_energy_J(sa_bits, node), 0.0)
     return e
+
+
+def physical_adc_bits(p: dict[str, Any]) -> np.ndarray:
+    """Resolution the converters are built for, what sizes their area: ``Periphery.adc_max_bits``
+    (NaN: none given) or the operating ``adc_bits`` where that is higher (a redesign)."""
+    built = np.asarray(p.get("adc_max_bits", np.nan), dtype=np.float64)
+    return np.fmax(built, p["adc_bits"])
 
 
 def converted_columns(p: dict[str, Any], cols: Any) -> np.ndarray:
@@ -255,7 +269,6 @@ def evaluate(
     e = array_energy(p, R, Cc, tm, input_activity, weight_activity)
     cpw_digital = np.where(p["slice_analog"] > 0, 1.0, cpw)
     combine = (convs > 1) | (cpw_digital > 1)
-    sa_bits = p["adc_bits"] + np.log2(np.maximum(convs * cpw_digital, 1.0))
     samples = p["adc_kind"] != ADC_KIND_CODE["cco"]
     acc_bits = p["adc_bits"] + 8.0
     e["accumulate"] = outputs * phases * C.add_energy_J(acc_bits, node)
@@ -269,11 +282,15 @@ def evaluate(
     conv_cols = converted_columns(p, Cc)
     n_adc = np.ceil(conv_cols / p["columns_per_adc"])
     a["arrays"] = apc * R * Cc * p["cell_area_um2"] * 1e-6
-    a["adc"] = apc * n_adc * C.adc_area_mm2(p["adc_kind"], p["adc_bits"], node)
+    # the silicon's converters: built for adc_max_bits whatever resolution this operating point
+    # reads out (one chip, one area)
+    built_bits = physical_adc_bits(p)
+    a["adc"] = apc * n_adc * C.adc_area_mm2(p["adc_kind"], built_bits, node)
     a["dac"] = apc * R * 4.0 * K.COMPARATOR_UM2_45 * 1e-6 * C.node_area_scale(node) / 4.0
     a["sample_hold"] = np.where(samples, apc * conv_cols * K.SAMPLE_HOLD_UM2_45 * 1e-6, 0.0)
+    area_sa_bits = built_bits + np.log2(np.maximum(convs * cpw_digital, 1.0))
     a["shift_add"] = np.where(
-        combine, apc * n_adc * C.digital_area_mm2(1e9, node) * sa_bits / 8.0, 0.0
+        combine, apc * n_adc * C.shift_add_area_mm2(area_sa_bits, node), 0.0
     )
     a["sram"] = C.sram_area_mm2(p["sram_bytes_per_core"], node)
     n_cores = p["n_cores"]
