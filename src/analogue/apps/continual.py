@@ -399,23 +399,31 @@ def li2022_comparison(*, device: str | PulsedDevice = "rram-li2022", seeds: tupl
 def run_continual_study(*, streams: tuple[str, ...] = ("split", "permuted"), algorithm: str = "mixed", device: str = "rram",
                         epochs: int = 3, budget_J: float | None = None, seed: int = 0,
                         out: Path | None = None, log: Callable[[str], None] | None = None,
-                        torch_device: torch.device | str = "cpu") -> dict[str, Any]:
+                        torch_device: torch.device | str = "cpu", data: str = "digits") -> dict[str, Any]:
     """Every learner on every stream; the table, the matrices and (with ``out``) ``continual.json``
     and ``continual.png`` (the accuracy matrices). ``device``: the pulsed device preset;
-    ``torch_device``: the torch device of the models and the data."""
+    ``torch_device``: the torch device of the models and the data; ``data``: ``digits`` or
+    ``mnist5k``. With the split stream, the Li et al. comparison: mixed precision on
+    ``rram-li2022`` on digits; on MNIST-5k also the paper's scheme (``mpcl``, first row)."""
     tdev = as_device(torch_device)
     log = log or logger.info
     runs: dict[str, dict[str, Any]] = {}
     with _one_thread():
         for s in streams:
-            tasks = make_stream(s, seed=seed)
+            tasks = make_stream(s, seed=seed, data=data)
             for learner in LEARNERS:
                 log(f"{s}: {learner} ...")
                 runs[f"{s}/{learner}"] = run_stream(tasks, learner, algorithm=algorithm, device=device,
                                                     epochs=epochs, budget_J=budget_J, seed=seed,
                                                     torch_device=tdev)
-        published = (li2022_comparison(device="rram-li2022", epochs=epochs, torch_device=tdev)
-                     if "split" in streams else None)
+        published = None
+        if "split" in streams:
+            log("split: Li et al. 2022 comparison ...")
+            published = li2022_comparison(device="rram-li2022", epochs=epochs, torch_device=tdev, data=data,
+                                          learner="mpcl" if data == "mnist5k" else "analog")
+            if data == "mnist5k":
+                mixed = li2022_comparison(device="rram-li2022", epochs=epochs, torch_device=tdev, data=data)
+                published["rows"].append(mixed["rows"][1])
     table = []
     for key, r in runs.items():
         m = r["metrics"]
@@ -427,7 +435,7 @@ def run_continual_study(*, streams: tuple[str, ...] = ("split", "permuted"), alg
                       "max pulsed-update nJ": 1e9 * r["update_energy_J"]["max"] if "update_energy_J" in r else 0.0,
                       "updates/Wh": edge.updates_per_Wh(e) if e else float("inf"),
                       "updates per coin cell": edge.updates_per_Wh(e) * edge.COIN_CELL_WH if e else float("inf")})
-    result: dict[str, Any] = {"algorithm": algorithm, "device": device, "epochs": epochs, "budget_J": budget_J,
+    result: dict[str, Any] = {"algorithm": algorithm, "device": device, "data": data, "epochs": epochs, "budget_J": budget_J,
                               "seed": seed, "table": table, "runs": runs, "li2022": published}
     if out is not None:
         from analogue._util.tables import save_json
