@@ -51,7 +51,7 @@ def run_continual(args: argparse.Namespace) -> int:
                 res["table"])
     if res["li2022"] is not None:
         c = res["li2022"]
-        print_table("Split digits against Li et al. 2022 (RRAM chip, 5-split-MNIST; our stream task-incremental), average "
+        print_table("The split stream against Li et al. 2022 (RRAM chip, 5-split-MNIST; our stream task-incremental), average "
                     f"accuracy, mean over seeds (gap se: its standard error over seeds); one accuracy on our "
                     f"{c['test_samples']} test images has a standard error of {c['accuracy_se_points']:.1f} points",
                     c["rows"])
