@@ -19,6 +19,11 @@ Energy per update (one mini-batch of 16): the forward and backward reads from th
 (``analogue.cost.edge.pulsed_update_energy_J``) with the pulses the optimizer actually applied;
 an energy budget per update bounds the energy each pulsed update spends (pulses plus periphery). Digital fine-tuning: 3x the forward MACs
 per sample on an edge CPU (``analogue.cost.edge.digital_update_energy_J``).
+
+``data="mnist5k"`` runs the streams on 28x28 MNIST-5k (a 784-128-10 MLP). ``li2022_comparison``
+sets the split stream against Li et al. 2022's RRAM chip, with mixed-precision pulsed updates or
+with that paper's scheme (``learner="mpcl"``: low-precision weights programmed from a digital copy,
+:class:`ProgrammedLinear`).
 """
 
 from __future__ import annotations
