@@ -134,6 +134,39 @@ class PCMLikeDevice:
         return {"kind": self.kind, **dataclasses.asdict(self)}
 
 
+@dataclass(frozen=True)
+class ProgrammedWeights:
+    """Low-precision weights programmed into RRAM from a high-precision digital copy (the
+    mixed-precision scheme of Li et al. 2022: the digital copy is trained, the arrays compute).
+
+    ``n_levels``: equally spaced weight levels from ``-w_max`` to ``w_max`` (2: binary);
+    ``range_rel``: ``w_max`` of a layer as a multiple of its largest initial weight (the digital
+    copy is clipped to it); ``programming_std_rel``: the programming (write-verify) error of a
+    cell, standard deviation as a fraction of ``w_max``, drawn anew each time the cell is written
+    (only cells whose level changes are written); ``read_std_rel``: read noise per read, as a
+    fraction of ``w_max``.
+    """
+
+    n_levels: int = 8
+    range_rel: float = 2.0
+    programming_std_rel: float = 0.0
+    read_std_rel: float = 0.0
+
+    def __post_init__(self) -> None:
+        name = type(self).__name__
+        v = self.n_levels
+        require(isinstance(v, int) and not isinstance(v, bool) and 2 <= v <= 65536, f"{name}.n_levels",
+                f"must be an integer in [2, 65536], got {v!r}")
+        require(is_real(self.range_rel) and self.range_rel > 0, f"{name}.range_rel",
+                f"must be > 0, got {self.range_rel!r}")
+        _nonneg(self, "programming_std_rel", "read_std_rel")
+
+    kind: ClassVar[str] = "programmed"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, **dataclasses.asdict(self)}
+
+
 PulsedDevice = ConstantStepDevice | SoftBoundsDevice | PCMLikeDevice
 _KINDS.update({"constant_step": ConstantStepDevice, "soft_bounds": SoftBoundsDevice,
                "pcm_like": PCMLikeDevice})
@@ -248,6 +281,19 @@ def rram_li2022() -> SoftBoundsDevice:
                             d2d_bound_std_rel=0.2, c2c_std_rel=0.5)
 
 
+def rram_li2022_programmed() -> ProgrammedWeights:
+    """The RRAM of the Li et al. (2022) comparison as that paper uses it: low-precision weights
+    programmed from the digital copy (:class:`ProgrammedWeights`; docs/references.md, section 10).
+
+    Published: the scheme (mixed precision: low-precision weights on the RRAM chip, a
+    high-precision copy in digital, in situ fine-tuning). Assumed (the paper's device statistics
+    were not in the sources read; fixed before the comparison was run, not fitted to it): 8 levels
+    (3 bits) over +-2x the largest initial weight, a programming error of 5 % of ``w_max`` per
+    write (typical of write-verify on multilevel 1T1R HfOx RRAM) and a read noise of 2 %.
+    """
+    return ProgrammedWeights(n_levels=8, range_rel=2.0, programming_std_rel=0.05, read_std_rel=0.02)
+
+
 DEVICE_PRESETS = {
     "ideal": ideal_device,
     "rpu": rpu_constant_step,
@@ -261,6 +307,7 @@ __all__ = [
     "BackwardConfig",
     "ConstantStepDevice",
     "PCMLikeDevice",
+    "ProgrammedWeights",
     "PulsedDevice",
     "SoftBoundsDevice",
     "device_from_dict",
@@ -269,4 +316,5 @@ __all__ = [
     "rpu_constant_step",
     "rram_asymmetric",
     "rram_li2022",
+    "rram_li2022_programmed",
 ]

@@ -7,5 +7,6 @@ from analogue.data.digits import (
     load_digits,
     train_classifier,
 )
+from analogue.data.mnist import load_mnist5k
 
-__all__ = ["DigitsData", "digits_cnn", "evaluate_accuracy", "load_digits", "train_classifier"]
+__all__ = ["DigitsData", "digits_cnn", "evaluate_accuracy", "load_digits", "load_mnist5k", "train_classifier"]
