@@ -1,4 +1,5 @@
-"""IR drop in unprogrammed layers and in training: the fast model (``nn.readers`` ``WIRED`` reads).
+"""IR drop in unprogrammed layers and in training: the fast model (``nn.readers`` ``WIRED`` reads),
+and its drop factors held between reads (``WIRED_HELD`` reads, ``CircuitConfig.fast_refresh_reads``).
 
 Oracles: plain-torch matmuls with the effective weights computed here from
 ``physics.irdrop.fast_conductance`` (independently of ``nn.readers``), autograd through that
@@ -9,6 +10,7 @@ programmed Monte Carlo instances.
 from __future__ import annotations
 
 import copy
+import pickle
 
 import pytest
 import torch
@@ -18,6 +20,7 @@ from analogue.config import AnalogConfig
 from analogue.nn import readers
 from analogue.nn.linear import AnalogLinear
 from analogue.physics.irdrop import effective_conductance, fast_conductance
+from analogue.train import HWAOptions, hwa_
 
 R_ROW, R_COL = 1.5, 5.0
 ROWS, COLS = 64, 32  # tiles: 100 inputs -> 2 row blocks of 50; 70 outputs -> 3 column arrays
@@ -179,3 +182,141 @@ def test_monte_carlo_instances_read_their_own_exact_weights():
     for i in range(3):
         ref = x @ (w[i] * lay.prog_scales[0]) + lay.bias.detach()
         torch.testing.assert_close(y[i], ref, rtol=0, atol=1e-12)
+
+
+# Held drop factors (``nn.readers.HeldDrop``, ``CircuitConfig.fast_refresh_reads``): eval reads of
+# an unchanged weight reuse the fast model's drop factors; training reads hold them for a number of
+# reads. Oracles: the same plain-torch effective weights, autograd through them, and the layer with
+# ideal wires for the perturbed weights.
+
+IN, OUT = 100, 64
+
+
+def _wired(**extra) -> AnalogConfig:
+    return _cfg(**{"circuit.r_row_ohm": R_ROW, "circuit.r_col_ohm": R_COL, **extra})
+
+
+def _held_layer(cfg: AnalogConfig) -> AnalogLinear:
+    """Whole arrays (64 outputs: two of COLS), where the held read applies."""
+    torch.manual_seed(0)
+    return AnalogLinear(IN, OUT, cfg=cfg).double()
+
+
+def _xh(seed: int, n: int = 5) -> torch.Tensor:
+    return torch.randn(n, IN, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+
+
+def test_eval_reads_reuse_the_factors_and_equal_the_fast_model():
+    lay = _held_layer(_wired(**{"mapping.g_min_uS": 2.0, "mapping.g_max_uS": 20.0})).eval()
+    assert readers.choose_read(lay, lambda n: None).kind is readers.ReadKind.WIRED_HELD
+    x = _xh(1)
+    with torch.no_grad():
+        y0 = lay(x)
+        held = lay.__dict__["_held_drop"]
+        y1 = lay(x)
+    assert lay.__dict__["_held_drop"] is held and held.gain_param is None  # reused; no training factor
+    ref = x @ _oracle_w_eff(lay.weight.detach().t(), 20.0, 2.0) + lay.bias.detach()
+    torch.testing.assert_close(y0, ref, rtol=0, atol=1e-12)
+    assert torch.equal(y0, y1)
+    assert (ref - (x @ lay.weight.detach().t() + lay.bias.detach())).abs().max() > 1e-3  # wires matter
+    with torch.no_grad():  # an in-place change of the weight: recomputed
+        lay.weight.mul_(-0.5)
+        y2 = lay(x)
+    assert lay.__dict__["_held_drop"] is not held
+    torch.testing.assert_close(y2, x @ _oracle_w_eff(lay.weight.detach().t(), 20.0, 2.0) + lay.bias.detach(),
+                               rtol=0, atol=1e-12)
+    lay.cfg = _cfg(**{"circuit.r_col_ohm": 2.0})  # another config: recomputed
+    with torch.no_grad():
+        lay(x)
+    assert lay.__dict__["_held_drop"].key[0].r_col_ohm == 2.0
+
+
+def test_eval_weight_gradient_is_the_fast_models():
+    lay = _held_layer(_wired()).eval()
+    x = _xh(2)
+    lay(x).square().sum().backward()
+    W = lay.weight.detach().clone().requires_grad_(True)
+    (x @ _oracle_w_eff(W.t()) + lay.bias.detach()).square().sum().backward()
+    torch.testing.assert_close(lay.weight.grad, W.grad, rtol=1e-10, atol=1e-10)
+
+
+def test_training_holds_the_factors_for_the_refresh_count():
+    lay = _held_layer(_wired(**{"circuit.fast_refresh_reads": 3})).train()
+    x = _xh(3)
+
+    def oracle(W_now: torch.Tensor, W_refresh: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Output and weight gradient of ``x @ (W gain)^T`` at the gain of ``W_refresh``."""
+        gain = (_oracle_w_eff(W_refresh.t()) / W_refresh.t()).detach()
+        W = W_now.clone().requires_grad_(True)
+        y = x @ (W.t() * gain) + lay.bias.detach()
+        y.square().sum().backward()
+        return y.detach(), W.grad
+
+    refreshes = [lay.weight.detach().clone()]  # the weights at each refresh (reads 0 and 3)
+    for read in range(5):
+        lay.weight.grad = None
+        y = lay(x)
+        y.square().sum().backward()
+        if read == 3:
+            refreshes.append(lay.weight.detach().clone())
+        W_refresh = refreshes[-1]
+        y_ref, g_ref = oracle(lay.weight.detach(), W_refresh)
+        torch.testing.assert_close(y.detach(), y_ref, rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(lay.weight.grad, g_ref, rtol=1e-10, atol=1e-12)
+        if read == 0:  # the first read is the fast model itself
+            torch.testing.assert_close(y.detach(), x @ _oracle_w_eff(refreshes[0].t()) + lay.bias.detach(),
+                                       rtol=0, atol=1e-12)
+        with torch.no_grad():  # an optimiser-sized change of every weight
+            lay.weight.mul_(1.0 + 0.01 * (read + 1))
+    # held reads differ from the fast model at the current weights, by a little
+    y_fast = x @ _oracle_w_eff(lay.weight.detach().t()) + lay.bias.detach()
+    with torch.no_grad():
+        y_held = lay(x)
+    assert 0 < (y_held - y_fast).abs().max() < 1e-2 * y_fast.abs().max()
+
+
+def test_training_with_a_weight_perturbation_reads_the_perturbed_weights_through_the_gain():
+    wired = _held_layer(_wired(**{"circuit.fast_refresh_reads": 4}))
+    plain = _held_layer(_wired(**{"circuit.r_row_ohm": 0.0, "circuit.r_col_ohm": 0.0}))
+    for lay in (wired, plain):
+        hwa_(lay, HWAOptions(weight_noise_rel=0.05), seed=7)
+        lay.train()
+    rw = readers.choose_read(wired, lambda n: None)
+    rp = readers.choose_read(plain, lambda n: None)
+    assert rw.kind is readers.ReadKind.WIRED_HELD and rp.kind is readers.ReadKind.PERTURBED
+    nb = 2
+    (ww, sw), (wp, sp) = rw.read(0, nb), rp.read(0, nb)
+    assert torch.equal(sw, sp)
+    gain = rw.wired.gain
+    torch.testing.assert_close(ww, wp * gain, rtol=1e-12, atol=0)
+    assert not torch.equal(wp, readers.choose_read(plain.eval(), lambda n: None).read(0, nb)[0])  # perturbed
+
+
+def test_every_read_model_is_the_default_in_training():
+    lay = _held_layer(_wired()).train()
+    assert lay.cfg.circuit.fast_refresh_reads == 1
+    assert readers.choose_read(lay, lambda n: None).kind is readers.ReadKind.WIRED
+    assert readers.choose_read(lay.eval(), lambda n: None).kind is readers.ReadKind.WIRED_HELD
+
+
+def test_held_factors_are_not_state():
+    lay = _held_layer(_wired()).eval()
+    with torch.no_grad():
+        lay(_xh(4))
+    assert "_held_drop" in lay.__dict__
+    assert "_held_drop" not in copy.deepcopy(lay).__dict__
+    assert "_held_drop" not in pickle.loads(pickle.dumps(lay)).__dict__
+    assert not any("held" in k for k in lay.state_dict())
+    lay.release_buffers()
+    assert "_held_drop" not in lay.__dict__
+
+
+def test_config_validation_and_round_trip():
+    with pytest.raises(ValueError, match="fast_refresh_reads"):
+        _cfg(**{"circuit.fast_refresh_reads": 0})
+    with pytest.raises(ValueError, match="fast_refresh_reads"):
+        _cfg(**{"circuit.fast_refresh_reads": True})
+    with pytest.raises(ValueError, match="fast_iterations"):
+        _cfg(**{"circuit.fast_refresh_reads": 8, "circuit.fast_iterations": 2})
+    cfg = _cfg(**{"circuit.fast_refresh_reads": 16})
+    assert AnalogConfig.from_dict(cfg.to_dict()) == cfg
