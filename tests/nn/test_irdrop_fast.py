@@ -225,6 +225,11 @@ def test_eval_reads_reuse_the_factors_and_equal_the_fast_model():
     assert lay.__dict__["_held_drop"] is not held
     torch.testing.assert_close(y2, x @ _oracle_w_eff(lay.weight.detach().t(), 20.0, 2.0) + lay.bias.detach(),
                                rtol=0, atol=1e-12)
+    with torch.no_grad():  # a new tensor behind the parameter, its version count 0 again: recomputed
+        lay.weight.data = lay.weight.data.clone().mul_(0.5)
+        y3 = lay(x)
+    torch.testing.assert_close(y3, x @ _oracle_w_eff(lay.weight.detach().t(), 20.0, 2.0) + lay.bias.detach(),
+                               rtol=0, atol=1e-12)
     lay.cfg = _cfg(**{"circuit.r_col_ohm": 2.0})  # another config: recomputed
     with torch.no_grad():
         lay(x)

@@ -209,21 +209,24 @@ def _wired_q(g: Tensor, cfg: AnalogConfig) -> Tensor:
 class HeldDrop:
     """The fast model's drop factors of one layer's arrays, held between reads
     (``CircuitConfig.fast_refresh_reads``; ``held_read``): ``gain`` ``(b, r, C)`` (blocks, as
-    ``mapping.to_blocks`` lays the weight out), ``1 / q`` of the array that holds each weight
-    (G+ where the weight was > 0 at the refresh, G- elsewhere); ``gain_param``: the same laid out
-    as the weight parameter, for a training read's weight gradient (else ``None``); ``offset`` ``(b, r, C)``, ``g_min (1/q+ -
-    1/q-) / span`` (``None`` when ``g_min = 0``); ``key``: what they were computed for (config,
-    weight shape, dtype, device); ``version``: the weight's ``(data_ptr, _version)`` when computed
-    for an eval read (an eval read of that weight reuses them: the same read), else ``None``;
-    ``reads``: training reads since the refresh. Kept in the layer's ``__dict__`` under
-    ``"_held_drop"``: not state (dropped on copy and pickling, ``AnalogLayer.BUFFER_KEYS``)."""
+    ``mapping.to_blocks`` lays the weight out), ``1 / q`` of the array that holds each weight (G+
+    where the weight was > 0 at the refresh, G- elsewhere); ``gain_param``: the same laid out as
+    the weight parameter, for a training read's weight gradient (else ``None``); ``offset`` ``(b,
+    r, C)``, ``g_min (1/q+ - 1/q-) / span`` (``None`` when ``g_min = 0``); ``key``: what they were
+    computed for (config, weight shape, dtype, device); ``version``: the weight's ``(data_ptr,
+    _version)`` when computed for an eval read (an eval read of that weight reuses them: the same
+    read), else ``None``; ``anchor``: then the weight's storage, held so that no other tensor can
+    take its address while the factors are kept; ``reads``: training reads since the refresh.
+    Kept in the layer's ``__dict__`` under ``"_held_drop"``: not state (dropped on copy and
+    pickling, ``AnalogLayer.BUFFER_KEYS``)."""
 
-    __slots__ = ("gain", "gain_param", "key", "offset", "reads", "version")
+    __slots__ = ("anchor", "gain", "gain_param", "key", "offset", "reads", "version")
 
     def __init__(self, gain: Tensor, gain_param: Tensor | None, offset: Tensor | None, key: tuple,
                  version: tuple | None) -> None:
         self.gain, self.gain_param, self.offset = gain, gain_param, offset
         self.key, self.version, self.reads = key, version, 0
+        self.anchor: object | None = None
 
 
 def drop_gain(w_n: Tensor, cfg: AnalogConfig) -> tuple[Tensor, Tensor | None]:
@@ -275,6 +278,8 @@ def held_read(layer: AnalogLayer) -> HeldDrop | None:
             with torch.enable_grad():
                 (gain_param,) = torch.autograd.grad(layer._matrix(), weight, gain.view(g, -1, m)[:, :k])
         held = layer.__dict__["_held_drop"] = HeldDrop(gain, gain_param, offset, key, version)
+        if version is not None:  # keeps the storage alive: no new weight can take its address
+            held.anchor = weight.untyped_storage()
     if training:
         held.reads += 1
     return held
