@@ -52,3 +52,50 @@ def test_bad_arguments_name_the_field(kw, match):
     args = dict(seq=4, d_head=4, heads=1, layers=1, device_kind="pcm") | kw
     with pytest.raises(ConfigError, match=match):
         attention_cost(**args)
+
+
+def _tiny_bert_program(seq=20):
+    import torch
+
+    import analogue as an
+    from analogue.config.attention import AttentionConfig
+    from analogue.lifecycle.attention import analog_attention_
+
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    c = transformers.BertConfig(vocab_size=40, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                intermediate_size=48, max_position_embeddings=24, attn_implementation="eager")
+    model = transformers.BertModel(c).eval()
+    ids = torch.randint(0, 40, (1, seq))
+    analog_attention_(model, AttentionConfig(mode="analog", scores=an.presets.rram(), values=an.presets.rram()))
+    return an.compile(model, {"input_ids": ids, "attention_mask": torch.ones_like(ids)}, an.chips.hermes())
+
+
+def test_estimate_cost_adds_exactly_the_attention_writes_and_conversions():
+    """The same compiled layer table priced with the model's attention analog and then digital:
+    the energy rises by the attention figure (writes + conversions of 2 layers, 4 heads of 8, 20
+    tokens, rram; the chip's ADC kind and node) plus the leakage over the write time, and the latency by the write time."""
+    from analogue.config.attention import AttentionConfig
+    from analogue.cost.attention import program_attention_cost
+    from analogue.cost.estimate import estimate_cost
+    from analogue.lifecycle.attention import analog_attention_
+
+    prog = _tiny_bert_program()
+    att = program_attention_cost(prog)
+    chip = prog.chip
+    ref = attention_cost(seq=20, d_head=8, heads=4, layers=2, device_kind="rram", tile_rows=256,
+                         adc_kind=chip.periphery.adc_kind, node_nm=chip.node_nm)
+    assert att.cells_written == ref.cells_written == 2 * 2 * 20 * 8 * 4 * 2
+    assert att.analog_energy_J == pytest.approx(ref.analog_energy_J, rel=1e-12)
+    assert att.write_time_s == pytest.approx(ref.write_time_s, rel=1e-12)
+    analog = estimate_cost(prog)
+    analog_attention_(prog.model, AttentionConfig())
+    assert program_attention_cost(prog) is None
+    digital = estimate_cost(prog)
+    assert "attention" not in digital.energy_breakdown_J
+    assert analog.energy_breakdown_J["attention"] == pytest.approx(ref.analog_energy_J, rel=1e-12)
+    assert analog.latency_s - digital.latency_s == pytest.approx(ref.write_time_s, rel=1e-9)
+    leak = analog.energy_breakdown_J["leakage"] - digital.energy_breakdown_J["leakage"]
+    assert leak == pytest.approx(digital.energy_breakdown_J["leakage"] / digital.latency_s * ref.write_time_s, rel=1e-9)
+    assert analog.energy_J - digital.energy_J == pytest.approx(ref.analog_energy_J + leak, rel=1e-9)
+    assert any("analog attention writes 5120 rram cells" in n for n in analog.notes), analog.notes

@@ -90,6 +90,25 @@ def test_digital_mode_restores_the_hf_module_and_state_dict_keys_stay():
     assert torch.equal(out, ref) and list(model.state_dict()) == keys
 
 
+def test_to_hf_builds_the_bert_module_on_its_childrens_device_and_dtype_without_drawing():
+    """A model on the meta device comes back on the meta device (nothing is allocated on the default
+    device); a bfloat16 model keeps its dtype; the global random stream is not drawn from."""
+    with torch.device("meta"):
+        meta = _bert()
+    analog_attention_(meta, AttentionConfig(mode="analog"))
+    analog_attention_(meta, AttentionConfig())
+    assert all(type(m).__name__ == "BertSelfAttention" for m in attention_modules(meta).values())
+    assert all(t.is_meta for t in meta.state_dict().values())
+    model = _bert().to(torch.bfloat16)
+    ref = {k: v.clone() for k, v in model.state_dict().items()}
+    analog_attention_(model, AttentionConfig(mode="analog"))
+    state = torch.get_rng_state()
+    analog_attention_(model, AttentionConfig())
+    assert torch.equal(torch.get_rng_state(), state)
+    sd = model.state_dict()
+    assert list(sd) == list(ref) and all(torch.equal(sd[k], ref[k]) and sd[k].dtype == ref[k].dtype for k in ref)
+
+
 def test_converted_projections_stay_analog_under_analog_attention():
     model = _bert()
     an.convert_(model, an.presets.ideal())

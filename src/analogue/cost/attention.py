@@ -33,6 +33,7 @@ from analogue._util.validate import ConfigError, check_positive
 from analogue.config.chips import ADC_KIND_CODE
 from analogue.config.technology import DEVICES, ENDURANCE_CYCLES
 from analogue.cost import components as C
+from analogue.nn.attention import ANALOG_ATTENTION
 
 SECONDS_PER_DAY = 86_400.0
 
@@ -106,4 +107,51 @@ def attention_cost(*, seq: int, d_head: int, heads: int, layers: int, device_kin
                          endurance_cycles=cycles, lifetime_inferences=cycles, lifetime_days=days)
 
 
-__all__ = ["AttentionCost", "attention_cost"]
+def _add(a: AttentionCost | None, b: AttentionCost) -> AttentionCost:
+    """The cost of both (one inference runs ``a``'s and ``b``'s attention layers in sequence)."""
+    if a is None:
+        return b
+    d = {k: getattr(a, k) + getattr(b, k) for k in ("cells_written", "write_energy_J", "write_time_s",
+                                                     "conversions", "convert_energy_J", "analog_energy_J",
+                                                     "digital_macs", "digital_energy_J")}
+    cycles = min(a.endurance_cycles, b.endurance_cycles)
+    days = None if a.lifetime_days is None or b.lifetime_days is None else min(a.lifetime_days, b.lifetime_days)
+    kind = a.device_kind if a.device_kind == b.device_kind else "mixed"
+    return AttentionCost(device_kind=kind, endurance_cycles=cycles, lifetime_inferences=cycles,
+                         lifetime_days=days, **d)
+
+
+def program_attention_cost(program: Any, inferences_per_s: float | None = None) -> AttentionCost | None:
+    """The analog attention of a compiled program (``an.compile`` of a model after
+    ``an.analog_attention_(model, AttentionConfig(mode="analog", ...))``), one inference: the sum of
+    :func:`attention_cost` over its analog attention modules (``None`` when it has none, or when the
+    program has no executable model, as after ``from_json``). Each module's sequence length is the
+    tokens per inference into its compiled input projection (``query``, ``c_attn``); the device
+    kind, ADC and DAC bits and tile rows are those of its ``scores`` config (a device kind without a
+    write cost model, such as ``ideal``, takes the chip's array device); ADC kind and node are the
+    chip's."""
+    model = getattr(program, "model", None)
+    if model is None:
+        return None
+    chip = program.chip
+    total: AttentionCost | None = None
+    for name, mod in model.named_modules():
+        if not isinstance(mod, ANALOG_ATTENTION) or not mod.attention_cfg.analog:
+            continue
+        proj = f"{name}.{mod.projection}" if name else mod.projection
+        plans = [lp for lp in program.layers if lp.name == proj or lp.module == proj]
+        if not plans:
+            raise ConfigError(f"program_attention_cost: the program has no compiled layer {proj!r} for the "
+                              f"analog attention module {name!r}; compile the model with analog attention on")
+        heads, d_head = mod.heads_and_dim
+        cfg = mod.attention_cfg.scores
+        kind = cfg.device.kind if cfg.device.kind in DEVICES and cfg.device.kind != "ideal" else chip.array.device.kind
+        seq = max(int(plans[0].input_elems) // int(mod.config.hidden_size), 1)
+        total = _add(total, attention_cost(seq=seq, d_head=d_head, heads=heads, layers=1, device_kind=kind,
+                                           adc_bits=cfg.adc.bits or 8, dac_bits=cfg.dac.bits or 8,
+                                           tile_rows=cfg.tile.rows, adc_kind=chip.periphery.adc_kind,
+                                           node_nm=chip.node_nm, inferences_per_s=inferences_per_s))
+    return total
+
+
+__all__ = ["AttentionCost", "attention_cost", "program_attention_cost"]

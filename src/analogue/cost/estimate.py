@@ -44,6 +44,7 @@ from analogue.config import ConfigError
 from analogue.config.chips import Chip, gpu_a100
 from analogue.cost import components as C
 from analogue.cost import constants as K
+from analogue.cost.attention import program_attention_cost
 from analogue.cost.baselines import Baseline, compare_baselines, compare_sentence
 from analogue.cost.model import array_energy, chip_params, digital_pJ_per_op, evaluate, timing
 from analogue.cost.reprogram import WriteSchedule, write_pass, write_schedule
@@ -326,6 +327,13 @@ def estimate_cost(
         notes.extend(sched.sentences())
     else:
         latency = latency_1 + (batch - 1) * interval
+    attention = program_attention_cost(program, inferences_per_s)
+    if attention is not None:  # analog attention: per-inference writes of K^T and V, and conversions
+        comp["attention"] = attention.analog_energy_J
+        latency += batch * attention.write_time_s
+        notes.append(f"analog attention writes {attention.cells_written} {attention.device_kind} cells per "
+                     f"inference ({attention.write_energy_J * 1e6:.4g} uJ, {attention.write_time_s * 1e6:.4g} us); "
+                     f"the arrays last {attention.lifetime_inferences:.3g} inferences")
     leak_W = float(peak_r["leakage_W"])
     comp["leakage"] = leak_W * latency / batch
     energy = sum(comp.values())

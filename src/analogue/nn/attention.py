@@ -65,6 +65,15 @@ class _DynamicProducts(nn.Module):
                 f"scores: dac_bits={s.dac.bits}, adc_bits={s.adc.bits}, device={s.device.kind}; "
                 f"values: dac_bits={v.dac.bits}, adc_bits={v.adc.bits}, device={v.device.kind}")
 
+    #: Name of the child projection whose input is the layer's token sequence (cost estimates read
+    #: the tokens per inference from its compiled layer).
+    projection: str = "query"
+
+    @property
+    def heads_and_dim(self) -> tuple[int, int]:
+        """``(heads, d_head)`` of this attention module."""
+        raise NotImplementedError
+
     def _matmul(self, a: Tensor, b: Tensor, which: str) -> Tensor:
         """``a @ b`` over leading dims ``(B, H)``: exact, or on arrays holding ``b``."""
         if not self.attention_cfg.analog:
@@ -116,10 +125,17 @@ class AnalogSelfAttention(_DynamicProducts):
         return new.train(module.training)
 
     def to_hf(self) -> nn.Module:
-        """A fresh module of ``digital_class`` holding this module's children."""
-        out = self.digital_class(self.config, is_causal=self.is_causal, layer_idx=self.layer_idx)
+        """A fresh module of ``digital_class`` holding this module's children, so on their device and
+        in their dtype (it is built on the meta device: no weights are allocated on the default
+        device or drawn from the global random stream)."""
+        with torch.device("meta"):
+            out = self.digital_class(self.config, is_causal=self.is_causal, layer_idx=self.layer_idx)
         out.query, out.key, out.value, out.dropout = self.query, self.key, self.value, self.dropout
         return out.train(self.training)
+
+    @property
+    def heads_and_dim(self) -> tuple[int, int]:
+        return self.num_attention_heads, self.attention_head_size
 
     def extra_repr(self) -> str:
         return self._describe(self.num_attention_heads, self.attention_head_size)
@@ -208,6 +224,12 @@ class AnalogGPT2Attention(_DynamicProducts):
         out.c_attn, out.c_proj = self.c_attn, self.c_proj
         out.attn_dropout, out.resid_dropout = self.attn_dropout, self.resid_dropout
         return out.train(self.training)
+
+    projection = "c_attn"
+
+    @property
+    def heads_and_dim(self) -> tuple[int, int]:
+        return self.num_heads, self.head_dim
 
     def extra_repr(self) -> str:
         return self._describe(self.num_heads, self.head_dim)
