@@ -152,3 +152,71 @@ def test_cost_on_hermes_and_mythic():
     for r in rows:
         assert r["analog_layers"] >= 2 * 6  # q, k, v, attention out, intermediate, output per layer
         assert r["energy_uJ"] > 0 and r["latency_us"] > 0 and r["MACs"] > 0
+
+
+def _tiny_teacher():
+    tok = _minilm()[1]
+    teacher = tiny_transformer_encoder(vocab_size=tok.vocab_size, hidden_size=32, num_layers=2,
+                                       num_heads=2, intermediate_size=64, attn_implementation="eager")
+    return teacher.eval(), tok
+
+
+def test_unit_cell_divides_every_per_device_spread_by_sqrt_n_and_keeps_the_rest():
+    from analogue.apps.transformers import unit_cell
+
+    c = an.presets.pcm()
+    assert unit_cell(c, 1) == c
+    u = unit_cell(c, 4)
+    d, e = c.device, u.device
+    assert e.programming.std_poly_frac_gmax == pytest.approx([x / 2 for x in d.programming.std_poly_frac_gmax])
+    assert (e.drift.nu_std_at_g1, e.drift.nu_std_per_ln_g) == pytest.approx((d.drift.nu_std_at_g1 / 2,
+                                                                              d.drift.nu_std_per_ln_g / 2))
+    assert e.drift.nu_std_bounds == pytest.approx((0.004, 0.0225))
+    assert e.read_noise.flicker_coeff == pytest.approx(d.read_noise.flicker_coeff / 2)
+    assert (e.drift.nu_mean_at_g1, e.drift.nu_mean_bounds, u.noise, u.adc, u.dac) == (
+        d.drift.nu_mean_at_g1, d.drift.nu_mean_bounds, c.noise, c.adc, c.dac)
+    with pytest.raises(ValueError, match="n_devices"):
+        unit_cell(c, 0)
+
+
+def test_compensation_gain_is_the_drift_decay_of_a_spread_free_device():
+    """Oracle: with one drift exponent for every device (no spread, no other noise, ideal
+    periphery) the global gain is ((t + t0) / t0) ** nu exactly."""
+    from dataclasses import replace
+
+    from analogue.apps.transformers import calibration_batch, compensation_gain, output_noise_scaled
+
+    teacher, tok = _tiny_teacher()
+    c = an.presets.pcm(programming_noise=False, read_noise=False)
+    drift = replace(c.device.drift, nu_mean_at_g1=0.07, nu_mean_per_ln_g=0.0, nu_mean_bounds=(0.0, 1.0),
+                    nu_std_at_g1=0.0, nu_std_per_ln_g=0.0, nu_std_bounds=(0.0, 0.0))
+    ideal = an.config.AnalogConfig(dac=an.config.DACConfig(bits=None), adc=an.config.ADCConfig(bits=None, clip=False))
+    cfg = replace(c, dac=ideal.dac, adc=ideal.adc, noise=output_noise_scaled(c, 0.0).noise,
+                  device=replace(c.device, drift=drift))
+    assert cfg.noise.out_std_rel_fs == 0.0
+    assert output_noise_scaled(c, 2.0).noise.out_std_rel_fs == pytest.approx(2 * c.noise.out_std_rel_fs)
+    gain = compensation_gain(teacher, calibration_batch(tok, 8), Setting("x", lambda: cfg, YEAR))
+    assert gain == pytest.approx(((YEAR + 20.0) / 20.0) ** 0.07, rel=1e-4)
+    with pytest.raises(ValueError, match="programs no device"):
+        compensation_gain(teacher, calibration_batch(tok, 8), Setting("x", an.presets.standard))
+
+
+def test_hybrid_setting_keeps_the_named_layers_digital_int8():
+    from analogue.apps.transformers import calibration_batch, deploy_, variant_settings
+    from analogue.nn.int8 import Int8Linear
+
+    teacher, tok = _tiny_teacher()
+    s = Setting("hybrid", an.presets.pcm, YEAR, digital=("re:.*layer\\.1\\.attention\\..*",))
+    model = deploy_(copy.deepcopy(teacher), s, calibration_batch(tok, 8))
+    kinds = {n: type(m) for n, m in model.named_modules()}
+    digital = [n for n, k in kinds.items() if k is Int8Linear]
+    assert digital and all(".layer.1.attention." in n for n in digital)
+    assert len(digital) == 4  # query, key, value, attention output
+    assert not any(k is torch.nn.Linear for k in kinds.values())
+    assert all(type(m) is an.AnalogLinear for n, m in model.named_modules() if ".layer.0." in n and
+               isinstance(m, (torch.nn.Linear, an.AnalogLinear, Int8Linear)))
+    names = [v.name for v in variant_settings(("a", "b"), 4)]
+    assert names == ["pcm() 1 d, 4 devices/weight", "pcm() 1 y, 4 devices/weight", "pcm() 1 d, 2 digital",
+                     "pcm() 1 y, 2 digital"]
+    with pytest.raises(ValueError, match="Setting.digital"):
+        Setting("x", an.presets.pcm, YEAR, digital="layer.0")

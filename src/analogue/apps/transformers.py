@@ -31,7 +31,7 @@ import copy
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -48,6 +48,7 @@ from analogue.data.text import WordVocab, generate_sentences, lm_tokens
 from analogue.lifecycle.calibrate import calibrate_
 from analogue.lifecycle.convert import convert_, to_digital_
 from analogue.lifecycle.devices import compensate_drift_, drift_, program_
+from analogue.nn.int8 import quantize_int8_
 from analogue.train.hwa import HWAOptions, clip_weights_, hwa_, reseed_noise_
 
 HOUR, DAY, YEAR = 3600.0, 86_400.0, 365.25 * 86_400.0
@@ -63,11 +64,57 @@ def _on_model(model: nn.Module, batch: dict[str, Tensor]) -> dict[str, Tensor]:
 class Setting:
     """One hardware setting of the tables: a preset and, for a device preset, the time after
     programming at which the model is read (``None``: not programmed; the core's converters and
-    output noise only)."""
+    output noise only). ``digital``: module names or ``"re:<regex>"`` patterns (``convert_``'s
+    rules) of layers kept on the digital unit, int8 (a hybrid placement; ``()``: all analog)."""
 
     name: str
     cfg: Callable[[], AnalogConfig]
     t_s: float | None = None
+    digital: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if isinstance(self.digital, str) or not all(isinstance(d, str) and d for d in self.digital):
+            raise ValueError(f"Setting.digital: a tuple of module names or 're:' patterns, got {self.digital!r}")
+        object.__setattr__(self, "digital", tuple(self.digital))
+
+
+def unit_cell(cfg: AnalogConfig, n_devices: int) -> AnalogConfig:
+    """``cfg`` with each weight held by ``n_devices`` devices of its kind programmed to the same
+    target and read together (as IBM HERMES's unit cell of four PCM devices): the conductances add,
+    so every device-to-device random term averages over the ``n_devices``. Modelled by dividing the
+    standard deviation of each per-device term -- programming noise, the drift exponent's spread,
+    the 1/f read noise -- by ``sqrt(n_devices)``; the means (hence the drift's decay) and the
+    periphery (converters, output noise) are unchanged. An approximation for the drift: the mean
+    of ``n`` log-normal decays is not exactly a log-normal of ``1/sqrt(n)`` the spread (first order
+    in ``sigma_nu ln(t/t0)``, 0.64 at 1 year near ``g = 0``)."""
+    if isinstance(n_devices, bool) or not isinstance(n_devices, int) or n_devices < 1:
+        raise ValueError(f"unit_cell: n_devices must be an int >= 1, got {n_devices!r}")
+    k = math.sqrt(n_devices)
+    d = cfg.device
+    prog = replace(d.programming, std_poly_frac_gmax=tuple(c / k for c in d.programming.std_poly_frac_gmax))
+    dr = replace(d.drift, nu_std_at_g1=d.drift.nu_std_at_g1 / k, nu_std_per_ln_g=d.drift.nu_std_per_ln_g / k,
+                 nu_std_bounds=(d.drift.nu_std_bounds[0] / k, d.drift.nu_std_bounds[1] / k))
+    rn = replace(d.read_noise, flicker_coeff=d.read_noise.flicker_coeff / k)
+    return replace(cfg, device=replace(d, programming=prog, drift=dr, read_noise=rn))
+
+
+def output_noise_scaled(cfg: AnalogConfig, factor: float) -> AnalogConfig:
+    """``cfg`` with its output noise times ``factor`` (for HWA training: the drift compensation
+    multiplies the output noise by its gain, about 2 for pcm() at 1 year, see
+    :func:`compensation_gain`)."""
+    if not factor >= 0:
+        raise ValueError(f"output_noise_scaled: factor must be >= 0, got {factor!r}")
+    return replace(cfg, noise=replace(cfg.noise, out_std_rel_fs=cfg.noise.out_std_rel_fs * factor))
+
+
+def compensation_gain(model: nn.Module, calib: Any, setting: Setting, seed: int = 0) -> float:
+    """Mean drift-compensation gain of a copy of ``model`` deployed as ``setting``: the factor by
+    which the digital periphery multiplies every output, output noise included."""
+    deployed = deploy_(copy.deepcopy(model), setting, calib, seed)
+    gains = [b.flatten() for n, b in deployed.named_buffers() if n.endswith("prog_comp")]
+    if not gains:
+        raise ValueError("compensation_gain: the setting programs no device (give t_s and a device preset)")
+    return float(torch.cat(gains).float().mean())
 
 
 def default_settings() -> tuple[Setting, ...]:
@@ -77,10 +124,29 @@ def default_settings() -> tuple[Setting, ...]:
             Setting("pcm() 1 y", presets.pcm, YEAR), Setting("rram() 1 d", presets.rram, DAY))
 
 
+def variant_settings(digital: Sequence[str] = (), devices_per_weight: int = 1) -> tuple[Setting, ...]:
+    """Rows of their own beside the all-analog ones, at pcm() 1 d and 1 y: with the ``digital``
+    layers on the digital unit (hybrid placement, ``Setting.digital``), and with
+    ``devices_per_weight`` devices per weight (:func:`unit_cell`; 1: no such rows)."""
+    out: list[Setting] = []
+    if devices_per_weight != 1:
+        for label, t in (("1 d", DAY), ("1 y", YEAR)):
+            out.append(Setting(f"pcm() {label}, {devices_per_weight} devices/weight",
+                               lambda n=devices_per_weight: unit_cell(presets.pcm(), n), t))
+    if digital:
+        for label, t in (("1 d", DAY), ("1 y", YEAR)):
+            out.append(Setting(f"pcm() {label}, {len(digital)} digital", presets.pcm, t, tuple(digital)))
+    return tuple(out)
+
+
 def deploy_(model: nn.Module, setting: Setting, calib: Any, seed: int = 0) -> nn.Module:
-    """Convert ``model`` (in place) as ``setting`` says, calibrate it on ``calib``, and for a device
-    preset program, drift to ``setting.t_s`` and compensate drift globally; eval mode."""
-    convert_(model, setting.cfg(), seed=seed)
+    """Convert ``model`` (in place) as ``setting`` says (its ``digital`` layers int8 on the digital
+    unit), calibrate it on ``calib``, and for a device preset program, drift to ``setting.t_s`` and
+    compensate drift globally; eval mode."""
+    rules = {d: None for d in setting.digital} or None
+    convert_(model, setting.cfg(), rules=rules, seed=seed)
+    if rules:
+        quantize_int8_(model, [n for n, m in model.named_modules() if type(m) in (nn.Linear, nn.Conv1d, nn.Conv2d)])
     model.eval()
     calibrate_(model, calib)
     if setting.t_s is not None:
@@ -320,22 +386,25 @@ def _t(t_s: float) -> str:
 def run_transformers(*, steps: int = 300, batch_size: int = 16, lr: float = 2e-4, lm_steps: int = 300,
                      lm_hwa_steps: int = 150, seed: int = 0, cost: bool = True, lm: bool = True,
                      on_step: Callable[[int, float], None] | None = None,
-                     device: torch.device | str = "cpu") -> dict[str, Any]:
+                     device: torch.device | str = "cpu", digital: Sequence[str] = (),
+                     devices_per_weight: int = 1) -> dict[str, Any]:
     """The encoder table before and after HWA fine-tuning (``steps`` steps; 0: skip), the cost
     table (``cost``) and the language-model table (``lm``); timings in seconds. ``device``: the
-    torch device of the models and their inputs."""
+    torch device of the models and their inputs. ``digital``, ``devices_per_weight``: extra rows
+    of :func:`variant_settings` (the all-analog rows stay as they are)."""
     dev = as_device(device)
     teacher, tok = minilm()
     teacher = teacher.to(dev)
     pairs = PairSet(teacher, tok)
-    out: dict[str, Any] = {"before": encoder_table(teacher, pairs, seed=seed)}
+    settings = default_settings() + variant_settings(digital, devices_per_weight)
+    out: dict[str, Any] = {"before": encoder_table(teacher, pairs, settings, seed=seed)}
     if steps > 0:
         t0 = time.perf_counter()
         tuned, losses = hwa_finetune_encoder(teacher, tok, steps=steps, batch_size=batch_size, lr=lr,
                                              seed=seed, on_step=on_step)
         out["hwa_seconds"] = time.perf_counter() - t0
         out["hwa_losses"] = losses
-        out["after"] = encoder_table(tuned, pairs, seed=seed)
+        out["after"] = encoder_table(tuned, pairs, settings, seed=seed)
     if cost:
         out["cost"] = cost_rows(teacher, tok)
     if lm:
@@ -343,10 +412,10 @@ def run_transformers(*, steps: int = 300, batch_size: int = 16, lr: float = 2e-4
     return out
 
 
-__all__ = ["DAY", "HOUR", "YEAR", "PairSet", "SCHEDULES", "Setting", "calibration_batch", "cost_rows", "default_settings",
-           "deploy_", "distill_loss", "encoder_hwa_options", "encoder_table", "hwa_finetune_encoder",
-           "lm_loss", "lm_table", "model_bytes", "perplexity", "run_transformers", "spearman", "train_lm",
-           "warmup_cosine"]
+__all__ = ["DAY", "HOUR", "YEAR", "PairSet", "SCHEDULES", "Setting", "calibration_batch", "compensation_gain",
+           "cost_rows", "default_settings", "deploy_", "distill_loss", "encoder_hwa_options", "encoder_table", "hwa_finetune_encoder",
+           "lm_loss", "lm_table", "model_bytes", "output_noise_scaled", "perplexity", "run_transformers",
+           "spearman", "train_lm", "unit_cell", "variant_settings", "warmup_cosine"]
 
 
 def model_bytes(model: nn.Module) -> int:

@@ -21,6 +21,11 @@ def add_transformer_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lm-hwa-steps", type=int, default=150, help="HWA fine-tuning steps of the LM")
     p.add_argument("--no-lm", action="store_true", help="skip the language-model table")
     p.add_argument("--no-cost", action="store_true", help="skip compile and cost on HERMES and Mythic")
+    p.add_argument("--digital", default="",
+                   help="comma-separated module names or 're:' patterns of encoder layers kept digital (int8): "
+                        "extra rows 'pcm() 1 d/1 y, N digital' beside the all-analog ones")
+    p.add_argument("--devices-per-weight", type=int, default=1,
+                   help="extra rows with this many PCM devices per weight (HERMES: 4); 1: none")
     p.add_argument("--seed", type=int, default=0)
     add_device_argument(p)
 
@@ -32,6 +37,9 @@ def run_transformer_cli(args: argparse.Namespace) -> int:
     for name in ("steps", "lm_steps", "lm_hwa_steps"):
         if getattr(args, name) < 0:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(args, name)}")
+    if args.devices_per_weight < 1:
+        raise ValueError(f"--devices-per-weight must be >= 1, got {args.devices_per_weight}")
+    digital = tuple(d.strip() for d in args.digital.split(",") if d.strip())
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
 
@@ -41,7 +49,8 @@ def run_transformer_cli(args: argparse.Namespace) -> int:
 
     res = run_transformers(steps=args.steps, batch_size=args.batch_size, lr=args.lr, lm_steps=args.lm_steps,
                            lm_hwa_steps=args.lm_hwa_steps, seed=args.seed, cost=not args.no_cost,
-                           lm=not args.no_lm, on_step=on_step, device=device)
+                           lm=not args.no_lm, on_step=on_step, device=device, digital=digital,
+                           devices_per_weight=args.devices_per_weight)
     print_table("all-MiniLM-L6-v2 on analog hardware: 80 graded sentence pairs", res["before"])
     if "after" in res:
         print_table(f"After HWA fine-tuning ({args.steps} steps of distillation at pcm() 1 y, "
