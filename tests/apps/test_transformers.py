@@ -220,3 +220,23 @@ def test_hybrid_setting_keeps_the_named_layers_digital_int8():
                      "pcm() 1 y, 2 digital"]
     with pytest.raises(ValueError, match="Setting.digital"):
         Setting("x", an.presets.pcm, YEAR, digital="layer.0")
+
+
+def test_cli_hands_the_digital_layers_and_devices_per_weight_to_the_app(monkeypatch, capsys):
+    import analogue.apps.transformers as app
+    from analogue.cli import main
+
+    seen = {}
+
+    def fake(**kw):
+        seen.update(kw)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(app, "run_transformers", fake)
+    argv = ["transformer", "--digital", "encoder.layer.5.output.dense, re:.*layer\\.4\\..*",
+            "--devices-per-weight", "2"]
+    assert main(argv) == 2 and "stop here" in capsys.readouterr().err
+    assert seen["digital"] == ("encoder.layer.5.output.dense", "re:.*layer\\.4\\..*")
+    assert seen["devices_per_weight"] == 2
+    assert main(["transformer", "--devices-per-weight", "0"]) == 2
+    assert "--devices-per-weight must be >= 1" in capsys.readouterr().err
