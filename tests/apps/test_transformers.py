@@ -32,6 +32,7 @@ from analogue.apps.transformers import (  # noqa: E402
 )
 from analogue.data.models import tiny_transformer_encoder  # noqa: E402
 from analogue.data.pretrained import small_gpt2  # noqa: E402
+from analogue.data.sentence_pairs import SENTENCE_PAIRS  # noqa: E402
 from analogue.data.text import WordVocab, lm_tokens  # noqa: E402
 from analogue.train import HWAOptions  # noqa: E402
 
@@ -240,3 +241,26 @@ def test_cli_hands_the_digital_layers_and_devices_per_weight_to_the_app(monkeypa
     assert seen["devices_per_weight"] == 2
     assert main(["transformer", "--devices-per-weight", "0"]) == 2
     assert "--devices-per-weight must be >= 1" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_minilm_at_one_year_is_limited_by_the_output_noise_the_compensation_amplifies():
+    """The diagnosis of docs/transformers.md on the pretrained weights at pcm() 1 y (seed 0): the
+    global compensation gain is about 2 (a year of drift halves the conductances); output noise off
+    lifts the cosine far more than 4 devices per weight do, and both beat the plain deployment."""
+    from analogue.apps.transformers import (
+        calibration_batch,
+        compensation_gain,
+        output_noise_scaled,
+        unit_cell,
+    )
+
+    model, tok = _minilm()
+    pairs = PairSet(model, tok, pairs=SENTENCE_PAIRS[:40])
+    gain = compensation_gain(model, calibration_batch(tok), Setting("pcm() 1 y", an.presets.pcm, YEAR))
+    assert 1.9 < gain < 2.1
+    rows = {r["setting"]: r["cos_to_digital"] for r in encoder_table(model, pairs, [
+        Setting("pcm", an.presets.pcm, YEAR),
+        Setting("no out noise", lambda: output_noise_scaled(an.presets.pcm(), 0.0), YEAR),
+        Setting("4 devices", lambda: unit_cell(an.presets.pcm(), 4), YEAR)])}
+    assert rows["no out noise"] > rows["4 devices"] + 0.1 > rows["pcm"] + 0.1
