@@ -174,6 +174,12 @@ def test_unit_cell_divides_every_per_device_spread_by_sqrt_n_and_keeps_the_rest(
                                                                               d.drift.nu_std_per_ln_g / 2))
     assert e.drift.nu_std_bounds == pytest.approx((0.004, 0.0225))
     assert e.read_noise.flicker_coeff == pytest.approx(d.read_noise.flicker_coeff / 2)
+    assert e.read_noise.flicker_max == pytest.approx(d.read_noise.flicker_max / 2)
+    from dataclasses import replace
+
+    r = an.presets.rram()
+    r = replace(r, device=replace(r.device, variability=replace(r.device.variability, gain_std_rel=0.3)))
+    assert unit_cell(r, 9).device.variability.gain_std_rel == pytest.approx(0.1)
     assert (e.drift.nu_mean_at_g1, e.drift.nu_mean_bounds, u.noise, u.adc, u.dac) == (
         d.drift.nu_mean_at_g1, d.drift.nu_mean_bounds, c.noise, c.adc, c.dac)
     with pytest.raises(ValueError, match="n_devices"):

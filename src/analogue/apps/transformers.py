@@ -82,8 +82,9 @@ def unit_cell(cfg: AnalogConfig, n_devices: int) -> AnalogConfig:
     """``cfg`` with each weight held by ``n_devices`` devices of its kind programmed to the same
     target and read together (as IBM HERMES's unit cell of four PCM devices): the conductances add,
     so every device-to-device random term averages over the ``n_devices``. Modelled by dividing the
-    standard deviation of each per-device term -- programming noise, the drift exponent's spread,
-    the 1/f read noise -- by ``sqrt(n_devices)``; the means (hence the drift's decay) and the
+    standard deviation of each per-device term -- programming noise, device-to-device gain
+    variability, the drift exponent's spread, the read noise (1/f and per read) -- by
+    ``sqrt(n_devices)``; the means (hence the drift's decay) and the
     periphery (converters, output noise) are unchanged. An approximation for the drift: the mean
     of ``n`` log-normal decays is not exactly a log-normal of ``1/sqrt(n)`` the spread (first order
     in ``sigma_nu ln(t/t0)``, 0.64 at 1 year near ``g = 0``)."""
@@ -94,8 +95,10 @@ def unit_cell(cfg: AnalogConfig, n_devices: int) -> AnalogConfig:
     prog = replace(d.programming, std_poly_frac_gmax=tuple(c / k for c in d.programming.std_poly_frac_gmax))
     dr = replace(d.drift, nu_std_at_g1=d.drift.nu_std_at_g1 / k, nu_std_per_ln_g=d.drift.nu_std_per_ln_g / k,
                  nu_std_bounds=(d.drift.nu_std_bounds[0] / k, d.drift.nu_std_bounds[1] / k))
-    rn = replace(d.read_noise, flicker_coeff=d.read_noise.flicker_coeff / k)
-    return replace(cfg, device=replace(d, programming=prog, drift=dr, read_noise=rn))
+    rn = replace(d.read_noise, flicker_coeff=d.read_noise.flicker_coeff / k, flicker_max=d.read_noise.flicker_max / k,
+                 per_read_std_frac=d.read_noise.per_read_std_frac / k)
+    var = replace(d.variability, gain_std_rel=d.variability.gain_std_rel / k)
+    return replace(cfg, device=replace(d, programming=prog, variability=var, drift=dr, read_noise=rn))
 
 
 def output_noise_scaled(cfg: AnalogConfig, factor: float) -> AnalogConfig:
