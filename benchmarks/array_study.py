@@ -127,8 +127,11 @@ if __name__ == "__main__":
     ap.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256, 512])
     ap.add_argument("--r-wire", nargs="+", default=None, help="ohm per segment: 0.5 or row/col, e.g. 1.5/5")
     ap.add_argument("--bert-weights", default=None, help="load the trained BERT from here (train and save it when absent)")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     add_device_argument(ap)
     args = ap.parse_args()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     dev = resolve_device(args.device)
     if args.r_wire:
         R_WIRE = tuple(tuple(float(v) for v in w.split("/")) if "/" in w else float(w) for w in args.r_wire)

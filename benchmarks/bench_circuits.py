@@ -22,14 +22,18 @@ IR drop on a programmed layer (target: <= 1.2x the same layer without): a 1024x1
 against ideal wires: ``an.program_`` time (the effective conductances of the 32 G+/G- arrays,
 once) and the eval forward (batch 256, no_grad), alternately, best of 7.
 
-    python benchmarks/bench_circuits.py --fast [--sizes 64 128 256 512] [--exact-max 512]
+    python benchmarks/bench_circuits.py --fast [--sizes 64 128 256 512 1024] [--exact-max 1024]
+        [--wires 0.5 1.5/5 2.8]
 
 The fast models (``physics.irdrop.first_order_conductance``, ``fast_conductance`` with 1 and 3
 iterations) against the exact effective conductances, per array size and wire pair (1-25 uS
 cells uniform at random): the largest column error over every input vector with ``|v_i| <=
-v_read`` (``max_j sum_i |G_fast - G_exact|_ij``), in % of full scale (``rows * 25 uS``), next to
-the IR drop itself (exact against ideal, same measure), and the time of each model. Sizes above
-``--exact-max`` time the fast models only (the exact set-up grows as ``n^4``).
+v_read`` (``max_j sum_i |G_fast - G_exact|_ij``, "worst"), and its mean over the columns
+(``mean_j sum_i |G_fast - G_exact|_ij``, "mean"), in % of full scale (``rows * 25 uS``), next to
+the IR drop itself (exact against ideal, same measures), and the time of each model. Sizes above
+``--exact-max`` time the fast models only (the exact set-up grows as ``rows * cols^3``: minutes at
+1024x1024 on a CPU). ``--wires``: the wire pairs, ohm per segment, ``R`` (row and column) or
+``ROW/COL`` (default: 0.5, 1, 2, 5, 1.5/5).
 
     python benchmarks/bench_circuits.py --training [--batch 256]
 
@@ -141,26 +145,42 @@ def programmed(batch: int, r_row: float, r_col: float, repeats: int = 7, dev: to
 WIRE_PAIRS = ((0.5, 0.5), (1.0, 1.0), (2.0, 2.0), (5.0, 5.0), (1.5, 5.0))
 
 
-def fast_errors(sizes: list[int], exact_max: int, dev: torch.device = CPU) -> None:
+def parse_wires(specs: list[str]) -> tuple[tuple[float, float], ...]:
+    """``["0.5", "1.5/5"]`` -> ``((0.5, 0.5), (1.5, 5.0))`` (ohm per row / column segment)."""
+    pairs = []
+    for w in specs:
+        r_row, _, r_col = w.partition("/")
+        pairs.append((float(r_row), float(r_col or r_row)))
+    return tuple(pairs)
+
+
+def _col_errors(model: torch.Tensor, exact: torch.Tensor, fs: float) -> tuple[float, float]:
+    """(worst, mean) over columns of ``sum_i |model - exact|_ij``, in % of ``fs``."""
+    col = (model - exact).abs().sum(0) / fs
+    return 100 * col.max().item(), 100 * col.mean().item()
+
+
+def fast_errors(sizes: list[int], exact_max: int, dev: torch.device = CPU,
+                wires: tuple[tuple[float, float], ...] = WIRE_PAIRS) -> None:
     rows_out = []
     for size in sizes:
         gen = torch.Generator().manual_seed(size)
         G = (G_MIN + (G_MAX - G_MIN) * torch.rand(size, size, generator=gen, dtype=torch.float64)).to(dev)
         fs = size * G_MAX
-        for r_row, r_col in WIRE_PAIRS:
+        for r_row, r_col in wires:
             models = {"first order": lambda: first_order_conductance(G, r_row, r_col),
                       "fast (1 it.)": lambda: fast_conductance(G, r_row, r_col, 1),
                       "fast (3 it.)": lambda: fast_conductance(G, r_row, r_col, 3)}
             row: dict[str, object] = {"array": f"{size}x{size}", "r_row / r_col ohm": f"{r_row} / {r_col}"}
             if size <= exact_max:
                 t_exact, exact = best(lambda: effective_conductance(G, r_row, r_col), 1, dev)
-                row["IR drop % FS"] = 100 * ((exact - G).abs().sum(0).max() / fs).item()
+                row["IR drop % FS"], row["IR drop mean % FS"] = _col_errors(exact, G, fs)
             for name, fn in models.items():
                 t, out = best(fn, 3, dev)
                 if size <= exact_max:
-                    row[f"{name} % FS"] = 100 * ((out - exact).abs().sum(0).max() / fs).item()
+                    row[f"{name} % FS"], row[f"{name} mean % FS"] = _col_errors(out, exact, fs)
                 else:
-                    row[f"{name} % FS"] = "-"
+                    row[f"{name} % FS"] = row[f"{name} mean % FS"] = "-"
                 row[f"{name} ms"] = 1e3 * t
             row["exact s"] = t_exact if size <= exact_max else "-"
             rows_out.append(row)
@@ -254,17 +274,19 @@ def main() -> None:
                     help="the fast IR-drop models' error against the exact solve, per size and wires")
     ap.add_argument("--exact-max", type=int, default=512,
                     help="with --fast: the largest size also solved exactly (slow beyond)")
+    ap.add_argument("--wires", nargs="+", default=None,
+                    help="with --fast: wire pairs, ohm per segment, R or ROW/COL (e.g. 0.5 1.5/5 2.8)")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     ap.add_argument("--training", action="store_true",
                     help="HWA training and inference with the fast model against ideal wires")
     add_device_argument(ap)
     args = ap.parse_args()
     dev = resolve_device(args.device)
-    if args.fast:
-        fast_errors(args.sizes, args.exact_max, dev)
-        return
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    if args.fast:
+        fast_errors(args.sizes, args.exact_max, dev, parse_wires(args.wires) if args.wires else WIRE_PAIRS)
+        return
     if args.training:
         training(args.batch if args.batch != 64 else 256, dev=dev)
         return
