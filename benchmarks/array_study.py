@@ -7,7 +7,14 @@ small arrays), on HERMES resized to each array size (same cross-points).
 
 The README's figures: ``--which digits --instances 8 --sizes 64 128 256 512 1024`` and ``--which bert
 --instances 2 --sizes 64 128 256`` (the BERT's wires run as two processes, ``--r-wire 0 1.5/5`` and
-``--r-wire 0.5``, merged: the same seeds, so the same devices).
+``--r-wire 0.5``, merged: the same seeds, so the same devices), then ``--which bert --instances 2
+--sizes 512 1024 --bert-weights bert.pt --out OTHER`` (the same trained weights) joined to it with
+``--merge docs/img/array_study_bert.json OTHER/array_study_bert.json --which bert``.
+
+    PYTHONPATH=src python benchmarks/array_study.py --merge A.json B.json ... --which bert [--out docs/img]
+
+joins studies run separately (``ArraySizeStudy.merged``: later files win on a shared point) and
+writes the joined JSON, plot and table for the one model in ``--which``.
 
 Writes ``array_study_<model>.png``, ``array_study_<model>.json`` and prints the tables.
 
@@ -48,7 +55,7 @@ def digits(out: Path, instances: int, sizes: tuple[int, ...], weights: str | Non
     synchronize(dev)
     print(f"\ndigits CNN ({time.perf_counter() - t:.0f} s)\n{res.summary()}")
     save_json(out / "array_study_digits.json", res.to_dict())
-    res.plot(out / "array_study_digits.png", title="digits CNN on PCM (HERMES arrays)")
+    res.plot(out / "array_study_digits.png", title=TITLES["digits"])
 
 
 VOCAB, LENGTH = 64, 32
@@ -116,7 +123,28 @@ def bert(out: Path, instances: int, sizes: tuple[int, ...], weights: str | None,
     synchronize(dev)
     print(f"\nBERT classifier ({time.perf_counter() - t:.0f} s)\n{res.summary()}")
     save_json(out / "array_study_bert.json", res.to_dict())
-    res.plot(out / "array_study_bert.png", title="2-layer BERT (hidden 256, FFN 1024) on PCM (HERMES)")
+    res.plot(out / "array_study_bert.png", title=TITLES["bert"])
+
+
+TITLES = {"digits": "digits CNN on PCM (HERMES arrays)",
+          "bert": "2-layer BERT (hidden 256, FFN 1024) on PCM (HERMES)"}
+
+
+def merge(out: Path, which: list[str], files: list[str]) -> None:
+    import json
+
+    from analogue.analysis.arrays import ArraySizeStudy
+
+    if len(which) != 1:
+        raise SystemExit("--merge joins the files of one model: give --which digits or --which bert")
+    name = which[0]
+    studies = [ArraySizeStudy.from_dict(json.loads(Path(f).read_text())) for f in files]
+    res = studies[0]
+    for s in studies[1:]:
+        res = res.merged(s)
+    print(res.summary())
+    save_json(out / f"array_study_{name}.json", res.to_dict())
+    res.plot(out / f"array_study_{name}.png", title=TITLES[name])
 
 
 if __name__ == "__main__":
@@ -127,6 +155,8 @@ if __name__ == "__main__":
     ap.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256, 512])
     ap.add_argument("--r-wire", nargs="+", default=None, help="ohm per segment: 0.5 or row/col, e.g. 1.5/5")
     ap.add_argument("--bert-weights", default=None, help="load the trained BERT from here (train and save it when absent)")
+    ap.add_argument("--merge", nargs="+", default=None,
+                    help="join these array_study_<model>.json files (one model: --which) instead of running")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     add_device_argument(ap)
     args = ap.parse_args()
@@ -137,5 +167,8 @@ if __name__ == "__main__":
         R_WIRE = tuple(tuple(float(v) for v in w.split("/")) if "/" in w else float(w) for w in args.r_wire)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.merge:
+        merge(out, args.which, args.merge)
+        raise SystemExit(0)
     for name in args.which:
         {"digits": digits, "bert": bert}[name](out, args.instances, tuple(args.sizes), args.bert_weights, dev)
