@@ -44,7 +44,14 @@ step, batch 256; the eval forward of the same unprogrammed layer (no_grad); and 
 (``presets.pcm(rows=64, cols=64)``, batch 256 of 8x8 images), both. Target (issue 15): training
 <= 1.3x. ``--threads N``: torch threads (default: torch's).
 
-``--device cuda`` (every mode): the torch work (``Crossbar`` set-up and solve, the exact and fast
+    python benchmarks/bench_circuits.py --reference
+
+Which measure gives the published rule-of-thumb figure (docs/references.md section 5: "256x256,
+100 kohm cells, 1 ohm wires: 19 % exact"): the shortfall of the column currents below the ideal
+sum for drive/sense at one or both ends (a SciPy LU of the nodal matrix; ``Crossbar`` for the
+one-end case), every input at full scale and random inputs, worst and mean (docs/circuits.md).
+
+``--device cuda`` (every mode except ``--reference``): the torch work (``Crossbar`` set-up and solve, the exact and fast
 IR-drop models, the layers, the CNN and their inputs) runs there, each timing ending with the device
 synchronised; the same inputs are drawn on the CPU first. The ``spsolve``/``splu`` baselines are
 scipy (CPU only): they run on the CPU copies. The process CPU-time ratio of ``--training`` counts
@@ -73,9 +80,12 @@ V_MAX = 0.2
 G_MIN, G_MAX = 1e-6, 25e-6
 
 
-def nodal(G: np.ndarray, r_row: float, r_col: float) -> tuple[sp.csc_matrix, sp.csr_matrix]:
+def nodal(G: np.ndarray, r_row: float, r_col: float, drive: str = "one end",
+          sense: str = "one end") -> tuple[sp.csc_matrix, sp.csr_matrix]:
     """The nodal matrix ``K`` (row nodes then column nodes, row-major) and the input map ``B``
-    (``K x = B v``); column current ``j`` is ``x[C(rows-1, j)] / r_col``."""
+    (``K x = B v``); column current ``j`` is ``x[C(rows-1, j)] / r_col``. ``drive="both ends"``:
+    each row also driven at its far end (through one more segment); ``sense="both ends"``: each
+    column also sensed at its top end (then the column current is the sum of the two ends')."""
     rows, cols = G.shape
     n = rows * cols
     idx = np.arange(n).reshape(rows, cols)
@@ -91,13 +101,51 @@ def nodal(G: np.ndarray, r_row: float, r_col: float) -> tuple[sp.csc_matrix, sp.
     edge(idx[:, :-1], idx[:, 1:], gr)  # row segments
     edge(idx, n + idx, G)  # cells
     edge(n + idx[:-1], n + idx[1:], gc)  # column segments
-    ground = np.concatenate([idx[:, 0], n + idx[-1]])  # driver and sense segments
+    driven = [idx[:, 0]] + ([idx[:, -1]] if drive == "both ends" else [])
+    sensed = [n + idx[-1]] + ([n + idx[0]] if sense == "both ends" else [])
+    ground = np.concatenate(driven + sensed)  # driver and sense segments
     i_.append(ground)
     j_.append(ground)
-    w_.append(np.concatenate([np.full(rows, gr), np.full(cols, gc)]))
+    w_.append(np.concatenate([np.full(rows * len(driven), gr), np.full(cols * len(sensed), gc)]))
     K = sp.csc_matrix((np.concatenate(w_), (np.concatenate(i_), np.concatenate(j_))), shape=(2 * n, 2 * n))
-    B = sp.csr_matrix((np.full(rows, gr), (idx[:, 0], np.arange(rows))), shape=(2 * n, rows))
+    B = sp.csr_matrix((np.full(rows * len(driven), gr), (np.concatenate(driven), np.tile(np.arange(rows), len(driven)))),
+                      shape=(2 * n, rows))
     return K, B
+
+
+def reference_figure(size: int = 256, g_S: float = 1e-5, r_ohm: float = 1.0, draws: int = 64) -> None:
+    """Which measure gives docs/references.md's "256x256, 100 kohm cells, 1 ohm wires: 19 %
+    exact": the column-current shortfall below the ideal sum, per topology (drive at one or both
+    ends of the rows, sense at one or both ends of the columns; a SciPy LU of the nodal matrix,
+    the one-end/one-end case also with ``Crossbar``), with every input at full scale (worst and
+    mean column) and with ``draws`` input vectors uniform in [0, full scale] (worst column and
+    vector; mean), in % of full scale (the ideal current of a column with every input at full
+    scale), next to the rule of thumb ``G (r_col m^2 + r_row n^2) / 3``."""
+    G = np.full((size, size), g_S)
+    v = np.vstack([np.ones(size), np.random.default_rng(0).uniform(0.0, 1.0, (draws, size))])
+    fs = size * g_S
+    rows_out = []
+    for drive, sense in (("one end", "one end"), ("both ends", "one end"), ("one end", "both ends"),
+                         ("both ends", "both ends")):
+        K, B = nodal(G, r_ohm, r_ohm, drive, sense)
+        t0 = time.perf_counter()
+        x = spla.splu(K).solve(np.asarray(B @ v.T))
+        n = size * size
+        i_col = (g_S * (x[:n] - x[n:])).reshape(size, size, -1).sum(0).T  # the cells' currents, per column
+        lost = (v @ G - i_col) / fs
+        row = {"drive / sense": f"{drive} / {sense}", "all on: worst column %": 100 * lost[0].max(),
+               "all on: mean column %": 100 * lost[0].mean(),
+               f"random inputs ({draws}): worst %": 100 * lost[1:].max(),
+               "random inputs: mean %": 100 * lost[1:].mean(), "LU s": time.perf_counter() - t0}
+        if (drive, sense) == ("one end", "one end"):
+            exact = torch.from_numpy(G) - Crossbar(torch.from_numpy(G), r_ohm, r_ohm).effective_G_S
+            row["|Crossbar - LU| % FS"] = f"{100 * np.abs(v @ exact.numpy() / fs - lost).max():.1e}"
+        rows_out.append(row)
+    for row in rows_out:
+        row.setdefault("|Crossbar - LU| % FS", "-")
+    print(f"\n{size}x{size} cells of {g_S * 1e6:g} uS, {r_ohm} ohm row and column segments; rule of thumb "
+          f"G (r m^2 + r n^2) / 3 = {100 * g_S * 2 * r_ohm * size * size / 3:.1f} %\n")
+    print(md_table(rows_out))
 
 
 CPU = torch.device("cpu")
@@ -274,6 +322,8 @@ def main() -> None:
                     help="the fast IR-drop models' error against the exact solve, per size and wires")
     ap.add_argument("--exact-max", type=int, default=512,
                     help="with --fast: the largest size also solved exactly (slow beyond)")
+    ap.add_argument("--reference", action="store_true",
+                    help="which measure gives the published 19 %% at 256x256, 100 kohm, 1 ohm (per topology)")
     ap.add_argument("--wires", nargs="+", default=None,
                     help="with --fast: wire pairs, ohm per segment, R or ROW/COL (e.g. 0.5 1.5/5 2.8)")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
@@ -284,6 +334,9 @@ def main() -> None:
     dev = resolve_device(args.device)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    if args.reference:
+        reference_figure()
+        return
     if args.fast:
         fast_errors(args.sizes, args.exact_max, dev, parse_wires(args.wires) if args.wires else WIRE_PAIRS)
         return
