@@ -350,8 +350,9 @@ def array_accuracy(
     ``output_fn``, ``batch_size`` and ``confidence`` as for ``accuracy_over_time``.
 
     Time: the exact IR-drop set-up of every programmed array (G+ and G-, every instance) grows as
-    ``rows * cols^3``: about 0.5 s for a 256x256 array, 5 s at 512x512 and 1.5 min or more at
-    1024x1024 on a 2-core CPU, so layers larger than 512 in both dimensions make a study long.
+    ``max(rows, cols) * min(rows, cols)^3`` (a wide block is solved as its reciprocal network):
+    about 0.5 s for a 256x256 array, 5 s at 512x512 and 1.5 min or more at 1024x1024 on a 2-core
+    CPU, so layers larger than 512 in both dimensions make a study long.
     """
     where = "array_size_study"
     progress_enabled(progress)
