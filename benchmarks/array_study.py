@@ -7,7 +7,14 @@ small arrays), on HERMES resized to each array size (same cross-points).
 
 The README's figures: ``--which digits --instances 8 --sizes 64 128 256 512 1024`` and ``--which bert
 --instances 2 --sizes 64 128 256`` (the BERT's wires run as two processes, ``--r-wire 0 1.5/5`` and
-``--r-wire 0.5``, merged: the same seeds, so the same devices).
+``--r-wire 0.5``, merged: the same seeds, so the same devices), then ``--which bert --instances 2
+--sizes 512 1024 --bert-weights bert.pt --out OTHER`` (the same trained weights) joined to it with
+``--merge docs/img/array_study_bert.json OTHER/array_study_bert.json --which bert``.
+
+    PYTHONPATH=src python benchmarks/array_study.py --merge A.json B.json ... --which bert [--out docs/img]
+
+joins studies run separately (``ArraySizeStudy.merged``: later files win on a shared point) and
+writes the joined JSON, plot and table for the one model in ``--which``.
 
 Writes ``array_study_<model>.png``, ``array_study_<model>.json`` and prints the tables.
 
@@ -48,7 +55,7 @@ def digits(out: Path, instances: int, sizes: tuple[int, ...], weights: str | Non
     synchronize(dev)
     print(f"\ndigits CNN ({time.perf_counter() - t:.0f} s)\n{res.summary()}")
     save_json(out / "array_study_digits.json", res.to_dict())
-    res.plot(out / "array_study_digits.png", title="digits CNN on PCM (HERMES arrays)")
+    res.plot(out / "array_study_digits.png", title=TITLES["digits"])
 
 
 VOCAB, LENGTH = 64, 32
@@ -97,6 +104,29 @@ def train_bert(model: Classifier, n: int = 4096, epochs: int = 2, seed: int = 0)
     return model.eval()
 
 
+def study_where_it_fits(model, data, chip, sizes, instances, calibration, out: Path):
+    """``an.array_size_study`` with the cost columns only at the sizes where the model fits the
+    resized chip without reprogramming (at 512 and 1024 a 256 x 256 layer takes a whole array, so
+    the BERT needs more arrays than HERMES's cross-points give: no cost there, "-" in the table).
+    The accuracy points are saved (``array_study_bert_points.json``) before the costs are tried."""
+    from analogue.analysis.arrays import ArraySizeStudy, array_accuracy
+    from analogue.compile.placement import ChipCapacityError
+    from analogue.cost.arrays import array_costs, example_from
+
+    points, digital = array_accuracy(model, data, chip.array, sizes, R_WIRE, instances=instances,
+                                     calibration_data=calibration)
+    res = ArraySizeStudy(tuple(points), digital, 0.01, (), chip.name)
+    save_json(out / "array_study_bert_points.json", res.to_dict())
+    costs, notes = [], [f"cost: {chip.name} resized to each array size with the same cross-points "
+                        f"({chip.n_arrays} arrays of {chip.array_rows}x{chip.array_cols}), core area from components"]
+    for size in sizes:
+        try:
+            costs += array_costs(model, example_from(data), chip, (size,), 1)
+        except ChipCapacityError as e:
+            notes.append(f"no cost at {size}x{size}: {str(e).split('. Largest')[0]}")
+    return ArraySizeStudy(tuple(points), digital, 0.01, tuple(costs), chip.name, tuple(notes))
+
+
 def bert(out: Path, instances: int, sizes: tuple[int, ...], weights: str | None, dev: torch.device = CPU) -> None:
     model = build_bert()
     if weights and Path(weights).exists():
@@ -111,12 +141,32 @@ def bert(out: Path, instances: int, sizes: tuple[int, ...], weights: str | None,
     xt, yt = bert_task(512, 1)
     x, xt, yt = x.to(dev), xt.to(dev), yt.to(dev)
     t = time.perf_counter()
-    res = an.array_size_study(model, (xt, yt), None, an.chips.hermes(), sizes=sizes,
-                              r_wire=R_WIRE, instances=instances, calibration_data=x[:256])
+    res = study_where_it_fits(model, (xt, yt), an.chips.hermes(), sizes, instances, x[:256], out)
     synchronize(dev)
     print(f"\nBERT classifier ({time.perf_counter() - t:.0f} s)\n{res.summary()}")
     save_json(out / "array_study_bert.json", res.to_dict())
-    res.plot(out / "array_study_bert.png", title="2-layer BERT (hidden 256, FFN 1024) on PCM (HERMES)")
+    res.plot(out / "array_study_bert.png", title=TITLES["bert"])
+
+
+TITLES = {"digits": "digits CNN on PCM (HERMES arrays)",
+          "bert": "2-layer BERT (hidden 256, FFN 1024) on PCM (HERMES)"}
+
+
+def merge(out: Path, which: list[str], files: list[str]) -> None:
+    import json
+
+    from analogue.analysis.arrays import ArraySizeStudy
+
+    if len(which) != 1:
+        raise SystemExit("--merge joins the files of one model: give --which digits or --which bert")
+    name = which[0]
+    studies = [ArraySizeStudy.from_dict(json.loads(Path(f).read_text())) for f in files]
+    res = studies[0]
+    for s in studies[1:]:
+        res = res.merged(s)
+    print(res.summary())
+    save_json(out / f"array_study_{name}.json", res.to_dict())
+    res.plot(out / f"array_study_{name}.png", title=TITLES[name])
 
 
 if __name__ == "__main__":
@@ -127,12 +177,20 @@ if __name__ == "__main__":
     ap.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256, 512])
     ap.add_argument("--r-wire", nargs="+", default=None, help="ohm per segment: 0.5 or row/col, e.g. 1.5/5")
     ap.add_argument("--bert-weights", default=None, help="load the trained BERT from here (train and save it when absent)")
+    ap.add_argument("--merge", nargs="+", default=None,
+                    help="join these array_study_<model>.json files (one model: --which) instead of running")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     add_device_argument(ap)
     args = ap.parse_args()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     dev = resolve_device(args.device)
     if args.r_wire:
         R_WIRE = tuple(tuple(float(v) for v in w.split("/")) if "/" in w else float(w) for w in args.r_wire)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.merge:
+        merge(out, args.which, args.merge)
+        raise SystemExit(0)
     for name in args.which:
         {"digits": digits, "bert": bert}[name](out, args.instances, tuple(args.sizes), args.bert_weights, dev)

@@ -22,14 +22,18 @@ IR drop on a programmed layer (target: <= 1.2x the same layer without): a 1024x1
 against ideal wires: ``an.program_`` time (the effective conductances of the 32 G+/G- arrays,
 once) and the eval forward (batch 256, no_grad), alternately, best of 7.
 
-    python benchmarks/bench_circuits.py --fast [--sizes 64 128 256 512] [--exact-max 512]
+    python benchmarks/bench_circuits.py --fast [--sizes 64 128 256 512 1024] [--exact-max 1024]
+        [--wires 0.5 1.5/5 2.8]
 
 The fast models (``physics.irdrop.first_order_conductance``, ``fast_conductance`` with 1 and 3
 iterations) against the exact effective conductances, per array size and wire pair (1-25 uS
 cells uniform at random): the largest column error over every input vector with ``|v_i| <=
-v_read`` (``max_j sum_i |G_fast - G_exact|_ij``), in % of full scale (``rows * 25 uS``), next to
-the IR drop itself (exact against ideal, same measure), and the time of each model. Sizes above
-``--exact-max`` time the fast models only (the exact set-up grows as ``n^4``).
+v_read`` (``max_j sum_i |G_fast - G_exact|_ij``, "worst"), and its mean over the columns
+(``mean_j sum_i |G_fast - G_exact|_ij``, "mean"), in % of full scale (``rows * 25 uS``), next to
+the IR drop itself (exact against ideal, same measures), and the time of each model. Sizes above
+``--exact-max`` time the fast models only (the exact set-up grows as ``rows * cols^3``: minutes at
+1024x1024 on a CPU). ``--wires``: the wire pairs, ohm per segment, ``R`` (row and column) or
+``ROW/COL`` (default: 0.5, 1, 2, 5, 1.5/5).
 
     python benchmarks/bench_circuits.py --training [--batch 256]
 
@@ -43,7 +47,14 @@ step, batch 256; the eval forward of the same unprogrammed layer (no_grad); and 
 (``presets.pcm(rows=64, cols=64)``, batch 256 of 8x8 images), both. Target (issue 15): training
 <= 1.3x. ``--threads N``: torch threads (default: torch's).
 
-``--device cuda`` (every mode): the torch work (``Crossbar`` set-up and solve, the exact and fast
+    python benchmarks/bench_circuits.py --reference
+
+Which measure gives the published rule-of-thumb figure (docs/references.md section 5: "256x256,
+100 kohm cells, 1 ohm wires: 19 % exact"): the shortfall of the column currents below the ideal
+sum for drive/sense at one or both ends (a SciPy LU of the nodal matrix; ``Crossbar`` for the
+one-end case), every input at full scale and random inputs, worst and mean (docs/circuits.md).
+
+``--device cuda`` (every mode except ``--reference``): the torch work (``Crossbar`` set-up and solve, the exact and fast
 IR-drop models, the layers, the CNN and their inputs) runs there, each timing ending with the device
 synchronised; the same inputs are drawn on the CPU first. The ``spsolve``/``splu`` baselines are
 scipy (CPU only): they run on the CPU copies. The process CPU-time ratio of ``--training`` counts
@@ -72,9 +83,12 @@ V_MAX = 0.2
 G_MIN, G_MAX = 1e-6, 25e-6
 
 
-def nodal(G: np.ndarray, r_row: float, r_col: float) -> tuple[sp.csc_matrix, sp.csr_matrix]:
+def nodal(G: np.ndarray, r_row: float, r_col: float, drive: str = "one end",
+          sense: str = "one end") -> tuple[sp.csc_matrix, sp.csr_matrix]:
     """The nodal matrix ``K`` (row nodes then column nodes, row-major) and the input map ``B``
-    (``K x = B v``); column current ``j`` is ``x[C(rows-1, j)] / r_col``."""
+    (``K x = B v``); column current ``j`` is ``x[C(rows-1, j)] / r_col``. ``drive="both ends"``:
+    each row also driven at its far end (through one more segment); ``sense="both ends"``: each
+    column also sensed at its top end (then the column current is the sum of the two ends')."""
     rows, cols = G.shape
     n = rows * cols
     idx = np.arange(n).reshape(rows, cols)
@@ -90,13 +104,51 @@ def nodal(G: np.ndarray, r_row: float, r_col: float) -> tuple[sp.csc_matrix, sp.
     edge(idx[:, :-1], idx[:, 1:], gr)  # row segments
     edge(idx, n + idx, G)  # cells
     edge(n + idx[:-1], n + idx[1:], gc)  # column segments
-    ground = np.concatenate([idx[:, 0], n + idx[-1]])  # driver and sense segments
+    driven = [idx[:, 0]] + ([idx[:, -1]] if drive == "both ends" else [])
+    sensed = [n + idx[-1]] + ([n + idx[0]] if sense == "both ends" else [])
+    ground = np.concatenate(driven + sensed)  # driver and sense segments
     i_.append(ground)
     j_.append(ground)
-    w_.append(np.concatenate([np.full(rows, gr), np.full(cols, gc)]))
+    w_.append(np.concatenate([np.full(rows * len(driven), gr), np.full(cols * len(sensed), gc)]))
     K = sp.csc_matrix((np.concatenate(w_), (np.concatenate(i_), np.concatenate(j_))), shape=(2 * n, 2 * n))
-    B = sp.csr_matrix((np.full(rows, gr), (idx[:, 0], np.arange(rows))), shape=(2 * n, rows))
+    B = sp.csr_matrix((np.full(rows * len(driven), gr), (np.concatenate(driven), np.tile(np.arange(rows), len(driven)))),
+                      shape=(2 * n, rows))
     return K, B
+
+
+def reference_figure(size: int = 256, g_S: float = 1e-5, r_ohm: float = 1.0, draws: int = 64) -> None:
+    """Which measure gives docs/references.md's "256x256, 100 kohm cells, 1 ohm wires: 19 %
+    exact": the column-current shortfall below the ideal sum, per topology (drive at one or both
+    ends of the rows, sense at one or both ends of the columns; a SciPy LU of the nodal matrix,
+    the one-end/one-end case also with ``Crossbar``), with every input at full scale (worst and
+    mean column) and with ``draws`` input vectors uniform in [0, full scale] (worst column and
+    vector; mean), in % of full scale (the ideal current of a column with every input at full
+    scale), next to the rule of thumb ``G (r_col m^2 + r_row n^2) / 3``."""
+    G = np.full((size, size), g_S)
+    v = np.vstack([np.ones(size), np.random.default_rng(0).uniform(0.0, 1.0, (draws, size))])
+    fs = size * g_S
+    rows_out = []
+    for drive, sense in (("one end", "one end"), ("both ends", "one end"), ("one end", "both ends"),
+                         ("both ends", "both ends")):
+        K, B = nodal(G, r_ohm, r_ohm, drive, sense)
+        t0 = time.perf_counter()
+        x = spla.splu(K).solve(np.asarray(B @ v.T))
+        n = size * size
+        i_col = (g_S * (x[:n] - x[n:])).reshape(size, size, -1).sum(0).T  # the cells' currents, per column
+        lost = (v @ G - i_col) / fs
+        row = {"drive / sense": f"{drive} / {sense}", "all on: worst column %": 100 * lost[0].max(),
+               "all on: mean column %": 100 * lost[0].mean(),
+               f"random inputs ({draws}): worst %": 100 * lost[1:].max(),
+               "random inputs: mean %": 100 * lost[1:].mean(), "LU s": time.perf_counter() - t0}
+        if (drive, sense) == ("one end", "one end"):
+            exact = torch.from_numpy(G) - Crossbar(torch.from_numpy(G), r_ohm, r_ohm).effective_G_S
+            row["|Crossbar - LU| % FS"] = f"{100 * np.abs(v @ exact.numpy() / fs - lost).max():.1e}"
+        rows_out.append(row)
+    for row in rows_out:
+        row.setdefault("|Crossbar - LU| % FS", "-")
+    print(f"\n{size}x{size} cells of {g_S * 1e6:g} uS, {r_ohm} ohm row and column segments; rule of thumb "
+          f"G (r m^2 + r n^2) / 3 = {100 * g_S * 2 * r_ohm * size * size / 3:.1f} %\n")
+    print(md_table(rows_out))
 
 
 CPU = torch.device("cpu")
@@ -144,26 +196,42 @@ def programmed(batch: int, r_row: float, r_col: float, repeats: int = 7, dev: to
 WIRE_PAIRS = ((0.5, 0.5), (1.0, 1.0), (2.0, 2.0), (5.0, 5.0), (1.5, 5.0))
 
 
-def fast_errors(sizes: list[int], exact_max: int, dev: torch.device = CPU) -> None:
+def parse_wires(specs: list[str]) -> tuple[tuple[float, float], ...]:
+    """``["0.5", "1.5/5"]`` -> ``((0.5, 0.5), (1.5, 5.0))`` (ohm per row / column segment)."""
+    pairs = []
+    for w in specs:
+        r_row, _, r_col = w.partition("/")
+        pairs.append((float(r_row), float(r_col or r_row)))
+    return tuple(pairs)
+
+
+def _col_errors(model: torch.Tensor, exact: torch.Tensor, fs: float) -> tuple[float, float]:
+    """(worst, mean) over columns of ``sum_i |model - exact|_ij``, in % of ``fs``."""
+    col = (model - exact).abs().sum(0) / fs
+    return 100 * col.max().item(), 100 * col.mean().item()
+
+
+def fast_errors(sizes: list[int], exact_max: int, dev: torch.device = CPU,
+                wires: tuple[tuple[float, float], ...] = WIRE_PAIRS) -> None:
     rows_out = []
     for size in sizes:
         gen = torch.Generator().manual_seed(size)
         G = (G_MIN + (G_MAX - G_MIN) * torch.rand(size, size, generator=gen, dtype=torch.float64)).to(dev)
         fs = size * G_MAX
-        for r_row, r_col in WIRE_PAIRS:
+        for r_row, r_col in wires:
             models = {"first order": lambda: first_order_conductance(G, r_row, r_col),
                       "fast (1 it.)": lambda: fast_conductance(G, r_row, r_col, 1),
                       "fast (3 it.)": lambda: fast_conductance(G, r_row, r_col, 3)}
             row: dict[str, object] = {"array": f"{size}x{size}", "r_row / r_col ohm": f"{r_row} / {r_col}"}
             if size <= exact_max:
                 t_exact, exact = best(lambda: effective_conductance(G, r_row, r_col), 1, dev)
-                row["IR drop % FS"] = 100 * ((exact - G).abs().sum(0).max() / fs).item()
+                row["IR drop % FS"], row["IR drop mean % FS"] = _col_errors(exact, G, fs)
             for name, fn in models.items():
                 t, out = best(fn, 3, dev)
                 if size <= exact_max:
-                    row[f"{name} % FS"] = 100 * ((out - exact).abs().sum(0).max() / fs).item()
+                    row[f"{name} % FS"], row[f"{name} mean % FS"] = _col_errors(out, exact, fs)
                 else:
-                    row[f"{name} % FS"] = "-"
+                    row[f"{name} % FS"] = row[f"{name} mean % FS"] = "-"
                 row[f"{name} ms"] = 1e3 * t
             row["exact s"] = t_exact if size <= exact_max else "-"
             rows_out.append(row)
@@ -262,17 +330,24 @@ def main() -> None:
                     help="the fast IR-drop models' error against the exact solve, per size and wires")
     ap.add_argument("--exact-max", type=int, default=512,
                     help="with --fast: the largest size also solved exactly (slow beyond)")
+    ap.add_argument("--reference", action="store_true",
+                    help="which measure gives the published 19 %% at 256x256, 100 kohm, 1 ohm (per topology)")
+    ap.add_argument("--wires", nargs="+", default=None,
+                    help="with --fast: wire pairs, ohm per segment, R or ROW/COL (e.g. 0.5 1.5/5 2.8)")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     ap.add_argument("--training", action="store_true",
                     help="HWA training and inference with the fast model against ideal wires")
     add_device_argument(ap)
     args = ap.parse_args()
     dev = resolve_device(args.device)
-    if args.fast:
-        fast_errors(args.sizes, args.exact_max, dev)
-        return
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    if args.reference:
+        reference_figure()
+        return
+    if args.fast:
+        fast_errors(args.sizes, args.exact_max, dev, parse_wires(args.wires) if args.wires else WIRE_PAIRS)
+        return
     if args.training:
         training(args.batch if args.batch != 64 else 256, dev=dev)
         return

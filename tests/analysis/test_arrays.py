@@ -193,3 +193,30 @@ def test_the_study_is_reachable_under_analysis() -> None:
     from analogue.cost.arrays import array_size_study
 
     assert an.analysis.array_size_study is array_size_study is an.array_size_study
+
+
+def test_from_dict_round_trips_and_merged_joins_runs() -> None:
+    import json
+
+    from analogue.analysis.arrays import ArrayCost
+
+    def pt(size, r, mean):
+        return ArrayPoint(size, r, r, mean, 0.01, mean - 0.02, mean + 0.02, 2, samples=(mean - 0.005, mean + 0.005))
+
+    def cost(size):
+        return ArrayCost(size, 1e-6 / size, 1e-5, 100.0 / size, 4, 2, 2)
+
+    small = ArraySizeStudy((pt(64, 0.0, 0.95), pt(64, 0.5, 0.94)), 0.95, 0.01, (cost(64),), "hermes", ("a",))
+    large = ArraySizeStudy((pt(512, 0.0, 0.945), pt(512, 0.5, 0.80)), 0.95, 0.01, (cost(512),), "hermes", ("a",))
+    back = ArraySizeStudy.from_dict(json.loads(json.dumps(small.to_dict())))
+    assert back == small  # samples come back as tuples, largest_within is recomputed
+    both = small.merged(large)
+    assert both.sizes == [64, 512] and both.wires == ["0 ohm", "0.5 ohm"] and both.notes == ("a",)
+    assert both.point(512, "0.5 ohm") == large.point(512, "0.5 ohm") and both.cost(64) == cost(64)
+    assert both.largest_within() == {"0 ohm": 512, "0.5 ohm": 64}
+    redo = ArraySizeStudy((pt(64, 0.5, 0.90),), 0.95, 0.01)
+    assert small.merged(redo).point(64, "0.5 ohm").mean == 0.90  # the other run's point wins
+    with pytest.raises(ValueError, match="digital accuracies differ"):
+        small.merged(ArraySizeStudy((), 0.90, 0.01))
+    with pytest.raises(ValueError, match="to_dict"):
+        ArraySizeStudy.from_dict({"points": []})

@@ -235,6 +235,34 @@ class ArraySizeStudy:
                 "chip": self.chip, "notes": list(self.notes),
                 "largest_within": self.largest_within()}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ArraySizeStudy:
+        """The study ``to_dict`` wrote (e.g. read back from its JSON); ``largest_within`` is
+        recomputed, not read."""
+        where = "ArraySizeStudy.from_dict"
+        if not isinstance(data, dict) or not {"points", "digital_accuracy", "max_loss"} <= data.keys():
+            raise ValueError(f"{where}: expected the dict of ArraySizeStudy.to_dict (keys points, "
+                             f"digital_accuracy, max_loss, ...), got {type(data).__name__}")
+        points = tuple(ArrayPoint(**{**p, "samples": tuple(p.get("samples", ()))}) for p in data["points"])
+        costs = tuple(ArrayCost(**c) for c in data.get("costs", ()))
+        return cls(points, float(data["digital_accuracy"]), float(data["max_loss"]), costs,
+                   str(data.get("chip", "")), tuple(data.get("notes", ())))
+
+    def merged(self, other: ArraySizeStudy) -> ArraySizeStudy:
+        """This study with ``other``'s points and costs added (``other``'s win where both have a
+        (size, wires) point or a size's cost), e.g. sizes or wires run as separate processes with
+        the same seeds. The digital accuracies must agree (the same model and data)."""
+        if other.digital_accuracy != self.digital_accuracy:
+            raise ValueError(f"ArraySizeStudy.merged: digital accuracies differ ({self.digital_accuracy} vs "
+                             f"{other.digital_accuracy}): not the same model and data")
+        keys = {(p.size, p.wires) for p in other.points}
+        points = tuple(p for p in self.points if (p.size, p.wires) not in keys) + other.points
+        sizes = {c.size for c in other.costs}
+        costs = tuple(c for c in self.costs if c.size not in sizes) + other.costs
+        notes = tuple(dict.fromkeys(self.notes + other.notes))
+        return ArraySizeStudy(tuple(sorted(points, key=lambda p: p.size)), self.digital_accuracy, self.max_loss,
+                              tuple(sorted(costs, key=lambda c: c.size)), self.chip or other.chip, notes)
+
     def plot(self, path: str | Path, title: str = "array size study") -> Path:
         """Accuracy (mean, +-1 std over instances) vs array size, one line per wire resistance,
         with the digital accuracy and the allowed loss; and the chip's energy per inference vs
@@ -322,8 +350,9 @@ def array_accuracy(
     ``output_fn``, ``batch_size`` and ``confidence`` as for ``accuracy_over_time``.
 
     Time: the exact IR-drop set-up of every programmed array (G+ and G-, every instance) grows as
-    ``rows * cols^3``: about 0.5 s for a 256x256 array, 5 s at 512x512 and 1.5 min or more at
-    1024x1024 on a 2-core CPU, so layers larger than 512 in both dimensions make a study long.
+    ``max(rows, cols) * min(rows, cols)^3`` (a wide block is solved as its reciprocal network):
+    about 0.5 s for a 256x256 array, 5 s at 512x512 and 1.5 min or more at 1024x1024 on a 2-core
+    CPU, so layers larger than 512 in both dimensions make a study long.
     """
     where = "array_size_study"
     progress_enabled(progress)

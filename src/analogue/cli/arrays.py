@@ -1,5 +1,6 @@
 """``analogue arrays [--model MODULE:FUNCTION --data MODULE:FUNCTION] [--chip hermes|chip.yaml]
-[--sizes 64 128 ...] [--r-wire 0 0.5 1.5/5 ...] [--instances N] [--max-loss 0.01] [--out DIR]``:
+[--sizes 64 128 ...] [--r-wire 0 0.5 1.5/5 ...] [--instances N] [--max-loss 0.01]
+[--calibrate-when before|after] [--out DIR]``:
 how large an array may be -- accuracy with line resistance (IR drop, Monte Carlo over programmed
 instances) and the chip's energy, latency and area per array size, side by side
 (``an.array_size_study``). Default model: the digits CNN, trained here on the shipped data."""
@@ -13,6 +14,7 @@ from typing import Any
 import torch
 
 from analogue._util.progress import progress_arg
+from analogue.analysis.arrays import CALIBRATE_WHEN
 from analogue.cli.device import add_device_argument, resolve_device
 from analogue.cli.map import CHIP_HELP
 
@@ -54,6 +56,10 @@ def add_arrays_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--instances", type=int, default=4, help="programmed Monte Carlo instances per point")
     p.add_argument("--max-loss", type=float, default=0.01,
                    help="accuracy loss allowed vs the digital model, a fraction (0.01 = one point)")
+    p.add_argument("--calibrate-when", choices=CALIBRATE_WHEN, default="before",
+                   help="calibrate the ADC ranges before programming (from the ideal array, once: a host "
+                        "calibrating from the weights) or after it (each programmed instance through its "
+                        "wires: an on-chip calibration)")
     p.add_argument("--batch", type=int, default=1, help="inputs streamed through the pipeline (cost)")
     p.add_argument("--epochs", type=int, default=15, help="training epochs of the digits CNN")
     p.add_argument("--seed", type=int, default=0)
@@ -93,9 +99,10 @@ def run_arrays(args: argparse.Namespace) -> int:
         name = "digits CNN"
     res = array_size_study(model, data, None, chip, sizes=args.sizes, r_wire=args.r_wire,
                            instances=args.instances, max_loss=args.max_loss, batch=args.batch,
-                           calibration_data=calibration, seed=args.seed, progress=progress_arg(args))
+                           calibration_data=calibration, calibrate_when=args.calibrate_when, seed=args.seed,
+                           progress=progress_arg(args))
     print(f"\n{name} on {chip.name}: accuracy (mean ± std over {args.instances} programmed instances) "
-          "with IR drop, and cost, per array size")
+          f"with IR drop, and cost, per array size (calibrated {args.calibrate_when} programming)")
     print(res.summary())
     p1 = save_json(out / "arrays.json", res.to_dict())
     p2 = res.plot(out / "arrays.png", title=f"{name}: accuracy vs array size")

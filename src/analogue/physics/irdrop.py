@@ -24,7 +24,10 @@ resistance form (``I + r Q``, ``L + r D``: symmetric positive definite, conditio
 small wire resistance), so ``r -> 0`` is continuous and ``r = 0`` is the ideal sum exactly. The
 row ladders' inverses are semi-separable and come from two pivot recurrences, all rows at once.
 Cost: ``O(rows * cols^3 + rows^2 * cols^2)`` once (Cholesky solves of ``cols x cols`` blocks, in
-torch on ``G_S``'s device), then ``O(batch * rows * cols)`` per batch.
+torch on ``G_S``'s device), then ``O(batch * rows * cols)`` per batch. A wide array (``rows <
+cols``) is solved as its reciprocal network (rows and columns exchanged, the same topology seen
+from the sense nodes), at ``O(cols * rows^3 + ...)``: a 256 x 1024 block costs what a 1024 x 256
+one does.
 
 The fast models, differentiable in ``G_S`` and batched over tiles ``(..., rows, cols)``, no solve
 (running sums along the rows; the column sums blocked, ``b + 4`` multiply-adds per cell for blocks
@@ -86,10 +89,36 @@ def _row_ladders(g: Tensor, r_row: float) -> tuple[Tensor, Tensor]:
 
 def _effective(g: Tensor, r_row: float, r_col: float) -> Tensor:
     """``G_eff`` ``(n, rows, cols)`` in float64 from conductances ``g`` ``(n, rows, cols)`` of ``n``
-    independent arrays (solved together, batched), on ``g``'s device."""
+    independent arrays (solved together, batched), on ``g``'s device.
+
+    The sweep costs ``rows * cols^3``; a wide array (``rows < cols``, both wires resistive) is
+    solved as its reciprocal instead, at ``cols * rows^3`` (``_reciprocal``)."""
     n, rows, cols = g.shape
     if r_row == 0.0 and r_col == 0.0:
         return g.clone()
+    if rows < cols and r_row > 0.0 and r_col > 0.0:
+        return _reciprocal(_sweep(_reciprocal(g), r_col, r_row))
+    return _sweep(g, r_row, r_col)
+
+
+def _reciprocal(g: Tensor) -> Tensor:
+    """The reciprocal array of ``g`` ``(..., rows, cols)``: ``(..., cols, rows)`` with
+    ``out[a, b] = g[rows-1-b, cols-1-a]`` (its own inverse).
+
+    The network is reciprocal (resistors only): the current into sense node ``j`` per volt at
+    driver ``i`` equals the current into driver ``i``'s (grounded) source per volt at sense node
+    ``j``. Seen from the sense nodes, the columns are driven lines (at their last-row end, through
+    ``r_col`` segments) and the rows are sensed lines (at their column-0 end, through ``r_row``
+    segments): the same topology with rows and columns exchanged and both orders reversed. So
+    ``G_eff(g, r_row, r_col) == _reciprocal(G_eff(_reciprocal(g), r_col, r_row))``, exactly in
+    exact arithmetic (tested to rounding)."""
+    return g.mT.flip(-1, -2).contiguous()
+
+
+def _sweep(g: Tensor, r_row: float, r_col: float) -> Tensor:
+    """The Norton sweep down the columns (the module docstring): ``G_eff`` of ``g`` ``(n, rows,
+    cols)``, in ``O(rows * cols^3 + rows^2 * cols^2)``."""
+    n, rows, cols = g.shape
     dev, dt = g.device, g.dtype
     if r_row > 0.0:
         diag, c = _row_ladders(g, r_row)
