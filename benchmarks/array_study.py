@@ -104,29 +104,6 @@ def train_bert(model: Classifier, n: int = 4096, epochs: int = 2, seed: int = 0)
     return model.eval()
 
 
-def study_where_it_fits(model, data, chip, sizes, instances, calibration, out: Path):
-    """``an.array_size_study`` with the cost columns only at the sizes where the model fits the
-    resized chip without reprogramming (at 512 and 1024 a 256 x 256 layer takes a whole array, so
-    the BERT needs more arrays than HERMES's cross-points give: no cost there, "-" in the table).
-    The accuracy points are saved (``array_study_bert_points.json``) before the costs are tried."""
-    from analogue.analysis.arrays import ArraySizeStudy, array_accuracy
-    from analogue.compile.placement import ChipCapacityError
-    from analogue.cost.arrays import array_costs, example_from
-
-    points, digital = array_accuracy(model, data, chip.array, sizes, R_WIRE, instances=instances,
-                                     calibration_data=calibration)
-    res = ArraySizeStudy(tuple(points), digital, 0.01, (), chip.name)
-    save_json(out / "array_study_bert_points.json", res.to_dict())
-    costs, notes = [], [f"cost: {chip.name} resized to each array size with the same cross-points "
-                        f"({chip.n_arrays} arrays of {chip.array_rows}x{chip.array_cols}), core area from components"]
-    for size in sizes:
-        try:
-            costs += array_costs(model, example_from(data), chip, (size,), 1)
-        except ChipCapacityError as e:
-            notes.append(f"no cost at {size}x{size}: {str(e).split('. Largest')[0]}")
-    return ArraySizeStudy(tuple(points), digital, 0.01, tuple(costs), chip.name, tuple(notes))
-
-
 def bert(out: Path, instances: int, sizes: tuple[int, ...], weights: str | None, dev: torch.device = CPU) -> None:
     model = build_bert()
     if weights and Path(weights).exists():
@@ -141,7 +118,8 @@ def bert(out: Path, instances: int, sizes: tuple[int, ...], weights: str | None,
     xt, yt = bert_task(512, 1)
     x, xt, yt = x.to(dev), xt.to(dev), yt.to(dev)
     t = time.perf_counter()
-    res = study_where_it_fits(model, (xt, yt), an.chips.hermes(), sizes, instances, x[:256], out)
+    res = an.array_size_study(model, (xt, yt), None, an.chips.hermes(), sizes=sizes, r_wire=R_WIRE,
+                              instances=instances, calibration_data=x[:256])
     synchronize(dev)
     print(f"\nBERT classifier ({time.perf_counter() - t:.0f} s)\n{res.summary()}")
     save_json(out / "array_study_bert.json", res.to_dict())

@@ -19,6 +19,7 @@ from analogue.analysis.arrays import (
 )
 from analogue.compile.tiles import choose_tile, resize_arrays, worst_case_ir_drop
 from analogue.cost.arrays import array_costs, array_size_study
+from analogue.cost.reprogram import EnduranceWarning
 from analogue.data.digits import load_digits, train_classifier
 from analogue.physics import irdrop
 
@@ -113,6 +114,29 @@ def test_cost_columns_are_estimate_cost_of_the_resized_chip(tiny) -> None:
         assert (c.energy_J, c.latency_s, c.area_mm2) == (rep.energy_J, rep.latency_s, rep.area_mm2)
     assert res.cost(32).arrays_used > res.cost(128).arrays_used
     assert array_costs(model, x[:1], chip, sizes=(128,))[0] == res.cost(128)
+    assert res.cost(128).reprogram_rounds == 1
+
+
+def test_a_model_that_does_not_fit_a_size_is_costed_time_multiplexed(tiny) -> None:
+    model, (x, _), _ = tiny
+    chip = an.chips.hermes().replace(n_cores=1)  # one 256x256 array; each of the two layers takes one
+    needs = an.compile(model, x[:1], resize_arrays(chip, 256, 256), build_model=False, progress=False,
+                       reprogram=True)
+    assert needs.reprogram_rounds > 1, "the test needs a size the model does not fit"
+    with pytest.warns(EnduranceWarning, match="wears out"):  # a write per inference
+        (c,) = array_costs(model, x[:1], chip, sizes=(256,))
+    with pytest.warns(EnduranceWarning):
+        rep = an.estimate_cost(needs)
+    assert c.reprogram_rounds == needs.reprogram_rounds
+    assert (c.energy_J, c.latency_s) == (rep.energy_J, rep.latency_s)
+    # the writes cost: more than the same model on a chip it fits
+    (fits,) = array_costs(model, x[:1], an.chips.hermes(), sizes=(256,))
+    assert fits.reprogram_rounds == 1 and c.energy_J > fits.energy_J
+    # read back from JSON, and an older file without the field reads as fitting
+    d = ArraySizeStudy((), 1.0, 0.01, (c,)).to_dict()
+    assert ArraySizeStudy.from_dict(d).costs == (c,)
+    d["costs"][0].pop("reprogram_rounds")
+    assert ArraySizeStudy.from_dict(d).costs[0].reprogram_rounds == 1
 
 
 def test_resize_keeps_the_cross_points() -> None:

@@ -113,8 +113,9 @@ class ArrayPoint:
 @dataclass(frozen=True)
 class ArrayCost:
     """The chip's cost at one array size (``analogue.cost.arrays``): energy per inference (J),
-    latency of the batch (s), chip area (mm2), arrays the model uses, and the resized chip's
-    cores x arrays per core."""
+    latency of the batch (s), chip area (mm2), arrays the model uses, the resized chip's cores x
+    arrays per core, and ``reprogram_rounds``: 1 when the model fits the chip, else the rounds of
+    reprogramming that time-multiplex its arrays (the writes are in the energy and latency)."""
 
     size: int
     energy_J: float
@@ -123,6 +124,7 @@ class ArrayCost:
     arrays_used: int
     n_cores: int
     arrays_per_core: int
+    reprogram_rounds: int = 1
 
 
 def largest_within(points: Sequence[ArrayPoint], digital_accuracy: float,
@@ -196,8 +198,10 @@ class ArraySizeStudy:
         """One row per array size: mean accuracy (%) and its std over instances (points) per wire
         pair; when the study has ideal wires (0 ohm) and per-instance samples, each other pair's paired change from them
         (``paired_change``: points, mean ± standard error over instances); then the chip's energy
-        per inference (uJ), latency (us) and area (mm2)."""
+        per inference (uJ), latency (us) and area (mm2), and the reprogramming rounds when any
+        size time-multiplexes (``ArrayCost.reprogram_rounds``)."""
         rows = []
+        multiplexed = any(c.reprogram_rounds > 1 for c in self.costs)
         ideal = wire_label(0.0, 0.0)
         paired = ideal in self.wires and len(self.wires) > 1 and all(p.samples for p in self.points)
         for s in self.sizes:
@@ -215,6 +219,8 @@ class ArraySizeStudy:
                 row["energy uJ"] = c.energy_J * 1e6
                 row["latency us"] = c.latency_s * 1e6
                 row["area mm2"] = c.area_mm2
+                if multiplexed:
+                    row["rounds"] = c.reprogram_rounds
             rows.append(row)
         return rows
 
@@ -296,6 +302,11 @@ class ArraySizeStudy:
             cs = sorted(self.costs, key=lambda c: c.size)
             ax2.plot([c.size for c in cs], [c.energy_J * 1e6 for c in cs], marker="s", color="C3",
                      label="energy per inference")
+            over = [c for c in cs if c.reprogram_rounds > 1]
+            if over:
+                ax2.plot([c.size for c in over], [c.energy_J * 1e6 for c in over], ls="none", marker="s",
+                         mfc="none", mec="k", ms=11, label="time-multiplexed (reprogrammed)")
+                ax2.legend(fontsize=8)
             ax2.set_xscale("log", base=2)
             ax2.set_xticks([c.size for c in cs], [str(c.size) for c in cs])
             ax2.set_xlabel("array size (rows = columns)")

@@ -50,14 +50,18 @@ def example_from(data: object) -> Any:
 def array_costs(model: nn.Module, example_inputs: Any, chip: Chip, sizes: Sequence[int] = DEFAULT_SIZES,
                 batch: int = 1) -> list[ArrayCost]:
     """The chip's cost of running ``model`` per array size: ``estimate_cost(an.compile(model,
-    example_inputs, resize_arrays(chip, n, n)), batch)`` for each ``n`` in ``sizes``."""
+    example_inputs, resize_arrays(chip, n, n), reprogram=True), batch)`` for each ``n`` in
+    ``sizes``. Larger arrays hold the same cross-points in fewer arrays, and a layer smaller than
+    an array still takes a whole one, so a model that fits at one size may not at another: there
+    it is time-multiplexed by reprogramming (``ArrayCost.reprogram_rounds`` > 1; the writes
+    count in the energy and latency) rather than left without a cost."""
     out = []
     for size in check_sizes(sizes, "array_costs"):
         resized = resize_arrays(chip, size, size)
-        program = compile_model(model, example_inputs, resized, build_model=False, progress=False)
+        program = compile_model(model, example_inputs, resized, build_model=False, progress=False, reprogram=True)
         rep = estimate_cost(program, batch=batch)
         out.append(ArrayCost(size, rep.energy_J, rep.latency_s, rep.area_mm2, program.arrays_used,
-                             resized.n_cores, resized.arrays_per_core))
+                             resized.n_cores, resized.arrays_per_core, program.reprogram_rounds))
     return out
 
 
