@@ -157,6 +157,7 @@ def test_sensor_validation_table_has_three_chips():
         assert low < high
         assert r["published within bounds"] == (low <= pub <= high)
         assert r["error (bounds' geometric mean)"] == pytest.approx(math.sqrt(low * high) / pub - 1)
+        assert r["error (duty-cycled bound)"] == pytest.approx(low / pub - 1)
     # at least three from the solid-state circuits venues the issue names (Sensors does not count)
     assert sum(any(v in r["venue"] for v in ("ISSCC", "JSSC", "VLSI")) for r in rows) >= 3
     young = next(c for c in edge.SENSOR_CHIPS if c["chip"].startswith("Young"))
@@ -166,3 +167,40 @@ def test_sensor_validation_table_has_three_chips():
     # Hsu et al.'s published figure is its power over frame rate and active pixels
     assert edge.SENSOR_CHIPS[2]["published_pJ_per_pixel"] == pytest.approx(134.5e-6 / (250 * 126 * 126) * 1e12,
                                                                           rel=0.01)
+
+
+def test_every_sensor_chip_builds_and_its_row_is_its_own_prediction():
+    """Each entry's row is frame_energy of that entry's own organisation (an independent rebuild),
+    and every assumed field names a real field of the entry."""
+    rows = edge.sensor_validation_rows()
+    assert len(rows) == len(edge.SENSOR_CHIPS)
+    for c, r in zip(edge.SENSOR_CHIPS, rows):
+        assert set(c["assumed"]) <= set(c), c["chip"]
+        cfg = InSensorConfig(adc_bits=c["adc_bits"], pixel_adc_bits=c["pixel_adc_bits"], node_nm=c["node_nm"],
+                             ratio_bits=c.get("weight_bits"))
+        geo = (c["height"], c["width"], c["kernel"], c["stride"], c["features"], cfg)
+        low = edge.frame_energy(*geo, supply_V=c["supply_V"])
+        high = edge.frame_energy(*geo, bias_on_s=1.0 / (c["fps"] * c["height"]), supply_V=c["supply_V"])
+        assert r["chip"] == c["chip"]
+        assert r["model pJ/px (bias duty-cycled)"] == pytest.approx(low.in_sensor_pJ_per_pixel)
+        assert r["model pJ/px (bias always on)"] == pytest.approx(high.in_sensor_pJ_per_pixel)
+        # by hand: the pixel-read term of the duty-cycled bound is 1 uA x 1 us x the pixel supply
+        assert low.in_sensor_J["pixel read"] / low.pixels == pytest.approx(1e-12 * c["supply_V"])
+        assert r["published pJ/px"] == pytest.approx(c["published_pJ_per_pixel"])
+
+
+def test_lefebvre_isscc2021_entry_is_its_published_organisation():
+    c = next(c for c in edge.SENSOR_CHIPS if c["chip"].startswith("Lefebvre"))
+    # published (ISSCC 2021, 7.7): 65 nm, QQVGA, ternary (1.5-bit) weights, 2.5 pJ/pixel/frame/filter
+    assert (c["node_nm"], c["width"], c["height"], c["published_pJ_per_pixel"]) == (65.0, 160, 120, 2.5)
+    assert c["features"] == 1 and c["weight_bits"] == 2 and c["venue"] == "ISSCC"
+    for published in ("node_nm", "width", "height", "published_pJ_per_pixel", "weight_bits", "features"):
+        assert published not in c["assumed"]
+    assert {"fps", "supply_V", "kernel", "stride"} <= set(c["assumed"])
+    row = next(r for r in edge.sensor_validation_rows() if r["chip"] == c["chip"])
+    # 3x3/3 on 160x120: 53x40 outputs, 9 two-bit charge MACs each, one 8-bit conversion each
+    fe = edge.frame_energy(120, 160, 3, 3, 1, InSensorConfig(adc_bits=8, pixel_adc_bits=8, node_nm=65.0,
+                                                             ratio_bits=2), supply_V=2.5)
+    assert (fe.outputs, fe.macs) == (53 * 40, 53 * 40 * 9)
+    assert fe.in_sensor_J["charge MACs"] == pytest.approx(fe.macs * 0.5 * 2 * edge.K.SAR_C_UNIT_F)
+    assert row["model pJ/px (bias duty-cycled)"] == pytest.approx(fe.in_sensor_pJ_per_pixel)
