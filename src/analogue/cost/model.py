@@ -229,7 +229,7 @@ def array_energy(
     sensed = C.bitline_precharge_energy_J(R, Cc, p["c_wire_fF_per_cell"], p["v_read_V"],
                                           p["read_supply_V"], g_mean, tm["t_drive_s"],
                                           input_activity)
-    read = np.where(p.get("voltage_sensing", 0.0) > 0, sensed,
+    read = np.where(p["voltage_sensing"] > 0, sensed,
                     ohmic * p["read_supply_V"] / p["v_read_V"])
     e: dict[str, np.ndarray] = {}
     e["crossbar"] = n_read * (read + lines)
