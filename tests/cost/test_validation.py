@@ -188,7 +188,9 @@ def test_differential_mapping_needs_pairs_of_cells() -> None:
 
 
 def test_line_capacitance_from_the_cell_pitch() -> None:
-    """``c_wire_fF_per_cell=None``: 0.2 fF/um times sqrt(cell area), and the sweep follows the node."""
+    """``c_wire_fF_per_cell=None``: 0.2 fF/um times sqrt(cell area) (Dong 2020's 8T cell: 1.3x
+    TSMC's published 0.027 um2 7 nm 6T cell), and the sweep follows the node (the default SRAM
+    cell, from the published 6T cells by node)."""
     from analogue.config import ConfigError
     from analogue.cost import sweep
     from analogue.cost.model import chip_params
@@ -196,7 +198,8 @@ def test_line_capacitance_from_the_cell_pitch() -> None:
     chip = next(e.chip for e in ENTRIES if e.key == "dong-7nm-sram")
     assert chip.electrical.c_wire_fF_per_cell is None
     p = chip_params(chip)
-    assert p["c_wire_fF_per_cell"] == pytest.approx(0.2 * np.sqrt(200 * 0.007**2), rel=1e-12)
+    assert p["c_wire_fF_per_cell"] == pytest.approx(0.2 * np.sqrt(1.3 * 0.027), rel=1e-12)
+    chip = chip.replace(cell_area_um2=None)
     r = sweep(chip, node_nm=[7.0, 28.0])
     loop = [peak(chip.replace(node_nm=n)).tops_per_W for n in (7.0, 28.0)]
     np.testing.assert_allclose(r["tops_per_W"], loop, rtol=1e-12)

@@ -93,6 +93,12 @@ WEIGHT_MAPPINGS = ("unsigned", "differential")
 #: sharing on binary-weighted capacitors, Dong et al. ISSCC 2020; weighted current-to-voltage
 #: stacking, Hung et al. Nat. Electron. 2021).
 SLICE_COMBININGS = ("digital", "analog")
+#: How a read is sensed (``Electrical.read_sensing``): ``"current"`` the bit line is held at the
+#: read voltage while the cells conduct for the drive time (``V^2 G t`` from the rail);
+#: ``"voltage"`` the bit line is precharged to the read voltage and left floating, the cells
+#: discharge it and its voltage is sensed (Yoon et al., IEEE JSSC 57(1), 2022): at most the
+#: bit line's charge ``C_BL V_read`` is drawn from the rail per access.
+READ_SENSINGS = ("current", "voltage")
 
 #: Integer codes of the kinds, so that a vector of design points can mix them (:func:`mvm_timing`,
 #: ``analogue.cost``).
@@ -261,7 +267,9 @@ class Electrical(_Section):
     ``False`` for passive crossbars); ``c_wire_fF_per_cell`` line capacitance per cell segment
     (``None``: the wire's capacitance per um times the cell pitch, ``sqrt(cell area)``,
     ``analogue.cost.constants.WIRE_FF_PER_UM``);
-    ``noc_pJ_per_bit_mm`` interconnect energy per bit per mm (``None``: from the node).
+    ``noc_pJ_per_bit_mm`` interconnect energy per bit per mm (``None``: from the node);
+    ``read_sensing`` how a read is sensed (``READ_SENSINGS``: ``"current"``, the default, or
+    ``"voltage"``, a precharged bit line discharged by the cells).
     """
 
     where: ClassVar[str] = "Chip.electrical"
@@ -273,9 +281,11 @@ class Electrical(_Section):
     gated_cells: bool = True
     c_wire_fF_per_cell: float | None = 0.2
     noc_pJ_per_bit_mm: float | None = None
+    read_sensing: str = "current"
 
     def _check(self) -> None:
         _positive(self.v_read_V, self._at("v_read_V"))
+        _one_of(self.read_sensing, READ_SENSINGS, self._at("read_sensing"))
         _optional(_positive, self.read_supply_V, self._at("read_supply_V"))
         _positive(self.supply_V, self._at("supply_V"))
         _nonnegative(self.bias_uW_per_column, self._at("bias_uW_per_column"))

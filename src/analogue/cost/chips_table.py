@@ -31,6 +31,7 @@ from analogue.config.chips import (
     mythic_m1076,
     neurram,
 )
+from analogue.cost.components import sram_cell_area_um2
 
 
 @dataclass(frozen=True)
@@ -88,10 +89,12 @@ def _macro(
     weight_mapping: str = "unsigned",
     slice_combining: str = "digital",
     bits_per_cycle: int | None = None,
+    sram_cell: str | None = None,
 ) -> Chip:
     """A macro or chip from its organisation; a macro's published figures exclude a digital unit
     (``post_ops=0``), a buffer (``sram_bytes_per_core=0``) and an on-chip network (no NoC energy).
-    Line capacitance from the cell pitch (``c_wire_fF_per_cell=None``)."""
+    Line capacitance from the cell pitch (``c_wire_fF_per_cell=None``). ``sram_cell``: the SRAM
+    compute cell the paper states (``SRAM_CELL_X6T``; ``None``: the default cell)."""
     array = array_config(device, rows=rows, cols=cols, dac_bits=dac_bits, adc_bits=adc_bits,
                          g_max_uS=g_max_uS)
     if bits_per_cycle is not None:
@@ -103,7 +106,9 @@ def _macro(
                                   weight_bits=weight_bits, cells_per_weight=cells_per_weight,
                                   sram_bytes_per_core=sram_bytes_per_core,
                                   weight_mapping=weight_mapping,
-                                  slice_combining=slice_combining),
+                                  slice_combining=slice_combining,
+                                  cell_area_um2=None if sram_cell is None else
+                                  float(sram_cell_area_um2(node_nm, sram_cell))),
         array=array,
         periphery=Periphery(input_encoding=encoding, adc_kind=adc_kind,
                             columns_per_adc=columns_per_adc, clock_hz=clock_hz,
@@ -119,6 +124,8 @@ def _macro(
 _NEURRAM_AREA_MM2 = 48 * 1270e-6 * 256 / 0.28
 
 _SRAM_CELL = "SRAM cells: the bit line swings about the supply (v_read = supply), charge of ~1 fF per cell per read (device table)"
+_SRAM_10T1C = ("cell area: the multiplying bit cell (10T with its capacitor above it), 1.8x the "
+               "node's published 6T cell (Valavi et al. 2019; config.technology.SRAM_CELL_X6T)")
 
 
 def table() -> list[TableEntry]:
@@ -281,21 +288,21 @@ def table() -> list[TableEntry]:
         chip=_macro("valavi-65nm-sram", 65.0, "sram", 2304, 16, dac_bits=1, adc_bits=1,
                     weight_bits=1, cells_per_weight=1, encoding="bit_serial", adc_kind="flash",
                     columns_per_adc=1, mvm_time_s=2 * 2304 * 16 * 64 / 18.9e12,
-                    t_read_s=0.5e-9, n_cores=64, supply_V=1.2, v_read_V=1.2),
+                    t_read_s=0.5e-9, n_cores=64, supply_V=1.2, v_read_V=1.2, sram_cell="10T1C"),
         technology="SRAM (charge)", node_nm=65.0, tops=18.9, tops_per_W=866.0, area_mm2=12.6,
         precision="1b in / 1b weight / 1b out",
         citation="Valavi2019",
         stated=("65 nm, 2.4 Mb, 64 tiles, 2304-row columns", "binary, comparator per column",
                 "866 TOPS/W, 18.9 TOPS"),
         assumed=("MVM time from the published TOPS (TOPS is then a consistency check)",
-                 "area 12.6 mm2 from 1.5 TOPS/mm2", _SRAM_CELL),
+                 "area 12.6 mm2 from 1.5 TOPS/mm2", _SRAM_CELL, _SRAM_10T1C),
     ))
     e.append(TableEntry(
         key="dong-7nm-sram", group="dong2020",
         chip=_macro("dong-7nm-sram", 7.0, "sram", 64, 64, dac_bits=4, adc_bits=4,
                     weight_bits=4, cells_per_weight=4, encoding="pulse_count", adc_kind="flash",
                     columns_per_adc=1, mvm_time_s=5.5e-9, t_read_s=0.3e-9, supply_V=0.8,
-                    v_read_V=0.8, slice_combining="analog"),
+                    v_read_V=0.8, slice_combining="analog", sram_cell="8T"),
         technology="SRAM (charge)", node_nm=7.0, tops=0.3724, tops_per_W=351.0, area_mm2=0.0024,
         precision="4b in / 4b weight / 4b out",
         citation="Dong2020",
@@ -305,6 +312,8 @@ def table() -> list[TableEntry]:
                 "5.5 ns access, 0.8 V", "351 TOPS/W, 372.4 GOPS (JSSC 56(1) 2021 abstract)"),
         assumed=("64 rows x 16 weights of 4 cells active per access, a flash ADC per weight",
                  "0.3 ns RWL pulse", _SRAM_CELL,
+                 "cell area: the paper's 8T cell as 1.3x TSMC's published 7 nm 6T cell "
+                 "(0.027 um2; config.technology.SRAM_CELL_X6T), not the paper's own cell size",
                  "a 25 fF sample-and-hold per conversion (the paper's computation caps are the "
                  "ADC's own sense-amplifier caps: counted twice here)",
                  "macro area 0.0024 mm2: the 800 um2 two-port compiler macro plus 1,596 um2 of "
@@ -317,14 +326,14 @@ def table() -> list[TableEntry]:
         chip=_macro("jia-65nm-sram", 65.0, "sram", 768, 768, dac_bits=1, adc_bits=8,
                     weight_bits=1, cells_per_weight=1, encoding="bit_serial", adc_kind="sar",
                     columns_per_adc=1, clock_hz=100e6, mvm_time_s=2 * 768 * 768 / 2.185e12,
-                    t_read_s=10e-9, supply_V=1.2, v_read_V=1.2),
+                    t_read_s=10e-9, supply_V=1.2, v_read_V=1.2, sram_cell="10T1C"),
         technology="SRAM (charge)", node_nm=65.0, tops=2.185, tops_per_W=192.0,
         area_mm2=2.185 / 0.60,
         precision="1b in / 1b weight / 8b SAR out",
         citation="Jia2020",
         stated=("65 nm, 590 Kb CIMU of 768x768 bit cells", "charge-domain, 8-bit SAR per column",
                 "bit-serial inputs, bit-sliced weights"),
-        assumed=("10 ns read", _SRAM_CELL,
+        assumed=("10 ns read", _SRAM_CELL, _SRAM_10T1C,
                  "192 1b-TOPS/W and 0.60 1b-TOPS/mm2 at 1.2 V (abstract) are the MAC "
                  "hardware's (CIMA and ADCs); 2.185 1b-TOPS at 1.2 V from the paper's Table II "
                  "as transcribed by CiMLoop's model of the chip (not checked against the paper "
@@ -339,14 +348,16 @@ def table() -> list[TableEntry]:
         chip=_macro("su-28nm-sram", 28.0, "sram", 256, 512, dac_bits=8, adc_bits=5,
                     weight_bits=8, cells_per_weight=8, encoding="bit_serial", adc_kind="sar",
                     columns_per_adc=8, clock_hz=500e6, t_read_s=2e-9, supply_V=0.9,
-                    v_read_V=0.9, n_cores=6),
+                    v_read_V=0.9, n_cores=6, sram_cell="6T"),
         technology="SRAM (current)", node_nm=28.0, tops=None, tops_per_W=22.75, area_mm2=None,
         precision="8b in / 8b weight",
         citation="Su2021",
         stated=("28 nm, 384 Kb 6T SRAM", "8-bit precision"),
         assumed=("22.75 TOPS/W (not verified against the paper's table)",
                  "6 sub-arrays 256x512, bit-sliced 8 cells per weight, 5-bit SAR per 8 columns",
-                 "500 MHz, 2 ns read", _SRAM_CELL),
+                 "500 MHz, 2 ns read", _SRAM_CELL,
+                 "cell area: the node's 6T cell interpolated between the published 14 and 32 "
+                 "nm cells (config.technology.SRAM_6T_CELL_UM2)"),
     ))
     e.append(TableEntry(
         key="yin-65nm-xnor-sram", group="yin2020",
@@ -360,7 +371,8 @@ def table() -> list[TableEntry]:
         stated=("65 nm, 16 Kb XNOR-SRAM (256x64)", "11-level flash ADC per column",
                 "binary/ternary", "403 TOPS/W"),
         assumed=("0.6 V supply", "400 MHz, 2.5 ns read", "11-level ADC counted as a 4-bit flash",
-                 _SRAM_CELL),
+                 _SRAM_CELL, "cell area: the default 8T compute cell (the paper's 12T XNOR cell "
+                 "has no published multiple here)"),
     ))
     # -- MRAM -------------------------------------------------------------------------------------
     e.append(TableEntry(

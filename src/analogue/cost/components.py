@@ -25,6 +25,8 @@ Array = NDArray[np.float64]
 _NODES = np.array(sorted(K.NODE_VDD_V))
 _VDDS = np.array([K.NODE_VDD_V[n] for n in _NODES])
 _LEAK = np.array([K.LEAKAGE_W_PER_MM2[n] for n in _NODES])
+_SRAM_NODES = np.array(sorted(K.SRAM_6T_CELL_UM2))
+_SRAM_UM2 = np.array([K.SRAM_6T_CELL_UM2[n] for n in _SRAM_NODES])
 
 
 def _f(x: ArrayLike) -> Array:
@@ -58,6 +60,20 @@ def leakage_W_per_mm2(node_nm: ArrayLike) -> Array:
     """Static power density of logic/SRAM (W/mm2), interpolated in log(node)."""
     n = np.clip(_f(node_nm), _NODES[0], _NODES[-1])
     return np.interp(np.log(n), np.log(_NODES), _LEAK)
+
+
+def sram_cell_area_um2(node_nm: ArrayLike, cell: str = "6T") -> Array:
+    """Area of one SRAM bit cell of kind ``cell`` (``SRAM_CELL_X6T``) at ``node_nm``, um2: the
+    published 6T cells of ``SRAM_6T_CELL_UM2`` interpolated in log-log, held at the smallest
+    node's below it (the 6T cell stopped shrinking at 5 nm) and scaled with F2 above the largest;
+    times the cell's multiple of the 6T cell."""
+    if cell not in K.SRAM_CELL_X6T:
+        raise ValueError(f"unknown SRAM cell {cell!r}; known: {sorted(K.SRAM_CELL_X6T)}")
+    n = _f(node_nm)
+    lo, hi = _SRAM_NODES[0], _SRAM_NODES[-1]
+    inside = np.exp(np.interp(np.log(np.clip(n, lo, hi)), np.log(_SRAM_NODES), np.log(_SRAM_UM2)))
+    above = _SRAM_UM2[-1] * (np.maximum(n, hi) / hi) ** 2
+    return np.where(n > hi, above, inside) * K.SRAM_CELL_X6T[cell]
 
 
 # -- digital arithmetic and memory -------------------------------------------------------------
@@ -143,6 +159,31 @@ def crossbar_read_energy_J(
         _f(rows) * _f(cols) * _f(g_mean_uS) * 1e-6 * _f(v_read_V) ** 2 * _f(t_read_s)
         * _f(input_activity)
     )
+
+
+def bitline_precharge_energy_J(
+    rows: ArrayLike,
+    cols: ArrayLike,
+    c_wire_fF_per_cell: ArrayLike,
+    v_read_V: ArrayLike,
+    v_rail_V: ArrayLike,
+    g_mean_uS: ArrayLike,
+    t_read_s: ArrayLike,
+    input_activity: ArrayLike = K.INPUT_ACTIVITY,
+) -> Array:
+    """A voltage-sensed read of ``cols`` bit lines, J (Yoon et al., IEEE JSSC 57(1), 2022).
+
+    Each bit line (``rows`` cell segments of ``c_wire_fF_per_cell``, ``C_BL``) is precharged to
+    ``v_read_V`` and left floating; its driven cells (``rows x input_activity`` of mean
+    conductance ``g_mean_uS``) discharge it for ``t_read_s``, an RC discharge, and the rail
+    ``v_rail_V`` restores the charge lost: ``C_BL V_rail V_read (1 - exp(-G t / C_BL))`` per bit
+    line. A full discharge gives the bound ``C_BL V_read V_rail`` (``C V^2`` with the rail at the
+    read voltage); a small swing the clamped read's ``V_read V_rail G t``."""
+    c_bl = _f(rows) * _f(c_wire_fF_per_cell) * 1e-15
+    gt = _f(rows) * _f(input_activity) * _f(g_mean_uS) * 1e-6 * _f(t_read_s)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        swing = np.where(c_bl > 0, -np.expm1(-gt / np.where(c_bl > 0, c_bl, 1.0)), 0.0)
+    return _f(cols) * c_bl * _f(v_read_V) * _f(v_rail_V) * swing
 
 
 def line_charge_energy_J(

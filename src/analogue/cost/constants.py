@@ -163,6 +163,9 @@ SAMPLE_HOLD_UM2_45 = 10.0
 
 # -- devices -------------------------------------------------------------------------------------
 from analogue.config.technology import DEVICES as DEVICES  # noqa: E402 -- one table, with its sources
+from analogue.config.technology import SRAM_6T_CELL_UM2 as SRAM_6T_CELL_UM2  # noqa: E402
+from analogue.config.technology import SRAM_CELL_X6T as SRAM_CELL_X6T  # noqa: E402
+from analogue.config.technology import SRAM_DEFAULT_CELL as SRAM_DEFAULT_CELL  # noqa: E402
 
 # -- workload assumptions for peak figures ---------------------------------------------------------
 #: Datasheet peak figures are measured with dense random operands. Mean input drive as a fraction

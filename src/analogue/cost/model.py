@@ -7,7 +7,9 @@ breakdown. ``analogue.cost.peak`` and ``analogue.cost.sweep`` are thin shells ar
 
 What one array MVM costs (J), every term a component of :mod:`analogue.cost.components`:
 
-- ``crossbar``: ``phases x reads x (sum V^2 G t + line charging)``;
+- ``crossbar``: ``phases x reads x (sum V^2 G t + line charging)``; a voltage-sensed read
+  (``Electrical.read_sensing="voltage"``) the charge its bit lines lose instead, at most
+  ``C_BL V_read V_rail`` per bit line;
 - ``dac``: input drivers and pulse logic for every read;
 - ``adc``: ``phases x conversions x cols`` conversions at the sample rate the timing implies;
 - ``sample_hold``: every conversion of a sampling ADC (not a CCO, which integrates);
@@ -76,6 +78,17 @@ def off_state_uS(g_min_dev_uS: Any, g_max_dev_uS: Any, g_max_uS: Any) -> Any:
     return np.minimum(g_min, scaled)
 
 
+def default_cell_area_um2(device_code: Any, node_nm: Any) -> np.ndarray:
+    """A cross-point's area where the chip gives none, um2: the device table's ``cell_F2`` times
+    F2, except SRAM, whose cell is the node's published 6T cell times the default compute cell's
+    multiple (``components.sram_cell_area_um2``, ``SRAM_DEFAULT_CELL``)."""
+    code = np.asarray(device_code, dtype=np.float64)
+    f2 = np.array([K.DEVICES[k]["cell_F2"] for k in K.DEVICES])[code.astype(int)]
+    f_um = np.asarray(node_nm, dtype=np.float64) * 1e-3
+    sram = C.sram_cell_area_um2(node_nm, K.SRAM_DEFAULT_CELL)
+    return np.where(code == _DEVICE_CODE["sram"], sram, f2 * f_um**2)
+
+
 def chip_params(chips: Chip | Sequence[Chip]) -> dict[str, np.ndarray]:
     """Numeric parameters of one chip (0-d arrays) or many (1-d arrays), device constants resolved.
 
@@ -118,14 +131,15 @@ def chip_params(chips: Chip | Sequence[Chip]) -> dict[str, np.ndarray]:
         put("bias_uW_per_column", el.bias_uW_per_column)
         put("post_ops_per_output", dig.post_ops_per_output)
         put("gated_cells", float(el.gated_cells))
+        put("voltage_sensing", float(el.read_sensing == "voltage"))
         # the array's full scale (its AnalogConfig); an all-digital chip's arrays conduct nothing
         g_max = ch.g_max_uS if ch.is_analog else dev["g_max_uS"]
         put("g_max_uS", g_max)
         put("g_min_uS", off_state_uS(dev["g_min_uS"], dev["g_max_uS"], g_max))
         put("device", _DEVICE_CODE[ch.device])
-        f_um = ch.node_nm * 1e-3
         cell = org.cell_area_um2
-        cell_um2 = dev["cell_F2"] * f_um**2 if cell is None else cell
+        cell_um2 = (float(default_cell_area_um2(_DEVICE_CODE[ch.device], ch.node_nm))
+                    if cell is None else cell)
         put("cell_area_um2", cell_um2)
         c_wire = el.c_wire_fF_per_cell
         put("c_wire_fF_per_cell", pitch_c_wire_fF(cell_um2) if c_wire is None else c_wire)
@@ -209,8 +223,16 @@ def array_energy(
         p["v_read_V"] < vdd)
     lines = lines + np.where(pulsed_gates, C.line_charge_energy_J(
         R, Cc, p["c_wire_fF_per_cell"], 0.0, v_gate, 1.0) * np.maximum(pulses - 1.0, 0.0), 0.0)
+    # a voltage-sensed read (Yoon et al., JSSC 57(1), 2022) precharges each bit line to the read
+    # voltage and lets the cells discharge it: at most C_BL V_read from the rail per access (an
+    # RC discharge between that bound and the clamped read's V^2 G t)
+    sensed = C.bitline_precharge_energy_J(R, Cc, p["c_wire_fF_per_cell"], p["v_read_V"],
+                                          p["read_supply_V"], g_mean, tm["t_drive_s"],
+                                          input_activity)
+    read = np.where(p["voltage_sensing"] > 0, sensed,
+                    ohmic * p["read_supply_V"] / p["v_read_V"])
     e: dict[str, np.ndarray] = {}
-    e["crossbar"] = n_read * (ohmic * p["read_supply_V"] / p["v_read_V"] + lines)
+    e["crossbar"] = n_read * (read + lines)
     e["dac"] = n_read * C.dac_energy_J(
         R, Cc, p["dac_bits"], p["encoding"], p["c_wire_fF_per_cell"], p["v_read_V"], node, vdd
     )

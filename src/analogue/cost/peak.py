@@ -21,7 +21,13 @@ from analogue._util.validate import check_fraction
 from analogue.config import ConfigError
 from analogue.config.chips import ADC_KIND_CODE, ENCODING_CODE, FLAT_FIELDS, Chip
 from analogue.cost import constants as K
-from analogue.cost.model import chip_params, evaluate, off_state_uS, pitch_c_wire_fF
+from analogue.cost.model import (
+    chip_params,
+    default_cell_area_um2,
+    evaluate,
+    off_state_uS,
+    pitch_c_wire_fF,
+)
 
 PEAK_VERSION = 1
 
@@ -161,7 +167,6 @@ def sweep(
     base = chip_params(chip)
     p = {k: np.full(n_points, float(v)) for k, v in base.items()}
     out: dict[str, np.ndarray] = {}
-    cell_f2 = np.full(n_points, K.DEVICES[chip.device]["cell_F2"])
     dev_g_max = np.full(n_points, K.DEVICES[chip.device]["g_max_uS"])  # what g_max_uS=None takes
     # the device first, whatever the axes' order: it brings its conductance window, which a
     # g_max_uS axis then overrides (as Chip.replace applies device before g_max_uS)
@@ -176,7 +181,6 @@ def sweep(
                 p[key] = table[flat]
             dev_g_max = p["g_max_uS"].copy()
             p["device"] = np.array([list(K.DEVICES).index(v) for v in vals], dtype=float)[flat]
-            cell_f2 = np.array([K.DEVICES[v]["cell_F2"] for v in vals])[flat]
             out[name] = np.array(vals, dtype=object)[flat]
             continue
         if name in _CATEGORICAL:
@@ -202,8 +206,8 @@ def sweep(
     dev_min = np.array([K.DEVICES[k]["g_min_uS"] for k in kinds])[dev_idx]
     dev_max = np.array([K.DEVICES[k]["g_max_uS"] for k in kinds])[dev_idx]
     p["g_min_uS"] = off_state_uS(dev_min, dev_max, p["g_max_uS"])
-    if chip.organisation.cell_area_um2 is None:  # cell area in F2 of the (swept) device at the (swept) node
-        p["cell_area_um2"] = cell_f2 * (p["node_nm"] * 1e-3) ** 2
+    if chip.organisation.cell_area_um2 is None:  # the (swept) device's cell at the (swept) node
+        p["cell_area_um2"] = default_cell_area_um2(p["device"], p["node_nm"])
     if chip.electrical.c_wire_fF_per_cell is None and "c_wire_fF_per_cell" not in axes:
         p["c_wire_fF_per_cell"] = pitch_c_wire_fF(p["cell_area_um2"])  # from the (swept) pitch
     r = evaluate(p, input_activity, weight_activity)
