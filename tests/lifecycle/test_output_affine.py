@@ -184,3 +184,16 @@ def test_bad_use_fails_early() -> None:
         an.calibrate_outputs_(model, x)
     with pytest.raises(ValueError, match="no analog layers"):
         an.calibrate_outputs_(nn.Sequential(nn.Linear(2, 2)), torch.randn(3, 2))
+
+
+def test_save_and_load_carry_the_correction(tmp_path) -> None:
+    x = torch.randn(50, 12, generator=torch.Generator().manual_seed(8))
+    model = _programmed(_deterministic_pcm(), x)
+    an.calibrate_outputs_(model, x)
+    with torch.no_grad():
+        y = model(x)
+    an.save(model, tmp_path / "m")
+    loaded = an.load(tmp_path / "m", nn.Sequential(nn.Linear(12, 6))).eval()
+    assert torch.equal(loaded[0].prog_out_offset, model[0].prog_out_offset)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), y)
