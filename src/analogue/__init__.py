@@ -20,7 +20,7 @@ from analogue.config.attention import AttentionConfig
 from analogue.cost import CostReport, estimate_cost
 from analogue.cost.arrays import array_size_study
 from analogue.lifecycle.attention import analog_attention_
-from analogue.lifecycle.calibrate import calibrate_, capture_inputs
+from analogue.lifecycle.calibrate import calibrate_, calibrate_outputs_, capture_inputs
 from analogue.lifecycle.convert import (
     ConversionReport,
     DigitalLayer,
@@ -64,6 +64,7 @@ __all__ = [
     "analysis",
     "array_size_study",
     "calibrate_",
+    "calibrate_outputs_",
     "capture_inputs",
     "chips",
     "compensate_drift_",

@@ -45,7 +45,7 @@ from analogue.cost.estimate import estimate_cost
 from analogue.data.pretrained import embed, mean_pool, minilm, small_gpt2, tokenize
 from analogue.data.sentence_pairs import SENTENCE_PAIRS
 from analogue.data.text import WordVocab, generate_sentences, lm_tokens
-from analogue.lifecycle.calibrate import calibrate_
+from analogue.lifecycle.calibrate import OUTPUT_CORRECTIONS, calibrate_, calibrate_outputs_
 from analogue.lifecycle.convert import convert_, to_digital_
 from analogue.lifecycle.devices import compensate_drift_, drift_, program_
 from analogue.nn.int8 import quantize_int8_
@@ -65,17 +65,25 @@ class Setting:
     """One hardware setting of the tables: a preset and, for a device preset, the time after
     programming at which the model is read (``None``: not programmed; the core's converters and
     output noise only). ``digital``: module names or ``"re:<regex>"`` patterns (``convert_``'s
-    rules) of layers kept on the digital unit, int8 (a hybrid placement; ``()``: all analog)."""
+    rules) of layers kept on the digital unit, int8 (a hybrid placement; ``()``: all analog).
+    ``correction``: the per-output correction fitted on the calibration data after the global
+    drift compensation (``calibrate_outputs_``'s mode: ``"none"``, or ``"affine"``, a gain and an
+    offset per column; a device setting only)."""
 
     name: str
     cfg: Callable[[], AnalogConfig]
     t_s: float | None = None
     digital: tuple[str, ...] = ()
+    correction: str = "none"
 
     def __post_init__(self) -> None:
         if isinstance(self.digital, str) or not all(isinstance(d, str) and d for d in self.digital):
             raise ValueError(f"Setting.digital: a tuple of module names or 're:' patterns, got {self.digital!r}")
         object.__setattr__(self, "digital", tuple(self.digital))
+        if self.correction not in OUTPUT_CORRECTIONS:
+            raise ValueError(f"Setting.correction: one of {OUTPUT_CORRECTIONS}, got {self.correction!r}")
+        if self.correction != "none" and self.t_s is None:
+            raise ValueError("Setting.correction: an output correction needs a programmed device; give t_s")
 
 
 def unit_cell(cfg: AnalogConfig, n_devices: int) -> AnalogConfig:
@@ -127,6 +135,13 @@ def default_settings() -> tuple[Setting, ...]:
             Setting("pcm() 1 y", presets.pcm, YEAR), Setting("rram() 1 d", presets.rram, DAY))
 
 
+def affine_settings() -> tuple[Setting, ...]:
+    """pcm() at 1 hour, 1 day, 1 year with the per-output affine correction on top of the global
+    compensation (``Setting.correction="affine"``): rows of their own."""
+    return tuple(Setting(f"pcm() {label}, affine", presets.pcm, t, correction="affine")
+                 for label, t in (("1 h", HOUR), ("1 d", DAY), ("1 y", YEAR)))
+
+
 def variant_settings(digital: Sequence[str] = (), devices_per_weight: int = 1) -> tuple[Setting, ...]:
     """Rows of their own beside the all-analog ones, at pcm() 1 d and 1 y: with the ``digital``
     layers on the digital unit (hybrid placement, ``Setting.digital``), and with
@@ -144,8 +159,8 @@ def variant_settings(digital: Sequence[str] = (), devices_per_weight: int = 1) -
 
 def deploy_(model: nn.Module, setting: Setting, calib: Any, seed: int = 0) -> nn.Module:
     """Convert ``model`` (in place) as ``setting`` says (its ``digital`` layers int8 on the digital
-    unit), calibrate it on ``calib``, and for a device preset program, drift to ``setting.t_s`` and
-    compensate drift globally; eval mode."""
+    unit), calibrate it on ``calib``, and for a device preset program, drift to ``setting.t_s``,
+    compensate drift globally and fit ``setting.correction`` on ``calib``; eval mode."""
     rules = {d: None for d in setting.digital} or None
     convert_(model, setting.cfg(), rules=rules, seed=seed)
     if rules:
@@ -156,6 +171,8 @@ def deploy_(model: nn.Module, setting: Setting, calib: Any, seed: int = 0) -> nn
         program_(model, seed=seed)
         drift_(model, setting.t_s)
         compensate_drift_(model, "global")
+        if setting.correction != "none":
+            calibrate_outputs_(model, calib, setting.correction)
     return model
 
 
@@ -203,15 +220,36 @@ def calibration_batch(tokenizer: Any, n: int = 64, seed: int = 10_007) -> dict[s
     return tokenize(tokenizer, generate_sentences(n, seed=seed))
 
 
+QUALITY = ("cos_to_digital", "spearman_vs_digital", "spearman_vs_gold")
+"""The scores of :meth:`PairSet.quality`, the columns of the encoder tables."""
+
+
+def mean_std_rows(runs: Sequence[dict[str, float]]) -> dict[str, float]:
+    """The mean of every score of ``runs`` (one dict per programming instance) and, for more than
+    one, its sample standard deviation (``n - 1``) as ``<score>_std``."""
+    out: dict[str, float] = {}
+    for k in QUALITY:
+        v = torch.tensor([r[k] for r in runs], dtype=torch.float64)
+        out[k] = float(v.mean())
+        if len(runs) > 1:
+            out[f"{k}_std"] = float(v.std())
+    return out
+
+
 def encoder_table(weights: nn.Module, pairs: PairSet, settings: Sequence[Setting] | None = None,
-                  seed: int = 0) -> list[dict[str, Any]]:
+                  seed: int = 0, instances: int = 1) -> list[dict[str, Any]]:
     """One row per setting (plus ``digital``): embedding quality of a converted copy of the
-    digital model ``weights`` (``weights`` is left as it is)."""
-    rows = [{"setting": "digital", **pairs.quality(weights)}]
+    digital model ``weights`` (``weights`` is left as it is). ``instances``: programming
+    instances per setting, deployed with seeds ``seed, seed + 1, ...`` (programming and output
+    noise); with more than one, each score is their mean and ``<score>_std`` their standard
+    deviation (:func:`mean_std_rows`)."""
+    if isinstance(instances, bool) or not isinstance(instances, int) or instances < 1:
+        raise ValueError(f"encoder_table: instances must be a positive integer, got {instances!r}")
+    rows = [{"setting": "digital", **mean_std_rows([pairs.quality(weights)] * instances)}]
     calib = _on_model(weights, calibration_batch(pairs.tokenizer))
     for s in settings or default_settings():
-        model = deploy_(copy.deepcopy(weights), s, calib, seed)
-        rows.append({"setting": s.name, **pairs.quality(model)})
+        runs = [pairs.quality(deploy_(copy.deepcopy(weights), s, calib, seed + i)) for i in range(instances)]
+        rows.append({"setting": s.name, **mean_std_rows(runs)})
     return rows
 
 
@@ -390,24 +428,30 @@ def run_transformers(*, steps: int = 300, batch_size: int = 16, lr: float = 2e-4
                      lm_hwa_steps: int = 150, seed: int = 0, cost: bool = True, lm: bool = True,
                      on_step: Callable[[int, float], None] | None = None,
                      device: torch.device | str = "cpu", digital: Sequence[str] = (),
-                     devices_per_weight: int = 1) -> dict[str, Any]:
+                     devices_per_weight: int = 1, correction: str = "affine",
+                     instances: int = 1) -> dict[str, Any]:
     """The encoder table before and after HWA fine-tuning (``steps`` steps; 0: skip), the cost
     table (``cost``) and the language-model table (``lm``); timings in seconds. ``device``: the
     torch device of the models and their inputs. ``digital``, ``devices_per_weight``: extra rows
-    of :func:`variant_settings` (the all-analog rows stay as they are)."""
+    of :func:`variant_settings` (the all-analog rows stay as they are). ``correction``:
+    ``"affine"`` adds the rows of :func:`affine_settings`, ``"none"`` leaves them out.
+    ``instances``: programming instances per encoder row (:func:`encoder_table`)."""
+    if correction not in OUTPUT_CORRECTIONS:
+        raise ValueError(f"run_transformers: correction must be one of {OUTPUT_CORRECTIONS}, got {correction!r}")
     dev = as_device(device)
     teacher, tok = minilm()
     teacher = teacher.to(dev)
     pairs = PairSet(teacher, tok)
-    settings = default_settings() + variant_settings(digital, devices_per_weight)
-    out: dict[str, Any] = {"before": encoder_table(teacher, pairs, settings, seed=seed)}
+    settings = default_settings() + (affine_settings() if correction == "affine" else ()) \
+        + variant_settings(digital, devices_per_weight)
+    out: dict[str, Any] = {"before": encoder_table(teacher, pairs, settings, seed=seed, instances=instances)}
     if steps > 0:
         t0 = time.perf_counter()
         tuned, losses = hwa_finetune_encoder(teacher, tok, steps=steps, batch_size=batch_size, lr=lr,
                                              seed=seed, on_step=on_step)
         out["hwa_seconds"] = time.perf_counter() - t0
         out["hwa_losses"] = losses
-        out["after"] = encoder_table(tuned, pairs, settings, seed=seed)
+        out["after"] = encoder_table(tuned, pairs, settings, seed=seed, instances=instances)
     if cost:
         out["cost"] = cost_rows(teacher, tok)
     if lm:
@@ -415,9 +459,9 @@ def run_transformers(*, steps: int = 300, batch_size: int = 16, lr: float = 2e-4
     return out
 
 
-__all__ = ["DAY", "HOUR", "YEAR", "PairSet", "SCHEDULES", "Setting", "calibration_batch", "compensation_gain",
+__all__ = ["DAY", "HOUR", "QUALITY", "YEAR", "PairSet", "SCHEDULES", "Setting", "affine_settings", "calibration_batch", "compensation_gain",
            "cost_rows", "default_settings", "deploy_", "distill_loss", "encoder_hwa_options", "encoder_table", "hwa_finetune_encoder",
-           "lm_loss", "lm_table", "model_bytes", "output_noise_scaled", "perplexity", "run_transformers",
+           "lm_loss", "lm_table", "mean_std_rows", "model_bytes", "output_noise_scaled", "perplexity", "run_transformers",
            "spearman", "train_lm", "unit_cell", "variant_settings", "warmup_cosine"]
 
 

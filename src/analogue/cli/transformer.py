@@ -26,8 +26,29 @@ def add_transformer_arguments(p: argparse.ArgumentParser) -> None:
                         "extra rows 'pcm() 1 d/1 y, N digital' beside the all-analog ones")
     p.add_argument("--devices-per-weight", type=int, default=1,
                    help="extra rows with this many PCM devices per weight (HERMES: 4); 1: none")
+    p.add_argument("--correction", choices=("affine", "none"), default="affine",
+                   help="affine: extra rows 'pcm() 1 h/1 d/1 y, affine' with a per-output gain and offset fitted "
+                        "on the calibration sentences after the global drift compensation (an.calibrate_outputs_); "
+                        "none: without those rows")
+    p.add_argument("--instances", type=int, default=1,
+                   help="programming instances (seeds seed, seed+1, ...) per encoder row: mean +- std")
     p.add_argument("--seed", type=int, default=0)
     add_device_argument(p)
+
+
+def mean_std_cells(rows: list[dict]) -> list[dict]:
+    """Rows with ``<score>`` and ``<score>_std`` shown as one cell ``"mean +- std"`` (4 decimals);
+    rows without ``_std`` entries as they are."""
+    out = []
+    for row in rows:
+        cells = {}
+        for k, v in row.items():
+            if k.endswith("_std") and k[:-4] in row:
+                continue
+            std = row.get(f"{k}_std")
+            cells[k] = v if std is None else f"{v:.4f} +- {std:.4f}"
+        out.append(cells)
+    return out
 
 
 def run_transformer_cli(args: argparse.Namespace) -> int:
@@ -39,6 +60,8 @@ def run_transformer_cli(args: argparse.Namespace) -> int:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(args, name)}")
     if args.devices_per_weight < 1:
         raise ValueError(f"--devices-per-weight must be >= 1, got {args.devices_per_weight}")
+    if args.instances < 1:
+        raise ValueError(f"--instances must be >= 1, got {args.instances}")
     digital = tuple(d.strip() for d in args.digital.split(",") if d.strip())
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
@@ -50,11 +73,13 @@ def run_transformer_cli(args: argparse.Namespace) -> int:
     res = run_transformers(steps=args.steps, batch_size=args.batch_size, lr=args.lr, lm_steps=args.lm_steps,
                            lm_hwa_steps=args.lm_hwa_steps, seed=args.seed, cost=not args.no_cost,
                            lm=not args.no_lm, on_step=on_step, device=device, digital=digital,
-                           devices_per_weight=args.devices_per_weight)
-    print_table("all-MiniLM-L6-v2 on analog hardware: 80 graded sentence pairs", res["before"])
+                           devices_per_weight=args.devices_per_weight, correction=args.correction,
+                           instances=args.instances)
+    over = f" (mean +- std over {args.instances} programming instances)" if args.instances > 1 else ""
+    print_table(f"all-MiniLM-L6-v2 on analog hardware: 80 graded sentence pairs{over}", mean_std_cells(res["before"]))
     if "after" in res:
         print_table(f"After HWA fine-tuning ({args.steps} steps of distillation at pcm() 1 y, "
-                    f"{res['hwa_seconds']:.0f} s)", res["after"])
+                    f"{res['hwa_seconds']:.0f} s){over}", mean_std_cells(res["after"]))
     if "cost" in res:
         print_table("Compile and cost per 32-token sentence", res["cost"])
     if "lm" in res:

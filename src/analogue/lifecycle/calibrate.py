@@ -1,6 +1,9 @@
 """Model-level verbs over the analog layers of a model: calibration (and, with device models,
 programming and drift).
 
+``calibrate_outputs_`` fits, after programming, a per-output affine correction of every layer
+(gain and offset per column, in the digital periphery) on calibration data.
+
 ``calibrate_`` measures, from a few batches of data, the input range of every layer whose DAC
 policy is ``calibrated`` (or ``learned``, as its initial value) and the ADC range ``out_bound`` of
 every layer, so converters use their full resolution without clipping what matters.
@@ -22,6 +25,7 @@ from analogue._util.seeds import layer_seed
 from analogue._util.validate import check_at_least, check_int, check_positive_fraction
 from analogue.lifecycle.convert import analog_layers
 from analogue.nn import AnalogLayer
+from analogue.nn.programmed import is_programmed, n_instances, set_output_affine
 from analogue.physics import mapping
 from analogue.physics.periphery import dac, input_bit_planes
 
@@ -367,3 +371,126 @@ def calibrate_(
         model.train(was_training)
     return model
 
+
+
+# -- per-output affine correction (drift compensation in the digital periphery) --------------------
+OUTPUT_CORRECTIONS = ("none", "affine")
+"""Modes of :func:`calibrate_outputs_`: ``none`` removes the correction; ``affine`` fits a gain and
+an offset per output column."""
+
+
+class AffineFit:
+    """Least-squares fit of ``r ≈ a y + b`` per output column from a stream of ``(G, N, M)`` pairs
+    (``y``: what the layer outputs, ``r``: the reference), in float64 sums of ``1, y, r, y^2, y r``
+    per column: memory ``O(G M)`` whatever the data size, and exactly the solution of
+    ``numpy.linalg.lstsq([y, 1], r)`` per column on all pairs seen (up to rounding)."""
+
+    def __init__(self) -> None:
+        self.sums: Tensor | None = None  # (5, G, M): n, sum y, sum r, sum y^2, sum y r
+
+    def add(self, y: Tensor, r: Tensor) -> None:
+        y, r = y.detach().double(), r.detach().double()
+        s = torch.stack([torch.full_like(y[:, 0], y.shape[1]), y.sum(1), r.sum(1), (y * y).sum(1),
+                         (y * r).sum(1)])
+        self.sums = s if self.sums is None else self.sums + s
+
+    def solve(self) -> tuple[Tensor, Tensor]:
+        """``(a, b)``, each ``(G, 1, M)`` float64. A column whose outputs do not vary (variance at
+        most ``1e-12`` of their mean square: a dead column, or one pair) keeps ``a = 1`` and gets
+        the offset of the means."""
+        if self.sums is None:
+            raise ValueError("AffineFit.solve: no pairs were added")
+        n, sy, sr, syy, syr = self.sums
+        my, mr = sy / n, sr / n
+        var = syy / n - my * my
+        cov = syr / n - my * mr
+        flat = var <= 1e-12 * (syy / n)
+        a = torch.where(flat, torch.ones_like(var), cov / torch.where(flat, torch.ones_like(var), var))
+        b = mr - a * my
+        return a.unsqueeze(1), b.unsqueeze(1)
+
+
+class _OutputPairs:
+    """The sink ``calibrate_outputs_`` hands a layer (``set_input_capture``): for every ``(G, N, K)``
+    input it applies, the layer's analog MVM of it (a read of its own: the same noise statistics
+    as the forward's) and the digital reference ``x @ W``, both without the bias, into an
+    ``AffineFit``."""
+
+    def __init__(self, layer: AnalogLayer) -> None:
+        self.layer = layer
+        self.fit = AffineFit()
+
+    def append(self, x: Tensor) -> None:
+        if x.numel() == 0:
+            return
+        layer = self.layer
+        y = layer.simulate(x, layer.input_range)[0]
+        r = torch.bmm(x.to(y.dtype), layer.weight_matrix().detach())
+        self.fit.add(y, r)
+
+
+@torch.no_grad()
+def calibrate_outputs_(
+    model: nn.Module,
+    data: object,
+    mode: str = "affine",
+    *,
+    max_batches: int = 4,
+    progress: Progress = None,
+) -> nn.Module:
+    """Fit, on calibration ``data``, a per-output correction of every programmed analog layer,
+    applied in its digital periphery; returns ``model``.
+
+    ``mode``: ``"affine"``: each output column ``j`` of each layer is read as ``a_j y_j + b_j``
+    (before the digital bias; ``b_j`` in the layer's output units), with ``a_j``, ``b_j`` the least
+    squares fit of the digital outputs ``x W`` (the weights the host programmed) on the analog
+    outputs, over every input vector ``x`` the layer sees while the model runs on ``data`` (the
+    first ``max_batches`` batches; ``calibrate_``'s convention). ``"none"`` removes the correction.
+    The model runs once in eval mode with the correction removed; every layer is fitted on the
+    inputs it gets from the uncorrected model, with a read of its own (fresh noise). Use after
+    ``program_``/``drift_`` (and any ``compensate_drift_``, which it corrects on top of): a per
+    column gain and offset is what a chip's digital periphery applies per ADC (HERMES's local
+    digital processing unit, docs/references.md). The correction lives in the layers'
+    ``prog_out_gain``/``prog_out_offset`` buffers (``state_dict``); ``program_`` clears it and
+    ``drift_`` leaves it as it is. Layers must hold one programming instance.
+    """
+    if mode not in OUTPUT_CORRECTIONS:
+        raise ValueError(f"calibrate_outputs_: mode must be one of {OUTPUT_CORRECTIONS}, got {mode!r}")
+    check_int(max_batches, "calibrate_outputs_", 1, "max_batches")
+    progress_enabled(progress)
+    layers = analog_layers(model)
+    if not layers:
+        raise ValueError("calibrate_outputs_: the model has no analog layers; call an.convert_ first")
+    missing = [n for n, layer in layers.items() if not is_programmed(layer)]
+    if missing:
+        raise RuntimeError(f"calibrate_outputs_: layer(s) {missing[:4]} are not programmed; call "
+                           "an.program_(model, seed=...) first (the correction is part of the programmed state)")
+    many = [n for n, layer in layers.items() if n_instances(layer) > 1]
+    if many:
+        raise ValueError(f"calibrate_outputs_: layer(s) {many[:4]} hold several Monte Carlo instances; the "
+                         "correction is fitted per programmed array: program_ with instances=1")
+    for layer in layers.values():
+        set_output_affine(layer, None, None)
+    if mode == "none":
+        return model
+    was_training = model.training
+    model.eval()
+    sinks = {layer: _OutputPairs(layer) for layer in layers.values()}
+    try:
+        with _capturing(sinks):
+            n_batches = 0
+            for batch in track(batches(data, max_batches, "calibrate_outputs_"), "calibrate outputs",
+                               progress, unit="batch"):
+                n_batches += 1
+                if batch_size(batch):
+                    call(model, batch)
+            if n_batches == 0:
+                raise ValueError("calibrate_outputs_: data yielded no batches; pass at least one batch of inputs")
+        for layer, sink in sinks.items():
+            if sink.fit.sums is None:
+                log.info("calibrate_outputs_: %s saw no inputs; no correction", layer.layer_name)
+                continue
+            set_output_affine(layer, *sink.fit.solve())
+    finally:
+        model.train(was_training)
+    return model

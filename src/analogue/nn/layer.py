@@ -448,6 +448,9 @@ class AnalogLayer(nn.Module):
         # own tile's range before the digital accumulation
         tile_scale = self._tile_scale_blocks(scale, g) if scale.dim() and scale.shape[-1] > 1 else None
         clip = input_range is not None  # a dynamic range bounds |x|: nothing to clip
+        offset = self._buffers["prog_out_offset"]  # the output correction (nn/programmed.py), if any
+        if offset is not None and programmed.reads_programmed(self):
+            bias = offset if bias is None else bias + offset
         layer_bias = bias if reps == 1 else None
         if not keep:
             weights = readers.choose_read(self, lambda numel: self._scratch("_w_scratch", numel, x.dtype, x.device))

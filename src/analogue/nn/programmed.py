@@ -22,7 +22,16 @@ buffer             shape                  meaning
 ``prog_adc_offset`` ``(R*B, 1, M*S)``     each column ADC's offset, LSB (``None``: off)
 ``prog_adc_inl``   ``(R*B, 2L+1, M*S)``   each column ADC's INL per code, LSB (``None``: off)
 ``prog_dac_inl``   ``(R*B, 2L+1, r)``     each row DAC's INL per code, LSB (``None``: off)
+``prog_out_gain``  ``(G, 1, M)``          per-output affine gain ``a`` (``None``: no correction)
+``prog_out_offset`` ``(G, 1, M)``         per-output affine offset ``b``, output units (``None``)
 =================  =====================  ====================================================
+
+The output correction (``lifecycle.calibrate.calibrate_outputs_``) is the per-column affine
+scaling of a digital periphery (HERMES's local digital processing unit, docs/references.md):
+each output ``j`` of the MVM, before the digital bias, is read as ``a_j y_j + b_j``. The gain
+multiplies the digital scales (so a backward sees it), the offset is added with the bias. It is
+part of the programmed state: ``program_`` and ``unprogram_`` clear it; ``drift_`` and
+``compensate_drift_`` leave it as it is (it is then as stale as its calibration).
 
 With wire resistance (``CircuitConfig``, IR drop on), ``prog_w`` holds the weights as read
 through the wires: the effective conductances of each G+/G- array (``ir_drop_weights``), so the
@@ -97,7 +106,10 @@ PROGRAMMED_BUFFERS = (
     "prog_adc_offset",
     "prog_adc_inl",
     "prog_dac_inl",
+    "prog_out_gain",
+    "prog_out_offset",
 )
+OUTPUT_BUFFERS = ("prog_out_gain", "prog_out_offset")
 CONVERTER_BUFFERS = ("prog_adc_gain", "prog_adc_offset", "prog_adc_inl", "prog_dac_inl")
 COMPENSATION_MODES = ("none", "global", "column")
 MAX_PROBES = 1024
@@ -270,6 +282,7 @@ def program_layer(layer: Any, seed: int, instances: int = 1, cycles: int | None 
     layer.prog_comp = torch.ones(instances * b, 1, ms, dtype=w_n.dtype, device=w_n.device)
     layer.prog_clock = torch.zeros(2, dtype=torch.float64, device=w_n.device)
     layer.prog_cfg = config_record(cfg, w_n.device)
+    layer.prog_out_gain = layer.prog_out_offset = None  # a new programming: no output correction
     sample_converters(layer, seed, instances * b, r, ms, w_n.dtype, w_n.device)
     layer.prog_w = torch.empty(0, device=w_n.device)  # marks the layer programmed; set just below
     drift_layer(layer, 0.0, dev.temperature.reference_k)
@@ -432,6 +445,8 @@ def programmed_reader(layer: Any) -> BlockReader:
     reps = n_instances(layer)
     s = layer.prog_scales
     s = (s.repeat(reps, 1, 1) if reps > 1 else s) * layer.prog_comp
+    if layer.prog_out_gain is not None:
+        s = s * output_gain_blocks(layer)
     std = layer.cfg.device.read_noise.per_read_std_frac
     src = layer.noise_source(w.device, w.dtype, w.numel()) if std > 0 else None
 
@@ -442,6 +457,38 @@ def programmed_reader(layer: Any) -> BlockReader:
         return wb, s[b0:b1]
 
     return read
+
+
+def output_gain_blocks(layer: Any) -> Tensor:
+    """The output correction's gain ``(G, 1, M)`` laid out like the digital scales ``(B, 1, M*S)``
+    (``B = G * nb`` blocks, group-major; ``S`` slices per output, output-major)."""
+    gain = layer.prog_out_gain
+    slices = layer.cfg.device.slicing.n_slices
+    if slices > 1:
+        gain = gain.repeat_interleave(slices, dim=-1)
+    return gain.repeat_interleave(layer.n_row_blocks, dim=0)
+
+
+def set_output_affine(layer: Any, gain: Tensor | None, offset: Tensor | None) -> None:
+    """Store the per-output affine correction ``a_j y_j + b_j`` (``gain``, ``offset``: ``(G, 1, M)``;
+    both ``None``: none). The layer must be programmed with one instance."""
+    _check_programmed(layer, "an output correction")
+    if (gain is None) != (offset is None):
+        raise ValueError(f"{layer.layer_name}: give both the output gain and offset, or neither")
+    if gain is not None:
+        if n_instances(layer) > 1:
+            raise ValueError(
+                f"{layer.layer_name}: an output correction is fitted per programmed array; this layer "
+                f"holds {n_instances(layer)} Monte Carlo instances: program_ with instances=1")
+        g, _, m = layer.matrix_shape
+        for name, t in (("gain", gain), ("offset", offset)):
+            if tuple(t.shape) != (g, 1, m):
+                raise ValueError(f"{layer.layer_name}: output {name} must be {(g, 1, m)}, got {tuple(t.shape)}")
+            if not bool(torch.isfinite(t).all()):
+                raise ValueError(f"{layer.layer_name}: output {name} has NaN/Inf entries")
+        dt, dev = layer.prog_scales.dtype, layer.prog_scales.device
+        gain, offset = gain.to(dev, dt).contiguous(), offset.to(dev, dt).contiguous()
+    layer.prog_out_gain, layer.prog_out_offset = gain, offset
 
 
 def fresh_reads(read: BlockReader, blocks: int, times: int) -> BlockReader:
@@ -652,14 +699,15 @@ def check_state(layer: Any, state_dict: dict[str, Any], prefix: str = "") -> Non
                 "prog_g_neg": arr, "prog_nu_pos": arr, "prog_nu_neg": arr,
                 "prog_stuck": (2, *arr), "prog_w": arr, "prog_comp": (reps * b, 1, ms),
                 "prog_seed": (), "prog_cycles": (), "prog_clock": (2,),
-                "prog_adc_gain": (reps * b, 1, ms), "prog_adc_offset": (reps * b, 1, ms)}
+                "prog_adc_gain": (reps * b, 1, ms), "prog_adc_offset": (reps * b, 1, ms),
+                "prog_out_gain": (g, 1, m), "prog_out_offset": (g, 1, m)}
     adc_bits, dac_bits = layer.cfg.adc.bits, layer.cfg.dac.bits
     if adc_bits is not None:
         expected["prog_adc_inl"] = (reps * b, 2 * levels(adc_bits) + 1, ms)
     if dac_bits is not None:
         expected["prog_dac_inl"] = (reps * b, 2 * levels(dac_bits) + 1, r)
     # absent without drift / faults / converter errors
-    optional = ("prog_nu_pos", "prog_nu_neg", "prog_stuck") + CONVERTER_BUFFERS
+    optional = ("prog_nu_pos", "prog_nu_neg", "prog_stuck") + CONVERTER_BUFFERS + OUTPUT_BUFFERS
     missing = [n for n in expected if n not in optional and prefix + n not in state_dict]
     if missing:
         raise ValueError(
@@ -667,6 +715,10 @@ def check_state(layer: Any, state_dict: dict[str, Any], prefix: str = "") -> Non
             "complete state (as state_dict() or an.save wrote it), or drop every prog_* key and "
             "program_ again"
         )
+    if reps > 1 and state_dict.get(prefix + "prog_out_gain") is not None:
+        raise ValueError(
+            f"{layer.layer_name}: the programmed state holds {reps} Monte Carlo instances and an "
+            "output correction, which is fitted per programmed array; drop its prog_out_* keys")
     for name, shape in expected.items():
         inc = state_dict.get(prefix + name)
         if inc is not None and tuple(inc.shape) != shape:
