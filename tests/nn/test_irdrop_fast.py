@@ -297,6 +297,19 @@ def test_training_with_a_weight_perturbation_reads_the_perturbed_weights_through
     assert not torch.equal(wp, readers.choose_read(plain.eval(), lambda n: None).read(0, nb)[0])  # perturbed
 
 
+def test_eval_factors_are_not_reused_by_training_nor_the_reverse():
+    lay = _held_layer(_wired(**{"circuit.fast_refresh_reads": 4})).eval()
+    with torch.no_grad():
+        lay(_xh(6))
+    eval_held = lay.__dict__["_held_drop"]
+    lay.train()(_xh(6)).sum().backward()  # a training read: its own factors, with the gradient's
+    train_held = lay.__dict__["_held_drop"]
+    assert train_held is not eval_held and train_held.gain_param is not None and train_held.version is None
+    with torch.no_grad():
+        lay.eval()(_xh(6))
+    assert lay.__dict__["_held_drop"] is not train_held
+
+
 def test_every_read_model_is_the_default_in_training():
     lay = _held_layer(_wired()).train()
     assert lay.cfg.circuit.fast_refresh_reads == 1

@@ -267,8 +267,8 @@ def held_read(layer: AnalogLayer) -> HeldDrop | None:
     key = (cfg.circuit, cfg.mapping, cfg.tile, tuple(weight.shape), weight.dtype, weight.device)
     held: HeldDrop | None = layer.__dict__.get("_held_drop")
     version = None if training else _weight_version(layer)
-    stale = held is None or held.key != key or (
-        held.reads >= cfg.circuit.fast_refresh_reads if training else held.version != version)
+    stale = held is None or held.key != key or held.version != version or (
+        training and held.reads >= cfg.circuit.fast_refresh_reads)  # (training: version None)
     if stale:
         with torch.no_grad():
             blocks = mapping.to_blocks(layer.weight_matrix(), cfg.tile.rows)
