@@ -229,17 +229,10 @@ def test_hybrid_setting_keeps_the_named_layers_digital_int8():
         Setting("x", an.presets.pcm, YEAR, digital="layer.0")
 
 
-def test_cli_hands_the_digital_layers_and_devices_per_weight_to_the_app(monkeypatch, capsys):
-    import analogue.apps.transformers as app
+def test_cli_hands_the_digital_layers_and_devices_per_weight_to_the_app(transformer_app_kwargs, capsys):
     from analogue.cli import main
 
-    seen = {}
-
-    def fake(**kw):
-        seen.update(kw)
-        raise RuntimeError("stop here")
-
-    monkeypatch.setattr(app, "run_transformers", fake)
+    seen = transformer_app_kwargs
     argv = ["transformer", "--digital", "encoder.layer.5.output.dense, re:.*layer\\.4\\..*",
             "--devices-per-weight", "2"]
     assert main(argv) == 2 and "stop here" in capsys.readouterr().err

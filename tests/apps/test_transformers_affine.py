@@ -91,18 +91,11 @@ def test_encoder_table_instances_average_the_seeds():
         encoder_table(teacher, pairs, settings, instances=0)
 
 
-def test_cli_hands_instances_and_correction_to_the_app(monkeypatch, capsys):
-    import analogue.apps.transformers as app
+def test_cli_hands_instances_and_correction_to_the_app(transformer_app_kwargs, capsys):
     from analogue.cli import main
     from analogue.cli.transformer import mean_std_cells
 
-    seen = {}
-
-    def fake(**kw):
-        seen.update(kw)
-        raise RuntimeError("stop here")
-
-    monkeypatch.setattr(app, "run_transformers", fake)
+    seen = transformer_app_kwargs
     assert main(["transformer", "--instances", "3", "--correction", "none"]) == 2
     assert "stop here" in capsys.readouterr().err
     assert seen["instances"] == 3 and seen["correction"] == "none"

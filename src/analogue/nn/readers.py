@@ -247,18 +247,18 @@ def _weight_version(layer: AnalogLayer) -> tuple:
     return (w.data_ptr(), w._version)
 
 
-def held_read(layer: AnalogLayer) -> HeldDrop | None:
+def held_read(layer: AnalogLayer, pert: WeightUnitPerturber | None) -> HeldDrop | None:
     """The drop factors this call of ``layer`` reads through, held (``HeldDrop``), or ``None``
     where every read runs the fast model (``wired_blocks``): training with ``fast_refresh_reads =
     1``, bit slicing, a weight perturbation that does not run in weight units, or arrays the
     closed form does not cover (several iterations, a partial last array). Training reads
     refresh them every ``circuit.fast_refresh_reads`` reads (from the unperturbed weight); eval
-    reads whenever the weight or the config changed."""
+    reads whenever the weight or the config changed. ``pert``: the call's weight perturbation in
+    weight units (``unit_perturbation``)."""
     cfg = layer.cfg
     g, k, m = layer.matrix_shape
     training = layer.training
-    if training and (cfg.circuit.fast_refresh_reads == 1 or unit_perturbation(layer) is None
-                     and layer.weight_perturbation is not None):
+    if training and (cfg.circuit.fast_refresh_reads == 1 or pert is None and layer.weight_perturbation is not None):
         return None
     if cfg.device.slicing.active or not (cfg.circuit.fast_iterations == 1 and (m <= cfg.tile.cols
                                                                               or m % cfg.tile.cols == 0)):
@@ -462,7 +462,7 @@ def choose_read(layer: AnalogLayer, perturbed_out: Callable[[int], Tensor | None
     for a ``PERTURBED`` or ``WIRED_HELD`` read; ``None``: allocate afresh)."""
     pert = unit_perturbation(layer)
     if reads_wires(layer):
-        held = held_read(layer)
+        held = held_read(layer, pert)
         if held is not None:
             mat = layer.weight_matrix()
             return WeightRead(ReadKind.WIRED_HELD, weight_unit_reader(layer, mat, pert, perturbed_out(_numel(layer, mat)),
